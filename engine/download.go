@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"bits/engine/hresult"
+	"bits/engine/transport"
+	"bits/storage"
+)
+
+// maxRestarts bounds how often one attempt restarts a file whose remote copy
+// keeps changing under it, before it reports a transient error.
+const maxRestarts = 3
+
+// downloadFile moves one file into its temporary file, resuming from the
+// last checkpoint. The temporary file lives beside the final name; a
+// checkpoint syncs it and then records its length, so the recorded length
+// is always on disk.
+func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
+	f := j.Files[idx]
+	u, d, err := w.downloader(f.RemoteName)
+	if err != nil {
+		return err
+	}
+	for restarts := 0; ; restarts++ {
+		info, err := d.Stat(ctx, u)
+		if err != nil {
+			return err
+		}
+		if info.Size < 0 {
+			return hresult.Fatal(hresult.BG_E_MISSING_FILE_SIZE, hresult.ContextRemoteFile, "%s", f.RemoteName)
+		}
+		if f.Validator != info.Validator || (f.BytesTotal != SizeUnknown && f.BytesTotal != info.Size) {
+			if f.BytesTransferred > 0 {
+				w.log.Info("remote file changed; starting it again", "job", j.ID, "file", idx)
+			}
+			f.BytesTransferred = 0
+		}
+		f.BytesTotal, f.Validator = info.Size, info.Validator
+		tmp, err := w.openTemp(ctx, j.ID, &f)
+		if err != nil {
+			return err
+		}
+		err = w.copyFile(ctx, j.ID, &f, tmp, d, u, info)
+		tmp.Close()
+		if !errors.Is(err, transport.ErrChanged) && !errors.Is(err, transport.ErrNoRanges) {
+			return err
+		}
+		w.log.Info("starting file again from byte 0", "job", j.ID, "file", idx, "why", err)
+		f.BytesTransferred = 0
+		if restarts == maxRestarts {
+			return hresult.Transient(hresult.BG_E_REMOTE_FILE_CHANGED, hresult.ContextRemoteFile, "%s kept changing", f.RemoteName)
+		}
+	}
+}
+
+// openTemp opens the file's temporary file at its checkpoint, creating it
+// (BIT<hex>.tmp beside the final name) when there is none, and records it.
+func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File, error) {
+	var tmp *os.File
+	var err error
+	if f.TempName != "" {
+		tmp, err = os.OpenFile(f.TempName, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			f.TempName, f.BytesTransferred = "", 0
+		} else if err != nil {
+			return nil, localError(f.TempName, err)
+		}
+	}
+	if tmp == nil {
+		if tmp, err = createTemp(filepath.Dir(f.LocalName)); err != nil {
+			return nil, localError(f.LocalName, err)
+		}
+		f.TempName = tmp.Name()
+	}
+	if st, err := tmp.Stat(); err == nil && st.Size() < f.BytesTransferred {
+		f.BytesTransferred = st.Size() // never trust more than is on disk
+	}
+	if err := tmp.Truncate(f.BytesTransferred); err != nil {
+		tmp.Close()
+		return nil, localError(f.TempName, err)
+	}
+	if _, err := tmp.Seek(f.BytesTransferred, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, localError(f.TempName, err)
+	}
+	if err := w.record(ctx, jobID, f, false, false); err != nil {
+		tmp.Close()
+		if errors.Is(err, errStopped) {
+			os.Remove(f.TempName) // the job went away while we created it
+		}
+		return nil, err
+	}
+	return tmp, nil
+}
+
+func createTemp(dir string) (*os.File, error) {
+	for range 1000 {
+		name := filepath.Join(dir, fmt.Sprintf("BIT%04X.tmp", rand.IntN(0x10000)))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, errors.New("no free temporary file name")
+}
+
+func localError(path string, err error) error {
+	return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", path, err)}
+}
+
+// record writes the file's checkpoint and, when bytes moved, the job's
+// progress clock, in one transaction. It returns errStopped when the job is
+// gone or no longer active (the checkpoint of a suspended job is still
+// kept), so a transfer ends within one checkpoint of a user's Suspend,
+// Cancel or Complete.
+func (w *worker) record(ctx context.Context, jobID string, f *File, complete, progressed bool) error {
+	stopped := false
+	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
+		r, err := tx.Job(jobID)
+		if errors.Is(err, storage.ErrNotFound) {
+			stopped = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName,
+			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator}); err != nil {
+			return err
+		}
+		if st := State(r.State); st != Connecting && st != Transferring {
+			stopped = true
+			return nil
+		}
+		if !progressed {
+			return nil
+		}
+		return tx.TouchJob(jobID, w.m.opts.Now().UnixNano())
+	})
+	if err == nil && stopped {
+		return errStopped
+	}
+	return err
+}
+
+// copyFile runs one transfer of f from its checkpoint to the end, saving a
+// checkpoint every o.Checkpoint.
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *url.URL, info transport.RemoteInfo) error {
+	if f.BytesTransferred < info.Size {
+		cw := &countingWriter{w: tmp, first: make(chan struct{})}
+		cw.n.Store(f.BytesTransferred)
+		tctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.checkpoints(tctx, stop, jobID, *f, tmp, cw)
+		}()
+		_, err := d.Download(tctx, u, f.BytesTransferred, info, cw)
+		halted := cw.halted.Load()
+		stop()
+		wg.Wait()
+		if cw.err != nil {
+			return localError(f.TempName, cw.err)
+		}
+		if errors.Is(err, transport.ErrChanged) || errors.Is(err, transport.ErrNoRanges) {
+			return err
+		}
+		n := cw.n.Load()
+		if ctx.Err() != nil || halted {
+			w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
+			return errStopped
+		}
+		if err == nil && n != info.Size {
+			err = hresult.Transient(hresult.WINHTTP_CONNECTION_ERROR, hresult.ContextRemoteFile,
+				"got %d of %d bytes", n, info.Size)
+		}
+		if err != nil {
+			w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
+			return err
+		}
+		f.BytesTransferred = info.Size
+	}
+	if err := tmp.Sync(); err != nil {
+		return localError(f.TempName, err)
+	}
+	if !info.ModTime.IsZero() {
+		os.Chtimes(f.TempName, info.ModTime, info.ModTime) // as BITS does with Last-Modified
+	}
+	f.Complete = true
+	return w.record(ctx, jobID, f, true, true)
+}
+
+// checkpoints saves progress on a timer, and at once when the first bytes
+// arrive so the job shows TRANSFERRING promptly. It stops the transfer
+// (stop) when the job is no longer active.
+func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID string, f File, tmp *os.File, cw *countingWriter) {
+	t := time.NewTicker(w.o.Checkpoint)
+	defer t.Stop()
+	first := cw.first
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-first:
+			first = nil
+			if !w.transition(ctx, jobID, EvProgress, nil) {
+				cw.halt(stop)
+				return
+			}
+			continue
+		case <-t.C:
+		}
+		var err error
+		if n := cw.n.Load(); n != f.BytesTransferred {
+			err = w.checkpoint(jobID, &f, tmp, n)
+		} else {
+			err = w.record(ctx, jobID, &f, false, false) // no new bytes: still check the job is active
+		}
+		if errors.Is(err, errStopped) {
+			cw.halt(stop)
+			return
+		}
+	}
+}
+
+// checkpoint syncs the first n bytes of the temporary file, then records n.
+func (w *worker) checkpoint(jobID string, f *File, tmp *os.File, n int64) error {
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	progressed := n != f.BytesTransferred
+	f.BytesTransferred = n
+	return w.record(context.Background(), jobID, f, false, progressed)
+}
+
+// countingWriter counts the bytes written to the temporary file and keeps
+// its own write error apart from the network's.
+type countingWriter struct {
+	w     io.Writer
+	n     atomic.Int64
+	err   error
+	first chan struct{} // closed at the first write
+	once  sync.Once
+	// halted is set when the checkpoint loop stops the transfer because
+	// the job left the active states.
+	halted atomic.Bool
+}
+
+func (c *countingWriter) halt(stop context.CancelFunc) {
+	c.halted.Store(true)
+	stop()
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	if n > 0 {
+		c.once.Do(func() { close(c.first) })
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"time"
+
+	"bits/engine/hresult"
+)
+
+// SizeUnknown marks a byte count that is not known yet (BG_SIZE_UNKNOWN).
+const SizeUnknown int64 = -1
+
+// BITS defaults for a new job.
+const (
+	DefaultMinRetryDelay     = 600 * time.Second
+	DefaultNoProgressTimeout = 1209600 * time.Second // 14 days
+	DefaultMaxDownloadTime   = 7776000 * time.Second // 90 days
+	DefaultNotifyFlags       = NotifyTransferred | NotifyError
+	MinRetryDelayFloor       = 5 * time.Second
+)
+
+// Notify flags (BG_NOTIFY_*).
+const (
+	NotifyTransferred     uint32 = 0x1
+	NotifyError           uint32 = 0x2
+	NotifyDisable         uint32 = 0x4
+	NotifyModification    uint32 = 0x8
+	NotifyFileTransferred uint32 = 0x10
+)
+
+// ProxyUsage is BG_JOB_PROXY_USAGE.
+type ProxyUsage int
+
+const (
+	ProxyPreconfig ProxyUsage = iota
+	ProxyNone
+	ProxyOverride
+	ProxyAutodetect
+)
+
+var proxyUsageNames = [...]string{"PRECONFIG", "NO_PROXY", "OVERRIDE", "AUTODETECT"}
+
+func (p ProxyUsage) String() string {
+	if p >= 0 && int(p) < len(proxyUsageNames) {
+		return proxyUsageNames[p]
+	}
+	return "UNKNOWN"
+}
+
+// Job is one transfer job and its files, as a snapshot.
+type Job struct {
+	ID          string // upper-case GUID without braces
+	DisplayName string
+	Description string
+	Type        JobType
+	State       State
+	Priority    Priority
+	Owner       string // DOMAIN\user shape: host\user
+
+	Created           time.Time
+	Modified          time.Time
+	TransferCompleted time.Time // zero until TRANSFERRED
+
+	MinRetryDelay     time.Duration
+	NoProgressTimeout time.Duration
+	MaxDownloadTime   time.Duration
+	NotifyFlags       uint32
+	NotifyProgram     string // empty: none
+	NotifyParameters  string
+	ProxyUsage        ProxyUsage
+	ProxyList         string
+	ProxyBypassList   string
+
+	ErrorCount int
+	Err        *JobError // set while the job is in ERROR or TRANSIENT_ERROR
+
+	Files []File
+
+	transientSince time.Time // first transient error since the last progress
+	retryAt        time.Time // when a TRANSIENT_ERROR job goes back to QUEUED
+}
+
+// JobError is the error object of a job in ERROR or TRANSIENT_ERROR.
+type JobError struct {
+	Code      hresult.Code
+	Context   hresult.Context
+	Msg       string
+	FileIndex int // -1 when the error is not tied to a file
+}
+
+// File is one file of a job.
+type File struct {
+	Index            int
+	RemoteName       string
+	LocalName        string
+	TempName         string // full path of BIT<hex>.tmp, empty until created
+	BytesTotal       int64  // SizeUnknown until the server says
+	BytesTransferred int64  // the last checkpoint: synced to disk
+	Complete         bool
+	Validator        string // ETag or Last-Modified seen when the transfer began
+}
+
+// Progress sums the files: byte total is SizeUnknown while any file's is.
+func (j *Job) Progress() (bytesTotal, bytesTransferred int64, filesTotal, filesTransferred int) {
+	filesTotal = len(j.Files)
+	for _, f := range j.Files {
+		if f.BytesTotal == SizeUnknown {
+			bytesTotal = SizeUnknown
+		} else if bytesTotal != SizeUnknown {
+			bytesTotal += f.BytesTotal
+		}
+		bytesTransferred += f.BytesTransferred
+		if f.Complete {
+			filesTransferred++
+		}
+	}
+	return
+}
+
+// ErrorFile returns the file the job's error is about, if any.
+func (j *Job) ErrorFile() (File, bool) {
+	if j.Err == nil || j.Err.FileIndex < 0 || j.Err.FileIndex >= len(j.Files) {
+		return File{}, false
+	}
+	return j.Files[j.Err.FileIndex], true
+}

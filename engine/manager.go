@@ -1,0 +1,346 @@
+// Package engine owns the job model: jobs, files, states and their rules,
+// and Manager, the one API through which front ends, the worker and Go
+// programs read and change jobs. It imports storage and the transports; it
+// must never import a front end.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"bits/engine/hresult"
+	"bits/storage"
+)
+
+// Limits with the defaults of the BITS group policies.
+const (
+	DefaultMaxJobsPerUser = 60
+	DefaultMaxFilesPerJob = 200
+	MaxDisplayName        = 256
+	MaxDescription        = 1024
+	MaxRemoteName         = 2200
+)
+
+// Options configure a Manager. Zero values take the defaults.
+type Options struct {
+	// Home is the state folder; empty resolves $BITS_HOME, then
+	// $XDG_STATE_HOME/bits, then ~/.local/state/bits.
+	Home string
+	// Now and NewID are injected by tests for stable times and GUIDs.
+	Now   func() time.Time
+	NewID func() string
+	// StartWorker makes sure a worker runs and knows that jobs changed.
+	// Nil starts `bitsjob worker` in the background when none runs.
+	StartWorker func(home string) error
+	// Owner is the DOMAIN\user string recorded on new jobs; empty uses
+	// host\user of the calling process.
+	Owner string
+
+	MaxJobsPerUser int
+	MaxFilesPerJob int
+}
+
+// Manager reads and changes jobs. Every method is one database transaction
+// that enforces the state machine, so front ends in other processes and the
+// worker can use it at the same time.
+type Manager struct {
+	opts  Options
+	home  string
+	store *storage.Store
+}
+
+// Open opens the job store in the state folder, creating it (mode 0700)
+// and the database (mode 0600) when needed.
+func Open(opts Options) (*Manager, error) {
+	home, err := ResolveHome(opts.Home)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(home, 0o700); err != nil {
+		return nil, err
+	}
+	st, err := storage.Open(filepath.Join(home, "jobs.db"))
+	if err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = newGUID
+	}
+	if opts.StartWorker == nil {
+		opts.StartWorker = StartWorker
+	}
+	if opts.Owner == "" {
+		opts.Owner = currentOwner()
+	}
+	if opts.MaxJobsPerUser == 0 {
+		opts.MaxJobsPerUser = DefaultMaxJobsPerUser
+	}
+	if opts.MaxFilesPerJob == 0 {
+		opts.MaxFilesPerJob = DefaultMaxFilesPerJob
+	}
+	return &Manager{opts: opts, home: home, store: st}, nil
+}
+
+// ResolveHome returns the state folder that dir names, or the default one.
+func ResolveHome(dir string) (string, error) {
+	switch {
+	case dir != "":
+	case os.Getenv("BITS_HOME") != "":
+		dir = os.Getenv("BITS_HOME")
+	case os.Getenv("XDG_STATE_HOME") != "":
+		dir = filepath.Join(os.Getenv("XDG_STATE_HOME"), "bits")
+	default:
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no state folder: set BITS_HOME: %w", err)
+		}
+		dir = filepath.Join(h, ".local", "state", "bits")
+	}
+	return filepath.Abs(dir)
+}
+
+// Home returns the state folder.
+func (m *Manager) Home() string { return m.home }
+
+// Close closes the store.
+func (m *Manager) Close() error { return m.store.Close() }
+
+func newGUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func currentOwner() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	if host == "" {
+		host = "localhost"
+	}
+	return strings.ToUpper(host) + `\` + name
+}
+
+// errNotFound is what every lookup of a missing job returns.
+func errNotFound(id string) error {
+	return &hresult.Error{Code: hresult.BG_E_NOT_FOUND, Context: hresult.ContextGeneralQueueManager,
+		Msg: fmt.Sprintf("no job {%s}", id)}
+}
+
+func invalidArg(format string, args ...any) error {
+	return &hresult.Error{Code: hresult.E_INVALIDARG, Context: hresult.ContextGeneralQueueManager,
+		Msg: fmt.Sprintf(format, args...)}
+}
+
+// Create makes a new job. Like every new BITS job it starts SUSPENDED.
+func (m *Manager) Create(ctx context.Context, name string, typ JobType) (*Job, error) {
+	if typ < Download || typ > UploadReply {
+		return nil, invalidArg("job type %d", typ)
+	}
+	if len([]rune(name)) > MaxDisplayName {
+		return nil, &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "display name longer than 256 characters"}
+	}
+	now := m.opts.Now()
+	j := &Job{
+		ID: m.opts.NewID(), DisplayName: name, Type: typ, State: Suspended, Priority: Normal,
+		Owner: m.opts.Owner, Created: now, Modified: now,
+		MinRetryDelay: DefaultMinRetryDelay, NoProgressTimeout: DefaultNoProgressTimeout,
+		MaxDownloadTime: DefaultMaxDownloadTime, NotifyFlags: DefaultNotifyFlags,
+	}
+	err := m.store.Update(ctx, func(tx *storage.Tx) error {
+		n, err := tx.CountJobs()
+		if err != nil {
+			return err
+		}
+		if n >= m.opts.MaxJobsPerUser {
+			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_JOBS_PER_USER,
+				Msg: fmt.Sprintf("the limit is %d jobs", m.opts.MaxJobsPerUser)}
+		}
+		return tx.InsertJob(toRow(j))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Get returns a job by its GUID.
+func (m *Manager) Get(ctx context.Context, id string) (*Job, error) {
+	var j *Job
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		var err error
+		j, err = loadJob(tx, id)
+		return err
+	})
+	return j, err
+}
+
+// List returns every job, oldest first.
+func (m *Manager) List(ctx context.Context) ([]*Job, error) {
+	var out []*Job
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Jobs()
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			files, err := tx.Files(r.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, fromRow(r, files))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ErrAmbiguous is returned by Find when several jobs share the name.
+var ErrAmbiguous = errors.New("more than one job has this name")
+
+// Find resolves what a user typed: a GUID in braces (a trailing period, as
+// scripts cut it from "Created job {GUID}.", is allowed) or a display name.
+// A name that several jobs share is refused with ErrAmbiguous.
+func (m *Manager) Find(ctx context.Context, arg string) (*Job, error) {
+	if id, ok := ParseGUID(arg); ok {
+		return m.Get(ctx, id)
+	}
+	var out *Job
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.JobsNamed(arg)
+		if err != nil {
+			return err
+		}
+		switch len(rows) {
+		case 0:
+			return &hresult.Error{Code: hresult.BG_E_NOT_FOUND, Context: hresult.ContextGeneralQueueManager,
+				Msg: fmt.Sprintf("no job named %q", arg)}
+		case 1:
+			out, err = loadJob(tx, rows[0].ID)
+			return err
+		}
+		return ErrAmbiguous
+	})
+	return out, err
+}
+
+// ParseGUID accepts {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}, in any case,
+// with an optional trailing period, and returns the upper-case GUID.
+func ParseGUID(s string) (string, bool) {
+	s = strings.TrimSuffix(s, ".")
+	if len(s) != 38 || s[0] != '{' || s[37] != '}' {
+		return "", false
+	}
+	g := strings.ToUpper(s[1:37])
+	for i, c := range g {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+				return "", false
+			}
+		}
+	}
+	return g, true
+}
+
+func loadJob(tx *storage.Tx, id string) (*Job, error) {
+	r, err := tx.Job(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, errNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	files, err := tx.Files(id)
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(r, files), nil
+}
+
+// change runs one read-modify-write of a job in a write transaction: fn
+// sees the current job and edits it; the result is written only if the job
+// is still in the state fn saw (compare-and-set).
+func (m *Manager) change(ctx context.Context, id string, fn func(tx *storage.Tx, j *Job) error) (*Job, error) {
+	var out *Job
+	err := m.store.Update(ctx, func(tx *storage.Tx) error {
+		j, err := loadJob(tx, id)
+		if err != nil {
+			return err
+		}
+		from := j.State
+		if err := fn(tx, j); err != nil {
+			return err
+		}
+		ok, err := tx.UpdateJob(toRow(j), int(from))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errInvalidState(from, EvResume)
+		}
+		out = j
+		return nil
+	})
+	return out, err
+}
+
+// fire applies an event to a job inside fn's transaction.
+func (m *Manager) fire(j *Job, ev Event) error {
+	next, err := Next(j.State, ev)
+	if err != nil {
+		return err
+	}
+	if next != j.State {
+		j.State = next
+		j.Modified = m.opts.Now()
+	}
+	return nil
+}
+
+// wake makes sure a worker runs for jobs that have work to do.
+func (m *Manager) wake(j *Job) {
+	if j != nil && (j.State.Active() || j.State == TransientError) {
+		_ = m.opts.StartWorker(m.home) // the next command or the worker's own poll catches up
+	}
+}
+
+// EnsureWorker starts the worker if some job needs one (queued, moving or
+// waiting to retry) and none runs, for example after the worker was killed.
+// Front ends call it after every command, so any command revives transfers.
+func (m *Manager) EnsureWorker(ctx context.Context) error {
+	need := false
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
+		need = len(rows) > 0
+		return err
+	})
+	if err != nil || !need {
+		return err
+	}
+	return m.opts.StartWorker(m.home)
+}

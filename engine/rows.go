@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"time"
+
+	"bits/engine/hresult"
+	"bits/storage"
+)
+
+// The conversions between the domain and storage rows live here, in one
+// place: storage stores numbers and strings, the engine gives them meaning.
+
+func toRow(j *Job) storage.Job {
+	r := storage.Job{
+		ID: j.ID, DisplayName: j.DisplayName, Description: j.Description, Owner: j.Owner,
+		Type: int(j.Type), State: int(j.State), Priority: int(j.Priority),
+		CreatedNS: nanos(j.Created), ModifiedNS: nanos(j.Modified), CompletedNS: nanos(j.TransferCompleted),
+		MinRetryDelayS: int64(j.MinRetryDelay / time.Second), NoProgressS: int64(j.NoProgressTimeout / time.Second),
+		MaxDownloadS: int64(j.MaxDownloadTime / time.Second), NotifyFlags: int64(j.NotifyFlags),
+		NotifyProgram: j.NotifyProgram, NotifyParameters: j.NotifyParameters,
+		ProxyUsage: int(j.ProxyUsage), ProxyList: j.ProxyList, ProxyBypass: j.ProxyBypassList,
+		ErrorCount: int64(j.ErrorCount), ErrorFile: -1,
+		TransientSinceNS: nanos(j.transientSince), RetryAtNS: nanos(j.retryAt),
+	}
+	if e := j.Err; e != nil {
+		r.ErrorCode, r.ErrorContext, r.ErrorMessage, r.ErrorFile = int64(e.Code), int64(e.Context), e.Msg, int64(e.FileIndex)
+	}
+	return r
+}
+
+func fromRow(r storage.Job, files []storage.File) *Job {
+	j := &Job{
+		ID: r.ID, DisplayName: r.DisplayName, Description: r.Description, Owner: r.Owner,
+		Type: JobType(r.Type), State: State(r.State), Priority: Priority(r.Priority),
+		Created: fromNanos(r.CreatedNS), Modified: fromNanos(r.ModifiedNS), TransferCompleted: fromNanos(r.CompletedNS),
+		MinRetryDelay: time.Duration(r.MinRetryDelayS) * time.Second, NoProgressTimeout: time.Duration(r.NoProgressS) * time.Second,
+		MaxDownloadTime: time.Duration(r.MaxDownloadS) * time.Second, NotifyFlags: uint32(r.NotifyFlags),
+		NotifyProgram: r.NotifyProgram, NotifyParameters: r.NotifyParameters,
+		ProxyUsage: ProxyUsage(r.ProxyUsage), ProxyList: r.ProxyList, ProxyBypassList: r.ProxyBypass,
+		ErrorCount:     int(r.ErrorCount),
+		transientSince: fromNanos(r.TransientSinceNS), retryAt: fromNanos(r.RetryAtNS),
+	}
+	if r.ErrorCode != 0 {
+		j.Err = &JobError{Code: hresult.Code(r.ErrorCode), Context: hresult.Context(r.ErrorContext),
+			Msg: r.ErrorMessage, FileIndex: int(r.ErrorFile)}
+	}
+	for _, f := range files {
+		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
+			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,
+			Complete: f.Complete, Validator: f.Validator})
+	}
+	return j
+}
+
+func fileRow(jobID string, f File) storage.File {
+	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
+		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,
+		Complete: f.Complete, Validator: f.Validator}
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

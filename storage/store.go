@@ -1,0 +1,160 @@
+// Package storage keeps jobs and files in a SQLite database. It knows rows and
+// transactions, not job rules: the engine decides what may change, storage
+// makes each change atomic and safe across processes. It imports nothing of
+// the project.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite"
+)
+
+//go:embed sql/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a job does not exist.
+var ErrNotFound = errors.New("storage: not found")
+
+// Store is an open job database. It is safe for concurrent use, and several
+// processes may open the same file: writes take SQLite's write lock at BEGIN
+// (BEGIN IMMEDIATE), so read-modify-write transactions never interleave.
+type Store struct {
+	rw *sql.DB // BEGIN IMMEDIATE transactions
+	ro *sql.DB // deferred transactions: readers never wait for writers (WAL)
+}
+
+// Open opens or creates the database at file (mode 0600) and brings its
+// schema up to date.
+func Open(file string) (*Store, error) {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	if err := os.Chmod(file, 0o600); err != nil {
+		return nil, err
+	}
+	dsn := func(lock string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", lock)
+		return "file:" + file + "?" + q.Encode()
+	}
+	rw, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, err
+	}
+	ro, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		rw.Close()
+		return nil, err
+	}
+	s := &Store{rw: rw, ro: ro}
+	if err := s.migrate(context.Background()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("storage: migrate %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.rw.Close(), s.ro.Close())
+}
+
+// Version returns the schema version: the number of the last migration applied.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.ro.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "sql/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tx, err := s.rw.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT`); err != nil {
+		return err
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	for _, name := range names {
+		base := path.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version number", base)
+		}
+		if v <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("%s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, base); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Update runs fn in a write transaction: all of fn's changes land, or none.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	return s.run(ctx, s.rw, fn)
+}
+
+// View runs fn in a read transaction that sees one consistent snapshot.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	return s.run(ctx, s.ro, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, fn func(*Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// DataVersion returns a number that changes whenever another connection
+// commits; the worker polls it to notice changes made by front ends.
+func (s *Store) DataVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
+	var v int64
+	err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+	return v, err
+}
+
+// Conn returns a dedicated connection, for DataVersion.
+func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.ro.Conn(ctx) }

@@ -1,0 +1,209 @@
+package storage
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestOpenCreatesPrivateDatabase(t *testing.T) {
+	s, path := openTemp(t)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
+	}
+	v, err := s.Version(context.Background())
+	if err != nil || v != 2 {
+		t.Errorf("schema version %d, %v; want 2", v, err)
+	}
+}
+
+// TestUpgradeFromV1 opens a database written by the first schema and checks
+// that it upgrades in place and keeps its jobs.
+func TestUpgradeFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	src, err := os.Open("testdata/schema-v1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, _ := os.Create(path)
+	io.Copy(dst, src)
+	src.Close()
+	dst.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if v, _ := s.Version(ctx); v != 2 {
+		t.Fatalf("version after upgrade = %d, want 2", v)
+	}
+	err = s.View(ctx, func(tx *Tx) error {
+		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")
+		if err != nil {
+			return err
+		}
+		if j.DisplayName != "old job" || j.State != 5 || j.ErrorCount != 3 || j.MinRetryDelayS != 600 ||
+			j.TransientSinceNS != 0 || j.RetryAtNS != 0 {
+			t.Errorf("upgraded job = %+v", j)
+		}
+		files, err := tx.Files(j.ID)
+		if err != nil {
+			return err
+		}
+		if len(files) != 1 || files[0].BytesDone != 65536 || files[0].Validator != `"v1"` {
+			t.Errorf("upgraded files = %+v", files)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Opening again must not apply anything twice.
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStrictTablesRefuseBadValues(t *testing.T) {
+	s, _ := openTemp(t)
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		return tx.InsertJob(Job{ID: "X", DisplayName: "x", Owner: "o", State: 9, CreatedNS: 1, ModifiedNS: 1})
+	})
+	if err == nil {
+		t.Fatal("state 9 was stored")
+	}
+}
+
+// TestCompareAndSetAcrossHandles has several handles (each its own pool of
+// connections, as separate processes would have) race to move one job out
+// of a state, and bump a counter with read-modify-write transactions: one
+// CAS wins, and no increment is lost.
+func TestCompareAndSetAcrossHandles(t *testing.T) {
+	_, path := openTemp(t)
+	ctx := context.Background()
+	const handles, rounds = 4, 25
+	stores := make([]*Store, handles)
+	for i := range stores {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
+		MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
+	if err := stores[0].Update(ctx, func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	wins := make(chan int, handles)
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				err := s.Update(ctx, func(tx *Tx) error {
+					j, err := tx.Job("J")
+					if err != nil {
+						return err
+					}
+					j.ErrorCount++
+					_, err = tx.UpdateJob(j, j.State)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			err := s.Update(ctx, func(tx *Tx) error {
+				j, err := tx.Job("J")
+				if err != nil {
+					return err
+				}
+				j.State = 0
+				ok, err := tx.UpdateJob(j, 3)
+				if ok {
+					wins <- i
+				}
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(wins)
+	if n := len(wins); n != 1 {
+		t.Errorf("%d handles won the compare-and-set, want 1", n)
+	}
+	stores[0].View(ctx, func(tx *Tx) error {
+		j, _ := tx.Job("J")
+		if j.ErrorCount != handles*rounds {
+			t.Errorf("counter = %d, want %d: an update was lost", j.ErrorCount, handles*rounds)
+		}
+		return nil
+	})
+}
+
+func TestFileProgressTouchesOnlyProgress(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.InsertJob(Job{ID: "J", DisplayName: "j", Owner: "o", State: 2, CreatedNS: 1, ModifiedNS: 1, ErrorFile: -1}); err != nil {
+			return err
+		}
+		return tx.InsertFile(File{JobID: "J", Idx: 0, RemoteName: "http://a/b", LocalName: "/tmp/b", BytesTotal: -1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Update(ctx, func(tx *Tx) error {
+		ok, err := tx.SetFileProgress("J", 0, FileProgress{TempName: "/tmp/BIT0001.tmp", BytesTotal: 10, BytesDone: 4, Validator: "v"})
+		if !ok || err != nil {
+			t.Errorf("SetFileProgress = %v, %v", ok, err)
+		}
+		ok, _ = tx.SetFileProgress("J", 1, FileProgress{})
+		if ok {
+			t.Error("progress recorded for a file that does not exist")
+		}
+		return nil
+	})
+	s.View(ctx, func(tx *Tx) error {
+		f, _ := tx.Files("J")
+		if f[0].RemoteName != "http://a/b" || f[0].BytesDone != 4 || f[0].TempName != "/tmp/BIT0001.tmp" {
+			t.Errorf("file = %+v", f[0])
+		}
+		return nil
+	})
+	s.Update(ctx, func(tx *Tx) error { return tx.DeleteJob("J") })
+	s.View(ctx, func(tx *Tx) error {
+		if f, _ := tx.Files("J"); len(f) != 0 {
+			t.Error("files outlived their job")
+		}
+		return nil
+	})
+}
