@@ -28,7 +28,7 @@ func (m *Manager) AddFile(ctx context.Context, id, remote, local string) error {
 	}
 	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
 		if j.State.Final() {
-			return errInvalidState(j.State, EvResume)
+			return errStateRefused("files cannot be added to a job in state " + j.State.String())
 		}
 		if j.Type != Download && len(j.Files) > 0 {
 			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
@@ -280,7 +280,7 @@ type Props struct {
 func (m *Manager) Set(ctx context.Context, id string, p Props) error {
 	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
 		if j.State.Final() {
-			return errInvalidState(j.State, EvResume)
+			return errStateRefused("settings cannot change in state " + j.State.String())
 		}
 		if err := p.apply(j); err != nil {
 			return err

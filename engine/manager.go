@@ -301,7 +301,7 @@ func (m *Manager) change(ctx context.Context, id string, fn func(tx *storage.Tx,
 			return err
 		}
 		if !ok {
-			return errInvalidState(from, EvResume)
+			return errStateRefused(fmt.Sprintf("job {%s} changed state meanwhile", id))
 		}
 		out = j
 		return nil

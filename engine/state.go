@@ -184,6 +184,9 @@ func Next(s State, ev Event) (State, error) {
 }
 
 func errInvalidState(s State, ev Event) error {
-	return &hresult.Error{Code: hresult.BG_E_INVALID_STATE, Context: hresult.ContextGeneralQueueManager,
-		Msg: fmt.Sprintf("%s is not allowed in state %s", ev, s)}
+	return errStateRefused(fmt.Sprintf("%s is not allowed in state %s", ev, s))
+}
+
+func errStateRefused(msg string) error {
+	return &hresult.Error{Code: hresult.BG_E_INVALID_STATE, Context: hresult.ContextGeneralQueueManager, Msg: msg}
 }

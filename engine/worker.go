@@ -295,6 +295,13 @@ func (w *worker) runJob(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
+	if j.Type != Download {
+		// Uploads need the BITS upload protocol; until it exists the job
+		// fails without touching its local file, which is the user's source.
+		w.fail(ctx, id, -1, hresult.Fatal(hresult.E_NOTIMPL, hresult.ContextGeneralQueueManager,
+			"%s jobs are not supported yet", j.Type))
+		return
+	}
 	w.log.Info("job started", "job", id, "name", j.DisplayName)
 	for i := range j.Files {
 		if j.Files[i].Complete {

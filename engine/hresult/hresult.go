@@ -34,7 +34,7 @@ const (
 type Error struct {
 	Code      Code
 	Context   Context
-	Msg       string // detail for logs and /info DESCRIPTION; may be empty
+	Msg       string // detail for logs and the worker log; may be empty
 	Transient bool
 	// RetryAfter is the server's Retry-After, if it sent one: the job waits
 	// at least this long, and at least its minimum retry delay.

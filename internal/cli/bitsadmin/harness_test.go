@@ -1,0 +1,237 @@
+package bitsadmin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"bits/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// fixedNow is the clock of every test Manager, so times in the output are
+// stable: it prints as 3/5/2024 2:07:09 PM.
+var fixedNow = time.Date(2024, 3, 5, 14, 7, 9, 0, time.UTC)
+
+// harness runs bitsadmin in-process against a Manager with a fixed clock,
+// counting GUIDs and a folder for local files, and keeps a transcript of the
+// commands it records for a golden file.
+type harness struct {
+	t      *testing.T
+	m      *engine.Manager
+	home   string
+	dir    string            // for local files; $DIR in commands and output
+	vars   map[string]string // $NAME -> value, expanded in commands, restored in output
+	sig    chan os.Signal    // what the interrupt of env delivers
+	script strings.Builder
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	home := t.TempDir()
+	var n atomic.Int64
+	m, err := engine.Open(engine.Options{
+		Home:  home,
+		Now:   func() time.Time { return fixedNow },
+		NewID: func() string { return fmt.Sprintf("AB000000-0000-4000-8000-%012d", n.Add(1)) },
+		// No worker is started; one that a test runs itself is nudged.
+		StartWorker: func(home string) error { engine.NudgeWorker(home); return nil },
+		Owner:       `HOST\user`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	h := &harness{t: t, m: m, home: home, dir: t.TempDir(), sig: make(chan os.Signal, 1)}
+	h.vars = map[string]string{"$DIR": h.dir}
+	return h
+}
+
+func (h *harness) env(stdout, stderr io.Writer) *env {
+	return &env{
+		m: h.m, stdout: stdout, stderr: stderr, tz: time.UTC, poll: 5 * time.Millisecond,
+		interrupt: func() (<-chan os.Signal, func()) { return h.sig, func() {} },
+	}
+}
+
+func (h *harness) expand(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		for k, v := range h.vars {
+			a = strings.ReplaceAll(a, k, v)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// stable replaces the temporary paths and server addresses in output by
+// their $NAMEs.
+func (h *harness) stable(s string) string {
+	for k, v := range h.vars {
+		s = strings.ReplaceAll(s, v, k)
+	}
+	return s
+}
+
+// run runs one command, with $NAMEs expanded, and returns what it printed
+// and its exit code.
+func (h *harness) run(args ...string) (stdout, stderr string, code int) {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), h.expand(args), h.env(&out, &errb))
+	return out.String(), errb.String(), code
+}
+
+// must runs a setup command that has to succeed; it is not recorded.
+func (h *harness) must(args ...string) string {
+	h.t.Helper()
+	out, errs, code := h.run(args...)
+	if code != 0 {
+		h.t.Fatalf("bitsadmin %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// record runs a command and adds it and its outcome to the transcript.
+func (h *harness) record(args ...string) int {
+	h.t.Helper()
+	out, errs, code := h.run(args...)
+	fmt.Fprintf(&h.script, "$ bitsadmin %s\n", shellQuote(args))
+	section := func(name, s string) {
+		fmt.Fprintf(&h.script, "-- %s --\n", name)
+		s = h.stable(s)
+		h.script.WriteString(s)
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			h.script.WriteString("\n\\ no newline at end\n")
+		}
+	}
+	section("stdout", out)
+	section("stderr", errs)
+	fmt.Fprintf(&h.script, "-- exit %d --\n\n", code)
+	return code
+}
+
+// shellQuote joins args as a shell would need them typed.
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " '\"\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+// check compares the transcript with testdata/<name>.golden, or rewrites it
+// with -update.
+func (h *harness) check(name string) {
+	h.t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	got := h.script.String()
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			h.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		h.t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		h.t.Errorf("output differs from %s (run with -update to accept):\n%s", path, diff(string(want), got))
+	}
+}
+
+// diff shows the first differing line of want and got, with context.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	from := max(0, i-3)
+	var b strings.Builder
+	for _, l := range w[from:i] {
+		fmt.Fprintf(&b, "  %q\n", l)
+	}
+	if i < len(w) {
+		fmt.Fprintf(&b, "- %q\n", w[i])
+	}
+	if i < len(g) {
+		fmt.Fprintf(&b, "+ %q\n", g[i])
+	}
+	return fmt.Sprintf("first difference at line %d:\n%s", i+1, b.String())
+}
+
+// id is the GUID of the n-th job a harness created, in braces.
+func id(n int) string { return fmt.Sprintf("{AB000000-0000-4000-8000-%012d}", n) }
+
+// startWorker runs a real worker on the harness's store until the test ends.
+func (h *harness) startWorker() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- engine.RunWorker(ctx, h.m, engine.WorkerOptions{
+			Checkpoint: 20 * time.Millisecond,
+			Log:        slog.New(slog.DiscardHandler),
+		})
+	}()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			h.t.Errorf("worker: %v", err)
+		}
+	})
+}
+
+// job returns the job with this GUID (in braces), failing the test if it
+// cannot be read.
+func (h *harness) job(guid string) *engine.Job {
+	h.t.Helper()
+	raw, _ := engine.ParseGUID(guid)
+	j, err := h.m.Get(context.Background(), raw)
+	if err != nil {
+		h.t.Fatalf("get %s: %v", guid, err)
+	}
+	return j
+}
+
+// waitFor polls cond until it holds, failing the test after a while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tempFiles lists the BIT*.tmp files in dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,190 @@
+package bitsadmin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"bits/engine"
+)
+
+// The verbs that show jobs: /LIST, /INFO and /LISTFILES, and the line
+// formats they share with /TRANSFER and /GETERROR.
+
+// timeLayout is the US short date and long time that Windows' samples show.
+const timeLayout = "1/2/2006 3:04:05 PM"
+
+func formatTime(t time.Time, tz *time.Location) string {
+	if t.IsZero() {
+		return "UNKNOWN"
+	}
+	return t.In(tz).Format(timeLayout)
+}
+
+func formatBytes(n int64) string {
+	if n == engine.SizeUnknown {
+		return "UNKNOWN"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// listLine is one job in /LIST: {GUID} 'name' STATE files bytes.
+func listLine(j *engine.Job) string {
+	total, done, files, filesDone := j.Progress()
+	return fmt.Sprintf("{%s} '%s' %s %d / %d %d / %s", j.ID, j.DisplayName, j.State,
+		filesDone, files, done, formatBytes(total))
+}
+
+// fileLine is one entry of JOB FILES and /LISTFILES.
+func fileLine(f engine.File) string {
+	status := "WORKING"
+	if f.Complete {
+		status = "COMPLETED"
+	}
+	return fmt.Sprintf("%d / %s %s %s -> %s", f.BytesTransferred, formatBytes(f.BytesTotal), status,
+		f.RemoteName, f.LocalName)
+}
+
+// errorLines are the ERROR FILE, CODE and CONTEXT lines of a job in ERROR
+// or TRANSIENT_ERROR; none otherwise. ERROR FILE is left out for an error
+// that is not about one file.
+func errorLines(j *engine.Job) []string {
+	if j.Err == nil || (j.State != engine.Error && j.State != engine.TransientError) {
+		return nil
+	}
+	var out []string
+	if f, ok := j.ErrorFile(); ok {
+		out = append(out, fmt.Sprintf("ERROR FILE:    %s -> %s", f.RemoteName, f.LocalName))
+	}
+	return append(out,
+		fmt.Sprintf("ERROR CODE:    0x%08x - %s", uint32(j.Err.Code), j.Err.Code.Message()),
+		fmt.Sprintf("ERROR CONTEXT: 0x%08x - %s", uint32(j.Err.Context), j.Err.Context.Message()))
+}
+
+// writeVerbose prints the /INFO /VERBOSE block: the labels and their order
+// are what scripts parse.
+func writeVerbose(w io.Writer, j *engine.Job, tz *time.Location) {
+	total, done, files, filesDone := j.Progress()
+	fmt.Fprintf(w, "GUID: {%s} DISPLAY: '%s'\n", j.ID, j.DisplayName)
+	fmt.Fprintf(w, "TYPE: %s STATE: %s OWNER: %s\n", j.Type, j.State, j.Owner)
+	fmt.Fprintf(w, "PRIORITY: %s FILES: %d / %d BYTES: %d / %s\n", j.Priority, filesDone, files, done, formatBytes(total))
+	fmt.Fprintf(w, "CREATION TIME: %s MODIFICATION TIME: %s\n", formatTime(j.Created, tz), formatTime(j.Modified, tz))
+	fmt.Fprintf(w, "COMPLETION TIME: %s\n", formatTime(j.TransferCompleted, tz))
+	fmt.Fprintf(w, "NOTIFY INTERFACE: UNREGISTERED NOTIFICATION FLAGS: %d\n", j.NotifyFlags)
+	fmt.Fprintf(w, "RETRY DELAY: %d NO PROGRESS TIMEOUT: %d ERROR COUNT: %d\n",
+		seconds(j.MinRetryDelay), seconds(j.NoProgressTimeout), j.ErrorCount)
+	fmt.Fprintf(w, "PROXY USAGE: %s PROXY LIST: %s PROXY BYPASS LIST: %s\n",
+		j.ProxyUsage, orNULL(j.ProxyList), orNULL(j.ProxyBypassList))
+	for _, l := range errorLines(j) {
+		fmt.Fprintln(w, l)
+	}
+	if j.Description == "" {
+		fmt.Fprintln(w, "DESCRIPTION:")
+	} else {
+		fmt.Fprintf(w, "DESCRIPTION: %s\n", j.Description)
+	}
+	fmt.Fprintln(w, "JOB FILES:")
+	for _, f := range j.Files {
+		fmt.Fprintln(w, fileLine(f))
+	}
+	fmt.Fprintf(w, "NOTIFICATION COMMAND LINE: %s\n", notifyCmdLine(j))
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func orNULL(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return s
+}
+
+func notifyCmdLine(j *engine.Job) string {
+	switch {
+	case j.NotifyProgram == "":
+		return "none"
+	case j.NotifyParameters == "":
+		return "'" + j.NotifyProgram + "'"
+	}
+	return "'" + j.NotifyProgram + "' '" + j.NotifyParameters + "'"
+}
+
+type listOptions struct {
+	AllUsers bool // accepted; the store holds only the caller's jobs
+	Verbose  bool
+}
+
+func bindList(ctx context.Context, e *env, c call) error {
+	return runList(ctx, e, listOptions{AllUsers: c.has(swAllUsers.name), Verbose: c.has(swVerbose.name)})
+}
+
+func runList(ctx context.Context, e *env, o listOptions) error {
+	m, err := e.manager()
+	if err != nil {
+		return err
+	}
+	jobs, err := m.List(ctx)
+	if err != nil {
+		return &actionError{action: "list jobs", err: err}
+	}
+	for i, j := range jobs {
+		if o.Verbose {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			writeVerbose(e.stdout, j, e.tz)
+		} else {
+			fmt.Fprintln(e.stdout, listLine(j))
+		}
+	}
+	// A blank line closes the list, as on Windows; with no jobs the
+	// banner's own blank line already stands before the count.
+	if len(jobs) > 0 {
+		fmt.Fprintln(e.stdout)
+	}
+	fmt.Fprintf(e.stdout, "Listed %d job(s).\n", len(jobs))
+	return nil
+}
+
+type infoOptions struct {
+	Job     string
+	Verbose bool
+}
+
+func bindInfo(ctx context.Context, e *env, c call) error {
+	return runInfo(ctx, e, infoOptions{Job: c.args[0], Verbose: c.has(swVerbose.name)})
+}
+
+func runInfo(ctx context.Context, e *env, o infoOptions) error {
+	j, err := e.find(ctx, o.Job)
+	if err != nil {
+		return err
+	}
+	if o.Verbose {
+		writeVerbose(e.stdout, j, e.tz)
+	} else {
+		fmt.Fprintln(e.stdout, listLine(j))
+	}
+	return nil
+}
+
+func bindListFiles(ctx context.Context, e *env, c call) error {
+	return runListFiles(ctx, e, jobOptions{Job: c.args[0]})
+}
+
+func runListFiles(ctx context.Context, e *env, o jobOptions) error {
+	j, err := e.find(ctx, o.Job)
+	if err != nil {
+		return err
+	}
+	for _, f := range j.Files {
+		fmt.Fprintln(e.stdout, fileLine(f))
+	}
+	if len(j.Files) > 0 {
+		fmt.Fprintln(e.stdout)
+	}
+	fmt.Fprintf(e.stdout, "Listed %d file(s).\n", len(j.Files))
+	return nil
+}

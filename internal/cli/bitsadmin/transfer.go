@@ -1,0 +1,224 @@
+package bitsadmin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"strings"
+	"time"
+
+	"bits/engine"
+	"bits/engine/hresult"
+)
+
+// /TRANSFER: create a job, add its files, resume it and wait, showing its
+// progress, until it is TRANSFERRED (then complete it) or in ERROR (then
+// report and cancel it). Ctrl+C cancels it.
+
+type transferOptions struct {
+	Name     string
+	Type     engine.JobType
+	Priority *string // as typed; nil: NORMAL
+	ACLFlags *string // as typed; nil when not given
+	Dynamic  bool
+	Files    [][2]string // remote, local
+}
+
+func bindTransfer(ctx context.Context, e *env, c call) error {
+	o := transferOptions{Name: c.args[0], Type: engine.Download, Dynamic: c.has("/DYNAMIC")}
+	if c.has(swUpload.name) {
+		o.Type = engine.Upload
+	}
+	if p, ok := c.sw["/PRIORITY"]; ok {
+		o.Priority = &p
+	}
+	if f, ok := c.sw["/ACLFLAGS"]; ok {
+		o.ACLFlags = &f
+	}
+	for i := 1; i+1 < len(c.args); i += 2 {
+		o.Files = append(o.Files, [2]string{c.args[i], c.args[i+1]})
+	}
+	return runTransfer(ctx, e, o)
+}
+
+func runTransfer(ctx context.Context, e *env, o transferOptions) error {
+	// Everything that can be checked is checked before the job exists.
+	prio := engine.Normal
+	if o.Priority != nil {
+		p, ok := engine.ParsePriority(*o.Priority)
+		if !ok {
+			return &actionError{action: "set the job priority", err: invalidArg("priority %q", *o.Priority)}
+		}
+		prio = p
+	}
+	if o.ACLFlags != nil && !validACLFlags(*o.ACLFlags) {
+		return &actionError{action: "set the ACL flags", err: invalidArg("ACL flags %q", *o.ACLFlags)}
+	}
+	if o.Dynamic {
+		// The engine cannot yet download without a known size and ranges;
+		// refusing is better than a transfer that behaves differently.
+		return &actionError{action: "set dynamic content", err: &hresult.Error{Code: hresult.E_NOTIMPL}}
+	}
+	m, err := e.manager()
+	if err != nil {
+		return err
+	}
+	sig, stop := e.interrupt()
+	defer stop()
+
+	j, err := m.Create(ctx, o.Name, o.Type)
+	if err != nil {
+		return &actionError{action: "create job", err: err}
+	}
+	t := &transfer{e: e, m: m, id: j.ID, sig: sig}
+	// From here on a failure cancels the job, so bad input leaves nothing.
+	if prio != engine.Normal {
+		if err := m.Set(ctx, j.ID, engine.Props{Priority: &prio}); err != nil {
+			return t.abandon(&actionError{action: "set the job priority", err: err})
+		}
+	}
+	for _, f := range o.Files {
+		if err := m.AddFile(ctx, j.ID, f[0], f[1]); err != nil {
+			return t.abandon(&actionError{action: "add file", err: err})
+		}
+		if t.interrupted() {
+			return t.canceled()
+		}
+	}
+	if err := m.Resume(ctx, j.ID); err != nil {
+		return t.abandon(&actionError{action: "resume job", err: err})
+	}
+	return t.wait(ctx)
+}
+
+// validACLFlags accepts a non-empty combination of O, G, D and S.
+func validACLFlags(s string) bool {
+	return s != "" && strings.Trim(strings.ToUpper(s), "OGDS") == ""
+}
+
+type transfer struct {
+	e   *env
+	m   *engine.Manager
+	id  string
+	sig <-chan os.Signal
+}
+
+func (t *transfer) interrupted() bool {
+	select {
+	case <-t.sig:
+		return true
+	default:
+		return false
+	}
+}
+
+// abandon cancels the job and returns err. The job is gone either way, so
+// a failure to cancel it is only reported.
+func (t *transfer) abandon(err error) error {
+	if _, cerr := t.m.Cancel(context.Background(), t.id); cerr != nil && !hresult.Is(cerr, hresult.BG_E_NOT_FOUND) {
+		code, msg := codeAndMessage(cerr)
+		t.e.printFailure("cancel job", code, msg)
+	}
+	return err
+}
+
+func (t *transfer) canceled() error {
+	err := t.abandon(exitStatus(exitUsage))
+	fmt.Fprintln(t.e.stderr, "Transfer canceled.")
+	return err
+}
+
+// wait polls the job until it ends and reports how it ended.
+func (t *transfer) wait(ctx context.Context) error {
+	view := &progressView{w: t.e.stdout, terminal: t.e.terminal}
+	tick := time.NewTicker(t.e.poll)
+	defer tick.Stop()
+	for {
+		j, err := t.m.Get(ctx, t.id)
+		if err != nil {
+			return t.abandon(&actionError{action: "get the job state", err: err})
+		}
+		view.show(j)
+		switch j.State {
+		case engine.Transferred:
+			// A failed Complete keeps the job: its files are on disk and
+			// /COMPLETE can be tried again.
+			if _, err := t.m.Complete(ctx, t.id); err != nil {
+				return &actionError{action: "complete job", err: err}
+			}
+			fmt.Fprintln(t.e.stdout, "Transfer complete.")
+			return nil
+		case engine.Error:
+			code := hresult.E_FAIL
+			if j.Err != nil {
+				code = j.Err.Code
+			}
+			for _, l := range errorLines(j) {
+				fmt.Fprintln(t.e.stderr, l)
+			}
+			fmt.Fprintln(t.e.stderr, "Unable to complete transfer.")
+			return t.abandon(exitStatus(exitCode(code)))
+		}
+		// TRANSIENT_ERROR and SUSPENDED keep waiting, as on Windows.
+		select {
+		case <-t.sig:
+			return t.canceled()
+		case <-ctx.Done():
+			return t.canceled()
+		case <-tick.C:
+		}
+	}
+}
+
+// statusLines are the two lines /TRANSFER shows for a job.
+func statusLines(j *engine.Job) (string, string) {
+	total, done, files, filesDone := j.Progress()
+	bytes := fmt.Sprintf("%d / %s", done, formatBytes(total))
+	if total != engine.SizeUnknown {
+		bytes += fmt.Sprintf(" (%d%%)", percent(done, total))
+	}
+	return fmt.Sprintf("DISPLAY: '%s' TYPE: %s STATE: %s", j.DisplayName, j.Type, j.State),
+		fmt.Sprintf("PRIORITY: %s FILES: %d / %d BYTES: %s", j.Priority, filesDone, files, bytes)
+}
+
+// percent is floor(done*100/total), 0 for an empty job. The product is
+// taken in 128 bits: done*100 overflows an int64 past 92 PB.
+func percent(done, total int64) int64 {
+	switch {
+	case total <= 0 || done <= 0:
+		return 0
+	case done >= total:
+		return 100
+	}
+	hi, lo := bits.Mul64(uint64(done), 100)
+	q, _ := bits.Div64(hi, lo, uint64(total)) // hi < total since done < total
+	return int64(q)
+}
+
+// progressView shows a transfer's two status lines: on a terminal it
+// redraws them in place whenever they change; otherwise it prints them once
+// per state, so a log gets a line per step and no escape codes.
+type progressView struct {
+	w        io.Writer
+	terminal bool
+	drawn    bool
+	last     string       // the lines last drawn
+	state    engine.State // the state last printed
+}
+
+func (v *progressView) show(j *engine.Job) {
+	l1, l2 := statusLines(j)
+	text := l1 + "\n" + l2 + "\n"
+	switch {
+	case !v.drawn:
+		io.WriteString(v.w, text)
+	case v.terminal && text != v.last:
+		// Up to the first of the two lines, then clear and rewrite each.
+		io.WriteString(v.w, "\r\x1b[2A\x1b[2K"+l1+"\n\x1b[2K"+l2+"\n")
+	case !v.terminal && j.State != v.state:
+		io.WriteString(v.w, text)
+	}
+	v.drawn, v.last, v.state = true, text, j.State
+}
