@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"bits/engine/hresult"
@@ -51,9 +52,10 @@ type Options struct {
 // that enforces the state machine, so front ends in other processes and the
 // worker can use it at the same time.
 type Manager struct {
-	opts  Options
-	home  string
-	store *storage.Store
+	opts    Options
+	home    string
+	store   *storage.Store
+	started atomic.Bool // this Manager already started a worker
 }
 
 // Open opens the job store in the state folder, creating it (mode 0700)
@@ -325,7 +327,7 @@ func (m *Manager) fire(j *Job, ev Event) error {
 // wake makes sure a worker runs for jobs that have work to do.
 func (m *Manager) wake(j *Job) {
 	if j != nil && (j.State.Active() || j.State == TransientError) {
-		_ = m.opts.StartWorker(m.home) // the next command or the worker's own poll catches up
+		m.startWorker()
 	}
 }
 
@@ -342,5 +344,20 @@ func (m *Manager) EnsureWorker(ctx context.Context) error {
 	if err != nil || !need {
 		return err
 	}
-	return m.opts.StartWorker(m.home)
+	return m.startWorker()
+}
+
+// startWorker starts a worker once per Manager, and nudges it after that:
+// a worker just started may not hold its lock yet, and a second start would
+// only make a second process that exits at once.
+func (m *Manager) startWorker() error {
+	if m.started.Load() {
+		NudgeWorker(m.home)
+		return nil
+	}
+	err := m.opts.StartWorker(m.home)
+	if err == nil {
+		m.started.Store(true)
+	}
+	return err
 }

@@ -66,7 +66,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if e.m != nil {
 		// Any command revives transfers: if a job needs the worker and
 		// none runs (it crashed or was killed), start one.
-		e.m.EnsureWorker(context.Background())
+		if err := e.m.EnsureWorker(context.Background()); err != nil {
+			fmt.Fprintf(stderr, "Warning: jobs are waiting but the transfer worker cannot start: %v\n", err)
+		}
 		e.m.Close()
 	}
 	return code
