@@ -1,0 +1,525 @@
+// Package http downloads files over HTTP and HTTPS the way BITS does: HEAD
+// for the size and validators, then GETs that resume with Range and If-Range,
+// so a file that changed on the server is detected rather than spliced.
+//
+// It implements transport.Downloader and turns every remote failure into an
+// *hresult.Error that says whether retrying can help. It knows nothing of
+// jobs: it must not import the engine, storage or any front end.
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"bits/engine/hresult"
+	"bits/engine/transport"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultHeaderTimeout = 60 * time.Second
+	DefaultIdleTimeout   = 60 * time.Second
+	DefaultUserAgent     = "bits/0.1"
+)
+
+const (
+	maxRedirects = 10 // what WinHTTP follows by default
+
+	// bufSize is the copy buffer. Large reads go straight from the socket
+	// into it (the client's bufio.Reader steps aside for reads bigger than
+	// itself), so fewer, bigger syscalls keep pace with curl on loopback.
+	bufSize = 512 << 10
+)
+
+// Options configure a Transport. Zero values take the defaults above.
+type Options struct {
+	// HeaderTimeout bounds connecting, the TLS handshake and the wait for
+	// response headers.
+	HeaderTimeout time.Duration
+	// IdleTimeout aborts a body read that receives no bytes for this long.
+	IdleTimeout time.Duration
+	UserAgent   string
+	// TLSConfig is used for https URLs; nil means the system roots.
+	TLSConfig *tls.Config
+}
+
+// Transport is an HTTP and HTTPS Downloader. It keeps one connection pool,
+// so share one Transport between transfers. It is safe for concurrent use.
+type Transport struct {
+	client    *nethttp.Client
+	userAgent string
+	idle      time.Duration
+	now       func() time.Time // for Retry-After dates
+}
+
+var _ transport.Downloader = (*Transport)(nil)
+
+// New returns a Transport with o's settings.
+func New(o Options) *Transport {
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	var tlsConfig *tls.Config
+	if o.TLSConfig != nil {
+		tlsConfig = o.TLSConfig.Clone()
+	}
+	// HTTP/1.1 only: one transfer per connection keeps bandwidth limits and
+	// delay measurements, which act on the connection, about one transfer.
+	var protocols nethttp.Protocols
+	protocols.SetHTTP1(true)
+	dialer := &net.Dialer{Timeout: o.HeaderTimeout, KeepAlive: 30 * time.Second}
+	rt := &nethttp.Transport{
+		// PRECONFIG, the BITS default proxy usage: the system's settings,
+		// which on Unix are the environment. Loopback is never proxied.
+		Proxy:                 nethttp.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   o.HeaderTimeout,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		// Compression would make byte offsets meaningless.
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		Protocols:           &protocols,
+	}
+	return &Transport{
+		client:    &nethttp.Client{Transport: rt, CheckRedirect: checkRedirect},
+		userAgent: o.UserAgent,
+		idle:      o.IdleTimeout,
+		now:       time.Now,
+	}
+}
+
+// CloseIdleConnections closes pooled connections that carry no request.
+func (t *Transport) CloseIdleConnections() { t.client.CloseIdleConnections() }
+
+// Stat sends HEAD and reports the size, validator and range support. A
+// server that refuses HEAD (405, 501) is asked for its first byte instead.
+func (t *Transport) Stat(ctx context.Context, u *url.URL) (transport.RemoteInfo, error) {
+	none := transport.RemoteInfo{Size: -1}
+	if err := checkScheme(u); err != nil {
+		return none, err
+	}
+	req, err := t.newRequest(ctx, nethttp.MethodHead, u)
+	if err != nil {
+		return none, err
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return none, t.netError(ctx, ctx, err)
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == nethttp.StatusMethodNotAllowed || resp.StatusCode == nethttp.StatusNotImplemented:
+		return t.statGET(ctx, u)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return none, t.statusError(resp)
+	}
+	info := remoteInfo(resp.Header)
+	info.Size = resp.ContentLength // from the header for HEAD, -1 without one
+	info.Ranges = acceptsRanges(resp.Header)
+	if info.Size < 0 {
+		return info, missingSize()
+	}
+	return info, nil
+}
+
+// statGET learns the size from a one-byte range request, for servers
+// without HEAD. A server that ignores the range sends the whole file: the
+// body is closed unread, which drops the connection but not much data.
+func (t *Transport) statGET(ctx context.Context, u *url.URL) (transport.RemoteInfo, error) {
+	none := transport.RemoteInfo{Size: -1}
+	req, err := t.newRequest(ctx, nethttp.MethodGet, u)
+	if err != nil {
+		return none, err
+	}
+	req.Header.Set("Range", "bytes=0-0")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return none, t.netError(ctx, ctx, err)
+	}
+	resp.Body.Close()
+	info := remoteInfo(resp.Header)
+	switch resp.StatusCode {
+	case nethttp.StatusPartialContent:
+		cr := resp.Header.Get("Content-Range")
+		first, _, total, ok := parseContentRange(cr)
+		if !ok || first != 0 {
+			return none, badRange(0, cr)
+		}
+		info.Size, info.Ranges = total, true
+	case nethttp.StatusOK:
+		info.Size, info.Ranges = resp.ContentLength, acceptsRanges(resp.Header)
+	default:
+		return none, t.statusError(resp)
+	}
+	if info.Size < 0 {
+		return info, missingSize()
+	}
+	return info, nil
+}
+
+// Download writes the file from off to w, as transport.Downloader says.
+// Errors are *hresult.Error for remote failures, transport.ErrChanged or
+// transport.ErrNoRanges, ctx.Err() when ctx ends, and otherwise the error
+// w.Write returned, unchanged, so the caller can classify its own disk.
+// One case writes before it fails: a body without a length that runs past
+// want.Size is copied up to want.Size and then reported as ErrChanged.
+func (t *Transport) Download(ctx context.Context, u *url.URL, off int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
+	if err := checkScheme(u); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextGeneralTransport, "negative offset %d", off)
+	}
+	if want.Size >= 0 && off > want.Size {
+		// The local copy is longer than the remote file: start over.
+		return 0, transport.ErrChanged
+	}
+	var written int64
+	// A server may answer a range with less than was asked (some CDNs cap
+	// the size of a range); ask again for the rest.
+	for want.Size < 0 || off < want.Size {
+		n, more, err := t.fetch(ctx, u, off, want, w)
+		written += n
+		off += n
+		if err != nil || !more || n == 0 {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// bufPool shares copy buffers between transfers, so many concurrent jobs
+// do not each keep one alive between requests.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// errIdle is the cause given to a request's context when its body stalls.
+var errIdle = errors.New("no data received within the idle timeout")
+
+// fetch runs one GET from off. more reports a 206 that ended before the
+// end of the file.
+func (t *Transport) fetch(ctx context.Context, u *url.URL, off int64, want transport.RemoteInfo, w io.Writer) (n int64, more bool, err error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := t.newRequest(rctx, nethttp.MethodGet, u)
+	if err != nil {
+		return 0, false, err
+	}
+	if off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+		if want.Validator != "" {
+			req.Header.Set("If-Range", want.Validator)
+		}
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return 0, false, t.netError(ctx, rctx, err)
+	}
+	defer resp.Body.Close()
+
+	limit := int64(-1) // most bytes this call may write
+	if want.Size >= 0 {
+		limit = want.Size - off
+	}
+	expect := int64(-1) // bytes this response says it carries
+	success := resp.StatusCode == nethttp.StatusOK || resp.StatusCode == nethttp.StatusPartialContent
+	if ce := resp.Header.Get("Content-Encoding"); success && ce != "" && !strings.EqualFold(ce, "identity") {
+		// Checked first: compressed lengths would look like a changed file.
+		return 0, false, hresult.Fatal(hresult.BG_E_INSUFFICIENT_HTTP_SUPPORT, hresult.ContextRemoteFile,
+			"the server sent Content-Encoding %q although only identity was accepted", ce)
+	}
+	switch {
+	case resp.StatusCode == nethttp.StatusPartialContent:
+		cr := resp.Header.Get("Content-Range")
+		first, last, total, ok := parseContentRange(cr)
+		if !ok || first != off || total < 0 || (resp.ContentLength >= 0 && resp.ContentLength != last-first+1) {
+			return 0, false, badRange(off, cr)
+		}
+		if (want.Size >= 0 && total != want.Size) || !sameValidator(want.Validator, resp.Header) {
+			return 0, false, transport.ErrChanged
+		}
+		expect, more = last-first+1, last+1 < total
+	case resp.StatusCode == nethttp.StatusOK:
+		if changed(want, resp) {
+			return 0, false, transport.ErrChanged
+		}
+		if off > 0 {
+			return 0, false, transport.ErrNoRanges
+		}
+		expect = resp.ContentLength
+	case resp.StatusCode == nethttp.StatusRequestedRangeNotSatisfiable:
+		return 0, false, transport.ErrChanged // the file is shorter than off now
+	default:
+		return 0, false, t.statusError(resp)
+	}
+	if expect < 0 {
+		expect = limit
+	}
+	n, err = t.copyBody(ctx, rctx, cancel, resp.Body, w, limit, expect)
+	return n, more && err == nil, err
+}
+
+// copyBody copies body to w, writing at most limit bytes (when limit >= 0),
+// and checks that expect bytes arrived (when expect >= 0). The idle timer
+// runs only while waiting for the network, not while w writes.
+func (t *Transport) copyBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, w io.Writer, limit, expect int64) (int64, error) {
+	idle := time.AfterFunc(t.idle, func() { cancel(errIdle) })
+	defer idle.Stop()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		p := buf
+		if limit >= 0 && int64(len(p)) > limit-n+1 {
+			p = p[:limit-n+1] // one byte more than allowed reveals a longer file
+		}
+		idle.Reset(t.idle)
+		nr, rerr := body.Read(p)
+		idle.Stop()
+		if nr > 0 {
+			over := limit >= 0 && n+int64(nr) > limit
+			if over {
+				nr = int(limit - n)
+			}
+			if nr > 0 {
+				nw, werr := w.Write(p[:nr])
+				n += int64(nw)
+				if werr != nil {
+					return n, werr
+				}
+				if nw != nr {
+					return n, io.ErrShortWrite
+				}
+			}
+			if over {
+				return n, transport.ErrChanged
+			}
+		}
+		switch {
+		case rerr == io.EOF && expect >= 0 && n < expect:
+			// Only a body without a length ends "cleanly" early: a cut
+			// connection or a shorter file. Resuming tells which.
+			return n, hresult.Transient(hresult.WINHTTP_CONNECTION_ERROR, hresult.ContextRemoteFile,
+				"the response body ended after %d of %d bytes", n, expect)
+		case rerr == io.EOF:
+			return n, nil
+		case rerr != nil:
+			return n, t.netError(ctx, rctx, rerr)
+		}
+	}
+}
+
+func (t *Transport) newRequest(ctx context.Context, method string, u *url.URL) (*nethttp.Request, error) {
+	req, err := nethttp.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
+	}
+	req.Header.Set("User-Agent", t.userAgent)
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("Accept-Encoding", "identity")
+	return req, nil
+}
+
+// netError classifies a failed request or body read: the caller's
+// cancellation wins, then our own idle timeout, then the error itself.
+func (t *Transport) netError(ctx, rctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(context.Cause(rctx), errIdle) {
+		return hresult.Transient(hresult.WINHTTP_TIMEOUT, hresult.ContextRemoteFile,
+			"no data from the server for %s", t.idle)
+	}
+	return classify(err)
+}
+
+// statusError turns an unexpected status into BG_E_HTTP_ERROR_nnn. The
+// message is left to the code, which names the status.
+func (t *Transport) statusError(resp *nethttp.Response) error {
+	// Drain a little so that the connection can be reused.
+	io.CopyN(io.Discard, resp.Body, 64<<10)
+	e := &hresult.Error{
+		Code:      hresult.HTTP(resp.StatusCode),
+		Context:   hresult.ContextRemoteFile,
+		Transient: hresult.HTTPTransient(resp.StatusCode),
+	}
+	if resp.StatusCode == nethttp.StatusTooManyRequests || resp.StatusCode == nethttp.StatusServiceUnavailable {
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+	}
+	return e
+}
+
+// checkRedirect follows up to ten redirects, as WinHTTP does. BITS refuses
+// a redirect from HTTPS to HTTP unless the job's security flags carry
+// BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP; those flags are not modelled
+// yet, so the downgrade is always refused. Redirects to other schemes
+// (file:, smb:) are never followed.
+func checkRedirect(req *nethttp.Request, via []*nethttp.Request) error {
+	status := nethttp.StatusFound
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	from := via[len(via)-1].URL
+	var why string
+	switch {
+	case len(via) > maxRedirects:
+		why = fmt.Sprintf("stopped after %d redirects", maxRedirects)
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+		why = "refused a redirect to " + req.URL.Redacted()
+	case from.Scheme == "https" && req.URL.Scheme == "http":
+		why = fmt.Sprintf("refused a redirect from HTTPS to HTTP (%s)", req.URL.Redacted())
+	default:
+		return nil
+	}
+	return hresult.Fatal(hresult.HTTP(status), hresult.ContextRemoteFile, "%s", why)
+}
+
+func checkScheme(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile,
+			"the HTTP transport cannot fetch %q URLs", u.Scheme)
+	}
+	return nil
+}
+
+func missingSize() error {
+	return hresult.Fatal(hresult.BG_E_MISSING_FILE_SIZE, hresult.ContextRemoteFile,
+		"the server sent no Content-Length; the URL may point to dynamic content")
+}
+
+func badRange(off int64, contentRange string) error {
+	return hresult.Fatal(hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, hresult.ContextRemoteFile,
+		"asked for bytes %d- and got Content-Range %q", off, contentRange)
+}
+
+// remoteInfo reads the validators of a response.
+func remoteInfo(h nethttp.Header) transport.RemoteInfo {
+	info := transport.RemoteInfo{Size: -1}
+	lm := h.Get("Last-Modified")
+	if t, err := nethttp.ParseTime(lm); err == nil {
+		info.ModTime = t
+	}
+	if etag := h.Get("ETag"); isStrongETag(etag) {
+		info.Validator = etag
+	} else {
+		info.Validator = lm
+	}
+	return info
+}
+
+func acceptsRanges(h nethttp.Header) bool {
+	for _, v := range h.Values("Accept-Ranges") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "bytes") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isStrongETag(v string) bool { return strings.HasPrefix(v, `"`) }
+
+// changed says whether a 200 response shows a different file than want.
+func changed(want transport.RemoteInfo, resp *nethttp.Response) bool {
+	if want.Size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != want.Size {
+		return true
+	}
+	return !sameValidator(want.Validator, resp.Header)
+}
+
+// sameValidator compares want with the same kind of validator in h. A
+// response that lacks it (or has only a weak ETag) proves nothing, and is
+// taken as unchanged: otherwise a server that sends validators on HEAD but
+// not on GET could never be downloaded.
+func sameValidator(want string, h nethttp.Header) bool {
+	if want == "" {
+		return true
+	}
+	if isStrongETag(want) {
+		etag := h.Get("ETag")
+		return !isStrongETag(etag) || etag == want
+	}
+	lm := h.Get("Last-Modified")
+	if lm == "" || lm == want {
+		return true
+	}
+	a, errA := nethttp.ParseTime(want)
+	b, errB := nethttp.ParseTime(lm)
+	return errA == nil && errB == nil && a.Equal(b)
+}
+
+// parseContentRange parses "bytes first-last/total" strictly; total is -1
+// for "*".
+func parseContentRange(v string) (first, last, total int64, ok bool) {
+	rest, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	span, size, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(span, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err error
+	if first, err = parseCount(a); err != nil {
+		return 0, 0, 0, false
+	}
+	if last, err = parseCount(b); err != nil || last < first {
+		return 0, 0, 0, false
+	}
+	if size == "*" {
+		return first, last, -1, true
+	}
+	if total, err = parseCount(size); err != nil || last >= total {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+// parseCount accepts only decimal digits: no sign, no spaces.
+func parseCount(s string) (int64, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := parseCount(v); err == nil {
+		if s > 1<<32 {
+			s = 1 << 32 // keeps the Duration from overflowing
+		}
+		return time.Duration(s) * time.Second
+	}
+	if at, err := nethttp.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
+}
