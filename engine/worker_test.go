@@ -308,6 +308,14 @@ func TestSuspendKeepsCheckpointAndCancelRemovesTemp(t *testing.T) {
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Errorf("temporary file survived Cancel: %v", err)
 	}
+	// The worker notices within a checkpoint and must not bring it back.
+	deadline := time.Now().Add(5 * time.Second)
+	for o.Active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if o.Active() > 0 {
+		t.Fatal("the worker kept downloading a cancelled job")
+	}
 	if left := temps(t, h.dir); len(left) != 0 {
 		t.Errorf("temporary files after Cancel: %v", left)
 	}

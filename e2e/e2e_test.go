@@ -1,0 +1,343 @@
+// Package e2e drives the real binaries, built once for the run, against real
+// HTTP origins: the same way a user or a script does.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bits/engine"
+	"bits/internal/testenv"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bits-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/bitsadmin", "../cmd/bitsjob")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// user is one user's shell: a state folder and an environment.
+type user struct {
+	t    *testing.T
+	home string
+	env  []string
+}
+
+func newUser(t *testing.T) *user {
+	home := filepath.Join(t.TempDir(), "state")
+	u := &user{t: t, home: home, env: append(os.Environ(),
+		"BITS_HOME="+home,
+		"BITS_CHECKPOINT_INTERVAL=100ms",
+		"BITS_WORKER_IDLE=20s",
+		"PATH="+binDir+":"+os.Getenv("PATH"),
+	)}
+	t.Cleanup(u.stopWorker)
+	return u
+}
+
+// stopWorker ends the user's worker, if one runs, so no process outlives
+// the test.
+func (u *user) stopWorker() {
+	if !engine.WorkerRunning(u.home) {
+		return
+	}
+	if pid, err := engine.WorkerPID(u.home); err == nil {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	u.waitWorkerGone()
+}
+
+func (u *user) waitWorkerGone() {
+	u.t.Helper()
+	eventually(u.t, "the worker to exit", func() bool { return !engine.WorkerRunning(u.home) })
+}
+
+// bitsadmin runs the real bitsadmin and returns its output and exit code.
+func (u *user) bitsadmin(args ...string) (string, int) {
+	u.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "bitsadmin"), args...)
+	cmd.Env = u.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return out.String(), exit.ExitCode()
+	}
+	if err != nil {
+		u.t.Fatalf("bitsadmin %v: %v", args, err)
+	}
+	return out.String(), 0
+}
+
+// ok runs bitsadmin and fails the test unless it exits 0.
+func (u *user) ok(args ...string) string {
+	u.t.Helper()
+	out, code := u.bitsadmin(args...)
+	if code != 0 {
+		u.t.Fatalf("bitsadmin %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+func (u *user) raw(verb, job string) string { return u.ok("/rawreturn", verb, job) }
+
+func (u *user) bytesDone(job string) int64 {
+	u.t.Helper()
+	n, err := strconv.ParseInt(u.raw("/getbytestransferred", job), 10, 64)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return n
+}
+
+func (u *user) waitState(job, state string) {
+	u.t.Helper()
+	eventually(u.t, job+" to be "+state, func() bool { return u.raw("/getstate", job) == state })
+}
+
+// eventually polls cond until it holds, for at most 60 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum(b)
+}
+
+func temps(t *testing.T, dir string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
+	return m
+}
+
+func TestManualFlowCompletesWithRightContent(t *testing.T) {
+	u := newUser(t)
+	content := testenv.RandomContent(5<<20, 1)
+	o := testenv.NewOrigin(t, content)
+	dest := filepath.Join(t.TempDir(), "out.bin")
+
+	out := u.ok("/create", "manual")
+	if !strings.Contains(out, "Created job {") {
+		t.Fatalf("/create printed %q", out)
+	}
+	u.ok("/addfile", "manual", o.URL("/file"), dest)
+	u.ok("/resume", "manual")
+	u.waitState("manual", "TRANSFERRED")
+	if _, err := os.Stat(dest); err == nil {
+		t.Fatal("the file is under its final name before /complete")
+	}
+	info := u.ok("/info", "manual", "/verbose")
+	if !strings.Contains(info, "STATE: TRANSFERRED") {
+		t.Errorf("/info /verbose lacks the state:\n%s", info)
+	}
+	u.ok("/complete", "manual")
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("SHA-256 of the result differs from the origin's")
+	}
+	if left := temps(t, filepath.Dir(dest)); len(left) != 0 {
+		t.Errorf("temporary files after /complete: %v", left)
+	}
+	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
+		t.Errorf("/list after /complete:\n%s", out)
+	}
+
+	// The state folder is private.
+	for path, mode := range map[string]os.FileMode{u.home: 0o700, filepath.Join(u.home, "jobs.db"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode().Perm(), err, mode)
+		}
+	}
+}
+
+// TestKillWorkerResumesFromCheckpoint kills the worker with SIGKILL twenty
+// times in the middle of one large file. Each time, the next bitsadmin
+// command starts a new worker, and the origin sees it ask for the rest with
+// a Range that starts exactly at the recorded checkpoint.
+func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
+	u := newUser(t)
+	content := testenv.RandomContent(64<<20, 2)
+	o := testenv.NewOrigin(t, content, testenv.RateLimit(4<<20))
+	dest := filepath.Join(t.TempDir(), "big.iso")
+	u.ok("/create", "big")
+	u.ok("/addfile", "big", o.URL("/file"), dest)
+	u.ok("/resume", "big")
+
+	var checkpoint int64
+	for i := range 20 {
+		eventually(t, "progress past the checkpoint", func() bool { return u.bytesDone("big") > checkpoint })
+		pid, err := engine.WorkerPID(u.home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		u.waitWorkerGone()
+
+		prev := checkpoint
+		checkpoint = u.bytesDone("big")
+		if checkpoint <= prev || checkpoint >= int64(len(content)) {
+			t.Fatalf("kill %d: checkpoint %d after %d of %d", i, checkpoint, prev, len(content))
+		}
+		if _, err := os.Stat(dest); err == nil {
+			t.Fatalf("kill %d: the file is under its final name", i)
+		}
+		seen := len(o.Requests())
+		state := u.raw("/getstate", "big") // any command brings the worker back
+		if state != "TRANSFERRING" && state != "CONNECTING" && state != "QUEUED" {
+			t.Fatalf("kill %d: state %s", i, state)
+		}
+		want := fmt.Sprintf("bytes=%d-", checkpoint)
+		eventually(t, "the resumed GET", func() bool {
+			for _, r := range o.Requests()[seen:] {
+				if r.Method == "GET" {
+					if r.Range != want {
+						t.Fatalf("kill %d: resumed with Range %q, want %q", i, r.Range, want)
+					}
+					return true
+				}
+			}
+			return false
+		})
+	}
+
+	u.waitState("big", "TRANSFERRED")
+	if _, err := os.Stat(dest); err == nil {
+		t.Fatal("the file is under its final name before /complete")
+	}
+	u.ok("/complete", "big")
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("SHA-256 of the resumed file differs from the origin's")
+	}
+	if left := temps(t, filepath.Dir(dest)); len(left) != 0 {
+		t.Errorf("temporary files after /complete: %v", left)
+	}
+}
+
+func TestTransferPipedPrintsPlainLines(t *testing.T) {
+	u := newUser(t)
+	content := testenv.RandomContent(3<<20, 3)
+	o := testenv.NewOrigin(t, content)
+	dest := filepath.Join(t.TempDir(), "t.bin")
+	out := u.ok("/transfer", "oneshot", "/priority", "foreground", o.URL("/file"), dest)
+	if strings.Contains(out, "\x1b[") || strings.Contains(out, "\r") {
+		t.Errorf("piped output has terminal escapes: %q", out)
+	}
+	if !strings.Contains(out, "STATE: TRANSFERRED") || !strings.HasSuffix(strings.TrimSpace(out), "Transfer complete.") {
+		t.Errorf("output:\n%s", out)
+	}
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("SHA-256 differs")
+	}
+}
+
+func TestTransferOfMissingFileFailsAndCleansUp(t *testing.T) {
+	u := newUser(t)
+	o := testenv.NewOrigin(t, []byte("x"))
+	dir := t.TempDir()
+	out, code := u.bitsadmin("/transfer", "broken", o.URL("/missing"), filepath.Join(dir, "m"))
+	if code == 0 || !strings.Contains(out, "0x80190194") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
+		t.Errorf("the failed job was left behind:\n%s", out)
+	}
+	if left := temps(t, dir); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+func TestInterruptedTransferLeavesNothing(t *testing.T) {
+	u := newUser(t)
+	o := testenv.NewOrigin(t, testenv.RandomContent(32<<20, 4), testenv.RateLimit(1<<20))
+	dir := t.TempDir()
+	cmd := exec.CommandContext(context.Background(), filepath.Join(binDir, "bitsadmin"),
+		"/transfer", "interrupted", o.URL("/file"), filepath.Join(dir, "i.bin"))
+	cmd.Env = u.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the transfer to start", func() bool { return len(temps(t, dir)) > 0 && u.bytesDone("interrupted") > 0 })
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil {
+		t.Errorf("an interrupted /transfer exited 0:\n%s", out.String())
+	}
+	if left := temps(t, dir); len(left) != 0 {
+		t.Errorf("temporary files after Ctrl+C: %v", left)
+	}
+	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
+		t.Errorf("the interrupted job was left behind:\n%s", out)
+	}
+	// The worker stops its download of the cancelled job and creates nothing.
+	eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
+	if left := temps(t, dir); len(left) != 0 {
+		t.Errorf("temporary files after the worker stopped: %v", left)
+	}
+}
+
+func TestCancelRemovesTemporaryFiles(t *testing.T) {
+	u := newUser(t)
+	o := testenv.NewOrigin(t, testenv.RandomContent(32<<20, 5), testenv.RateLimit(1<<20))
+	dir := t.TempDir()
+	u.ok("/create", "c")
+	u.ok("/addfile", "c", o.URL("/file"), filepath.Join(dir, "c.bin"))
+	u.ok("/resume", "c")
+	eventually(t, "a checkpoint", func() bool { return u.bytesDone("c") > 0 })
+	if len(temps(t, dir)) != 1 {
+		t.Fatalf("want one temporary file while transferring, have %v", temps(t, dir))
+	}
+	u.ok("/cancel", "c")
+	if left := temps(t, dir); len(left) != 0 {
+		t.Errorf("temporary files after /cancel: %v", left)
+	}
+	eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
+	if left := temps(t, dir); len(left) != 0 {
+		t.Errorf("temporary files after the worker stopped: %v", left)
+	}
+	if out, code := u.bitsadmin("/getstate", "c"); code == 0 {
+		t.Errorf("the cancelled job is still found:\n%s", out)
+	}
+}
