@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh TOOL...: make sure each tool is on PATH. A missing one is
+# installed with apt-get when we are root on a Debian-like system; otherwise
+# the script says what to install and fails. It never downloads anything
+# else, so nothing is installed that apt does not vouch for.
+set -euo pipefail
+
+# Debian package for each tool we know how to install.
+declare -A package=(
+	[curl]=curl
+	[sha256sum]=coreutils
+	[head]=coreutils
+)
+
+missing=()
+for tool in "$@"; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+pkgs=()
+for tool in "${missing[@]}"; do
+	if [ "$tool" = go ]; then
+		# Debian's golang-go is far older than go.mod asks for.
+		echo "deps: go is missing: install Go $(sed -n 's/^go //p' go.mod 2>/dev/null || echo 1.26) or newer (https://go.dev/doc/install) and put it on PATH" >&2
+		exit 1
+	fi
+	if [ -z "${package[$tool]:-}" ]; then
+		echo "deps: $tool is missing and this script does not know its package" >&2
+		exit 1
+	fi
+	pkgs+=("${package[$tool]}")
+done
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: missing ${missing[*]}: install the packages ${pkgs[*]} (as root: apt-get install ${pkgs[*]})" >&2
+	exit 1
+fi
+echo "deps: installing ${pkgs[*]} for ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+for tool in "${missing[@]}"; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "deps: $tool is still missing after installing its package" >&2; exit 1; }
+done
