@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/internal/testenv"
 )
 
 const (
@@ -149,16 +150,14 @@ func runTransfer(tb testing.TB, bin, home string, w *process, url, out string) m
 	}
 }
 
-// buildPrograms builds bitsadmin, bitsjob and bitsserver into a temporary
-// folder: the benchmark measures the real binaries, not a test build.
+// buildPrograms builds the three programs: the benchmark measures the real
+// binaries, not a test build.
 func buildPrograms(tb testing.TB) string {
 	tb.Helper()
-	goTool := needTool(tb, "go")
+	needTool(tb, "go")
 	dir := tb.TempDir()
-	cmd := exec.Command(goTool, "build", "-o", dir+string(filepath.Separator), "./cmd/bitsadmin", "./cmd/bitsjob", "./cmd/bitsserver")
-	cmd.Dir = ".." // the module root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+	if err := testenv.BuildPrograms(dir, "bitsadmin", "bitsjob", "bitsserver"); err != nil {
+		tb.Fatal(err)
 	}
 	return dir
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"bits/engine"
 	"bits/internal/testenv"
@@ -28,10 +27,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/bitsadmin", "../cmd/bitsjob")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
+	if err := testenv.BuildPrograms(dir, "bitsadmin", "bitsjob"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binDir = dir
@@ -73,7 +70,7 @@ func (u *user) stopWorker() {
 
 func (u *user) waitWorkerGone() {
 	u.t.Helper()
-	eventually(u.t, "the worker to exit", func() bool { return !engine.WorkerRunning(u.home) })
+	testenv.Eventually(u.t, "the worker to exit", func() bool { return !engine.WorkerRunning(u.home) })
 }
 
 // bitsadmin runs the real bitsadmin and returns its output and exit code.
@@ -117,19 +114,7 @@ func (u *user) bytesDone(job string) int64 {
 
 func (u *user) waitState(job, state string) {
 	u.t.Helper()
-	eventually(u.t, job+" to be "+state, func() bool { return u.raw("/getstate", job) == state })
-}
-
-// eventually polls cond until it holds, for at most 60 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(u.t, job+" to be "+state, func() bool { return u.raw("/getstate", job) == state })
 }
 
 func sum(b []byte) [32]byte { return sha256.Sum256(b) }
@@ -141,12 +126,6 @@ func fileSum(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sum(b)
-}
-
-func temps(t *testing.T, dir string) []string {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
-	return m
 }
 
 func TestManualFlowCompletesWithRightContent(t *testing.T) {
@@ -173,7 +152,7 @@ func TestManualFlowCompletesWithRightContent(t *testing.T) {
 	if fileSum(t, dest) != sum(content) {
 		t.Fatal("SHA-256 of the result differs from the origin's")
 	}
-	if left := temps(t, filepath.Dir(dest)); len(left) != 0 {
+	if left := testenv.TempFiles(t, filepath.Dir(dest)); len(left) != 0 {
 		t.Errorf("temporary files after /complete: %v", left)
 	}
 	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
@@ -204,7 +183,7 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 
 	var checkpoint int64
 	for i := range 20 {
-		eventually(t, "progress past the checkpoint", func() bool { return u.bytesDone("big") > checkpoint })
+		testenv.Eventually(t, "progress past the checkpoint", func() bool { return u.bytesDone("big") > checkpoint })
 		pid, err := engine.WorkerPID(u.home)
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +207,7 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 			t.Fatalf("kill %d: state %s", i, state)
 		}
 		want := fmt.Sprintf("bytes=%d-", checkpoint)
-		eventually(t, "the resumed GET", func() bool {
+		testenv.Eventually(t, "the resumed GET", func() bool {
 			for _, r := range o.Requests()[seen:] {
 				if r.Method == "GET" {
 					if r.Range != want {
@@ -249,7 +228,7 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 	if fileSum(t, dest) != sum(content) {
 		t.Fatal("SHA-256 of the resumed file differs from the origin's")
 	}
-	if left := temps(t, filepath.Dir(dest)); len(left) != 0 {
+	if left := testenv.TempFiles(t, filepath.Dir(dest)); len(left) != 0 {
 		t.Errorf("temporary files after /complete: %v", left)
 	}
 }
@@ -282,7 +261,7 @@ func TestTransferOfMissingFileFailsAndCleansUp(t *testing.T) {
 	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
 		t.Errorf("the failed job was left behind:\n%s", out)
 	}
-	if left := temps(t, dir); len(left) != 0 {
+	if left := testenv.TempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
@@ -299,21 +278,21 @@ func TestInterruptedTransferLeavesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the transfer to start", func() bool { return len(temps(t, dir)) > 0 && u.bytesDone("interrupted") > 0 })
+	testenv.Eventually(t, "the transfer to start", func() bool { return len(testenv.TempFiles(t, dir)) > 0 && u.bytesDone("interrupted") > 0 })
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	if err == nil {
 		t.Errorf("an interrupted /transfer exited 0:\n%s", out.String())
 	}
-	if left := temps(t, dir); len(left) != 0 {
+	if left := testenv.TempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files after Ctrl+C: %v", left)
 	}
 	if out := u.ok("/list"); !strings.Contains(out, "Listed 0 job(s).") {
 		t.Errorf("the interrupted job was left behind:\n%s", out)
 	}
 	// The worker stops its download of the cancelled job and creates nothing.
-	eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
-	if left := temps(t, dir); len(left) != 0 {
+	testenv.Eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
+	if left := testenv.TempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files after the worker stopped: %v", left)
 	}
 }
@@ -325,16 +304,16 @@ func TestCancelRemovesTemporaryFiles(t *testing.T) {
 	u.ok("/create", "c")
 	u.ok("/addfile", "c", o.URL("/file"), filepath.Join(dir, "c.bin"))
 	u.ok("/resume", "c")
-	eventually(t, "a checkpoint", func() bool { return u.bytesDone("c") > 0 })
-	if len(temps(t, dir)) != 1 {
-		t.Fatalf("want one temporary file while transferring, have %v", temps(t, dir))
+	testenv.Eventually(t, "a checkpoint", func() bool { return u.bytesDone("c") > 0 })
+	if len(testenv.TempFiles(t, dir)) != 1 {
+		t.Fatalf("want one temporary file while transferring, have %v", testenv.TempFiles(t, dir))
 	}
 	u.ok("/cancel", "c")
-	if left := temps(t, dir); len(left) != 0 {
+	if left := testenv.TempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files after /cancel: %v", left)
 	}
-	eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
-	if left := temps(t, dir); len(left) != 0 {
+	testenv.Eventually(t, "the worker to drop the download", func() bool { return o.Active() == 0 })
+	if left := testenv.TempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files after the worker stopped: %v", left)
 	}
 	if out, code := u.bitsadmin("/getstate", "c"); code == 0 {

@@ -107,15 +107,6 @@ func (h *harness) waitState(id string, s engine.State) *engine.Job {
 	return h.waitFor(id, s.String(), func(j *engine.Job) bool { return j.State == s })
 }
 
-func temps(t *testing.T, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestDownloadAndCompleteSeveralJobsAtOnce(t *testing.T) {
 	h := start(t)
 	a := testenv.RandomContent(3<<20, 1)
@@ -160,7 +151,7 @@ func TestDownloadAndCompleteSeveralJobsAtOnce(t *testing.T) {
 			}
 		}
 	}
-	if left := temps(t, h.dir); len(left) != 0 {
+	if left := testenv.TempFiles(t, h.dir); len(left) != 0 {
 		t.Errorf("temporary files left after Complete: %v", left)
 	}
 	if _, err := h.m.Get(context.Background(), ja.ID); !hresult.Is(err, hresult.BG_E_NOT_FOUND) {
@@ -316,7 +307,7 @@ func TestSuspendKeepsCheckpointAndCancelRemovesTemp(t *testing.T) {
 	if o.Active() > 0 {
 		t.Fatal("the worker kept downloading a cancelled job")
 	}
-	if left := temps(t, h.dir); len(left) != 0 {
+	if left := testenv.TempFiles(t, h.dir); len(left) != 0 {
 		t.Errorf("temporary files after Cancel: %v", left)
 	}
 }

@@ -97,7 +97,7 @@ func TestGoldenError(t *testing.T) {
 	h.must("/create", "broken")
 	h.must("/addfile", "broken", "$ORIGIN/missing.iso", "$DIR/missing.iso")
 	h.must("/resume", "broken")
-	waitFor(t, "the job to fail", func() bool { return h.job(id(1)).State == engine.Error })
+	testenv.Eventually(t, "the job to fail", func() bool { return h.job(id(1)).State == engine.Error })
 
 	h.record("/info", "broken", "/verbose")
 	h.record("/geterror", "broken")

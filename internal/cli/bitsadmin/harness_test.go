@@ -213,25 +213,3 @@ func (h *harness) job(guid string) *engine.Job {
 	}
 	return j
 }
-
-// waitFor polls cond until it holds, failing the test after a while.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// tempFiles lists the BIT*.tmp files in dir.
-func tempFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}

@@ -36,7 +36,7 @@ func (h *harness) noJobsLeft(dir string) {
 	if len(jobs) != 0 {
 		h.t.Errorf("%d job(s) left behind, first %q in %s", len(jobs), jobs[0].DisplayName, jobs[0].State)
 	}
-	waitFor(h.t, "temporary files to be deleted", func() bool { return len(tempFiles(h.t, dir)) == 0 })
+	testenv.Eventually(h.t, "temporary files to be deleted", func() bool { return len(testenv.TempFiles(h.t, dir)) == 0 })
 }
 
 func TestTransfer(t *testing.T) {
@@ -126,10 +126,10 @@ func TestTransferInterrupted(t *testing.T) {
 		out, errs, code := h.run("/transfer", "slow", "$ORIGIN/file", "$DIR/slow.bin")
 		done <- result{out, errs, code}
 	}()
-	waitFor(t, "the transfer to start writing", func() bool {
+	testenv.Eventually(t, "the transfer to start writing", func() bool {
 		jobs, err := h.m.List(context.Background())
 		return err == nil && len(jobs) == 1 && jobs[0].State == engine.Transferring &&
-			len(tempFiles(t, h.dir)) == 1
+			len(testenv.TempFiles(t, h.dir)) == 1
 	})
 	h.sig <- os.Interrupt
 

@@ -1,0 +1,48 @@
+package testenv
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Eventually polls cond every 10 ms until it holds, and fails the test if
+// it does not within a minute: a bounded wait for something another
+// process or goroutine does, never a sleep standing in for it.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TempFiles lists the BIT*.tmp files in dir.
+func TempFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "BIT*.tmp"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// BuildPrograms builds the named programs of cmd/ (bitsadmin, bitsjob,
+// bitsserver) into dir, so tests and benchmarks run the real binaries. It
+// takes no testing.TB so that a TestMain can build once for a whole run.
+func BuildPrograms(dir string, names ...string) error {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "bits/cmd/"+n)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
