@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,38 +17,175 @@ import (
 	"bits/storage"
 )
 
+// FileSpec is a file to add: remote and local names, and optionally the
+// byte ranges to fetch (download jobs only).
+type FileSpec struct {
+	Remote, Local string
+	Ranges        []Range
+}
+
 // AddFile adds a file to a job. The remote name is an http or https URL; the
 // local name is an absolute path in a folder that exists and that the caller
 // may write to. The job's state does not change.
 func (m *Manager) AddFile(ctx context.Context, id, remote, local string) error {
-	if err := checkRemote(remote); err != nil {
-		return err
+	return m.AddFiles(ctx, id, []FileSpec{{Remote: remote, Local: local}})
+}
+
+// AddFileWithRanges adds a file of which only the given ranges are fetched;
+// the local file holds them one after another in offset order.
+func (m *Manager) AddFileWithRanges(ctx context.Context, id, remote, local string, ranges []Range) error {
+	if len(ranges) == 0 {
+		return invalidArg("no ranges")
 	}
-	local, err := checkLocal(local)
-	if err != nil {
-		return err
+	return m.AddFiles(ctx, id, []FileSpec{{Remote: remote, Local: local, Ranges: ranges}})
+}
+
+// AddFiles adds several files at once: all of them, or none when one is
+// refused.
+func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) error {
+	for i := range specs {
+		if err := m.checkSpec(&specs[i]); err != nil {
+			return err
+		}
 	}
 	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
 		if j.State.Final() {
 			return errStateRefused("files cannot be added to a job in state " + j.State.String())
 		}
-		if j.Type != Download && len(j.Files) > 0 {
-			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
+		for _, sp := range specs {
+			if j.Type != Download && len(j.Files) > 0 {
+				return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
+			}
+			if len(j.Files) >= m.opts.MaxFilesPerJob {
+				return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
+					Msg: fmt.Sprintf("the limit is %d files", m.opts.MaxFilesPerJob)}
+			}
+			if sp.Ranges != nil && j.Type != Download {
+				return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
+			}
+			if sp.Ranges != nil && j.Dynamic {
+				return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
+			}
+			f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
+			j.Files = append(j.Files, f)
+			if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
+				return err
+			}
 		}
-		if len(j.Files) >= m.opts.MaxFilesPerJob {
-			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
-				Msg: fmt.Sprintf("the limit is %d files", m.opts.MaxFilesPerJob)}
-		}
-		f := File{Index: len(j.Files), RemoteName: remote, LocalName: local, BytesTotal: SizeUnknown}
-		j.Files = append(j.Files, f)
 		j.Modified = m.opts.Now()
-		return tx.InsertFile(fileRow(j.ID, f))
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	m.wake(j)
 	return nil
+}
+
+func (m *Manager) checkSpec(sp *FileSpec) error {
+	if err := checkRemote(sp.Remote); err != nil {
+		return err
+	}
+	local, err := checkLocal(sp.Local)
+	if err != nil {
+		return err
+	}
+	sp.Local = local
+	if sp.Ranges == nil {
+		return nil
+	}
+	if len(sp.Ranges) > m.opts.MaxRangesPerFile {
+		return &hresult.Error{Code: hresult.BG_E_TOO_MANY_RANGES_IN_FILE, Msg: fmt.Sprintf("the limit is %d ranges", m.opts.MaxRangesPerFile)}
+	}
+	rs := slices.Clone(sp.Ranges)
+	slices.SortStableFunc(rs, func(a, b Range) int { return cmp.Compare(a.Offset, b.Offset) })
+	for i := 1; i < len(rs); i++ {
+		prev, cur := rs[i-1], rs[i]
+		// BITS also refuses a zero-length range that shares an offset.
+		if cur.Offset == prev.Offset || prev.Length == ToEOF || cur.Offset < prev.Offset+prev.Length {
+			return &hresult.Error{Code: hresult.BG_E_OVERLAPPING_RANGES}
+		}
+	}
+	sp.Ranges = rs
+	return nil
+}
+
+// ReplaceRemotePrefix changes the remote names of a download job's files
+// that start with old (compared with case) to start with new instead. It
+// returns how many changed; none is BITS' S_FALSE, not an error. A file
+// whose new server has another copy starts again when the transfer checks
+// its size and validator.
+func (m *Manager) ReplaceRemotePrefix(ctx context.Context, id, old, new string) (int, error) {
+	if old == "" || new == "" {
+		return 0, invalidArg("empty prefix")
+	}
+	n := 0
+	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("the job is in state " + j.State.String())
+		}
+		if j.Type != Download {
+			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs"}
+		}
+		for _, f := range j.Files {
+			if !strings.HasPrefix(f.RemoteName, old) {
+				continue
+			}
+			remote := new + strings.TrimPrefix(f.RemoteName, old)
+			if err := checkRemote(remote); err != nil {
+				return err
+			}
+			if err := tx.UpdateFileNames(j.ID, f.Index, remote, int(f.Validation)); err != nil {
+				return err
+			}
+			n++
+		}
+		if n > 0 {
+			j.Modified = m.opts.Now()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	m.wake(j)
+	return n, nil
+}
+
+// SetValidationState records an application's verdict on a transferred
+// file. A file marked not valid sends the job to ERROR with
+// BG_E_VALIDATION_FAILED and starts again from byte 0 at the next Resume.
+func (m *Manager) SetValidationState(ctx context.Context, id string, idx int, valid bool) error {
+	_, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("the job is in state " + j.State.String())
+		}
+		if idx < 0 || idx >= len(j.Files) {
+			return &hresult.Error{Code: hresult.E_INVALIDARG, Msg: fmt.Sprintf("the job has no file %d", idx)}
+		}
+		f := j.Files[idx]
+		if !f.Complete {
+			return errStateRefused(fmt.Sprintf("file %d is not transferred yet", idx))
+		}
+		v := Valid
+		if !valid {
+			v = Invalid
+			if f.TempName != "" {
+				os.Remove(f.TempName)
+			}
+			if _, err := tx.SetFileProgress(j.ID, idx, storage.FileProgress{BytesTotal: SizeUnknown}); err != nil {
+				return err
+			}
+			m.enter(j, Error)
+			j.ErrorCount++
+			j.Err = &JobError{Code: hresult.BG_E_VALIDATION_FAILED, Context: hresult.ContextLocalFile,
+				Msg: "the file was marked not valid", FileIndex: idx}
+			j.TransferCompleted = time.Time{}
+		}
+		j.Modified = m.opts.Now()
+		return tx.UpdateFileNames(j.ID, idx, f.RemoteName, int(v))
+	})
+	return err
 }
 
 func checkRemote(remote string) error {
@@ -97,6 +236,7 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 		if err := m.fire(j, EvResume); err != nil {
 			return err
 		}
+		j.Resumed = true
 		if j.State == Queued {
 			j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
 		}
@@ -263,81 +403,4 @@ func localCode(err error) hresult.Code {
 		}
 	}
 	return hresult.E_FAIL
-}
-
-// Props are job settings to change; nil fields stay as they are.
-type Props struct {
-	DisplayName       *string
-	Description       *string
-	Priority          *Priority
-	MinRetryDelay     *time.Duration
-	NoProgressTimeout *time.Duration
-	MaxDownloadTime   *time.Duration
-	NotifyFlags       *uint32
-}
-
-// Set changes job settings, all or none.
-func (m *Manager) Set(ctx context.Context, id string, p Props) error {
-	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
-		if j.State.Final() {
-			return errStateRefused("settings cannot change in state " + j.State.String())
-		}
-		if err := p.apply(j); err != nil {
-			return err
-		}
-		j.Modified = m.opts.Now()
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m.wake(j)
-	return nil
-}
-
-func (p Props) apply(j *Job) error {
-	if p.DisplayName != nil {
-		if len([]rune(*p.DisplayName)) > MaxDisplayName {
-			return &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "display name longer than 256 characters"}
-		}
-		j.DisplayName = *p.DisplayName
-	}
-	if p.Description != nil {
-		if len([]rune(*p.Description)) > MaxDescription {
-			return &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "description longer than 1024 characters"}
-		}
-		j.Description = *p.Description
-	}
-	if p.Priority != nil {
-		if *p.Priority < Foreground || *p.Priority > Low {
-			return invalidArg("priority %d", *p.Priority)
-		}
-		j.Priority = *p.Priority
-	}
-	if p.MinRetryDelay != nil {
-		d := *p.MinRetryDelay
-		if d < 0 {
-			return invalidArg("negative retry delay")
-		}
-		j.MinRetryDelay = max(d.Truncate(time.Second), MinRetryDelayFloor) // BITS raises small values silently
-	}
-	if p.NoProgressTimeout != nil {
-		if *p.NoProgressTimeout < 0 {
-			return invalidArg("negative no-progress timeout")
-		}
-		j.NoProgressTimeout = p.NoProgressTimeout.Truncate(time.Second)
-	}
-	if p.MaxDownloadTime != nil {
-		if *p.MaxDownloadTime < 0 {
-			return invalidArg("negative maximum download time")
-		}
-		j.MaxDownloadTime = p.MaxDownloadTime.Truncate(time.Second)
-	}
-	if p.NotifyFlags != nil {
-		if *p.NotifyFlags&^0x3F != 0 {
-			return invalidArg("notify flags 0x%x", *p.NotifyFlags)
-		}
-		j.NotifyFlags = *p.NotifyFlags
-	}
-	return nil
 }

@@ -73,11 +73,59 @@ type Job struct {
 	ErrorCount int
 	Err        *JobError // set while the job is in ERROR or TRANSIENT_ERROR
 
+	CustomHeaders    string // CRLF-separated; empty when HeadersWriteOnly (never read back)
+	HeadersWriteOnly bool
+	HTTPMethod       string // empty: the default (GET, or BITS_POST for uploads)
+	SecurityFlags    uint32
+	ACLFlags         uint32
+	PeerCachingFlags uint32
+	ClientCert       *ClientCert
+	HelperToken      string // the account whose token helps; empty: none
+	HelperTokenFlags uint32
+	ReplyFileName    string
+	Dynamic          bool   // DYNAMIC_CONTENT
+	TransferPolicy   uint32 // cost flags (BITS_COST_STATE_*)
+	Resumed          bool   // Resume was called at least once
+	Credentials      []CredentialInfo
+
 	Files []File
 
 	transientSince time.Time // first transient error since the last progress
 	retryAt        time.Time // when a TRANSIENT_ERROR job goes back to QUEUED
+	notifyAt       time.Time // when the notification program is due; zero: not due
 }
+
+// ClientCert names a client certificate as BITS does: a store and a SHA-1
+// hash, or a store and a subject name.
+type ClientCert struct {
+	StoreLocation int // 0 CURRENT_USER ... 7 LOCAL_MACHINE_ENTERPRISE
+	StoreName     string
+	Hash          []byte // 20 bytes, or nil when Subject is set
+	Subject       string
+}
+
+// CredentialInfo says that a credential is set, never what it is.
+type CredentialInfo struct {
+	Target AuthTarget
+	Scheme AuthScheme
+}
+
+// Range is a byte range of a remote file; Length ToEOF runs to the end.
+type Range struct {
+	Offset, Length uint64
+}
+
+// ToEOF is the length of a range that runs to the end of the file.
+const ToEOF = ^uint64(0)
+
+// Validation is the state an application gave a transferred file.
+type Validation int
+
+const (
+	ValidationUnset Validation = iota
+	Valid
+	Invalid
+)
 
 // JobError is the error object of a job in ERROR or TRANSIENT_ERROR.
 type JobError struct {
@@ -96,7 +144,9 @@ type File struct {
 	BytesTotal       int64  // SizeUnknown until the server says
 	BytesTransferred int64  // the last checkpoint: synced to disk
 	Complete         bool
-	Validator        string // ETag or Last-Modified seen when the transfer began
+	Validator        string  // ETag or Last-Modified seen when the transfer began
+	Ranges           []Range // sorted by offset; nil: the whole file
+	Validation       Validation
 }
 
 // Progress sums the files: byte total is SizeUnknown while any file's is.

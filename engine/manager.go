@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -22,11 +23,13 @@ import (
 
 // Limits with the defaults of the BITS group policies.
 const (
-	DefaultMaxJobsPerUser = 60
-	DefaultMaxFilesPerJob = 200
-	MaxDisplayName        = 256
-	MaxDescription        = 1024
-	MaxRemoteName         = 2200
+	DefaultMaxJobsPerUser       = 60
+	DefaultMaxFilesPerJob       = 200
+	DefaultMaxRangesPerFile     = 500
+	DefaultJobInactivityTimeout = 90 * 24 * time.Hour
+	MaxDisplayName              = 256
+	MaxDescription              = 1024
+	MaxRemoteName               = 2200
 )
 
 // Options configure a Manager. Zero values take the defaults.
@@ -44,8 +47,11 @@ type Options struct {
 	// host\user of the calling process.
 	Owner string
 
-	MaxJobsPerUser int
-	MaxFilesPerJob int
+	// Limits; zero takes the policy file's value, else BITS' default.
+	MaxJobsPerUser       int
+	MaxFilesPerJob       int
+	MaxRangesPerFile     int
+	JobInactivityTimeout time.Duration
 }
 
 // Manager reads and changes jobs. Every method is one database transaction
@@ -87,12 +93,15 @@ func Open(opts Options) (*Manager, error) {
 	if opts.Owner == "" {
 		opts.Owner = currentOwner()
 	}
-	if opts.MaxJobsPerUser == 0 {
-		opts.MaxJobsPerUser = DefaultMaxJobsPerUser
+	pol, err := LoadPolicy(PolicyPath())
+	if err != nil {
+		st.Close()
+		return nil, err
 	}
-	if opts.MaxFilesPerJob == 0 {
-		opts.MaxFilesPerJob = DefaultMaxFilesPerJob
-	}
+	opts.MaxJobsPerUser = cmp.Or(opts.MaxJobsPerUser, pol.MaxJobsPerUser)
+	opts.MaxFilesPerJob = cmp.Or(opts.MaxFilesPerJob, pol.MaxFilesPerJob)
+	opts.MaxRangesPerFile = cmp.Or(opts.MaxRangesPerFile, pol.MaxRangesPerFile)
+	opts.JobInactivityTimeout = cmp.Or(opts.JobInactivityTimeout, pol.JobInactivityTimeout)
 	return &Manager{opts: opts, home: home, store: st}, nil
 }
 
@@ -191,10 +200,30 @@ func (m *Manager) Get(ctx context.Context, id string) (*Job, error) {
 	var j *Job
 	err := m.store.View(ctx, func(tx *storage.Tx) error {
 		var err error
-		j, err = loadJob(tx, id)
+		j, err = loadPublic(tx, id)
 		return err
 	})
 	return j, err
+}
+
+// loadPublic loads a job as front ends may see it: write-only headers are
+// hidden, and credentials are listed by target and scheme only.
+func loadPublic(tx *storage.Tx, id string) (*Job, error) {
+	j, err := loadJob(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.HeadersWriteOnly {
+		j.CustomHeaders = ""
+	}
+	creds, err := tx.Credentials(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range creds {
+		j.Credentials = append(j.Credentials, CredentialInfo{Target: AuthTarget(c.Target), Scheme: AuthScheme(c.Scheme)})
+	}
+	return j, nil
 }
 
 // List returns every job, oldest first.
@@ -206,11 +235,11 @@ func (m *Manager) List(ctx context.Context) ([]*Job, error) {
 			return err
 		}
 		for _, r := range rows {
-			files, err := tx.Files(r.ID)
+			j, err := loadPublic(tx, r.ID)
 			if err != nil {
 				return err
 			}
-			out = append(out, fromRow(r, files))
+			out = append(out, j)
 		}
 		return nil
 	})
@@ -238,7 +267,7 @@ func (m *Manager) Find(ctx context.Context, arg string) (*Job, error) {
 			return &hresult.Error{Code: hresult.BG_E_NOT_FOUND, Context: hresult.ContextGeneralQueueManager,
 				Msg: fmt.Sprintf("no job named %q", arg)}
 		case 1:
-			out, err = loadJob(tx, rows[0].ID)
+			out, err = loadPublic(tx, rows[0].ID)
 			return err
 		}
 		return ErrAmbiguous
@@ -317,11 +346,24 @@ func (m *Manager) fire(j *Job, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if next != j.State {
-		j.State = next
-		j.Modified = m.opts.Now()
-	}
+	m.enter(j, next)
 	return nil
+}
+
+// enter moves a job to state s. Entering TRANSFERRED or ERROR makes the
+// notification program due, when the job has one and its notify flags ask
+// for that event; leaving the state drops a notification still due.
+func (m *Manager) enter(j *Job, s State) {
+	if s == j.State {
+		return
+	}
+	j.State = s
+	j.Modified = m.opts.Now()
+	j.notifyAt = time.Time{}
+	flag := map[State]uint32{Transferred: NotifyTransferred, Error: NotifyError}[s]
+	if flag != 0 && j.NotifyFlags&flag != 0 && j.NotifyFlags&NotifyDisable == 0 && j.NotifyProgram != "" {
+		j.notifyAt = j.Modified
+	}
 }
 
 // wake makes sure a worker runs for jobs that have work to do.
@@ -335,10 +377,18 @@ func (m *Manager) wake(j *Job) {
 // waiting to retry) and none runs, for example after the worker was killed.
 // Front ends call it after every command, so any command revives transfers.
 func (m *Manager) EnsureWorker(ctx context.Context) error {
+	if err := m.sweepInactive(ctx); err != nil {
+		return err
+	}
 	need := false
 	err := m.store.View(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
-		need = len(rows) > 0
+		if err != nil || len(rows) > 0 {
+			need = len(rows) > 0
+			return err
+		}
+		due, err := tx.JobsNotifyDue()
+		need = len(due) > 0
 		return err
 	})
 	if err != nil || !need {
@@ -358,6 +408,27 @@ func (m *Manager) startWorker() error {
 	err := m.opts.StartWorker(m.home)
 	if err == nil {
 		m.started.Store(true)
+	}
+	return err
+}
+
+// sweepInactive cancels the jobs that neither changed nor moved a byte for
+// the job inactivity timeout (90 days by default), as BITS does, so an
+// abandoned job does not hold its temporary files for ever.
+func (m *Manager) sweepInactive(ctx context.Context) error {
+	limit := m.opts.Now().Add(-m.opts.JobInactivityTimeout)
+	var stale []string
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.JobsModifiedBefore(limit.UnixNano())
+		for _, r := range rows {
+			stale = append(stale, r.ID)
+		}
+		return err
+	})
+	for _, id := range stale {
+		if _, cerr := m.Cancel(ctx, id); cerr != nil && !hresult.Is(cerr, hresult.BG_E_NOT_FOUND) {
+			err = errors.Join(err, cerr)
+		}
 	}
 	return err
 }

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 
 	"bits/engine/hresult"
@@ -21,6 +24,14 @@ func toRow(j *Job) storage.Job {
 		ProxyUsage: int(j.ProxyUsage), ProxyList: j.ProxyList, ProxyBypass: j.ProxyBypassList,
 		ErrorCount: int64(j.ErrorCount), ErrorFile: -1,
 		TransientSinceNS: nanos(j.transientSince), RetryAtNS: nanos(j.retryAt),
+		CustomHeaders: j.CustomHeaders, HeadersWriteOnly: j.HeadersWriteOnly, HTTPMethod: j.HTTPMethod,
+		SecurityFlags: int64(j.SecurityFlags), ACLFlags: int64(j.ACLFlags), PeerCachingFlags: int64(j.PeerCachingFlags),
+		CertStoreLocation: -1, HelperToken: j.HelperToken, HelperTokenFlags: int64(j.HelperTokenFlags),
+		ReplyFileName: j.ReplyFileName, DynamicContent: j.Dynamic, TransferPolicy: int64(j.TransferPolicy),
+		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt),
+	}
+	if c := j.ClientCert; c != nil {
+		r.CertStoreLocation, r.CertStoreName, r.CertHash, r.CertSubject = int64(c.StoreLocation), c.StoreName, hex.EncodeToString(c.Hash), c.Subject
 	}
 	if e := j.Err; e != nil {
 		r.ErrorCode, r.ErrorContext, r.ErrorMessage, r.ErrorFile = int64(e.Code), int64(e.Context), e.Msg, int64(e.FileIndex)
@@ -39,6 +50,15 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 		ProxyUsage: ProxyUsage(r.ProxyUsage), ProxyList: r.ProxyList, ProxyBypassList: r.ProxyBypass,
 		ErrorCount:     int(r.ErrorCount),
 		transientSince: fromNanos(r.TransientSinceNS), retryAt: fromNanos(r.RetryAtNS),
+		CustomHeaders: r.CustomHeaders, HeadersWriteOnly: r.HeadersWriteOnly, HTTPMethod: r.HTTPMethod,
+		SecurityFlags: uint32(r.SecurityFlags), ACLFlags: uint32(r.ACLFlags), PeerCachingFlags: uint32(r.PeerCachingFlags),
+		HelperToken: r.HelperToken, HelperTokenFlags: uint32(r.HelperTokenFlags), ReplyFileName: r.ReplyFileName,
+		Dynamic: r.DynamicContent, TransferPolicy: uint32(r.TransferPolicy), Resumed: r.Resumed,
+		notifyAt: fromNanos(r.NotifyAtNS),
+	}
+	if r.CertStoreLocation >= 0 {
+		h, _ := hex.DecodeString(r.CertHash)
+		j.ClientCert = &ClientCert{StoreLocation: int(r.CertStoreLocation), StoreName: r.CertStoreName, Hash: h, Subject: r.CertSubject}
 	}
 	if r.ErrorCode != 0 {
 		j.Err = &JobError{Code: hresult.Code(r.ErrorCode), Context: hresult.Context(r.ErrorContext),
@@ -47,7 +67,7 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 	for _, f := range files {
 		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
 			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,
-			Complete: f.Complete, Validator: f.Validator})
+			Complete: f.Complete, Validator: f.Validator, Ranges: parseRanges(f.Ranges), Validation: Validation(f.Validation)})
 	}
 	return j
 }
@@ -55,7 +75,37 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 func fileRow(jobID string, f File) storage.File {
 	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
 		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,
-		Complete: f.Complete, Validator: f.Validator}
+		Complete: f.Complete, Validator: f.Validator, Ranges: formatRanges(f.Ranges), Validation: int(f.Validation)}
+}
+
+// Ranges are stored as "offset:length,..." with "eof" for ToEOF.
+func formatRanges(rs []Range) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		l := "eof"
+		if r.Length != ToEOF {
+			l = strconv.FormatUint(r.Length, 10)
+		}
+		parts[i] = strconv.FormatUint(r.Offset, 10) + ":" + l
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseRanges(s string) []Range {
+	if s == "" {
+		return nil
+	}
+	var out []Range
+	for _, p := range strings.Split(s, ",") {
+		off, l, _ := strings.Cut(p, ":")
+		r := Range{Length: ToEOF}
+		r.Offset, _ = strconv.ParseUint(off, 10, 64)
+		if l != "eof" {
+			r.Length, _ = strconv.ParseUint(l, 10, 64)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func nanos(t time.Time) int64 {

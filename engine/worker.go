@@ -45,8 +45,9 @@ type worker struct {
 	log  *slog.Logger
 	done chan string // runner finished, by job id
 
-	mu      sync.Mutex
-	running map[string]*runner
+	mu        sync.Mutex
+	running   map[string]*runner
+	notifying map[string]bool // jobs whose notification program runs now
 }
 
 type runner struct {
@@ -83,7 +84,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		lk.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 
-	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}}
+	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, notifying: map[string]bool{}}
 	nudges := w.listen(ctx)
 	if err := w.recoverJobs(ctx); err != nil {
 		return err
@@ -96,9 +97,15 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	defer tick.Stop()
 	idleSince := m.opts.Now()
 	for {
+		if err := m.sweepInactive(runCtx); err != nil {
+			w.log.Error("inactivity sweep", "err", err)
+		}
 		busy, err := w.scan(runCtx)
 		if err != nil {
 			w.log.Error("scan", "err", err)
+		}
+		if w.notifyDue(runCtx) {
+			busy = true
 		}
 		if busy || w.active() > 0 {
 			idleSince = m.opts.Now()

@@ -10,20 +10,34 @@ import (
 // Job is a row of the jobs table. Times are Unix nanoseconds, durations
 // seconds; enums are the numbers the engine gives them.
 type Job struct {
-	ID, DisplayName, Description, Owner string
-	Type, State, Priority               int
-	CreatedNS, ModifiedNS, CompletedNS  int64
-	MinRetryDelayS, NoProgressS         int64
-	MaxDownloadS                        int64
-	NotifyFlags                         int64
-	NotifyProgram, NotifyParameters     string
-	ProxyUsage                          int
-	ProxyList, ProxyBypass              string
-	ErrorCount                          int64
-	ErrorCode, ErrorContext             int64
-	ErrorMessage                        string
-	ErrorFile                           int64
-	TransientSinceNS, RetryAtNS         int64
+	ID, DisplayName, Description, Owner  string
+	Type, State, Priority                int
+	CreatedNS, ModifiedNS, CompletedNS   int64
+	MinRetryDelayS, NoProgressS          int64
+	MaxDownloadS                         int64
+	NotifyFlags                          int64
+	NotifyProgram, NotifyParameters      string
+	ProxyUsage                           int
+	ProxyList, ProxyBypass               string
+	ErrorCount                           int64
+	ErrorCode, ErrorContext              int64
+	ErrorMessage                         string
+	ErrorFile                            int64
+	TransientSinceNS, RetryAtNS          int64
+	CustomHeaders                        string
+	HeadersWriteOnly                     bool
+	HTTPMethod                           string
+	SecurityFlags, ACLFlags              int64
+	PeerCachingFlags                     int64
+	CertStoreLocation                    int64
+	CertStoreName, CertHash, CertSubject string
+	HelperToken                          string
+	HelperTokenFlags                     int64
+	ReplyFileName                        string
+	DynamicContent                       bool
+	TransferPolicy                       int64
+	Resumed                              bool
+	NotifyAtNS                           int64
 }
 
 // File is a row of the files table.
@@ -35,6 +49,15 @@ type File struct {
 	BytesTotal, BytesDone int64
 	Complete              bool
 	Validator             string
+	Ranges                string // "offset:length,..." in offset order; empty: the whole file
+	Validation            int    // 0 not set, 1 valid, 2 not valid
+}
+
+// Credential is a row of the credentials table. Nil user and password are
+// BITS' NULL NULL: the implicit credentials of the owner.
+type Credential struct {
+	Target, Scheme int
+	User, Password *string
 }
 
 // FileProgress is what the worker records at a checkpoint: only these
@@ -50,14 +73,20 @@ const jobColumns = `id, display_name, description, owner, type, state, priority,
 	created_ns, modified_ns, completed_ns, min_retry_delay_s, no_progress_s, max_download_s,
 	notify_flags, notify_program, notify_parameters, proxy_usage, proxy_list, proxy_bypass,
 	error_count, error_code, error_context, error_message, error_file,
-	transient_since_ns, retry_at_ns`
+	transient_since_ns, retry_at_ns, custom_headers, headers_write_only, http_method,
+	security_flags, acl_flags, peer_caching_flags, cert_store_location, cert_store_name,
+	cert_hash, cert_subject, helper_token, helper_token_flags, reply_file_name,
+	dynamic_content, transfer_policy, resumed, notify_at_ns`
 
 func (j *Job) fields() []any {
 	return []any{&j.ID, &j.DisplayName, &j.Description, &j.Owner, &j.Type, &j.State, &j.Priority,
 		&j.CreatedNS, &j.ModifiedNS, &j.CompletedNS, &j.MinRetryDelayS, &j.NoProgressS, &j.MaxDownloadS,
 		&j.NotifyFlags, &j.NotifyProgram, &j.NotifyParameters, &j.ProxyUsage, &j.ProxyList, &j.ProxyBypass,
 		&j.ErrorCount, &j.ErrorCode, &j.ErrorContext, &j.ErrorMessage, &j.ErrorFile,
-		&j.TransientSinceNS, &j.RetryAtNS}
+		&j.TransientSinceNS, &j.RetryAtNS, &j.CustomHeaders, &j.HeadersWriteOnly, &j.HTTPMethod,
+		&j.SecurityFlags, &j.ACLFlags, &j.PeerCachingFlags, &j.CertStoreLocation, &j.CertStoreName,
+		&j.CertHash, &j.CertSubject, &j.HelperToken, &j.HelperTokenFlags, &j.ReplyFileName,
+		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS}
 }
 
 func (j Job) values() []any {
@@ -65,13 +94,17 @@ func (j Job) values() []any {
 		j.CreatedNS, j.ModifiedNS, j.CompletedNS, j.MinRetryDelayS, j.NoProgressS, j.MaxDownloadS,
 		j.NotifyFlags, j.NotifyProgram, j.NotifyParameters, j.ProxyUsage, j.ProxyList, j.ProxyBypass,
 		j.ErrorCount, j.ErrorCode, j.ErrorContext, j.ErrorMessage, j.ErrorFile,
-		j.TransientSinceNS, j.RetryAtNS}
+		j.TransientSinceNS, j.RetryAtNS, j.CustomHeaders, j.HeadersWriteOnly, j.HTTPMethod,
+		j.SecurityFlags, j.ACLFlags, j.PeerCachingFlags, j.CertStoreLocation, j.CertStoreName,
+		j.CertHash, j.CertSubject, j.HelperToken, j.HelperTokenFlags, j.ReplyFileName,
+		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS}
 }
 
-const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator`
+const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation`
 
 func (f *File) fields() []any {
-	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete, &f.Validator}
+	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete,
+		&f.Validator, &f.Ranges, &f.Validation}
 }
 
 // Tx is one transaction. Its methods are the only SQL in the project.
@@ -128,6 +161,17 @@ func (t *Tx) queryJobs(q string, args ...any) ([]Job, error) {
 		out = append(out, j)
 	}
 	return out, rows.Err()
+}
+
+// JobsNotifyDue returns the jobs whose notification program is due or
+// being retried.
+func (t *Tx) JobsNotifyDue() ([]Job, error) {
+	return t.queryJobs(`SELECT ` + jobColumns + ` FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`)
+}
+
+// JobsModifiedBefore returns the jobs last modified before ns.
+func (t *Tx) JobsModifiedBefore(ns int64) ([]Job, error) {
+	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE modified_ns < ? ORDER BY modified_ns`, ns)
 }
 
 // CountJobs returns how many jobs there are.
@@ -195,8 +239,55 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 
 // InsertFile adds a file to a job.
 func (t *Tx) InsertFile(f File) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator)
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator,
+		f.Ranges, f.Validation)
+	return err
+}
+
+// UpdateFileNames changes a file's remote name (ReplaceRemotePrefix) and
+// its validation state; progress columns stay as they are.
+func (t *Tx) UpdateFileNames(jobID string, idx int, remote string, validation int) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE files SET remote_name = ?, validation = ? WHERE job_id = ? AND idx = ?`,
+		remote, validation, jobID, idx)
+	return err
+}
+
+// Credentials returns a job's credentials, secrets included: only the
+// transfer code may call it.
+func (t *Tx) Credentials(jobID string) ([]Credential, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme`, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		var c Credential
+		if err := rows.Scan(&c.Target, &c.Scheme, &c.User, &c.Password); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PutCredential stores or replaces the credential for (target, scheme).
+func (t *Tx) PutCredential(jobID string, c Credential) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?,?,?,?,?)
+		ON CONFLICT (job_id, target, scheme) DO UPDATE SET user_name = excluded.user_name, password = excluded.password`,
+		jobID, c.Target, c.Scheme, c.User, c.Password)
+	return err
+}
+
+// DeleteCredentials removes a job's credential for (target, scheme), or all
+// of them when target is 0.
+func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
+	if target == 0 {
+		_, err := t.tx.ExecContext(t.ctx, `DELETE FROM credentials WHERE job_id = ?`, jobID)
+		return err
+	}
+	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?`, jobID, target, scheme)
 	return err
 }
 

@@ -1,0 +1,470 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"bits/engine/hresult"
+	"bits/storage"
+)
+
+// Length limits of BITS settings.
+const (
+	MaxNotifyProgram    = 4096 // Unix paths are longer than Windows' MAX_PATH
+	MaxNotifyParameters = 4000
+	MaxProxyList        = 4000
+	MaxCustomHeaders    = 16383 // 16,384 characters with the terminator
+	MaxUserName         = 300
+	MaxPassword         = 65535
+)
+
+// Security flags (BG_SSL_*, BG_HTTP_REDIRECT_POLICY_*).
+const (
+	SecurityFlagsMask  uint32 = 0x1F | 0x700 | 0x800
+	RedirectPolicyMask uint32 = 0x700
+)
+
+// AuthTarget is BG_AUTH_TARGET.
+type AuthTarget int
+
+const (
+	TargetServer AuthTarget = 1
+	TargetProxy  AuthTarget = 2
+)
+
+func (t AuthTarget) String() string {
+	switch t {
+	case TargetServer:
+		return "SERVER"
+	case TargetProxy:
+		return "PROXY"
+	}
+	return "UNKNOWN"
+}
+
+// AuthScheme is BG_AUTH_SCHEME.
+type AuthScheme int
+
+const (
+	SchemeBasic AuthScheme = iota + 1
+	SchemeDigest
+	SchemeNTLM
+	SchemeNegotiate
+	SchemePassport
+)
+
+var schemeNames = [...]string{"", "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT"}
+
+func (s AuthScheme) String() string {
+	if s >= SchemeBasic && s <= SchemePassport {
+		return schemeNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// ParseAuthTarget and ParseAuthScheme read the bitsadmin words in any case.
+func ParseAuthTarget(s string) (AuthTarget, bool) {
+	switch strings.ToUpper(s) {
+	case "SERVER":
+		return TargetServer, true
+	case "PROXY":
+		return TargetProxy, true
+	}
+	return 0, false
+}
+
+func ParseAuthScheme(s string) (AuthScheme, bool) {
+	for i, n := range schemeNames[1:] {
+		if strings.EqualFold(s, n) {
+			return AuthScheme(i + 1), true
+		}
+	}
+	return 0, false
+}
+
+// ParseProxyUsage reads PRECONFIG, NO_PROXY, OVERRIDE or AUTODETECT.
+func ParseProxyUsage(s string) (ProxyUsage, bool) {
+	for i, n := range proxyUsageNames {
+		if strings.EqualFold(s, n) {
+			return ProxyUsage(i), true
+		}
+	}
+	return 0, false
+}
+
+// CertStoreNames are the certificate stores BITS accepts.
+var CertStoreNames = []string{"CA", "MY", "ROOT", "SPC"}
+
+// Props are job settings to change; nil fields stay as they are.
+type Props struct {
+	DisplayName       *string
+	Description       *string
+	Priority          *Priority
+	MinRetryDelay     *time.Duration
+	NoProgressTimeout *time.Duration
+	MaxDownloadTime   *time.Duration
+	NotifyFlags       *uint32
+	// NotifyCmdLine sets the notification program; an empty Program
+	// clears it (bitsadmin's NULL NULL).
+	NotifyCmdLine *NotifyCmdLine
+	Proxy         *ProxySettings
+	// CustomHeaders replaces the headers; an empty string clears them.
+	CustomHeaders *string
+	// MakeHeadersWriteOnly hides the headers from every later read; it
+	// cannot be undone.
+	MakeHeadersWriteOnly bool
+	HTTPMethod           *string
+	SecurityFlags        *uint32
+	ClientCert           *ClientCert
+	RemoveClientCert     bool
+	ACLFlags             *uint32
+	PeerCachingFlags     *uint32
+	HelperToken          *string
+	HelperTokenFlags     *uint32
+	ReplyFileName        *string
+	Dynamic              *bool
+	TransferPolicy       *uint32
+}
+
+// NotifyCmdLine is a notification program and its parameter string, whose
+// first word is the program's name (its argv[0]), as in BITS.
+type NotifyCmdLine struct {
+	Program, Parameters string
+}
+
+// ProxySettings are a job's proxy usage and lists (space-separated).
+type ProxySettings struct {
+	Usage        ProxyUsage
+	List, Bypass string
+}
+
+// Set changes job settings, all or none.
+func (m *Manager) Set(ctx context.Context, id string, p Props) error {
+	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("settings cannot change in state " + j.State.String())
+		}
+		if err := p.apply(j); err != nil {
+			return err
+		}
+		j.Modified = m.opts.Now()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.wake(j)
+	return nil
+}
+
+func tooLong(what string, n int) error {
+	return &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: fmt.Sprintf("%s longer than %d characters", what, n)}
+}
+
+func runes(s string) int { return len([]rune(s)) }
+
+func (p Props) apply(j *Job) error {
+	if p.DisplayName != nil {
+		if runes(*p.DisplayName) > MaxDisplayName {
+			return tooLong("display name", MaxDisplayName)
+		}
+		j.DisplayName = *p.DisplayName
+	}
+	if p.Description != nil {
+		if runes(*p.Description) > MaxDescription {
+			return tooLong("description", MaxDescription)
+		}
+		j.Description = *p.Description
+	}
+	if p.Priority != nil {
+		if *p.Priority < Foreground || *p.Priority > Low {
+			return invalidArg("priority %d", *p.Priority)
+		}
+		if j.HTTPMethod != "" && *p.Priority != Foreground {
+			return &hresult.Error{Code: hresult.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD,
+				Msg: "a job with a custom HTTP method stays FOREGROUND"}
+		}
+		j.Priority = *p.Priority
+	}
+	if p.MinRetryDelay != nil {
+		if *p.MinRetryDelay < 0 {
+			return invalidArg("negative retry delay")
+		}
+		j.MinRetryDelay = max(p.MinRetryDelay.Truncate(time.Second), MinRetryDelayFloor) // BITS raises small values silently
+	}
+	for _, d := range []struct {
+		v    *time.Duration
+		dst  *time.Duration
+		name string
+	}{{p.NoProgressTimeout, &j.NoProgressTimeout, "no-progress timeout"}, {p.MaxDownloadTime, &j.MaxDownloadTime, "maximum download time"}} {
+		if d.v != nil {
+			if *d.v < 0 {
+				return invalidArg("negative %s", d.name)
+			}
+			*d.dst = d.v.Truncate(time.Second)
+		}
+	}
+	if p.NotifyFlags != nil {
+		if *p.NotifyFlags&^0x3F != 0 {
+			return invalidArg("notify flags 0x%x", *p.NotifyFlags)
+		}
+		j.NotifyFlags = *p.NotifyFlags
+	}
+	if c := p.NotifyCmdLine; c != nil {
+		if c.Program == "" && c.Parameters != "" {
+			return invalidArg("notification parameters without a program")
+		}
+		if runes(c.Program) > MaxNotifyProgram {
+			return tooLong("notification program", MaxNotifyProgram)
+		}
+		if runes(c.Parameters) > MaxNotifyParameters {
+			return tooLong("notification parameters", MaxNotifyParameters)
+		}
+		j.NotifyProgram, j.NotifyParameters = c.Program, c.Parameters
+	}
+	if px := p.Proxy; px != nil {
+		if err := px.check(); err != nil {
+			return err
+		}
+		j.ProxyUsage, j.ProxyList, j.ProxyBypassList = px.Usage, px.List, px.Bypass
+	}
+	if p.CustomHeaders != nil {
+		if runes(*p.CustomHeaders) > MaxCustomHeaders {
+			return tooLong("custom headers", MaxCustomHeaders)
+		}
+		j.CustomHeaders = *p.CustomHeaders
+	}
+	if p.MakeHeadersWriteOnly {
+		j.HeadersWriteOnly = true
+	}
+	if p.HTTPMethod != nil {
+		if err := setMethod(j, *p.HTTPMethod); err != nil {
+			return err
+		}
+	}
+	if p.SecurityFlags != nil {
+		f := *p.SecurityFlags
+		if f&^SecurityFlagsMask != 0 || f&RedirectPolicyMask > 0x200 {
+			return invalidArg("security flags 0x%x", f)
+		}
+		j.SecurityFlags = f
+	}
+	if p.RemoveClientCert {
+		j.ClientCert = nil
+	}
+	if c := p.ClientCert; c != nil {
+		if err := c.check(); err != nil {
+			return err
+		}
+		cc := *c
+		cc.StoreName = strings.ToUpper(cc.StoreName)
+		j.ClientCert = &cc
+	}
+	if p.ACLFlags != nil {
+		if *p.ACLFlags&^0xF != 0 {
+			return invalidArg("ACL flags 0x%x", *p.ACLFlags)
+		}
+		j.ACLFlags = *p.ACLFlags
+	}
+	if p.PeerCachingFlags != nil {
+		if *p.PeerCachingFlags&^0x7 != 0 {
+			return invalidArg("peer caching flags 0x%x", *p.PeerCachingFlags)
+		}
+		j.PeerCachingFlags = *p.PeerCachingFlags
+	}
+	if p.HelperToken != nil {
+		j.HelperToken = *p.HelperToken
+	}
+	if p.HelperTokenFlags != nil {
+		if *p.HelperTokenFlags&^0x3 != 0 {
+			return invalidArg("helper token flags 0x%x", *p.HelperTokenFlags)
+		}
+		j.HelperTokenFlags = *p.HelperTokenFlags
+	}
+	if p.ReplyFileName != nil {
+		if j.Type != UploadReply {
+			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only upload-reply jobs have a reply file"}
+		}
+		if j.State == Transferred {
+			return errStateRefused("the reply has already been transferred")
+		}
+		name := *p.ReplyFileName
+		if name != "" {
+			var err error
+			if name, err = checkLocal(name); err != nil {
+				return err
+			}
+		}
+		j.ReplyFileName = name
+	}
+	if p.Dynamic != nil {
+		if err := setDynamic(j, *p.Dynamic); err != nil {
+			return err
+		}
+	}
+	if p.TransferPolicy != nil {
+		j.TransferPolicy = *p.TransferPolicy
+	}
+	return nil
+}
+
+func (px ProxySettings) check() error {
+	if px.Usage < ProxyPreconfig || px.Usage > ProxyAutodetect {
+		return invalidArg("proxy usage %d", px.Usage)
+	}
+	if px.Usage != ProxyOverride && (px.List != "" || px.Bypass != "") {
+		return invalidArg("proxy lists are only allowed with OVERRIDE")
+	}
+	if px.Usage == ProxyOverride && strings.TrimSpace(px.List) == "" {
+		return invalidArg("OVERRIDE needs a proxy list")
+	}
+	if runes(px.List) > MaxProxyList {
+		return &hresult.Error{Code: hresult.BG_E_PROXY_LIST_TOO_LARGE, Msg: "proxy list longer than 4000 characters"}
+	}
+	if runes(px.Bypass) > MaxProxyList {
+		return &hresult.Error{Code: hresult.BG_E_PROXY_BYPASS_LIST_TOO_LARGE, Msg: "bypass list longer than 4000 characters"}
+	}
+	return nil
+}
+
+func (c ClientCert) check() error {
+	if c.StoreLocation < 0 || c.StoreLocation > 7 {
+		return invalidArg("certificate store location %d", c.StoreLocation)
+	}
+	if !slices.Contains(CertStoreNames, strings.ToUpper(c.StoreName)) {
+		return invalidArg("certificate store %q", c.StoreName)
+	}
+	if (len(c.Hash) == 0) == (c.Subject == "") {
+		return invalidArg("a certificate is named by a hash or a subject")
+	}
+	if len(c.Hash) != 0 && len(c.Hash) != 20 {
+		return invalidArg("a certificate hash has 20 bytes, not %d", len(c.Hash))
+	}
+	return nil
+}
+
+// setMethod applies BITS' rules for a custom HTTP method: a token, set
+// before the first Resume, not with dynamic content, and it makes the job
+// FOREGROUND for good. The default method is a no-op.
+func setMethod(j *Job, method string) error {
+	def := "GET"
+	if j.Type != Download {
+		def = "BITS_POST"
+	}
+	if method == "" || strings.EqualFold(method, def) {
+		return nil
+	}
+	if j.Resumed {
+		return &hresult.Error{Code: hresult.BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, Msg: "the HTTP method is set before the first Resume"}
+	}
+	if j.Dynamic {
+		return &hresult.Error{Code: hresult.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, Msg: "dynamic content uses GET"}
+	}
+	for _, c := range method {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return invalidArg("%q is not an HTTP method", method)
+		}
+	}
+	j.HTTPMethod = method
+	j.Priority = Foreground
+	return nil
+}
+
+func setDynamic(j *Job, on bool) error {
+	if j.Type != Download {
+		return &hresult.Error{Code: hresult.BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY}
+	}
+	if j.Resumed {
+		return &hresult.Error{Code: hresult.BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, Msg: "dynamic content is set before the first Resume"}
+	}
+	if on && j.HTTPMethod != "" {
+		return &hresult.Error{Code: hresult.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD}
+	}
+	if on {
+		for _, f := range j.Files {
+			if f.Ranges != nil {
+				return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
+			}
+		}
+	}
+	j.Dynamic = on
+	return nil
+}
+
+// Credential is a user name and password for a target and scheme. Nil User
+// and Password are BITS' NULL NULL: the owner's implicit credentials, valid
+// only for NTLM and Negotiate.
+type Credential struct {
+	Target         AuthTarget
+	Scheme         AuthScheme
+	User, Password *string
+}
+
+// SetCredentials stores a credential, replacing the one for the same target
+// and scheme. Credentials are never read back by any front end.
+func (m *Manager) SetCredentials(ctx context.Context, id string, c Credential) error {
+	if c.Target != TargetServer && c.Target != TargetProxy {
+		return &hresult.Error{Code: hresult.BG_E_INVALID_AUTH_TARGET}
+	}
+	if c.Scheme < SchemeBasic || c.Scheme > SchemePassport {
+		return &hresult.Error{Code: hresult.BG_E_INVALID_AUTH_SCHEME}
+	}
+	if (c.User == nil) != (c.Password == nil) || (c.User == nil && c.Scheme != SchemeNTLM && c.Scheme != SchemeNegotiate) {
+		return invalidArg("NULL credentials are only for NTLM and NEGOTIATE, as user and password both")
+	}
+	if c.User != nil && runes(*c.User) > MaxUserName {
+		return &hresult.Error{Code: hresult.BG_E_USERNAME_TOO_LARGE}
+	}
+	if c.Password != nil && runes(*c.Password) > MaxPassword {
+		return &hresult.Error{Code: hresult.BG_E_PASSWORD_TOO_LARGE}
+	}
+	_, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("credentials cannot change in state " + j.State.String())
+		}
+		j.Modified = m.opts.Now()
+		return tx.PutCredential(id, storage.Credential{Target: int(c.Target), Scheme: int(c.Scheme), User: c.User, Password: c.Password})
+	})
+	return err
+}
+
+// RemoveCredentials removes the credential for target and scheme; removing
+// one that was never set is not an error.
+func (m *Manager) RemoveCredentials(ctx context.Context, id string, target AuthTarget, scheme AuthScheme) error {
+	if target != TargetServer && target != TargetProxy {
+		return &hresult.Error{Code: hresult.BG_E_INVALID_AUTH_TARGET}
+	}
+	if scheme < SchemeBasic || scheme > SchemePassport {
+		return &hresult.Error{Code: hresult.BG_E_INVALID_AUTH_SCHEME}
+	}
+	_, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("credentials cannot change in state " + j.State.String())
+		}
+		j.Modified = m.opts.Now()
+		return tx.DeleteCredentials(id, int(target), int(scheme))
+	})
+	return err
+}
+
+// TakeOwnership makes the caller the job's owner. As in BITS it removes what
+// belonged to the old owner: credentials, custom headers, the notification
+// program and the helper token.
+func (m *Manager) TakeOwnership(ctx context.Context, id string) error {
+	_, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
+		if j.State.Final() {
+			return errStateRefused("ownership cannot change in state " + j.State.String())
+		}
+		j.Owner = m.opts.Owner
+		j.CustomHeaders, j.HeadersWriteOnly = "", false
+		j.NotifyProgram, j.NotifyParameters = "", ""
+		j.HelperToken, j.HelperTokenFlags = "", 0
+		j.Credentials = nil
+		j.Modified = m.opts.Now()
+		return tx.DeleteCredentials(id, 0, 0)
+	})
+	return err
+}
