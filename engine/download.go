@@ -40,19 +40,27 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
 		if info.Size < 0 {
 			return hresult.Fatal(hresult.BG_E_MISSING_FILE_SIZE, hresult.ContextRemoteFile, "%s", f.RemoteName)
 		}
-		if f.Validator != info.Validator || (f.BytesTotal != SizeUnknown && f.BytesTotal != info.Size) {
+		segs, total, err := segments(f.Ranges, info.Size)
+		if err != nil {
+			return err
+		}
+		if f.Validator != info.Validator || (f.BytesTotal != SizeUnknown && f.BytesTotal != total) {
 			if f.BytesTransferred > 0 {
 				w.log.Info("remote file changed; starting it again", "job", j.ID, "file", idx)
 			}
 			f.BytesTransferred = 0
 		}
-		f.BytesTotal, f.Validator = info.Size, info.Validator
+		f.BytesTotal, f.Validator = total, info.Validator
 		tmp, err := w.openTemp(ctx, j.ID, &f)
 		if err != nil {
 			return err
 		}
-		err = w.copyFile(ctx, j.ID, &f, tmp, d, u, info)
+		err = w.copyFile(ctx, j.ID, &f, tmp, d, u, info, segs)
 		tmp.Close()
+		if f.Ranges != nil && errors.Is(err, transport.ErrNoRanges) {
+			return hresult.Fatal(hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, hresult.ContextRemoteFile,
+				"%s: the server ignores byte ranges", f.RemoteName)
+		}
 		if !errors.Is(err, transport.ErrChanged) && !errors.Is(err, transport.ErrNoRanges) {
 			return err
 		}
@@ -62,6 +70,37 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
 			return hresult.Transient(hresult.BG_E_REMOTE_FILE_CHANGED, hresult.ContextRemoteFile, "%s kept changing", f.RemoteName)
 		}
 	}
+}
+
+// A segment is a run of remote bytes that lands at local offset at in the
+// temporary file: the whole file, or one of the file's ranges, which BITS
+// stores one after another in offset order.
+type segment struct {
+	off, end, at int64
+}
+
+// segments resolves a file's ranges against the remote size and returns
+// them with the local file's total size. A range that starts past the end
+// is BG_E_INVALID_RANGE; one that runs past it is cut at the end.
+func segments(ranges []Range, size int64) ([]segment, int64, error) {
+	if ranges == nil {
+		return []segment{{off: 0, end: size, at: 0}}, size, nil
+	}
+	var segs []segment
+	var at int64
+	for _, r := range ranges {
+		if r.Offset > uint64(size) || (r.Offset == uint64(size) && r.Length != 0 && r.Length != ToEOF) {
+			return nil, 0, hresult.Fatal(hresult.BG_E_INVALID_RANGE, hresult.ContextRemoteFile,
+				"range %d:%d is past the end of the %d-byte file", r.Offset, r.Length, size)
+		}
+		end := size
+		if r.Length != ToEOF && r.Offset+r.Length < uint64(size) {
+			end = int64(r.Offset + r.Length)
+		}
+		segs = append(segs, segment{off: int64(r.Offset), end: end, at: at})
+		at += end - int64(r.Offset)
+	}
+	return segs, at, nil
 }
 
 // openTemp opens the file's temporary file at its checkpoint, creating it
@@ -154,10 +193,10 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 	return err
 }
 
-// copyFile runs one transfer of f from its checkpoint to the end, saving a
-// checkpoint every o.Checkpoint.
-func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *url.URL, info transport.RemoteInfo) error {
-	if f.BytesTransferred < info.Size {
+// copyFile runs one transfer of f from its checkpoint to the end, segment
+// by segment, saving a checkpoint every o.Checkpoint.
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *url.URL, info transport.RemoteInfo, segs []segment) error {
+	if f.BytesTransferred < f.BytesTotal {
 		cw := &countingWriter{w: tmp, first: make(chan struct{})}
 		cw.n.Store(f.BytesTransferred)
 		tctx, stop := context.WithCancel(ctx)
@@ -167,7 +206,16 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 			defer wg.Done()
 			w.checkpoints(tctx, stop, jobID, *f, tmp, cw)
 		}()
-		_, err := d.Download(tctx, u, f.BytesTransferred, info, cw)
+		var err error
+		for _, s := range segs {
+			done := cw.n.Load()
+			if done >= s.at+(s.end-s.off) {
+				continue // this segment is on disk already
+			}
+			if _, err = d.Download(tctx, u, s.off+(done-s.at), s.end, info, cw); err != nil {
+				break
+			}
+		}
 		halted := cw.halted.Load()
 		stop()
 		wg.Wait()
@@ -182,15 +230,15 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 			w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
 			return errStopped
 		}
-		if err == nil && n != info.Size {
+		if err == nil && n != f.BytesTotal {
 			err = hresult.Transient(hresult.WINHTTP_CONNECTION_ERROR, hresult.ContextRemoteFile,
-				"got %d of %d bytes", n, info.Size)
+				"got %d of %d bytes", n, f.BytesTotal)
 		}
 		if err != nil {
 			w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
 			return err
 		}
-		f.BytesTransferred = info.Size
+		f.BytesTransferred = f.BytesTotal
 	}
 	if err := tmp.Sync(); err != nil {
 		return localError(f.TempName, err)

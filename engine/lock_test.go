@@ -28,6 +28,11 @@ func TestOneWorkerPerStateFolder(t *testing.T) {
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !engine.WorkerRunning(home) {
+		select {
+		case err := <-first:
+			t.Fatalf("the worker ended before it was seen: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("the worker never took its lock")
 		}

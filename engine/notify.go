@@ -65,9 +65,8 @@ func (w *worker) notify(ctx context.Context, j *Job) {
 	out := &limitedBuffer{max: maxNotifyOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
-	w.log.Info("notification program ran", "job", j.ID, "state", j.State, "program", j.NotifyProgram,
-		"err", errString(err), "output", strings.TrimRight(out.String(), "\n"))
 
+	retryAt := time.Time{}
 	_, cerr := w.m.change(context.WithoutCancel(ctx), j.ID, func(_ *storage.Tx, cur *Job) error {
 		if cur.State != j.State || !cur.notifyAt.Equal(j.notifyAt) {
 			return errStateRefused("the job moved on") // completed, cancelled or resumed meanwhile
@@ -75,12 +74,15 @@ func (w *worker) notify(ctx context.Context, j *Job) {
 		cur.notifyAt = time.Time{}
 		if err != nil {
 			cur.notifyAt = w.m.opts.Now().Add(cur.MinRetryDelay)
+			retryAt = cur.notifyAt
 		}
 		return nil
 	})
-	if cerr != nil && ctx.Err() == nil {
-		w.log.Debug("notification outcome not recorded", "job", j.ID, "why", cerr)
+	if cerr != nil {
+		retryAt = time.Time{} // nothing left to retry
 	}
+	w.log.Info("notification program ran", "job", j.ID, "state", j.State, "program", j.NotifyProgram,
+		"err", errString(err), "retry_at", retryAt, "output", strings.TrimRight(out.String(), "\n"))
 }
 
 func errString(err error) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,7 +35,29 @@ type harness struct {
 	m     *engine.Manager
 	clock *clock
 	dir   string // where downloads land
+	logs  *syncBuffer
 }
+
+// syncBuffer is the worker's log, read while the worker writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (h *harness) log() string {
+	h.logs.mu.Lock()
+	defer h.logs.mu.Unlock()
+	return h.logs.b.String()
+}
+
+// fmtJob prints every field of a job, as a test of what it carries.
+func fmtJob(j *engine.Job) string { return fmt.Sprintf("%+v %+v", *j, j.Files) }
 
 // start opens a Manager in a temporary state folder and runs a real worker
 // for it until the test ends.
@@ -50,9 +71,10 @@ func start(t *testing.T) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	logs := &syncBuffer{}
 	go func() {
 		done <- engine.RunWorker(ctx, m, engine.WorkerOptions{IdleTimeout: time.Hour,
-			Checkpoint: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Checkpoint: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -61,7 +83,7 @@ func start(t *testing.T) *harness {
 		}
 		m.Close()
 	})
-	return &harness{t: t, m: m, clock: c, dir: t.TempDir()}
+	return &harness{t: t, m: m, clock: c, dir: t.TempDir(), logs: logs}
 }
 
 // job creates a job for the given URLs and resumes it.

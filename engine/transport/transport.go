@@ -26,14 +26,15 @@ type Downloader interface {
 	// Stat asks the server for the file's size and validators.
 	Stat(ctx context.Context, u *url.URL) (RemoteInfo, error)
 
-	// Download writes the file's bytes from offset off onwards to w and
-	// returns how many it wrote. want is what Stat said when the transfer
-	// began: when the server's copy no longer matches it, Download returns
-	// ErrChanged; when the server cannot resume at off, it returns
+	// Download writes the file's bytes from offset off up to end (exclusive;
+	// end < 0 means the end of the file) to w and returns how many it wrote.
+	// want is what Stat said when the transfer began: when the server's copy
+	// no longer matches it, Download returns ErrChanged; when the server
+	// cannot send the bytes from off (it ignores ranges), it returns
 	// ErrNoRanges. In both cases it has written nothing, and the caller
 	// restarts the file from byte 0 with a fresh Stat. It never writes more
-	// than want.Size-off bytes.
-	Download(ctx context.Context, u *url.URL, off int64, want RemoteInfo, w io.Writer) (int64, error)
+	// than end-off bytes, nor past want.Size.
+	Download(ctx context.Context, u *url.URL, off, end int64, want RemoteInfo, w io.Writer) (int64, error)
 }
 
 var (

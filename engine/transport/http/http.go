@@ -181,7 +181,7 @@ func (t *Transport) statGET(ctx context.Context, u *url.URL) (transport.RemoteIn
 // w.Write returned, unchanged, so the caller can classify its own disk.
 // One case writes before it fails: a body without a length that runs past
 // want.Size is copied up to want.Size and then reported as ErrChanged.
-func (t *Transport) Download(ctx context.Context, u *url.URL, off int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
+func (t *Transport) Download(ctx context.Context, u *url.URL, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
 	if err := checkScheme(u); err != nil {
 		return 0, err
 	}
@@ -192,11 +192,14 @@ func (t *Transport) Download(ctx context.Context, u *url.URL, off int64, want tr
 		// The local copy is longer than the remote file: start over.
 		return 0, transport.ErrChanged
 	}
+	if end < 0 || (want.Size >= 0 && end > want.Size) {
+		end = want.Size
+	}
 	var written int64
 	// A server may answer a range with less than was asked (some CDNs cap
 	// the size of a range); ask again for the rest.
-	for want.Size < 0 || off < want.Size {
-		n, more, err := t.fetch(ctx, u, off, want, w)
+	for end < 0 || off < end {
+		n, more, err := t.fetch(ctx, u, off, end, want, w)
 		written += n
 		off += n
 		if err != nil || !more || n == 0 {
@@ -213,20 +216,24 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 // errIdle is the cause given to a request's context when its body stalls.
 var errIdle = errors.New("no data received within the idle timeout")
 
-// fetch runs one GET from off. more reports a 206 that ended before the
-// end of the file.
-func (t *Transport) fetch(ctx context.Context, u *url.URL, off int64, want transport.RemoteInfo, w io.Writer) (n int64, more bool, err error) {
+// fetch runs one GET of the bytes from off to end (the end of the file when
+// end is want.Size or unknown). more reports a 206 that ended before end.
+func (t *Transport) fetch(ctx context.Context, u *url.URL, off, end int64, want transport.RemoteInfo, w io.Writer) (n int64, more bool, err error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := t.newRequest(rctx, nethttp.MethodGet, u)
 	if err != nil {
 		return 0, false, err
 	}
-	if off > 0 {
+	partial := end >= 0 && end < want.Size // a byte range inside the file
+	switch {
+	case partial:
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, end-1))
+	case off > 0:
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
-		if want.Validator != "" {
-			req.Header.Set("If-Range", want.Validator)
-		}
+	}
+	if (partial || off > 0) && want.Validator != "" {
+		req.Header.Set("If-Range", want.Validator)
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
@@ -235,8 +242,8 @@ func (t *Transport) fetch(ctx context.Context, u *url.URL, off int64, want trans
 	defer resp.Body.Close()
 
 	limit := int64(-1) // most bytes this call may write
-	if want.Size >= 0 {
-		limit = want.Size - off
+	if end >= 0 {
+		limit = end - off
 	}
 	expect := int64(-1) // bytes this response says it carries
 	success := resp.StatusCode == nethttp.StatusOK || resp.StatusCode == nethttp.StatusPartialContent
@@ -249,18 +256,19 @@ func (t *Transport) fetch(ctx context.Context, u *url.URL, off int64, want trans
 	case resp.StatusCode == nethttp.StatusPartialContent:
 		cr := resp.Header.Get("Content-Range")
 		first, last, total, ok := parseContentRange(cr)
-		if !ok || first != off || total < 0 || (resp.ContentLength >= 0 && resp.ContentLength != last-first+1) {
+		if !ok || first != off || total < 0 || (resp.ContentLength >= 0 && resp.ContentLength != last-first+1) ||
+			(partial && last >= end) {
 			return 0, false, badRange(off, cr)
 		}
 		if (want.Size >= 0 && total != want.Size) || !sameValidator(want.Validator, resp.Header) {
 			return 0, false, transport.ErrChanged
 		}
-		expect, more = last-first+1, last+1 < total
+		expect, more = last-first+1, last+1 < total && (end < 0 || last+1 < end)
 	case resp.StatusCode == nethttp.StatusOK:
 		if changed(want, resp) {
 			return 0, false, transport.ErrChanged
 		}
-		if off > 0 {
+		if off > 0 || partial {
 			return 0, false, transport.ErrNoRanges
 		}
 		expect = resp.ContentLength

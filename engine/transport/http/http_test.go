@@ -92,7 +92,7 @@ func TestFullDownload(t *testing.T) {
 		t.Fatalf("Stat = %+v, want size %d, validator %s, ranges, a mod time", info, size, etag)
 	}
 	var buf bytes.Buffer
-	n, err := tr.Download(context.Background(), u, 0, info, &buf)
+	n, err := tr.Download(context.Background(), u, 0, -1, info, &buf)
 	if err != nil || n != size {
 		t.Fatalf("Download = %d, %v; want %d, nil", n, err, size)
 	}
@@ -140,7 +140,7 @@ func TestResume(t *testing.T) {
 			}
 
 			buf := bytes.NewBuffer(bytes.Clone(content[:off]))
-			n, err := tr.Download(context.Background(), u, off, info, buf)
+			n, err := tr.Download(context.Background(), u, off, -1, info, buf)
 			if err != nil || n != size-off {
 				t.Fatalf("Download = %d, %v; want %d, nil", n, err, size-off)
 			}
@@ -164,11 +164,11 @@ func TestNoRanges(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	n, err := tr.Download(context.Background(), u, 1000, info, &buf)
+	n, err := tr.Download(context.Background(), u, 1000, -1, info, &buf)
 	if !errors.Is(err, transport.ErrNoRanges) || n != 0 || buf.Len() != 0 {
 		t.Fatalf("Download at 1000 = %d, %v, %d bytes written; want 0, ErrNoRanges, none", n, err, buf.Len())
 	}
-	n, err = tr.Download(context.Background(), u, 0, info, &buf)
+	n, err = tr.Download(context.Background(), u, 0, -1, info, &buf)
 	if err != nil || n != size {
 		t.Fatalf("Download at 0 = %d, %v", n, err)
 	}
@@ -193,7 +193,7 @@ func TestShortRanges(t *testing.T) {
 	}))
 	const off = 1000
 	buf := bytes.NewBuffer(bytes.Clone(content[:off]))
-	n, err := New(Options{}).Download(context.Background(), parse(t, o.URL("/capped")), off, transport.RemoteInfo{Size: size}, buf)
+	n, err := New(Options{}).Download(context.Background(), parse(t, o.URL("/capped")), off, -1, transport.RemoteInfo{Size: size}, buf)
 	if err != nil || n != size-off {
 		t.Fatalf("Download = %d, %v; want %d, nil", n, err, size-off)
 	}
@@ -210,7 +210,7 @@ func TestWrongContentRange(t *testing.T) {
 	info := stat(t, tr, u)
 
 	var buf bytes.Buffer
-	n, err := tr.Download(context.Background(), u, 5000, info, &buf)
+	n, err := tr.Download(context.Background(), u, 5000, -1, info, &buf)
 	wantHR(t, err, hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, false)
 	if n != 0 || buf.Len() != 0 {
 		t.Fatalf("wrote %d bytes (reported %d), want none", buf.Len(), n)
@@ -232,12 +232,12 @@ func TestCutAndResume(t *testing.T) {
 			info := stat(t, tr, u)
 
 			var buf bytes.Buffer
-			n, err := tr.Download(context.Background(), u, 0, info, &buf)
+			n, err := tr.Download(context.Background(), u, 0, -1, info, &buf)
 			wantHR(t, err, hresult.WINHTTP_CONNECTION_ERROR, true)
 			if n != cut || buf.Len() != cut {
 				t.Fatalf("reported %d bytes, wrote %d; want %d", n, buf.Len(), cut)
 			}
-			n, err = tr.Download(context.Background(), u, cut, info, &buf)
+			n, err = tr.Download(context.Background(), u, cut, -1, info, &buf)
 			if err != nil || n != size-cut {
 				t.Fatalf("resume = %d, %v; want %d, nil", n, err, size-cut)
 			}
@@ -259,11 +259,11 @@ func TestRemoteChanged(t *testing.T) {
 		info := stat(t, tr, u)
 
 		var buf bytes.Buffer
-		if _, err := tr.Download(ctx, u, 0, info, &buf); !hresult.Is(err, hresult.WINHTTP_CONNECTION_ERROR) {
+		if _, err := tr.Download(ctx, u, 0, -1, info, &buf); !hresult.Is(err, hresult.WINHTTP_CONNECTION_ERROR) {
 			t.Fatalf("first Download: %v, want a cut", err)
 		}
 		before := buf.Len()
-		n, err := tr.Download(ctx, u, int64(before), info, &buf)
+		n, err := tr.Download(ctx, u, int64(before), -1, info, &buf)
 		if !errors.Is(err, transport.ErrChanged) || n != 0 || buf.Len() != before {
 			t.Fatalf("resume = %d, %v, wrote %d; want 0, ErrChanged, nothing", n, err, buf.Len()-before)
 		}
@@ -279,7 +279,7 @@ func TestRemoteChanged(t *testing.T) {
 		info := stat(t, tr, u)
 		o.SetContent(testenv.RandomContent(size, 9))
 		var buf bytes.Buffer
-		n, err := tr.Download(ctx, u, 0, info, &buf)
+		n, err := tr.Download(ctx, u, 0, -1, info, &buf)
 		if !errors.Is(err, transport.ErrChanged) || n != 0 || buf.Len() != 0 {
 			t.Fatalf("Download = %d, %v; want 0, ErrChanged, nothing written", n, err)
 		}
@@ -301,7 +301,7 @@ func TestRemoteChanged(t *testing.T) {
 			}
 			o.SetContent(testenv.RandomContent(tc.newSize, 11))
 			var buf bytes.Buffer
-			n, err := tr.Download(ctx, u, cut, info, &buf)
+			n, err := tr.Download(ctx, u, cut, -1, info, &buf)
 			if !errors.Is(err, transport.ErrChanged) || n != 0 || buf.Len() != 0 {
 				t.Fatalf("Download = %d, %v; want 0, ErrChanged, nothing written", n, err)
 			}
@@ -313,7 +313,7 @@ func TestRemoteChanged(t *testing.T) {
 		o := testenv.NewOrigin(t, content, testenv.NoContentLength())
 		want := transport.RemoteInfo{Size: size - 10}
 		var buf bytes.Buffer
-		n, err := New(Options{}).Download(ctx, parse(t, o.URL("/file")), 0, want, &buf)
+		n, err := New(Options{}).Download(ctx, parse(t, o.URL("/file")), 0, -1, want, &buf)
 		if !errors.Is(err, transport.ErrChanged) || n != want.Size || int64(buf.Len()) != want.Size {
 			t.Fatalf("Download = %d, %v, wrote %d; want %d, ErrChanged", n, err, buf.Len(), want.Size)
 		}
@@ -332,7 +332,7 @@ func TestHTTPStatus(t *testing.T) {
 		if he := wantHR(t, err, hresult.HTTP(404), false); uint32(he.Code) != 0x80190194 {
 			t.Fatalf("code = 0x%08x", uint32(he.Code))
 		}
-		_, err = tr.Download(ctx, u, 0, transport.RemoteInfo{Size: 1000}, io.Discard)
+		_, err = tr.Download(ctx, u, 0, -1, transport.RemoteInfo{Size: 1000}, io.Discard)
 		wantHR(t, err, 0x80190194, false)
 	})
 
@@ -342,12 +342,12 @@ func TestHTTPStatus(t *testing.T) {
 			tr := New(Options{})
 			u := parse(t, o.URL("/file"))
 			want := transport.RemoteInfo{Size: int64(len(content))}
-			_, err := tr.Download(ctx, u, 0, want, io.Discard)
+			_, err := tr.Download(ctx, u, 0, -1, want, io.Discard)
 			if he := wantHR(t, err, hresult.HTTP(status), true); he.RetryAfter != 7*time.Second {
 				t.Fatalf("RetryAfter = %v, want 7s", he.RetryAfter)
 			}
 			var buf bytes.Buffer
-			if _, err := tr.Download(ctx, u, 0, want, &buf); err != nil {
+			if _, err := tr.Download(ctx, u, 0, -1, want, &buf); err != nil {
 				t.Fatalf("second try: %v", err)
 			}
 			wantSum(t, buf.Bytes(), content)
@@ -361,13 +361,13 @@ func TestHeaderTimeout(t *testing.T) {
 
 	o := testenv.NewOrigin(t, content, testenv.SlowFirstByte(20*time.Millisecond))
 	var buf bytes.Buffer
-	if _, err := New(Options{HeaderTimeout: 10 * time.Second}).Download(context.Background(), parse(t, o.URL("/file")), 0, want, &buf); err != nil {
+	if _, err := New(Options{HeaderTimeout: 10 * time.Second}).Download(context.Background(), parse(t, o.URL("/file")), 0, -1, want, &buf); err != nil {
 		t.Fatalf("a first byte within the timeout: %v", err)
 	}
 	wantSum(t, buf.Bytes(), content)
 
 	o = testenv.NewOrigin(t, content, testenv.SlowFirstByte(time.Hour))
-	_, err := New(Options{HeaderTimeout: 100 * time.Millisecond}).Download(context.Background(), parse(t, o.URL("/file")), 0, want, io.Discard)
+	_, err := New(Options{HeaderTimeout: 100 * time.Millisecond}).Download(context.Background(), parse(t, o.URL("/file")), 0, -1, want, io.Discard)
 	wantHR(t, err, hresult.WINHTTP_TIMEOUT, true)
 }
 
@@ -375,7 +375,7 @@ func TestIdleTimeout(t *testing.T) {
 	// One byte a second: the first arrives at once, the second too late.
 	o := testenv.NewOrigin(t, testenv.RandomContent(100, 15), testenv.RateLimit(1))
 	tr := New(Options{IdleTimeout: 100 * time.Millisecond})
-	n, err := tr.Download(context.Background(), parse(t, o.URL("/file")), 0, transport.RemoteInfo{Size: 100}, io.Discard)
+	n, err := tr.Download(context.Background(), parse(t, o.URL("/file")), 0, -1, transport.RemoteInfo{Size: 100}, io.Discard)
 	wantHR(t, err, hresult.WINHTTP_TIMEOUT, true)
 	if n < 1 || n >= 100 {
 		t.Fatalf("reported %d bytes, want some but not all", n)
@@ -387,7 +387,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := writerFunc(func(p []byte) (int, error) { cancel(); return len(p), nil })
-	n, err := New(Options{}).Download(ctx, parse(t, o.URL("/file")), 0, transport.RemoteInfo{Size: 1 << 20}, w)
+	n, err := New(Options{}).Download(ctx, parse(t, o.URL("/file")), 0, -1, transport.RemoteInfo{Size: 1 << 20}, w)
 	if err != context.Canceled || n < 1 {
 		t.Fatalf("Download = %d, %v; want some bytes and context.Canceled itself", n, err)
 	}
@@ -408,7 +408,7 @@ func TestWriteError(t *testing.T) {
 	o := testenv.NewOrigin(t, testenv.RandomContent(size, 17))
 	diskFull := &os.PathError{Op: "write", Path: "BIT1234.tmp", Err: syscall.ENOSPC}
 	w := writerFunc(func(p []byte) (int, error) { return len(p) / 2, diskFull })
-	n, err := New(Options{}).Download(context.Background(), parse(t, o.URL("/file")), 0, transport.RemoteInfo{Size: size}, w)
+	n, err := New(Options{}).Download(context.Background(), parse(t, o.URL("/file")), 0, -1, transport.RemoteInfo{Size: size}, w)
 	var he *hresult.Error
 	if !errors.Is(err, syscall.ENOSPC) || errors.As(err, &he) || n < 1 {
 		t.Fatalf("Download = %d, %v; want the writer's own error and the bytes it took", n, err)
@@ -430,7 +430,7 @@ func TestConnectionRefused(t *testing.T) {
 	tr := New(Options{})
 	_, err = tr.Stat(context.Background(), u)
 	wantHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
-	_, err = tr.Download(context.Background(), u, 0, transport.RemoteInfo{Size: 10}, io.Discard)
+	_, err = tr.Download(context.Background(), u, 0, -1, transport.RemoteInfo{Size: 10}, io.Discard)
 	wantHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
 }
 
@@ -442,7 +442,7 @@ func TestTLS(t *testing.T) {
 	tr := New(Options{TLSConfig: o.TLSConfig()})
 	info := stat(t, tr, u)
 	var buf bytes.Buffer
-	if _, err := tr.Download(context.Background(), u, 0, info, &buf); err != nil {
+	if _, err := tr.Download(context.Background(), u, 0, -1, info, &buf); err != nil {
 		t.Fatal(err)
 	}
 	wantSum(t, buf.Bytes(), content)
@@ -484,7 +484,7 @@ func TestStat(t *testing.T) {
 	t.Run("scheme", func(t *testing.T) {
 		_, err := New(Options{}).Stat(context.Background(), parse(t, "ftp://127.0.0.1/file"))
 		wantHR(t, err, hresult.WINHTTP_UNRECOGNIZED_SCHEME, false)
-		_, err = New(Options{}).Download(context.Background(), parse(t, "file:///etc/passwd"), 0, transport.RemoteInfo{}, io.Discard)
+		_, err = New(Options{}).Download(context.Background(), parse(t, "file:///etc/passwd"), -1, 0, transport.RemoteInfo{}, io.Discard)
 		wantHR(t, err, hresult.WINHTTP_UNRECOGNIZED_SCHEME, false)
 	})
 }
@@ -500,7 +500,7 @@ func TestRedirects(t *testing.T) {
 		u := parse(t, o.URL("/old"))
 		info := stat(t, tr, u)
 		var buf bytes.Buffer
-		if _, err := tr.Download(ctx, u, 500, info, &buf); err != nil {
+		if _, err := tr.Download(ctx, u, 500, -1, info, &buf); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(buf.Bytes(), content[500:]) {
@@ -525,7 +525,7 @@ func TestRedirects(t *testing.T) {
 		plain := testenv.NewOrigin(t, content)
 		secure := testenv.NewTLSOrigin(t, content)
 		secure.Handle("/down", nethttp.RedirectHandler(plain.URL("/file"), nethttp.StatusFound))
-		_, err := New(Options{TLSConfig: secure.TLSConfig()}).Download(ctx, parse(t, secure.URL("/down")), 0, transport.RemoteInfo{Size: 1000}, io.Discard)
+		_, err := New(Options{TLSConfig: secure.TLSConfig()}).Download(ctx, parse(t, secure.URL("/down")), 0, -1, transport.RemoteInfo{Size: 1000}, io.Discard)
 		wantHR(t, err, hresult.HTTP(302), false)
 		if n := len(plain.Requests()); n != 0 {
 			t.Errorf("the plain origin got %d requests", n)
@@ -679,7 +679,7 @@ func BenchmarkDownload(b *testing.B) {
 	}
 	b.SetBytes(benchSize)
 	for b.Loop() {
-		if _, err := tr.Download(context.Background(), u, 0, info, io.Discard); err != nil {
+		if _, err := tr.Download(context.Background(), u, 0, -1, info, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
