@@ -37,6 +37,20 @@ func lock(home string) (*os.File, error) {
 	return f, nil
 }
 
+// lockPatiently takes the worker lock, retrying for a moment: a front end
+// that checks whether a worker runs holds the lock for a few microseconds,
+// and a worker starting just then must not mistake it for another worker.
+func lockPatiently(home string) (*os.File, error) {
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for {
+		f, err := lock(home)
+		if !errors.Is(err, ErrWorkerRunning) || time.Now().After(deadline) {
+			return f, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // WorkerRunning reports whether a worker holds the lock of this state folder.
 func WorkerRunning(home string) bool {
 	f, err := lock(home)

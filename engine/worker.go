@@ -75,7 +75,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	lk, err := lock(m.home)
+	lk, err := lockPatiently(m.home)
 	if err != nil {
 		return err
 	}
