@@ -126,8 +126,13 @@ func ResolveHome(dir string) (string, error) {
 // Home returns the state folder.
 func (m *Manager) Home() string { return m.home }
 
-// Close closes the store.
-func (m *Manager) Close() error { return m.store.Close() }
+// Close closes the store. When root closed another user's store, the
+// database files it may have created there go back to that user.
+func (m *Manager) Close() error {
+	err := m.store.Close()
+	giveBack(m.home)
+	return err
+}
 
 func newGUID() string {
 	var b [16]byte
