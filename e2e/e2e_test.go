@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // other users run them too (allusers_test.go)
 	if err := testenv.BuildPrograms(dir, "bitsadmin", "bitsjob"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -8,9 +8,15 @@ set -euo pipefail
 # Debian package for each tool we know how to install.
 declare -A package=(
 	[curl]=curl
+	[grep]=grep
+	[useradd]=passwd
+	[userdel]=passwd
 	[sha256sum]=coreutils
 	[head]=coreutils
 )
+
+# useradd lives in sbin, which a non-login shell may not have on PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 missing=()
 for tool in "$@"; do

@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bits/internal/testenv"
+)
+
+// TestNotifyCommandCompletesTheJob is the classic unattended pattern: the
+// notification program is bitsadmin itself, completing the job when it is
+// transferred, with nobody watching.
+func TestNotifyCommandCompletesTheJob(t *testing.T) {
+	u := newUser(t)
+	content := testenv.RandomContent(2<<20, 9)
+	o := testenv.NewOrigin(t, content)
+	dest := filepath.Join(t.TempDir(), "n.bin")
+	u.ok("/create", "unattended")
+	u.ok("/addfile", "unattended", o.URL("/file"), dest)
+	u.ok("/setnotifycmdline", "unattended", "bitsadmin", "bitsadmin /complete unattended")
+	if out := u.ok("/getnotifycmdline", "unattended"); !strings.Contains(out, "bitsadmin /complete unattended") {
+		t.Fatalf("/getnotifycmdline:\n%s", out)
+	}
+	u.ok("/resume", "unattended")
+	testenv.Eventually(t, "the notification program to complete the job", func() bool {
+		return strings.Contains(u.ok("/list"), "Listed 0 job(s).")
+	})
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("SHA-256 of the completed file differs")
+	}
+	log, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
+	if !strings.Contains(string(log), "notification program ran") || !strings.Contains(string(log), "Job completed.") {
+		t.Errorf("the worker log lacks the program's run and output:\n%s", log)
+	}
+}
