@@ -197,7 +197,8 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 		prev := checkpoint
 		checkpoint = u.bytesDone("big")
 		if checkpoint <= prev || checkpoint >= int64(len(content)) {
-			t.Fatalf("kill %d: checkpoint %d after %d of %d", i, checkpoint, prev, len(content))
+			log, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
+			t.Fatalf("kill %d: checkpoint %d after %d of %d\nrequests: %+v\nworker log:\n%s", i, checkpoint, prev, len(content), o.Requests(), log)
 		}
 		if _, err := os.Stat(dest); err == nil {
 			t.Fatalf("kill %d: the file is under its final name", i)

@@ -263,6 +263,7 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			return
 		case <-first:
 			first = nil
+			w.log.Debug("first bytes", "job", jobID)
 			if !w.transition(ctx, jobID, EvProgress, nil) {
 				cw.halt(stop)
 				return
@@ -279,6 +280,9 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 		if errors.Is(err, errStopped) {
 			cw.halt(stop)
 			return
+		}
+		if err != nil {
+			w.log.Warn("checkpoint not recorded; retrying at the next one", "job", jobID, "err", err)
 		}
 	}
 }

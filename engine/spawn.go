@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -72,13 +73,25 @@ func WorkerPID(home string) (int, error) {
 	return pid, err
 }
 
-// StartWorker makes sure a worker runs for home: if none holds the lock it
-// starts `bitsjob worker` detached (its own session, output to worker.log),
-// then nudges it. Two front ends racing here start two workers at worst,
-// and the second one exits at once on the lock.
+// lockFDEnv names the descriptor through which a front end hands the
+// worker lock to the worker it starts.
+const lockFDEnv = "BITS_WORKER_LOCK_FD"
+
+// StartWorker makes sure a worker runs for home: if none holds the lock, it
+// takes the lock itself and starts `bitsjob worker` detached (its own
+// session, output to worker.log) holding that same lock, so there is no
+// moment when another front end could find the lock free and start a
+// second worker. Then it nudges the worker.
 func StartWorker(home string) error {
-	if !WorkerRunning(home) {
-		if err := spawnWorker(home); err != nil {
+	lk, err := lock(home)
+	switch {
+	case errors.Is(err, ErrWorkerRunning):
+	case err != nil:
+		return err
+	default:
+		err = spawnWorker(home, lk)
+		lk.Close() // the worker holds the lock through its own descriptor now
+		if err != nil {
 			return err
 		}
 	}
@@ -86,7 +99,20 @@ func StartWorker(home string) error {
 	return nil
 }
 
-func spawnWorker(home string) error {
+// InheritedLock returns the worker lock a front end handed to this process
+// when it started it as the worker, or nil. It forgets the hand-over, so
+// programs the worker runs do not inherit it.
+func InheritedLock() *os.File {
+	v := os.Getenv(lockFDEnv)
+	os.Unsetenv(lockFDEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), lockFile)
+}
+
+func spawnWorker(home string, lk *os.File) error {
 	exe, err := workerBinary()
 	if err != nil {
 		return err
@@ -97,7 +123,8 @@ func spawnWorker(home string) error {
 	}
 	defer log.Close()
 	cmd := exec.Command(exe, "worker")
-	cmd.Env = append(os.Environ(), "BITS_HOME="+home)
+	cmd.Env = append(os.Environ(), "BITS_HOME="+home, lockFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{lk} // descriptor 3: the lock, already held
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

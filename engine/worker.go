@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"bits/engine/hresult"
@@ -34,6 +35,9 @@ type WorkerOptions struct {
 	// Downloaders by URL scheme; default http and https.
 	Downloaders map[string]transport.Downloader
 	Log         *slog.Logger
+	// Lock is the worker lock, already held, when the front end that
+	// started this worker handed it over (InheritedLock); nil takes it.
+	Lock *os.File
 }
 
 // scanInterval is how often the worker looks at the store without a nudge.
@@ -75,9 +79,12 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	lk, err := lockPatiently(m.home)
-	if err != nil {
-		return err
+	lk := o.Lock
+	if lk == nil || syscall.Flock(int(lk.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		var err error
+		if lk, err = lockPatiently(m.home); err != nil {
+			return err
+		}
 	}
 	defer lk.Close()
 	if err := lk.Truncate(0); err == nil {

@@ -47,7 +47,7 @@ func runWorker(cmd *cobra.Command, o workerOptions) error {
 	defer m.Close()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	err = engine.RunWorker(cmd.Context(), m, engine.WorkerOptions{
-		IdleTimeout: o.idle, Checkpoint: o.checkpoint, MaxBackground: o.background, Log: log,
+		IdleTimeout: o.idle, Checkpoint: o.checkpoint, Lock: engine.InheritedLock(), MaxBackground: o.background, Log: log,
 	})
 	if errors.Is(err, engine.ErrWorkerRunning) {
 		fmt.Fprintln(cmd.ErrOrStderr(), "bitsjob worker:", err)
