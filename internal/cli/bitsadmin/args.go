@@ -32,7 +32,7 @@ type grammar struct {
 // A call is a translated command line.
 type call struct {
 	raw  bool   // /RAWRETURN: bare value, no banner, no newline
-	wrap string // "/WRAP", "/NOWRAP" or "" (accepted; lines are never broken)
+	wrap string // "/WRAP", "/NOWRAP" or "": how lines longer than a terminal are shown
 	verb string // canonical verb name, e.g. "/CREATE"
 	// sw holds the switches given, by canonical name; a switch without a
 	// value maps to "".
@@ -48,15 +48,17 @@ func (c call) has(name string) bool {
 // A usageError is a command line that names no verb, an unknown verb, or
 // the wrong number of arguments. It changes nothing and exits 1.
 type usageError struct {
-	msg   string // printed first, unless empty
-	usage bool   // print the full usage text after msg
+	msg string // printed first, unless empty
+	// usage returns the usage text printed after msg: the full one, or a
+	// command group's (/UTIL, /CACHE...); nil prints none.
+	usage func() string
 }
 
 func (e *usageError) Error() string { return e.msg }
 
 var (
-	errNoCommand      = &usageError{usage: true}
-	errInvalidCommand = &usageError{msg: "Invalid command", usage: true}
+	errNoCommand      = &usageError{usage: usageText}
+	errInvalidCommand = &usageError{msg: "Invalid command", usage: usageText}
 	errArgCount       = &usageError{msg: "Invalid number of arguments."}
 )
 
@@ -83,13 +85,26 @@ prefixes:
 	if i == len(argv) {
 		return c, errNoCommand
 	}
-	v, ok := lookupVerb(argv[i])
+	sub, err := parseCall(verbs, argv[i:], errInvalidCommand)
+	sub.raw, sub.wrap = c.raw, c.wrap
+	return sub, err
+}
+
+// parseCall reads a verb of table and its arguments from argv: the command
+// line after the prefixes, or the arguments of a command group such as
+// /UTIL. unknown is the error for a verb that is not in the table.
+func parseCall(table []verb, argv []string, unknown error) (call, error) {
+	var c call
+	if len(argv) == 0 {
+		return c, unknown
+	}
+	v, ok := lookupIn(table, argv[0])
 	if !ok {
-		return c, errInvalidCommand
+		return c, unknown
 	}
 	c.verb = v.name
 	g := v.grammar
-	rest := argv[i+1:]
+	rest := argv[1:]
 	n := min(g.lead, len(rest))
 	c.args = append(c.args, rest[:n]...)
 	c.sw = map[string]string{}

@@ -1,7 +1,10 @@
 package bitsadmin
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +69,14 @@ func TestTranslate(t *testing.T) {
 		{name: "transfer switch without value", argv: []string{"/transfer", "j", "/priority"}, err: errArgCount},
 		{name: "help", argv: []string{"/?"}, want: call{verb: "/?", sw: sw()}},
 		{name: "help takes nothing", argv: []string{"/help", "x"}, err: errArgCount},
+		{name: "monitor switches", argv: []string{"/monitor", "/REFRESH", "2", "/allusers"},
+			want: call{verb: "/MONITOR", sw: sw("/REFRESH", "2", "/ALLUSERS", "")}},
+		{name: "monitor refresh without seconds", argv: []string{"/monitor", "/refresh"}, err: errArgCount},
+		{name: "a group takes its command as arguments", argv: []string{"/rawreturn", "/Util", "/version", "/verbose"},
+			want: call{raw: true, verb: "/UTIL", sw: sw(), args: []string{"/version", "/verbose"}}},
+		{name: "notify command line words", argv: []string{"/setnotifycmdline", "j", "/bin/prog", "prog", "/tmp/x"},
+			want: call{verb: "/SETNOTIFYCMDLINE", sw: sw(), args: []string{"j", "/bin/prog", "prog", "/tmp/x"}}},
+		{name: "helper token takes at most an account and a password", argv: []string{"/sethelpertoken", "j", "a", "p", "x"}, err: errArgCount},
 		{name: "setter", argv: []string{"/SetMinRetryDelay", "{00000000-0000-4000-8000-000000000001}.", "60"},
 			want: call{verb: "/SETMINRETRYDELAY", sw: sw(), args: []string{"{00000000-0000-4000-8000-000000000001}.", "60"}}},
 	}
@@ -88,24 +99,45 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-// Every verb in the table can be found by its own name, and every verb's
+// Every verb in the tables can be found by its own name, and every verb's
 // grammar accepts a call with its minimum of arguments.
 func TestVerbTable(t *testing.T) {
-	seen := map[string]bool{}
-	for _, v := range verbs {
-		if seen[v.name] {
-			t.Errorf("verb %s listed twice", v.name)
+	for group, table := range map[string][]verb{"": verbs, "/UTIL": utilVerbs, "/CACHE": cacheVerbs,
+		"/PEERS": peersVerbs, "/PEERCACHING": peerCachingVerbs} {
+		seen := map[string]bool{}
+		for _, v := range table {
+			if seen[v.name] {
+				t.Errorf("verb %s %s listed twice", group, v.name)
+			}
+			seen[v.name] = true
+			if got, ok := lookupIn(table, v.name); !ok || got.name != v.name {
+				t.Errorf("lookupIn(%s, %s) = %v, %v", group, v.name, got, ok)
+			}
+			argv := []string{v.name}
+			for range v.grammar.min {
+				argv = append(argv, "x")
+			}
+			if _, err := parseCall(table, argv, errInvalidCommand); err != nil {
+				t.Errorf("parseCall(%s, %q) = %v", group, argv, err)
+			}
 		}
-		seen[v.name] = true
-		if got, ok := lookupVerb(v.name); !ok || got.name != v.name {
-			t.Errorf("lookupVerb(%s) = %v, %v", v.name, got, ok)
-		}
-		argv := []string{v.name}
-		for range v.grammar.min {
-			argv = append(argv, "x")
-		}
-		if _, err := translate(argv); err != nil {
-			t.Errorf("translate(%q) = %v", argv, err)
+	}
+}
+
+// docs/bitsadmin.md has a row for every verb and every command of a group,
+// so a verb added to a table without its documentation fails here.
+func TestDocsHaveEveryVerb(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "bitsadmin.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.ToUpper(string(b))
+	for prefix, table := range map[string][]verb{"": verbs, "/UTIL ": utilVerbs, "/CACHE ": cacheVerbs,
+		"/PEERS ": peersVerbs, "/PEERCACHING ": peerCachingVerbs} {
+		for _, v := range table {
+			if !strings.Contains(doc, "\n| `"+prefix+v.name) {
+				t.Errorf("docs/bitsadmin.md has no row for %s%s", prefix, v.name)
+			}
 		}
 	}
 }

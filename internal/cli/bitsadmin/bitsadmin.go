@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -42,26 +44,47 @@ type env struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	terminal bool           // stdout is a terminal: /transfer redraws in place
+	width    int            // the terminal's columns, for /WRAP and /NOWRAP; 0: unknown
 	tz       *time.Location // times are printed in this zone
 	poll     time.Duration  // /transfer's polling interval
 	// interrupt starts delivering Ctrl+C and SIGTERM on the channel until
-	// stop is called; /transfer uses it to cancel its job.
+	// stop is called; /transfer uses it to cancel its job, /monitor to end.
 	interrupt func() (sig <-chan os.Signal, stop func())
+	// after is time.After; /monitor waits on it between refreshes.
+	after func(time.Duration) <-chan time.Time
+	// monitorRounds ends /monitor after this many refreshes; 0 never. It is
+	// a test hook ($BITSADMIN_MONITOR_ROUNDS), not a documented switch.
+	monitorRounds int
+	// allUsers runs fn on the Manager of every user's job store, for the
+	// /ALLUSERS switches; findAnyUser looks a job up in every user's store,
+	// for /TAKEOWNERSHIP. Both are root's only (see allusers.go).
+	allUsers    func(ctx context.Context, fn func(*engine.Manager) error) error
+	findAnyUser func(ctx context.Context, m *engine.Manager, arg string) (*engine.Job, *engine.Manager, error)
+	user        string // the caller's login name: the account of /SETHELPERTOKEN without one
 }
+
+// monitorRoundsVar is the environment variable behind env.monitorRounds.
+const monitorRoundsVar = "BITSADMIN_MONITOR_ROUNDS"
 
 // Main runs bitsadmin with args (without the program name) and returns the
 // process exit code. It never calls os.Exit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	_ = stdin // no verb reads standard input yet
 	e := &env{
-		open:      func() (*engine.Manager, error) { return engine.Open(engine.Options{}) },
-		stdout:    stdout,
-		stderr:    stderr,
-		terminal:  isTerminal(stdout),
-		tz:        time.Local,
-		poll:      defaultPoll,
-		interrupt: notifyInterrupt,
+		open:        func() (*engine.Manager, error) { return engine.Open(engine.Options{}) },
+		stdout:      stdout,
+		stderr:      stderr,
+		terminal:    isTerminal(stdout),
+		width:       terminalWidth(stdout),
+		tz:          time.Local,
+		poll:        defaultPoll,
+		interrupt:   notifyInterrupt,
+		after:       time.After,
+		allUsers:    forAllUsers,
+		findAnyUser: findAnyUser,
+		user:        loginName(),
 	}
+	e.monitorRounds, _ = strconv.Atoi(os.Getenv(monitorRoundsVar))
 	code := run(context.Background(), args, e)
 	if e.m != nil {
 		// Any command revives transfers: if a job needs the worker and
@@ -79,6 +102,25 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
+}
+
+func loginName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
 func notifyInterrupt() (<-chan os.Signal, func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -89,6 +131,7 @@ func notifyInterrupt() (<-chan os.Signal, func()) {
 // outcome. It returns the exit code.
 func run(ctx context.Context, args []string, e *env) int {
 	c, err := translate(args)
+	e.fitLines(c)
 	if !c.raw {
 		io.WriteString(e.stdout, banner)
 	}
@@ -132,10 +175,21 @@ func exitCode(c hresult.Code) int {
 type actionError struct {
 	action string
 	err    error
+	note   string // printed after the code's message when it says more
 }
 
 func (e *actionError) Error() string { return "unable to " + e.action + ": " + e.err.Error() }
 func (e *actionError) Unwrap() error { return e.err }
+
+// failed makes err a failure of action, unless it already is a failure
+// with its own action (the job store could not be opened).
+func failed(action string, err error) error {
+	var ae *actionError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return &actionError{action: action, err: err}
+}
 
 // codeAndMessage returns the HRESULT of err and the text printed under it:
 // the code's own message, or for an error that carries no code (a store
@@ -179,8 +233,8 @@ func (e *env) report(err error) int {
 		if ue.msg != "" {
 			fmt.Fprintln(e.stderr, ue.msg)
 		}
-		if ue.usage {
-			io.WriteString(e.stderr, usageText())
+		if ue.usage != nil {
+			io.WriteString(e.stderr, ue.usage())
 		}
 		return exitUsage
 	case errors.As(err, &le):
@@ -199,6 +253,9 @@ func (e *env) report(err error) int {
 	}
 	code, msg := codeAndMessage(ae.err)
 	e.printFailure(ae.action, code, msg)
+	if ae.note != "" {
+		fmt.Fprintln(e.stderr, ae.note)
+	}
 	return exitCode(code)
 }
 

@@ -218,7 +218,7 @@ func TestGoldenTransferRefused(t *testing.T) {
 	h.record("/transfer", "job", "/priority")
 	h.record("/transfer", "job", "/priority", "urgent", "http://example.com/a", "$DIR/a")
 	h.record("/transfer", "job", "/aclflags", "OX", "http://example.com/a", "$DIR/a")
-	h.record("/transfer", "job", "/dynamic", "http://example.com/a", "$DIR/a")
+	h.record("/transfer", "job", "/upload", "/dynamic", "http://example.com/a", "$DIR/a") // dynamic content is for downloads
 	h.record("/transfer", "job", "http://example.com/a", "relative/a")
 	h.record("/transfer", "job", "http://example.com/a", "$DIR/a", "ftp://example.com/b", "$DIR/b")
 	h.record("/list")

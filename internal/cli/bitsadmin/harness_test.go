@@ -2,14 +2,17 @@ package bitsadmin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,33 +38,75 @@ type harness struct {
 	vars   map[string]string // $NAME -> value, expanded in commands, restored in output
 	sig    chan os.Signal    // what the interrupt of env delivers
 	script strings.Builder
+
+	// What env gets; tests change them before running commands.
+	terminal      bool
+	width         int
+	monitorRounds int
+	after         func(time.Duration) <-chan time.Time
+	// allUsers and findAnyUser stand for engine.ForAllUsers and
+	// FindAnyUser: by default they see the harness's own store only, as
+	// if the caller were the only user, whoever runs the tests.
+	allUsers    func(ctx context.Context, fn func(*engine.Manager) error) error
+	findAnyUser func(ctx context.Context, m *engine.Manager, arg string) (*engine.Job, *engine.Manager, error)
+	// secrets must never appear in what a command prints: a test fails
+	// when one does, before output is made stable.
+	secrets []string
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	home := t.TempDir()
+	m := openStore(t, home, `HOST\user`, "AB000000-0000-4000-8000-%012d")
+	h := &harness{t: t, m: m, home: home, dir: t.TempDir(), sig: make(chan os.Signal, 1)}
+	h.vars = map[string]string{"$DIR": h.dir, "$HOME": home}
+	h.after = now
+	h.allUsers = func(_ context.Context, fn func(*engine.Manager) error) error { return fn(h.m) }
+	h.findAnyUser = func(ctx context.Context, m *engine.Manager, arg string) (*engine.Job, *engine.Manager, error) {
+		j, err := m.Find(ctx, arg)
+		return j, m, err
+	}
+	return h
+}
+
+// openStore opens a Manager on home with the fixed clock, the owner, and
+// GUIDs counted in the format idFormat.
+func openStore(t *testing.T, home, owner, idFormat string) *engine.Manager {
+	t.Helper()
 	var n atomic.Int64
 	m, err := engine.Open(engine.Options{
 		Home:  home,
 		Now:   func() time.Time { return fixedNow },
-		NewID: func() string { return fmt.Sprintf("AB000000-0000-4000-8000-%012d", n.Add(1)) },
+		NewID: func() string { return fmt.Sprintf(idFormat, n.Add(1)) },
 		// No worker is started; one that a test runs itself is nudged.
 		StartWorker: func(home string) error { engine.NudgeWorker(home); return nil },
-		Owner:       `HOST\user`,
+		Owner:       owner,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	h := &harness{t: t, m: m, home: home, dir: t.TempDir(), sig: make(chan os.Signal, 1)}
-	h.vars = map[string]string{"$DIR": h.dir}
-	return h
+	return m
+}
+
+// now is a channel that is always ready: /monitor's refresh never waits.
+func now(time.Duration) <-chan time.Time {
+	c := make(chan time.Time, 1)
+	c <- fixedNow
+	return c
 }
 
 func (h *harness) env(stdout, stderr io.Writer) *env {
 	return &env{
 		m: h.m, stdout: stdout, stderr: stderr, tz: time.UTC, poll: 5 * time.Millisecond,
-		interrupt: func() (<-chan os.Signal, func()) { return h.sig, func() {} },
+		interrupt:     func() (<-chan os.Signal, func()) { return h.sig, func() {} },
+		after:         h.after,
+		terminal:      h.terminal,
+		width:         h.width,
+		monitorRounds: h.monitorRounds,
+		allUsers:      h.allUsers,
+		findAnyUser:   h.findAnyUser,
+		user:          "user",
 	}
 }
 
@@ -79,8 +124,11 @@ func (h *harness) expand(args []string) []string {
 // stable replaces the temporary paths and server addresses in output by
 // their $NAMEs.
 func (h *harness) stable(s string) string {
-	for k, v := range h.vars {
-		s = strings.ReplaceAll(s, v, k)
+	// Longest values first: a temporary file's path holds $DIR's.
+	names := slices.Collect(maps.Keys(h.vars))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(len(h.vars[b])-len(h.vars[a]), strings.Compare(a, b)) })
+	for _, k := range names {
+		s = strings.ReplaceAll(s, h.vars[k], k)
 	}
 	return s
 }
@@ -91,6 +139,11 @@ func (h *harness) run(args ...string) (stdout, stderr string, code int) {
 	h.t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), h.expand(args), h.env(&out, &errb))
+	for _, s := range h.secrets {
+		if strings.Contains(out.String(), s) || strings.Contains(errb.String(), s) {
+			h.t.Errorf("bitsadmin %s printed a secret:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
+		}
+	}
 	return out.String(), errb.String(), code
 }
 
@@ -127,7 +180,7 @@ func (h *harness) record(args ...string) int {
 func shellQuote(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " '\"\\") {
+		if a == "" || strings.ContainsAny(a, " '\"\\<>|&;()*?`") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 		q[i] = a

@@ -149,7 +149,7 @@ func runComplete(ctx context.Context, e *env, o jobOptions) error {
 }
 
 type resetOptions struct {
-	AllUsers bool // accepted; the store holds only the caller's jobs
+	AllUsers bool // every user's jobs (root only)
 }
 
 func bindReset(ctx context.Context, e *env, c call) error {
@@ -158,31 +158,60 @@ func bindReset(ctx context.Context, e *env, c call) error {
 
 // runReset cancels every job. A job that cannot be cancelled is reported
 // and the others are still cancelled; the exit code is the first failure's.
-func runReset(ctx context.Context, e *env, _ resetOptions) error {
-	m, err := e.manager()
+func runReset(ctx context.Context, e *env, o resetOptions) error {
+	var first error
+	found, done := 0, 0
+	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
+		jobs, err := m.List(ctx)
+		if err != nil {
+			return err
+		}
+		found += len(jobs)
+		for _, j := range jobs {
+			code, err := m.Cancel(ctx, j.ID)
+			if err != nil {
+				c, msg := codeAndMessage(err)
+				e.printFailure(fmt.Sprintf("cancel job {%s}", j.ID), c, msg)
+				if first == nil {
+					first = exitStatus(exitCode(c))
+				}
+				continue
+			}
+			done++
+			fmt.Fprintf(e.stdout, "{%s} canceled.\n", j.ID)
+			printUndeleted(e, code)
+		}
+		return nil
+	})
+	if err != nil {
+		return failed("list jobs", err)
+	}
+	fmt.Fprintf(e.stdout, "%d out of %d jobs canceled.\n", done, found)
+	return first
+}
+
+func bindTakeOwnership(ctx context.Context, e *env, c call) error {
+	return runTakeOwnership(ctx, e, jobOptions{Job: c.args[0]})
+}
+
+// runTakeOwnership makes the caller the job's owner; as in BITS, the job
+// loses its credentials, custom headers, notification command line and
+// helper token, which belonged to the old owner. Root may name another
+// user's job: it moves into root's own store.
+func runTakeOwnership(ctx context.Context, e *env, o jobOptions) error {
+	j, src, done, err := e.findAny(ctx, o.Job)
 	if err != nil {
 		return err
 	}
-	jobs, err := m.List(ctx)
+	defer done()
+	if src != e.m {
+		_, err = e.m.Adopt(ctx, src, j.ID)
+	} else {
+		err = e.m.TakeOwnership(ctx, j.ID)
+	}
 	if err != nil {
-		return &actionError{action: "list jobs", err: err}
+		return &actionError{action: "take ownership", err: err}
 	}
-	var first error
-	done := 0
-	for _, j := range jobs {
-		code, err := m.Cancel(ctx, j.ID)
-		if err != nil {
-			c, msg := codeAndMessage(err)
-			e.printFailure(fmt.Sprintf("cancel job {%s}", j.ID), c, msg)
-			if first == nil {
-				first = exitStatus(exitCode(c))
-			}
-			continue
-		}
-		done++
-		fmt.Fprintf(e.stdout, "{%s} canceled.\n", j.ID)
-		printUndeleted(e, code)
-	}
-	fmt.Fprintf(e.stdout, "%d out of %d jobs canceled.\n", done, len(jobs))
-	return first
+	fmt.Fprintf(e.stdout, "You now own job {%s}.\n", j.ID)
+	return nil
 }

@@ -80,16 +80,66 @@ func writeVerbose(w io.Writer, j *engine.Job, tz *time.Location) {
 	for _, l := range errorLines(j) {
 		fmt.Fprintln(w, l)
 	}
-	if j.Description == "" {
-		fmt.Fprintln(w, "DESCRIPTION:")
-	} else {
-		fmt.Fprintf(w, "DESCRIPTION: %s\n", j.Description)
-	}
+	labelled(w, "DESCRIPTION", j.Description)
 	fmt.Fprintln(w, "JOB FILES:")
 	for _, f := range j.Files {
 		fmt.Fprintln(w, fileLine(f))
 	}
 	fmt.Fprintf(w, "NOTIFICATION COMMAND LINE: %s\n", notifyCmdLine(j))
+	writeSettings(w, j)
+	if j.Type == engine.UploadReply {
+		// Uploads do not run yet, so no byte of a reply has moved.
+		fmt.Fprintf(w, "REPLY FILE NAME: %s REPLY PROGRESS: 0 / UNKNOWN\n", orNone(j.ReplyFileName))
+	}
+}
+
+// writeSettings prints the settings that Windows' documented /INFO block
+// has no line for, after all of its lines, so that scripts that read the
+// documented lines by position or by label are not disturbed.
+func writeSettings(w io.Writer, j *engine.Job) {
+	fmt.Fprintf(w, "MAXIMUM DOWNLOAD TIME: %d\n", seconds(j.MaxDownloadTime))
+	labelled(w, "ACL FLAGS", aclLetters(j.ACLFlags))
+	fmt.Fprintf(w, "PEERCACHING FLAGS: %d\n", j.PeerCachingFlags)
+	switch headers := customHeaders(j); {
+	case j.HeadersWriteOnly:
+		fmt.Fprintln(w, "CUSTOM HEADERS: (write-only)")
+	case len(headers) == 0:
+		fmt.Fprintln(w, "CUSTOM HEADERS: none")
+	default:
+		fmt.Fprintln(w, "CUSTOM HEADERS:")
+		for _, h := range headers {
+			fmt.Fprintf(w, "\t%s\n", h)
+		}
+	}
+	fmt.Fprintf(w, "HTTP METHOD: %s SECURITY FLAGS: %d\n", httpMethod(j), j.SecurityFlags)
+	fmt.Fprintf(w, "CLIENT CERTIFICATE: %s\n", clientCertLine(j.ClientCert))
+	fmt.Fprintf(w, "CREDENTIALS: %s\n", credentialsLine(j.Credentials))
+	fmt.Fprintf(w, "HELPER TOKEN: %s HELPER TOKEN FLAGS: %s\n", orNone(j.HelperToken), helperFlags(j.HelperTokenFlags))
+	fmt.Fprintf(w, "DYNAMIC CONTENT: %s TRANSFER POLICY: 0x%08x\n", boolWord(j.Dynamic), j.TransferPolicy)
+}
+
+// labelled prints "LABEL: value", or "LABEL:" alone for an empty value, as
+// DESCRIPTION does.
+func labelled(w io.Writer, label, value string) {
+	if value == "" {
+		fmt.Fprintf(w, "%s:\n", label)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", label, value)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
@@ -101,18 +151,8 @@ func orNULL(s string) string {
 	return s
 }
 
-func notifyCmdLine(j *engine.Job) string {
-	switch {
-	case j.NotifyProgram == "":
-		return "none"
-	case j.NotifyParameters == "":
-		return "'" + j.NotifyProgram + "'"
-	}
-	return "'" + j.NotifyProgram + "' '" + j.NotifyParameters + "'"
-}
-
 type listOptions struct {
-	AllUsers bool // accepted; the store holds only the caller's jobs
+	AllUsers bool // every user's jobs (root only)
 	Verbose  bool
 }
 
@@ -121,13 +161,9 @@ func bindList(ctx context.Context, e *env, c call) error {
 }
 
 func runList(ctx context.Context, e *env, o listOptions) error {
-	m, err := e.manager()
+	jobs, err := e.listJobs(ctx, o.AllUsers)
 	if err != nil {
-		return err
-	}
-	jobs, err := m.List(ctx)
-	if err != nil {
-		return &actionError{action: "list jobs", err: err}
+		return failed("list jobs", err)
 	}
 	for i, j := range jobs {
 		if o.Verbose {

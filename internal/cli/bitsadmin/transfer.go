@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"strings"
 	"time"
 
 	"bits/engine"
@@ -53,13 +52,13 @@ func runTransfer(ctx context.Context, e *env, o transferOptions) error {
 		}
 		prio = p
 	}
-	if o.ACLFlags != nil && !validACLFlags(*o.ACLFlags) {
-		return &actionError{action: "set the ACL flags", err: invalidArg("ACL flags %q", *o.ACLFlags)}
-	}
-	if o.Dynamic {
-		// The engine cannot yet download without a known size and ranges;
-		// refusing is better than a transfer that behaves differently.
-		return &actionError{action: "set dynamic content", err: &hresult.Error{Code: hresult.E_NOTIMPL}}
+	var acl *uint32
+	if o.ACLFlags != nil {
+		f, ok := parseACLLetters(*o.ACLFlags)
+		if !ok {
+			return &actionError{action: "set the ACL flags", err: invalidArg("ACL flags %q", *o.ACLFlags)}
+		}
+		acl = &f
 	}
 	m, err := e.manager()
 	if err != nil {
@@ -74,9 +73,23 @@ func runTransfer(ctx context.Context, e *env, o transferOptions) error {
 	}
 	t := &transfer{e: e, m: m, id: j.ID, sig: sig}
 	// From here on a failure cancels the job, so bad input leaves nothing.
-	if prio != engine.Normal {
-		if err := m.Set(ctx, j.ID, engine.Props{Priority: &prio}); err != nil {
-			return t.abandon(&actionError{action: "set the job priority", err: err})
+	settings := []struct {
+		action string
+		props  engine.Props
+		given  bool
+	}{
+		{"set the job priority", engine.Props{Priority: &prio}, prio != engine.Normal},
+		{"set the ACL flags", engine.Props{ACLFlags: acl}, acl != nil},
+		// Dynamic content is for servers that give no size or ranges; the
+		// engine says whether this job may have it.
+		{"set dynamic content", engine.Props{Dynamic: &o.Dynamic}, o.Dynamic},
+	}
+	for _, s := range settings {
+		if !s.given {
+			continue
+		}
+		if err := m.Set(ctx, j.ID, s.props); err != nil {
+			return t.abandon(&actionError{action: s.action, err: err})
 		}
 	}
 	for _, f := range o.Files {
@@ -91,11 +104,6 @@ func runTransfer(ctx context.Context, e *env, o transferOptions) error {
 		return t.abandon(&actionError{action: "resume job", err: err})
 	}
 	return t.wait(ctx)
-}
-
-// validACLFlags accepts a non-empty combination of O, G, D and S.
-func validACLFlags(s string) bool {
-	return s != "" && strings.Trim(strings.ToUpper(s), "OGDS") == ""
 }
 
 type transfer struct {
