@@ -17,11 +17,24 @@ deps: ## install the tools the tests need, when missing (apt-get, as root)
 build: ## build bitsadmin, bitsjob and bitsserver into bin/
 	go build -o bin/ ./cmd/...
 
-test: deps ## gofmt check, go vet, and every test with the race detector
+test: deps pwsh-check ## gofmt check, go vet, and every test with the race detector
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change these files:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 -timeout 30m ./...
+
+# The PowerShell module is checked with the tree-sitter PowerShell grammar
+# (npm, pinned in tools/pwsh-grammar/package-lock.json); the Go contract test
+# in internal/cli/bitsjob uses the same installation.
+.PHONY: pwsh-check
+PWSH_GRAMMAR := tools/pwsh-grammar
+
+pwsh-check: $(PWSH_GRAMMAR)/node_modules/.installed ## parse every PowerShell file under pwsh/ and fail on syntax errors
+	node $(PWSH_GRAMMAR)/check.mjs pwsh
+
+$(PWSH_GRAMMAR)/node_modules/.installed: $(PWSH_GRAMMAR)/package.json $(PWSH_GRAMMAR)/package-lock.json $(PWSH_GRAMMAR)/deps.sh
+	$(PWSH_GRAMMAR)/deps.sh
+	touch $@
 
 demo: build ## download 64 MiB twice from a local bitsserver with bitsadmin
 	scripts/demo.sh

@@ -30,8 +30,9 @@ func TestNotifyCommandCompletesTheJob(t *testing.T) {
 	if fileSum(t, dest) != sum(content) {
 		t.Fatal("SHA-256 of the completed file differs")
 	}
-	log, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
-	if !strings.Contains(string(log), "notification program ran") || !strings.Contains(string(log), "Job completed.") {
-		t.Errorf("the worker log lacks the program's run and output:\n%s", log)
-	}
+	// The program's run and output reach the log once it has exited.
+	testenv.Eventually(t, "the program's output in the worker log", func() bool {
+		log, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
+		return strings.Contains(string(log), "notification program ran") && strings.Contains(string(log), "Job completed.")
+	})
 }

@@ -1,5 +1,8 @@
 // Package bitsjob is the bitsjob command line: cobra commands over
-// engine.Manager. It owns parsing and printing only.
+// engine.Manager, with human output in tables and --json output that the
+// PowerShell BitsTransfer module reads. It owns parsing and printing only;
+// every change to a job goes through the Manager. Nothing may import it but
+// cmd/bitsjob.
 package bitsjob
 
 import (
@@ -8,47 +11,198 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"bits/engine"
 )
 
 // Version is the version of the whole suite.
 const Version = "0.1.0"
 
-// Main runs bitsjob with args and returns the process exit code.
+// defaultPoll is how often transfer and watch look at their jobs.
+const defaultPoll = 250 * time.Millisecond
+
+// env is what a command runs with. Main fills it for real use; tests build
+// one around a Manager with a fixed clock and GUIDs.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// m is the job Manager, opened by open on first use, so that version,
+	// help and completion work without a state folder.
+	m      *engine.Manager
+	open   func() (*engine.Manager, error)
+	opened bool // m came from open, so run closes it
+	// allUsers runs fn on the Manager of every user's job store (root only).
+	allUsers func(ctx context.Context, fn func(*engine.Manager) error) error
+	// wait returns after the next polling interval of transfer and watch,
+	// or with ctx's error when the command is interrupted.
+	wait func(ctx context.Context) error
+	now  func() time.Time
+	// terminal: stdout is a terminal, so transfer draws a progress bar.
+	terminal bool
+
+	others []*engine.Manager // other users' stores that find opened (root)
+
+	json bool // --json
+	ran  bool // a command's RunE started: a failure before it is a usage error
+}
+
+// Main runs bitsjob with args and returns the process exit code. It never
+// calls os.Exit. Ctrl+C and SIGTERM cancel the command's context: transfer
+// then cancels the job it created, watch ends, the worker stops cleanly.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRoot()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		return 1
+	e := &env{
+		stdin: stdin, stdout: stdout, stderr: stderr,
+		open: func() (*engine.Manager, error) { return engine.Open(engine.Options{}) },
+		allUsers: func(ctx context.Context, fn func(*engine.Manager) error) error {
+			return engine.ForAllUsers(ctx, engine.Options{}, fn)
+		},
+		wait:     pollWait(defaultPoll),
+		now:      time.Now,
+		terminal: isTerminal(stdout),
 	}
-	return 0
+	return run(ctx, args, e)
 }
 
-func newRoot() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "bitsjob",
-		Short:         "Background transfers that survive network loss and reboots",
-		SilenceUsage:  true,
-		SilenceErrors: false,
+// run executes one command line and returns its exit code. After any
+// command that opened the job store it makes sure a worker runs if a job
+// needs one, as every front end does, so any command revives transfers.
+func run(ctx context.Context, args []string, e *env) int {
+	root := newRoot(e)
+	// A command line cobra refuses is never parsed, yet its error must
+	// still come as JSON when --json was asked for.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" {
+			e.json = true
+		}
 	}
-	root.AddCommand(newWorkerCmd(), newVersionCmd())
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := e.report(err)
+	for _, o := range e.others {
+		o.Close()
+	}
+	e.others = nil
+	if e.m != nil {
+		// Jobs that wait for a worker that cannot start are worth a
+		// warning, not a failure: the command itself did its work.
+		if werr := e.m.EnsureWorker(context.Background()); werr != nil {
+			e.warnBody(describe(werr), "start the transfer worker", "")
+		}
+		if e.opened {
+			e.m.Close()
+			e.m, e.opened = nil, false
+		}
+	}
+	return code
+}
+
+func pollWait(d time.Duration) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bitsjob",
+		Short: "Background transfers that survive network loss and reboots",
+		Long: `bitsjob queues downloads and uploads that a per-user worker finishes in the
+background, across network loss, logout and reboot. Every command takes --json
+and then prints JSON Lines (one document per line) whose field names are those
+of PowerShell's BitsJob objects; errors become a JSON object on stderr and a
+non-zero exit status (see docs/json.md).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			e.ran = true
+		},
+	}
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON Lines instead of tables")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.AddCommand(
+		newCreateCmd(e), newAddCmd(e),
+		newResumeCmd(e), newSuspendCmd(e), newCancelCmd(e), newCompleteCmd(e),
+		newGetCmd(e), newListCmd(e), newSetCmd(e),
+		newTransferCmd(e), newWatchCmd(e),
+		newWorkerCmd(), newVersionCmd(e),
+	)
+	// Add help and completion now rather than at Execute, so that the
+	// command tree is whole for anyone who walks it (the module's contract
+	// test does). The completion command keeps the output it sees here.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
 	return root
 }
 
-func newVersionCmd() *cobra.Command {
+func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if e.json {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					SchemaVersion int
+					Version       string
+				}{SchemaVersion, Version})
+			}
 			_, err := io.WriteString(cmd.OutOrStdout(), "bitsjob "+Version+"\n")
 			return err
 		},
+	}
+}
+
+// manager returns the job Manager, opening it on first use.
+func (e *env) manager() (*engine.Manager, error) {
+	if e.m != nil {
+		return e.m, nil
+	}
+	m, err := e.open()
+	if err != nil {
+		return nil, &opError{action: "open the job store", err: err}
+	}
+	e.m, e.opened = m, true
+	return m, nil
+}
+
+// Argument checks that fail as usage errors.
+
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("this command takes no arguments")
+	}
+	return nil
+}
+
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageErr("missing %s", what)
+		}
+		return nil
 	}
 }

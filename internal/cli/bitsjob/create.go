@@ -1,0 +1,134 @@
+package bitsjob
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"bits/engine"
+)
+
+// defaultName is the display name of a job created without --name, as
+// Start-BitsTransfer names its jobs.
+const defaultName = "BITS Transfer"
+
+type createOptions struct {
+	Name  string
+	Type  engine.JobType
+	Props engine.Props
+	Files []engine.FileSpec
+}
+
+func newCreateCmd(e *env) *cobra.Command {
+	var (
+		s        settings
+		name     string
+		typeName string
+	)
+	cmd := &cobra.Command{
+		Use:   "create [flags] [REMOTE LOCAL]...",
+		Short: "Create a job, with its settings and files; it starts suspended",
+		Long: `Create a job. Settings given as flags are applied and the files given as
+REMOTE LOCAL pairs are added, all or nothing: if one is refused the job is
+cancelled and nothing is left. Like every new job it is suspended until
+"bitsjob resume".`,
+		Example: `  bitsjob create --name nightly https://example.com/a.iso ~/a.iso
+  id=$(bitsjob create --json --priority low | jq -r .JobId)`,
+		Args: pairs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := jobOptions(cmd, &s, name, typeName, args)
+			if err != nil {
+				return err
+			}
+			return runCreate(cmd.Context(), e, o)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", defaultName, "display name")
+	cmd.Flags().StringVar(&typeName, "type", "Download", "Download, Upload or UploadReply")
+	s.register(cmd.Flags())
+	return cmd
+}
+
+// jobOptions reads what create and transfer share: name, type, settings
+// and file pairs.
+func jobOptions(cmd *cobra.Command, s *settings, name, typeName string, args []string) (createOptions, error) {
+	o := createOptions{Name: name}
+	t, err := parseJobType(typeName)
+	if err != nil {
+		return o, usageErr("--type: %v", err)
+	}
+	o.Type = t
+	if o.Props, err = s.props(cmd.Flags()); err != nil {
+		return o, err
+	}
+	o.Files, err = fileSpecs(args)
+	return o, err
+}
+
+func runCreate(ctx context.Context, e *env, o createOptions) error {
+	j, err := newJob(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	return e.printJobs(e.stdout, []*engine.Job{j})
+}
+
+// newJob creates a job, applies its settings and adds its files. Any
+// failure cancels the job, so bad input leaves nothing behind.
+func newJob(ctx context.Context, e *env, o createOptions) (*engine.Job, error) {
+	m, err := e.manager()
+	if err != nil {
+		return nil, err
+	}
+	j, err := m.Create(ctx, o.Name, o.Type)
+	if err != nil {
+		return nil, &opError{action: "create the job", err: err}
+	}
+	abandon := func(action string, err error) error {
+		m.Cancel(context.WithoutCancel(ctx), j.ID)
+		return &opError{action: action, err: err}
+	}
+	if !empty(o.Props) {
+		if err := m.Set(ctx, j.ID, o.Props); err != nil {
+			return nil, abandon("set the job's settings", err)
+		}
+	}
+	if len(o.Files) > 0 {
+		if err := m.AddFiles(ctx, j.ID, o.Files); err != nil {
+			return nil, abandon("add the files", err)
+		}
+	}
+	j, err = m.Get(ctx, j.ID)
+	if err != nil {
+		return nil, abandon("read the job", err)
+	}
+	return j, nil
+}
+
+// pairs accepts n leading arguments followed by REMOTE LOCAL pairs.
+func pairs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageErr("missing the job")
+		}
+		if (len(args)-n)%2 != 0 {
+			return usageErr("files come in pairs: REMOTE LOCAL")
+		}
+		return nil
+	}
+}
+
+// fileSpecs turns REMOTE LOCAL pairs into files, making relative local
+// names absolute against the current folder.
+func fileSpecs(args []string) ([]engine.FileSpec, error) {
+	var out []engine.FileSpec
+	for i := 0; i+1 < len(args); i += 2 {
+		local, err := filepath.Abs(args[i+1])
+		if err != nil {
+			return nil, usageErr("local name %q: %v", args[i+1], err)
+		}
+		out = append(out, engine.FileSpec{Remote: args[i], Local: local})
+	}
+	return out, nil
+}

@@ -1,0 +1,206 @@
+package bitsjob
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"bits/engine"
+	"bits/engine/hresult"
+)
+
+func newTransferCmd(e *env) *cobra.Command {
+	var (
+		s        settings
+		name     string
+		typeName string
+	)
+	cmd := &cobra.Command{
+		Use:   "transfer [flags] REMOTE LOCAL [REMOTE LOCAL]...",
+		Short: "Transfer files now and wait: create, resume, follow, complete",
+		Long: `Create a job with the given settings and files, resume it, and wait. On a
+terminal a progress bar follows it; with --json every step (a change of state,
+bytes or files) is printed as the job's JSON, one line each. When the job is
+transferred it is completed, so the files appear under their final names, and
+the last line shows it Acknowledged. When it fails the job is left in ERROR
+for "bitsjob get" to explain, and the exit status is 4. Transient errors are
+waited out, as BITS does. Ctrl+C cancels the job.`,
+		Example: `  bitsjob transfer https://example.com/a.iso ~/a.iso
+  bitsjob transfer --json --priority foreground https://example.com/a.iso a.iso | jq -c '[.JobState, .BytesTransferred]'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("missing REMOTE LOCAL")
+			}
+			return pairs(0)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := jobOptions(cmd, &s, name, typeName, args)
+			if err != nil {
+				return err
+			}
+			return runTransfer(cmd.Context(), e, o)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", defaultName, "display name")
+	cmd.Flags().StringVar(&typeName, "type", "Download", "Download, Upload or UploadReply")
+	s.register(cmd.Flags())
+	return cmd
+}
+
+func runTransfer(ctx context.Context, e *env, o createOptions) error {
+	j, err := newJob(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	m := e.m
+	if err := m.Resume(ctx, j.ID); err != nil {
+		m.Cancel(context.WithoutCancel(ctx), j.ID)
+		return &opError{action: "resume", job: jobID(j), err: err}
+	}
+	view := e.progressView()
+	for {
+		if ctx.Err() != nil {
+			return cancelTransfer(m, j)
+		}
+		cur, err := m.Get(ctx, j.ID)
+		switch {
+		case hresult.Is(err, hresult.BG_E_NOT_FOUND):
+			view.end()
+			return &jobFailed{id: j.ID}
+		case err != nil && ctx.Err() != nil:
+			return cancelTransfer(m, j)
+		case err != nil:
+			return &opError{action: "follow", job: jobID(j), err: err}
+		}
+		j = cur
+		switch j.State {
+		case engine.Transferred:
+			view.show(j)
+			code, err := m.Complete(context.WithoutCancel(ctx), j.ID)
+			if err != nil {
+				view.end()
+				return &opError{action: "complete", job: jobID(j), err: err}
+			}
+			j.State = engine.Acknowledged
+			clearTemps(j)
+			view.show(j)
+			view.end()
+			e.warn(code, "complete", jobID(j))
+			return nil
+		case engine.Error:
+			view.show(j)
+			view.end()
+			return &jobFailed{job: j, id: j.ID}
+		}
+		view.show(j)
+		if err := e.wait(ctx); err != nil {
+			return cancelTransfer(m, j)
+		}
+	}
+}
+
+func cancelTransfer(m *engine.Manager, j *engine.Job) error {
+	if _, err := m.Cancel(context.Background(), j.ID); err != nil && !hresult.Is(err, hresult.BG_E_NOT_FOUND) {
+		return &opError{action: "cancel", job: jobID(j), err: err}
+	}
+	return &interrupted{note: "the job was cancelled"}
+}
+
+// A progressView shows the steps of a transfer: JSON lines, a progress bar
+// on a terminal, or one line per state otherwise.
+type progressView struct {
+	w        io.Writer
+	json     bool
+	terminal bool
+	last     string // the step last shown
+	drawn    bool   // a bar is on the screen without its newline
+}
+
+func (e *env) progressView() *progressView {
+	return &progressView{w: e.stdout, json: e.json, terminal: e.terminal}
+}
+
+// step is what makes a new step: state, bytes, files and error.
+func step(j *engine.Job, withBytes bool) string {
+	total, done, files, filesDone := j.Progress()
+	s := fmt.Sprintf("%v %d/%d", j.State, filesDone, files)
+	if withBytes {
+		s += fmt.Sprintf(" %d/%d", done, total)
+	}
+	if j.Err != nil {
+		s += fmt.Sprintf(" %x", uint32(j.Err.Code))
+	}
+	return s
+}
+
+func (v *progressView) show(j *engine.Job) {
+	key := step(j, v.json || v.terminal)
+	if key == v.last {
+		return
+	}
+	v.last = key
+	switch {
+	case v.json:
+		writeJSON(v.w, toJSON(j))
+	case v.terminal:
+		fmt.Fprintf(v.w, "\r\x1b[2K%s", bar(j, 30))
+		v.drawn = true
+	default:
+		fmt.Fprintln(v.w, statusLine(j))
+	}
+}
+
+// end finishes the bar's line.
+func (v *progressView) end() {
+	if v.drawn {
+		fmt.Fprintln(v.w)
+		v.drawn = false
+	}
+}
+
+// statusLine is one step of a transfer whose output is not a terminal.
+func statusLine(j *engine.Job) string {
+	total, done, files, filesDone := j.Progress()
+	line := fmt.Sprintf("%-14s files %d/%d  bytes %s", nameOr(stateNames, j.State), filesDone, files, progressText(done, total))
+	if j.Err != nil && (j.State == engine.Error || j.State == engine.TransientError) {
+		line += fmt.Sprintf("  0x%08X %s", uint32(j.Err.Code), j.Err.Code.Message())
+	}
+	return line
+}
+
+// bar draws [=====>    ]  42%  4.2 MiB / 10.0 MiB  Transferring.
+func bar(j *engine.Job, width int) string {
+	total, done, _, _ := j.Progress()
+	pct := 0
+	if total > 0 {
+		pct = int(min(float64(done)*100/float64(total), 100))
+	} else if total == 0 && (j.State == engine.Transferred || j.State == engine.Acknowledged) {
+		pct = 100
+	}
+	fill := pct * width / 100
+	b := strings.Repeat("=", fill)
+	if fill < width {
+		b += ">" + strings.Repeat(" ", width-fill-1)
+	}
+	size := "?"
+	if total != engine.SizeUnknown {
+		size = humanBytes(total)
+	}
+	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s", b, pct, humanBytes(done), size, nameOr(stateNames, j.State))
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

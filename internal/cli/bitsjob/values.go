@@ -1,0 +1,267 @@
+package bitsjob
+
+import (
+	"cmp"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"bits/engine"
+)
+
+// Parsing of flag values. Enumerations take PowerShell's member names and
+// bitsadmin's words, in any case; bit masks take numbers (decimal or 0x
+// hexadecimal) or names.
+
+// costStates are PowerShell's CostStates members (BITS_COST_STATE_*).
+type costState struct {
+	name  string
+	value uint32
+}
+
+var costStates = []costState{
+	{"Unrestricted", 0x1}, {"Capped", 0x2}, {"BelowCap", 0x4}, {"NearCap", 0x8},
+	{"OverCapCharged", 0x10}, {"OverCapThrottled", 0x20}, {"UsageBased", 0x40}, {"Roaming", 0x80},
+	{"IgnoreCongestion", 0x80000000}, {"PolicyUnrestricted", 0x80000021}, {"Standard", 0x80000067},
+	{"NoSurcharge", 0x8000006F}, {"NotRoaming", 0x8000007F}, {"Always", 0x800000FF},
+}
+
+// formatCostStates writes a cost mask as .NET writes a [Flags] enum: the
+// largest members that make it up, in ascending order, joined by ", ";
+// "None" for 0, and the number when some bit has no name.
+func formatCostStates(v uint32) string {
+	if v == 0 {
+		return "None"
+	}
+	members := slices.Clone(costStates)
+	slices.SortFunc(members, func(a, b costState) int {
+		return cmp.Compare(b.value, a.value)
+	})
+	rest := v
+	var names []string
+	for _, m := range members {
+		if rest&m.value == m.value && rest != 0 {
+			names = append([]string{m.name}, names...)
+			rest &^= m.value
+		}
+	}
+	if rest != 0 {
+		return strconv.FormatUint(uint64(v), 10)
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseCostStates reads names separated by commas or blanks, or a number.
+func parseCostStates(s string) (uint32, error) {
+	if n, err := parseUint32(s); err == nil {
+		return n, nil
+	}
+	var v uint32
+	words := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '|' })
+	if len(words) == 0 {
+		return 0, fmt.Errorf("no cost states in %q", s)
+	}
+	for _, w := range words {
+		if strings.EqualFold(w, "None") {
+			continue
+		}
+		i := slices.IndexFunc(costStates, func(c costState) bool {
+			return strings.EqualFold(c.name, w)
+		})
+		if i < 0 {
+			return 0, fmt.Errorf("%q is not a cost state", w)
+		}
+		v |= costStates[i].value
+	}
+	return v, nil
+}
+
+// parseUint32 reads a decimal or 0x-prefixed hexadecimal number.
+func parseUint32(s string) (uint32, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 0, 32)
+	return uint32(n), err
+}
+
+// parseSeconds reads a whole number of seconds or a Go duration (90s, 10m, 2h).
+func parseSeconds(s string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is neither seconds nor a duration", s)
+	}
+	return d, nil
+}
+
+func parseJobType(s string) (engine.JobType, error) {
+	switch strings.ToLower(s) {
+	case "download":
+		return engine.Download, nil
+	case "upload":
+		return engine.Upload, nil
+	case "uploadreply", "upload-reply":
+		return engine.UploadReply, nil
+	}
+	return 0, fmt.Errorf("%q is not a transfer type (Download, Upload, UploadReply)", s)
+}
+
+func parsePriority(s string) (engine.Priority, error) {
+	if p, ok := engine.ParsePriority(s); ok {
+		return p, nil
+	}
+	return 0, fmt.Errorf("%q is not a priority (Foreground, High, Normal, Low)", s)
+}
+
+func parseProxyUsage(s string) (engine.ProxyUsage, error) {
+	for u, n := range proxyNames {
+		if strings.EqualFold(s, n) {
+			return u, nil
+		}
+	}
+	if u, ok := engine.ParseProxyUsage(s); ok {
+		return u, nil
+	}
+	return 0, fmt.Errorf("%q is not a proxy usage (SystemDefault, NoProxy, Override, AutoDetect)", s)
+}
+
+// parseACLFlags reads the letters o, g, d and s (bitsadmin's OGDS) or a number.
+func parseACLFlags(s string) (uint32, error) {
+	if n, err := parseUint32(s); err == nil {
+		return n, nil
+	}
+	var v uint32
+	letters := strings.ToLower(strings.NewReplacer(",", "", " ", "").Replace(s))
+	if letters == "" {
+		return 0, fmt.Errorf("no ACL flags in %q", s)
+	}
+	for _, c := range letters {
+		i := strings.IndexRune("ogds", c)
+		if i < 0 {
+			return 0, fmt.Errorf("%q is not a set of ACL flags (o, g, d, s)", s)
+		}
+		v |= 1 << i
+	}
+	return v, nil
+}
+
+func parseCertLocation(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, nil
+	}
+	for i, n := range certLocationNames {
+		if strings.EqualFold(s, n) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a certificate store location (%s)", s, strings.Join(certLocationNames, ", "))
+}
+
+func parseCertHash(s string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "").Replace(s))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a hexadecimal hash", s)
+	}
+	return b, nil
+}
+
+// parseCredentialKey reads TARGET:SCHEME, as server:basic or proxy:negotiate.
+func parseCredentialKey(s string) (engine.AuthTarget, engine.AuthScheme, error) {
+	t, sc, ok := strings.Cut(s, ":")
+	target, tok := engine.ParseAuthTarget(t)
+	scheme, sok := engine.ParseAuthScheme(sc)
+	if !ok || !tok || !sok {
+		return 0, 0, fmt.Errorf("%q is not TARGET:SCHEME (server or proxy : basic, digest, ntlm, negotiate or passport)", s)
+	}
+	return target, scheme, nil
+}
+
+// parseRanges reads OFFSET:LENGTH,... where LENGTH may be eof.
+func parseRanges(s string) ([]engine.Range, error) {
+	var out []engine.Range
+	for _, part := range strings.Split(s, ",") {
+		off, length, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok {
+			return nil, fmt.Errorf("%q is not OFFSET:LENGTH", part)
+		}
+		o, err := strconv.ParseUint(off, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an offset", off)
+		}
+		l := engine.ToEOF
+		if !strings.EqualFold(length, "eof") {
+			if l, err = strconv.ParseUint(length, 10, 64); err != nil {
+				return nil, fmt.Errorf("%q is not a length", length)
+			}
+		}
+		out = append(out, engine.Range{Offset: o, Length: l})
+	}
+	return out, nil
+}
+
+// joinCommandLine makes a notification parameter string from a program and
+// its arguments, quoted so that the engine splits it back into the same
+// words: blanks separate, double quotes group, \" is a quote. As in BITS,
+// the first word is the program itself (argv[0]).
+func joinCommandLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		body := strings.ReplaceAll(a, `"`, `\"`)
+		if a != "" && !strings.ContainsAny(a, " \t") {
+			q[i] = body
+			continue
+		}
+		// A backslash just before the closing quote would escape it, so
+		// trailing backslashes go after it, where they are plain.
+		trimmed := strings.TrimRight(body, `\`)
+		q[i] = `"` + trimmed + `"` + body[len(trimmed):]
+	}
+	return strings.Join(q, " ")
+}
+
+// splitCommandLine splits a parameter string as the engine does when it
+// runs the notification program.
+func splitCommandLine(s string) []string {
+	var args []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && s[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+			inWord = true
+		case c == '"':
+			quoted = !quoted
+			inWord = true
+		case (c == ' ' || c == '\t') && !quoted:
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args
+}
+
+// notifyCmdLine shows a notification command line as PowerShell's
+// -NotifyCmdLine takes it: the program, then its arguments (the words of
+// the parameter string after argv[0]).
+func notifyCmdLine(program, params string) []string {
+	out := []string{program}
+	if words := splitCommandLine(params); len(words) > 1 {
+		out = append(out, words[1:]...)
+	}
+	return out
+}
