@@ -102,7 +102,9 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	defer stopRunners()
 	tick := time.NewTicker(scanInterval)
 	defer tick.Stop()
-	idleSince := m.opts.Now()
+	// Idleness is measured on the real clock: it is about this process's
+	// life, not about job times, which follow the injectable one.
+	idleSince := time.Now()
 	for {
 		if err := m.sweepInactive(runCtx); err != nil {
 			w.log.Error("inactivity sweep", "err", err)
@@ -115,8 +117,8 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 			busy = true
 		}
 		if busy || w.active() > 0 {
-			idleSince = m.opts.Now()
-		} else if m.opts.Now().Sub(idleSince) >= o.IdleTimeout {
+			idleSince = time.Now()
+		} else if time.Since(idleSince) >= o.IdleTimeout {
 			w.log.Info("worker idle, exiting")
 			return nil
 		}
