@@ -55,7 +55,7 @@ func (w *worker) notifyDue(ctx context.Context) (pending bool) {
 // that fails runs again after the job's retry delay, as long as the job
 // stays in the state that called for it.
 func (w *worker) notify(ctx context.Context, j *Job) {
-	args := splitCommandLine(j.NotifyParameters)
+	args := SplitCommandLine(j.NotifyParameters)
 	if len(args) == 0 {
 		args = []string{j.NotifyProgram}
 	}
@@ -96,9 +96,10 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// splitCommandLine splits a Windows-style command line: words separated by
+// SplitCommandLine splits a Windows-style command line, as the worker does
+// with a notification program's parameter string: words separated by
 // blanks, double quotes group, and \" is a literal quote.
-func splitCommandLine(s string) []string {
+func SplitCommandLine(s string) []string {
 	var args []string
 	var cur strings.Builder
 	inWord, quoted := false, false

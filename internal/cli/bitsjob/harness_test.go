@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -258,45 +257,7 @@ func shellQuote(args []string) string {
 // with -update.
 func (h *harness) check(name string) {
 	h.t.Helper()
-	path := filepath.Join(testdata, name+".golden")
-	got := h.script.String()
-	if *update {
-		if err := os.MkdirAll(testdata, 0o755); err != nil {
-			h.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			h.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		h.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		h.t.Errorf("output differs from %s (run with -update to accept):\n%s", path, diff(string(want), got))
-	}
-}
-
-// diff shows the first differing line of want and got, with context.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	i := 0
-	for i < len(w) && i < len(g) && w[i] == g[i] {
-		i++
-	}
-	from := max(0, i-3)
-	var b strings.Builder
-	for _, l := range w[from:i] {
-		fmt.Fprintf(&b, "  %q\n", l)
-	}
-	if i < len(w) {
-		fmt.Fprintf(&b, "- %q\n", w[i])
-	}
-	if i < len(g) {
-		fmt.Fprintf(&b, "+ %q\n", g[i])
-	}
-	return fmt.Sprintf("first difference at line %d:\n%s", i+1, b.String())
+	testenv.CheckGolden(h.t, filepath.Join(testdata, name+".golden"), h.script.String(), *update)
 }
 
 // id is the GUID of the n-th job a harness created, as bitsjob prints it.

@@ -17,7 +17,9 @@ import (
 func TestPester(t *testing.T) {
 	pwsh, err := exec.LookPath("pwsh")
 	if err != nil {
-		t.Skip("pwsh is not installed: the Pester tests run where PowerShell is")
+		// Also under CI: no pwsh package exists for this project's machines, and
+		// the module is checked by its grammar and contract tests instead.
+		t.Skip("pwsh is not installed: the Pester tests run where PowerShell is (CI included)")
 	}
 	probe := exec.Command(pwsh, "-NoProfile", "-NonInteractive", "-Command",
 		"if (Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version -ge [version]'5.0' }) { exit 0 } else { exit 3 }")
@@ -25,7 +27,7 @@ func TestPester(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("pwsh has no Pester 5 (Install-Module Pester -MinimumVersion 5.0): %v", err)
 		}
-		t.Skipf("pwsh has no Pester 5 (Install-Module Pester -MinimumVersion 5.0): %v", err)
+		t.Skipf("pwsh has no Pester 5 (Install-Module Pester -MinimumVersion 5.0): %v", err) // CI fails above
 	}
 	bin := t.TempDir()
 	if err := testenv.BuildPrograms(bin, "bitsjob"); err != nil {

@@ -222,45 +222,12 @@ func joinCommandLine(args []string) string {
 	return strings.Join(q, " ")
 }
 
-// splitCommandLine splits a parameter string as the engine does when it
-// runs the notification program.
-func splitCommandLine(s string) []string {
-	var args []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && i+1 < len(s) && s[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-			inWord = true
-		case c == '"':
-			quoted = !quoted
-			inWord = true
-		case (c == ' ' || c == '\t') && !quoted:
-			if inWord {
-				args = append(args, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		args = append(args, cur.String())
-	}
-	return args
-}
-
 // notifyCmdLine shows a notification command line as PowerShell's
 // -NotifyCmdLine takes it: the program, then its arguments (the words of
 // the parameter string after argv[0]).
 func notifyCmdLine(program, params string) []string {
 	out := []string{program}
-	if words := splitCommandLine(params); len(words) > 1 {
+	if words := engine.SplitCommandLine(params); len(words) > 1 {
 		out = append(out, words[1:]...)
 	}
 	return out

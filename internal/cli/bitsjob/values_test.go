@@ -18,7 +18,7 @@ func TestCommandLineRoundTrip(t *testing.T) {
 		{"prog", "tab\there", "x y\\"},
 	} {
 		line := joinCommandLine(args)
-		if got := splitCommandLine(line); !slices.Equal(got, args) {
+		if got := engine.SplitCommandLine(line); !slices.Equal(got, args) {
 			t.Errorf("join %q = %q, split back %q", args, line, got)
 		}
 		if got := notifyCmdLine(args[0], line); !slices.Equal(got, args) {
