@@ -94,6 +94,9 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, notifying: map[string]bool{}}
 	nudges := w.listen(ctx)
 	if err := w.recoverJobs(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting: a clean stop
+		}
 		return err
 	}
 	w.log.Info("worker started", "home", m.home, "pid", os.Getpid())
