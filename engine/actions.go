@@ -194,7 +194,12 @@ func checkRemote(remote string) error {
 	}
 	u, err := url.Parse(remote)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return invalidArg("%q is not an http or https URL", remote)
+		return invalidArg("the remote name is not an http or https URL") // not echoed: it may hold a password
+	}
+	if u.User != nil {
+		// Remote names are shown and logged; credentials never are. They
+		// belong in the job's credentials (/setcredentials).
+		return invalidArg("a remote name may not carry a user name or password: use the job's credentials")
 	}
 	return nil
 }

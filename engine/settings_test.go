@@ -201,6 +201,23 @@ func TestCredentialsAreNeverReadBack(t *testing.T) {
 	}
 }
 
+func TestRemoteNamesCarryNoCredentials(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	j, _ := h.m.Create(ctx, "u", engine.Download)
+	err := h.m.AddFile(ctx, j.ID, "http://edward:password20@127.0.0.1:9/f", filepath.Join(h.dir, "f"))
+	if !hresult.Is(err, hresult.E_INVALIDARG) || strings.Contains(err.Error(), "password20") {
+		t.Fatalf("AddFile with credentials in the URL: %v", err)
+	}
+	if n, err := h.m.ReplaceRemotePrefix(ctx, j.ID, "http://", "http://a:b@"); n != 0 || err != nil {
+		t.Fatalf("ReplaceRemotePrefix on an empty job: %d, %v", n, err)
+	}
+	h.m.AddFile(ctx, j.ID, "http://127.0.0.1:9/f", filepath.Join(h.dir, "f"))
+	if _, err := h.m.ReplaceRemotePrefix(ctx, j.ID, "http://", "http://a:b@"); !hresult.Is(err, hresult.E_INVALIDARG) {
+		t.Errorf("ReplaceRemotePrefix adding credentials: %v", err)
+	}
+}
+
 func TestSettingRules(t *testing.T) {
 	h := start(t)
 	ctx := context.Background()
