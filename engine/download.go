@@ -28,6 +28,7 @@ const maxRestarts = 3
 // is always on disk.
 func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
 	f := j.Files[idx]
+	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
 	u, d, err := w.downloader(f.RemoteName)
 	if err != nil {
 		return err

@@ -342,28 +342,23 @@ func (w *worker) runJob(ctx context.Context, id string) {
 }
 
 // stopped runs when a transfer ends because the job left the active states
-// or the worker is stopping. A job that is gone (cancelled, completed) leaves
-// no temporary file behind; one that is still there keeps its checkpoint.
+// or the worker is stopping. A job that is gone (cancelled, completed)
+// leaves no temporary file behind: j holds the names this runner created,
+// which may be newer than what Cancel read from the store. A job that is
+// still there keeps its checkpoint.
 func (w *worker) stopped(j *Job) {
 	ctx := context.Background()
 	cur, err := w.m.Get(ctx, j.ID)
 	if hresult.Is(err, hresult.BG_E_NOT_FOUND) {
 		for _, f := range j.Files {
-			w.removeTemp(ctx, j.ID, f)
+			if f.TempName != "" {
+				os.Remove(f.TempName)
+			}
 		}
 		return
 	}
 	if err == nil && (cur.State == Connecting || cur.State == Transferring) {
 		w.transition(ctx, j.ID, EvRecover, nil) // worker shutdown: back to the queue
-	}
-}
-
-// removeTemp deletes the temporary files a runner may have created for a
-// job that no longer exists (its row, and so its temp name, may be newer
-// than the snapshot the runner started with).
-func (w *worker) removeTemp(_ context.Context, _ string, f File) {
-	if f.TempName != "" {
-		os.Remove(f.TempName)
 	}
 }
 

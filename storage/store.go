@@ -147,14 +147,3 @@ func (s *Store) run(ctx context.Context, db *sql.DB, fn func(*Tx) error) error {
 	}
 	return tx.Commit()
 }
-
-// DataVersion returns a number that changes whenever another connection
-// commits; the worker polls it to notice changes made by front ends.
-func (s *Store) DataVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
-	var v int64
-	err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
-	return v, err
-}
-
-// Conn returns a dedicated connection, for DataVersion.
-func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.ro.Conn(ctx) }

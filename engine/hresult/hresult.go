@@ -72,9 +72,6 @@ func From(err error) *Error {
 	return &Error{Code: E_FAIL, Context: ContextUnknown, Msg: err.Error(), Transient: true}
 }
 
-// CodeOf returns the HRESULT of err, or E_FAIL when it carries none.
-func CodeOf(err error) Code { return From(err).Code }
-
 // Is reports whether err carries code c.
 func Is(err error, c Code) bool {
 	var e *Error
