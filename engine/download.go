@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,7 +28,11 @@ const maxRestarts = 3
 func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
-	u, d, err := w.downloader(f.RemoteName)
+	s, err := w.settings(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	u, d, err := w.request(s, f.RemoteName)
 	if err != nil {
 		return err
 	}
@@ -196,7 +199,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 
 // copyFile runs one transfer of f from its checkpoint to the end, segment
 // by segment, saving a checkpoint every o.Checkpoint.
-func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *url.URL, info transport.RemoteInfo, segs []segment) error {
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *transport.Request, info transport.RemoteInfo, segs []segment) error {
 	if f.BytesTransferred < f.BytesTotal {
 		cw := &countingWriter{w: tmp, first: make(chan struct{})}
 		cw.n.Store(f.BytesTransferred)

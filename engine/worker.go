@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -400,15 +399,3 @@ func (w *worker) fail(ctx context.Context, id string, idx int, err error) {
 
 // errStopped ends a file transfer because its job is no longer active.
 var errStopped = errors.New("job no longer active")
-
-func (w *worker) downloader(remote string) (*url.URL, transport.Downloader, error) {
-	u, err := url.Parse(remote)
-	if err != nil {
-		return nil, nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%s: %v", remote, err)
-	}
-	d, ok := w.o.Downloaders[u.Scheme]
-	if !ok {
-		return nil, nil, hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile, "no transport for %q", u.Scheme)
-	}
-	return u, d, nil
-}

@@ -1,8 +1,8 @@
-// Package transport defines how the engine moves bytes: one small interface
-// that each protocol (http, later smb and file) implements, and the facts a
-// transport reports about a remote file. Transports know nothing of jobs,
-// states or storage; they return *hresult.Error values that say whether a
-// failure is worth retrying.
+// Package transport defines how the engine moves bytes: small interfaces
+// that each protocol (http, smb, file) implements, the job settings a
+// request carries, and the facts a transport reports about a remote file.
+// Transports know nothing of jobs, states or storage; they return
+// *hresult.Error values that say whether a failure is worth retrying.
 package transport
 
 import (
@@ -16,15 +16,108 @@ import (
 // RemoteInfo is what a server says about a file before the transfer.
 type RemoteInfo struct {
 	Size      int64     // bytes; -1 when the server did not say
-	Validator string    // strong ETag, else Last-Modified; empty when neither was sent
-	ModTime   time.Time // Last-Modified, zero when not sent
-	Ranges    bool      // the server advertised byte ranges (Accept-Ranges: bytes)
+	Validator string    // strong ETag, else Last-Modified (SMB, file: size and time); empty when none
+	ModTime   time.Time // modification time, zero when not known
+	Ranges    bool      // the server can send byte ranges
+	// Digest is a checksum of the whole file the server offered (HTTP
+	// Repr-Digest or Content-MD5); the zero value when it offered none.
+	Digest Digest
+}
+
+// Digest is a checksum of a whole file, named by its algorithm as in the
+// HTTP digest registry: "sha-256", "sha-512" or "md5".
+type Digest struct {
+	Algorithm string
+	Sum       []byte
+}
+
+// A Request names a remote file and carries the job settings that shape
+// how it is fetched. The zero Settings are BITS' defaults.
+type Request struct {
+	URL *url.URL // http, https, smb or file
+	Settings
+}
+
+// Settings are the job options a transport applies. Each transport uses
+// the ones that mean something to it and ignores the rest.
+type Settings struct {
+	Proxy       Proxy
+	Credentials []Credential
+	// Headers are extra request headers, "Name: value" each.
+	Headers []string
+	// Method replaces GET for downloads (BITS' custom HTTP method); empty
+	// means GET. A custom method is sent once, without HEAD or ranges.
+	Method string
+	// ClientCert selects a client certificate for TLS; nil means none.
+	ClientCert *ClientCert
+	// SecurityFlags are BITS' BG_SSL_* and BG_HTTP_REDIRECT_POLICY_* bits.
+	SecurityFlags uint32
+	// SMBCredentialsFile is a mount.cifs-style credentials file used for
+	// SMB when the job has no SERVER credential; empty means none.
+	SMBCredentialsFile string
+}
+
+// ProxyUsage is BG_JOB_PROXY_USAGE.
+type ProxyUsage int
+
+const (
+	ProxyPreconfig  ProxyUsage = iota // the environment's HTTP_PROXY, HTTPS_PROXY, NO_PROXY
+	ProxyNone                         // connect directly
+	ProxyOverride                     // List, tried in order, except for hosts in Bypass
+	ProxyAutodetect                   // see docs/transports.md
+)
+
+// Proxy is a job's proxy settings. List and Bypass are BITS' space-separated
+// lists, as the user gave them.
+type Proxy struct {
+	Usage  ProxyUsage
+	List   string
+	Bypass string
+}
+
+// AuthTarget says whom a credential is for.
+type AuthTarget int
+
+const (
+	TargetServer AuthTarget = 1
+	TargetProxy  AuthTarget = 2
+)
+
+// AuthScheme is BG_AUTH_SCHEME.
+type AuthScheme int
+
+const (
+	SchemeBasic     AuthScheme = 1
+	SchemeDigest    AuthScheme = 2
+	SchemeNTLM      AuthScheme = 3
+	SchemeNegotiate AuthScheme = 4
+	SchemePassport  AuthScheme = 5
+)
+
+// A Credential answers one authentication scheme for one target. Implicit
+// marks BITS' NULL user and NULL password for NTLM and Negotiate: use the
+// logged-on identity.
+type Credential struct {
+	Target   AuthTarget
+	Scheme   AuthScheme
+	User     string
+	Password string
+	Implicit bool
+}
+
+// ClientCert names a client certificate as BITS does: by the SHA-1 hash of
+// the certificate or by its subject, in a store. Dirs are the folders that
+// hold the store's PEM files, searched in order (see docs/transports.md).
+type ClientCert struct {
+	Dirs    []string
+	Hash    []byte // SHA-1 of the DER certificate; nil when Subject is set
+	Subject string
 }
 
 // A Downloader reads remote files.
 type Downloader interface {
 	// Stat asks the server for the file's size and validators.
-	Stat(ctx context.Context, u *url.URL) (RemoteInfo, error)
+	Stat(ctx context.Context, r *Request) (RemoteInfo, error)
 
 	// Download writes the file's bytes from offset off up to end (exclusive;
 	// end < 0 means the end of the file) to w and returns how many it wrote.
@@ -33,8 +126,36 @@ type Downloader interface {
 	// cannot send the bytes from off (it ignores ranges), it returns
 	// ErrNoRanges. In both cases it has written nothing, and the caller
 	// restarts the file from byte 0 with a fresh Stat. It never writes more
-	// than end-off bytes, nor past want.Size.
-	Download(ctx context.Context, u *url.URL, off, end int64, want RemoteInfo, w io.Writer) (int64, error)
+	// than end-off bytes, nor past want.Size. With want.Size < 0 (dynamic
+	// content, a custom method) it copies from 0 until the server stops.
+	Download(ctx context.Context, r *Request, off, end int64, want RemoteInfo, w io.Writer) (int64, error)
+}
+
+// An Uploader writes files to a server in sessions that survive
+// interruptions: the engine records the session's token and the bytes the
+// server holds, and carries on from there after a crash or a reboot.
+type Uploader interface {
+	// Begin starts a session for an upload of size bytes and returns its
+	// token, which the engine stores.
+	Begin(ctx context.Context, r *Request, size int64) (session string, err error)
+
+	// Resume reports how many bytes the server holds for the session. A
+	// session the server no longer knows returns ErrSessionLost, and the
+	// engine begins a new one.
+	Resume(ctx context.Context, r *Request, session string) (int64, error)
+
+	// Send writes src's bytes (the file's, from offset off) into the
+	// session and returns the offset the server confirms it holds, which
+	// may be less than off plus what was read after an error.
+	Send(ctx context.Context, r *Request, session string, off, size int64, src io.Reader) (int64, error)
+
+	// Commit ends the session and makes the file appear under its remote
+	// name. A server that answers with a reply (upload-reply jobs) writes
+	// it to reply, which may be nil when the job wants none.
+	Commit(ctx context.Context, r *Request, session string, reply io.Writer) error
+
+	// Cancel abandons the session and deletes what the server holds of it.
+	Cancel(ctx context.Context, r *Request, session string) error
 }
 
 var (
@@ -43,4 +164,6 @@ var (
 	// ErrNoRanges means the server sent the whole file instead of the
 	// requested range.
 	ErrNoRanges = errors.New("the server ignored the byte range")
+	// ErrSessionLost means the server no longer knows an upload session.
+	ErrSessionLost = errors.New("the server no longer knows the upload session")
 )

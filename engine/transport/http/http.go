@@ -111,7 +111,8 @@ func (t *Transport) CloseIdleConnections() { t.client.CloseIdleConnections() }
 
 // Stat sends HEAD and reports the size, validator and range support. A
 // server that refuses HEAD (405, 501) is asked for its first byte instead.
-func (t *Transport) Stat(ctx context.Context, u *url.URL) (transport.RemoteInfo, error) {
+func (t *Transport) Stat(ctx context.Context, r *transport.Request) (transport.RemoteInfo, error) {
+	u := r.URL
 	none := transport.RemoteInfo{Size: -1}
 	if err := checkScheme(u); err != nil {
 		return none, err
@@ -181,7 +182,8 @@ func (t *Transport) statGET(ctx context.Context, u *url.URL) (transport.RemoteIn
 // w.Write returned, unchanged, so the caller can classify its own disk.
 // One case writes before it fails: a body without a length that runs past
 // want.Size is copied up to want.Size and then reported as ErrChanged.
-func (t *Transport) Download(ctx context.Context, u *url.URL, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
+func (t *Transport) Download(ctx context.Context, r *transport.Request, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
+	u := r.URL
 	if err := checkScheme(u); err != nil {
 		return 0, err
 	}

@@ -27,16 +27,16 @@ import (
 // and ends on a partial read.
 const size = 3*bufSize + 12345
 
-func parse(t testing.TB, s string) *url.URL {
+func parse(t testing.TB, s string) *transport.Request {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u
+	return &transport.Request{URL: u}
 }
 
-func stat(t *testing.T, tr *Transport, u *url.URL) transport.RemoteInfo {
+func stat(t *testing.T, tr *Transport, u *transport.Request) transport.RemoteInfo {
 	t.Helper()
 	info, err := tr.Stat(context.Background(), u)
 	if err != nil {

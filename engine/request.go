@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"bits/engine/hresult"
+	"bits/engine/transport"
+	"bits/storage"
+)
+
+// machineCertDir holds the certificate stores of the LOCAL_MACHINE family
+// of store locations; CURRENT_USER ones live in the state folder.
+const machineCertDir = "/etc/bits/certs"
+
+// settings reads what a transport needs to know of a job, secrets included:
+// its credentials and its custom headers even when they are write-only.
+// Only the worker calls it; nothing it returns is shown or logged.
+func (w *worker) settings(ctx context.Context, id string) (transport.Settings, error) {
+	var s transport.Settings
+	err := w.m.store.View(ctx, func(tx *storage.Tx) error {
+		j, err := loadJob(tx, id)
+		if err != nil {
+			return err
+		}
+		creds, err := tx.Credentials(id)
+		if err != nil {
+			return err
+		}
+		s = transportSettings(j, creds, w.m.home)
+		return nil
+	})
+	return s, err
+}
+
+func transportSettings(j *Job, creds []storage.Credential, home string) transport.Settings {
+	s := transport.Settings{
+		Proxy:         transport.Proxy{Usage: transport.ProxyUsage(j.ProxyUsage), List: j.ProxyList, Bypass: j.ProxyBypassList},
+		SecurityFlags: j.SecurityFlags,
+	}
+	if !strings.EqualFold(j.HTTPMethod, "GET") {
+		s.Method = j.HTTPMethod
+	}
+	for h := range strings.SplitSeq(j.CustomHeaders, "\r\n") {
+		if h = strings.TrimSpace(h); h != "" {
+			s.Headers = append(s.Headers, h)
+		}
+	}
+	for _, c := range creds {
+		tc := transport.Credential{Target: transport.AuthTarget(c.Target), Scheme: transport.AuthScheme(c.Scheme)}
+		if c.User == nil {
+			tc.Implicit = true
+		} else {
+			tc.User, tc.Password = *c.User, *c.Password
+		}
+		s.Credentials = append(s.Credentials, tc)
+	}
+	if cc := j.ClientCert; cc != nil {
+		dir := filepath.Join(home, "certs", strings.ToUpper(cc.StoreName))
+		if cc.StoreLocation != 0 { // not CURRENT_USER
+			dir = filepath.Join(machineCertDir, strings.ToUpper(cc.StoreName))
+		}
+		s.ClientCert = &transport.ClientCert{Dirs: []string{dir}, Hash: cc.Hash, Subject: cc.Subject}
+	}
+	if f := filepath.Join(home, SMBCredentialsFile); fileExists(f) {
+		s.SMBCredentialsFile = f
+	}
+	return s
+}
+
+// SMBCredentialsFile, in the state folder, holds the SMB user for jobs
+// without a SERVER credential (see docs/transports.md).
+const SMBCredentialsFile = "smb-credentials"
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// request resolves a file's remote name and the transport for it.
+func (w *worker) request(s transport.Settings, remote string) (*transport.Request, transport.Downloader, error) {
+	u, err := transport.ParseRemote(remote)
+	if err != nil {
+		return nil, nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
+	}
+	d, ok := w.o.Downloaders[u.Scheme]
+	if !ok {
+		return nil, nil, hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile, "no transport for %q", u.Scheme)
+	}
+	return &transport.Request{URL: u, Settings: s}, d, nil
+}
