@@ -13,6 +13,9 @@ declare -A package=(
 	[userdel]=passwd
 	[sha256sum]=coreutils
 	[head]=coreutils
+	[smbd]=samba
+	[smbpasswd]=samba-common-bin
+	[tinyproxy]=tinyproxy
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.

@@ -53,13 +53,18 @@ type Options struct {
 	TLSConfig *tls.Config
 }
 
-// Transport is an HTTP and HTTPS Downloader. It keeps one connection pool,
-// so share one Transport between transfers. It is safe for concurrent use.
+// Transport is an HTTP and HTTPS Downloader. It keeps one client, with its
+// connection pool, for each distinct combination of the job settings that
+// shape connections (proxy, TLS, redirects, credentials), so share one
+// Transport between transfers. It is safe for concurrent use.
 type Transport struct {
-	client    *nethttp.Client
+	o         Options
 	userAgent string
 	idle      time.Duration
 	now       func() time.Time // for Retry-After dates
+
+	mu      sync.Mutex
+	clients map[string]*nethttp.Client // by clientKey
 }
 
 var _ transport.Downloader = (*Transport)(nil)
@@ -75,39 +80,79 @@ func New(o Options) *Transport {
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent
 	}
-	var tlsConfig *tls.Config
 	if o.TLSConfig != nil {
-		tlsConfig = o.TLSConfig.Clone()
+		o.TLSConfig = o.TLSConfig.Clone()
+	}
+	return &Transport{o: o, userAgent: o.UserAgent, idle: o.IdleTimeout, now: time.Now, clients: map[string]*nethttp.Client{}}
+}
+
+// client returns the client for s, made at its first use.
+func (t *Transport) client(s *transport.Settings) (*nethttp.Client, error) {
+	key := clientKey(s)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.clients[key]; ok {
+		return c, nil
+	}
+	c, err := t.newClient(s)
+	if err != nil {
+		return nil, err
+	}
+	t.clients[key] = c
+	return c, nil
+}
+
+// clientKey sums up the settings that newClient reads.
+func clientKey(s *transport.Settings) string {
+	return fmt.Sprintf("%+v|%x|%+v|%+v", s.Proxy, s.SecurityFlags, s.ClientCert, s.Credentials)
+}
+
+func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
+	proxy, err := proxyFunc(s.Proxy)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := t.tlsConfig(s)
+	if err != nil {
+		return nil, err
 	}
 	// HTTP/1.1 only: one transfer per connection keeps bandwidth limits and
 	// delay measurements, which act on the connection, about one transfer.
 	var protocols nethttp.Protocols
 	protocols.SetHTTP1(true)
-	dialer := &net.Dialer{Timeout: o.HeaderTimeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: t.o.HeaderTimeout, KeepAlive: 30 * time.Second}
 	rt := &nethttp.Transport{
-		// PRECONFIG, the BITS default proxy usage: the system's settings,
-		// which on Unix are the environment. Loopback is never proxied.
-		Proxy:                 nethttp.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   o.HeaderTimeout,
-		ResponseHeaderTimeout: o.HeaderTimeout,
+		TLSHandshakeTimeout:   t.o.HeaderTimeout,
+		ResponseHeaderTimeout: t.o.HeaderTimeout,
 		// Compression would make byte offsets meaningless.
 		DisableCompression:  true,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     90 * time.Second,
 		Protocols:           &protocols,
 	}
-	return &Transport{
-		client:    &nethttp.Client{Transport: rt, CheckRedirect: checkRedirect},
-		userAgent: o.UserAgent,
-		idle:      o.IdleTimeout,
-		now:       time.Now,
-	}
+	return &nethttp.Client{Transport: authenticate(rt, s.Credentials), CheckRedirect: checkRedirect}, nil
 }
 
 // CloseIdleConnections closes pooled connections that carry no request.
-func (t *Transport) CloseIdleConnections() { t.client.CloseIdleConnections() }
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// do sends req with the client for r's settings.
+func (t *Transport) do(r *transport.Request, req *nethttp.Request) (*nethttp.Response, error) {
+	c, err := t.client(&r.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(req)
+}
 
 // Stat sends HEAD and reports the size, validator and range support. A
 // server that refuses HEAD (405, 501) is asked for its first byte instead.
@@ -117,18 +162,18 @@ func (t *Transport) Stat(ctx context.Context, r *transport.Request) (transport.R
 	if err := checkScheme(u); err != nil {
 		return none, err
 	}
-	req, err := t.newRequest(ctx, nethttp.MethodHead, u)
+	req, err := t.newRequest(ctx, nethttp.MethodHead, r)
 	if err != nil {
 		return none, err
 	}
-	resp, err := t.client.Do(req)
+	resp, err := t.do(r, req)
 	if err != nil {
 		return none, t.netError(ctx, ctx, err)
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == nethttp.StatusMethodNotAllowed || resp.StatusCode == nethttp.StatusNotImplemented:
-		return t.statGET(ctx, u)
+		return t.statGET(ctx, r)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return none, t.statusError(resp)
 	}
@@ -144,14 +189,14 @@ func (t *Transport) Stat(ctx context.Context, r *transport.Request) (transport.R
 // statGET learns the size from a one-byte range request, for servers
 // without HEAD. A server that ignores the range sends the whole file: the
 // body is closed unread, which drops the connection but not much data.
-func (t *Transport) statGET(ctx context.Context, u *url.URL) (transport.RemoteInfo, error) {
+func (t *Transport) statGET(ctx context.Context, r *transport.Request) (transport.RemoteInfo, error) {
 	none := transport.RemoteInfo{Size: -1}
-	req, err := t.newRequest(ctx, nethttp.MethodGet, u)
+	req, err := t.newRequest(ctx, nethttp.MethodGet, r)
 	if err != nil {
 		return none, err
 	}
 	req.Header.Set("Range", "bytes=0-0")
-	resp, err := t.client.Do(req)
+	resp, err := t.do(r, req)
 	if err != nil {
 		return none, t.netError(ctx, ctx, err)
 	}
@@ -201,7 +246,7 @@ func (t *Transport) Download(ctx context.Context, r *transport.Request, off, end
 	// A server may answer a range with less than was asked (some CDNs cap
 	// the size of a range); ask again for the rest.
 	for end < 0 || off < end {
-		n, more, err := t.fetch(ctx, u, off, end, want, w)
+		n, more, err := t.fetch(ctx, r, off, end, want, w)
 		written += n
 		off += n
 		if err != nil || !more || n == 0 {
@@ -220,10 +265,10 @@ var errIdle = errors.New("no data received within the idle timeout")
 
 // fetch runs one GET of the bytes from off to end (the end of the file when
 // end is want.Size or unknown). more reports a 206 that ended before end.
-func (t *Transport) fetch(ctx context.Context, u *url.URL, off, end int64, want transport.RemoteInfo, w io.Writer) (n int64, more bool, err error) {
+func (t *Transport) fetch(ctx context.Context, r *transport.Request, off, end int64, want transport.RemoteInfo, w io.Writer) (n int64, more bool, err error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := t.newRequest(rctx, nethttp.MethodGet, u)
+	req, err := t.newRequest(rctx, nethttp.MethodGet, r)
 	if err != nil {
 		return 0, false, err
 	}
@@ -237,7 +282,7 @@ func (t *Transport) fetch(ctx context.Context, u *url.URL, off, end int64, want 
 	if (partial || off > 0) && want.Validator != "" {
 		req.Header.Set("If-Range", want.Validator)
 	}
-	resp, err := t.client.Do(req)
+	resp, err := t.do(r, req)
 	if err != nil {
 		return 0, false, t.netError(ctx, rctx, err)
 	}
@@ -337,8 +382,8 @@ func (t *Transport) copyBody(ctx, rctx context.Context, cancel context.CancelCau
 	}
 }
 
-func (t *Transport) newRequest(ctx context.Context, method string, u *url.URL) (*nethttp.Request, error) {
-	req, err := nethttp.NewRequestWithContext(ctx, method, u.String(), nil)
+func (t *Transport) newRequest(ctx context.Context, method string, r *transport.Request) (*nethttp.Request, error) {
+	req, err := nethttp.NewRequestWithContext(ctx, method, r.URL.String(), nil)
 	if err != nil {
 		return nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
 	}
