@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/transport"
 	"bits/storage"
 )
 
@@ -62,6 +62,18 @@ func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) err
 			}
 			if sp.Ranges != nil && j.Type != Download {
 				return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
+			}
+			if j.Type == Download {
+				if err := checkWritable(sp.Local); err != nil {
+					return err
+				}
+			} else {
+				if err := checkSource(sp.Local); err != nil {
+					return err
+				}
+				if u, _ := transport.ParseRemote(sp.Remote); j.Type == UploadReply && u.Scheme != "http" && u.Scheme != "https" {
+					return invalidArg("upload-reply jobs need an http or https server")
+				}
 			}
 			if sp.Ranges != nil && j.Dynamic {
 				return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
@@ -192,14 +204,23 @@ func checkRemote(remote string) error {
 	if len(remote) > MaxRemoteName {
 		return invalidArg("remote name longer than %d characters", MaxRemoteName)
 	}
-	u, err := url.Parse(remote)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return invalidArg("the remote name is not an http or https URL") // not echoed: it may hold a password
+	// Errors do not echo the name: it may hold a password.
+	if _, err := transport.ParseRemote(remote); err != nil {
+		return invalidArg("%v", err)
 	}
-	if u.User != nil {
-		// Remote names are shown and logged; credentials never are. They
-		// belong in the job's credentials (/setcredentials).
-		return invalidArg("a remote name may not carry a user name or password: use the job's credentials")
+	return nil
+}
+
+// checkSource checks the local file an upload reads: it must be a regular
+// file the caller can read.
+func checkSource(local string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", local, errors.Unwrap(err))}
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return invalidArg("%q is not a regular file", local)
 	}
 	return nil
 }
@@ -221,11 +242,17 @@ func checkLocal(local string) (string, error) {
 		return "", &hresult.Error{Code: hresult.E_PATH_NOT_FOUND, Context: hresult.ContextLocalFile,
 			Msg: fmt.Sprintf("folder %q does not exist", dir)}
 	}
+	return local, nil
+}
+
+// checkWritable checks that a download can create its files beside local.
+func checkWritable(local string) error {
+	dir := filepath.Dir(local)
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
-		return "", &hresult.Error{Code: hresult.E_ACCESSDENIED, Context: hresult.ContextLocalFile,
+		return &hresult.Error{Code: hresult.E_ACCESSDENIED, Context: hresult.ContextLocalFile,
 			Msg: fmt.Sprintf("cannot create files in %q", dir)}
 	}
-	return local, nil
+	return nil
 }
 
 // Resume starts or restarts a job. A job with no files cannot be resumed;

@@ -72,6 +72,9 @@ type Job struct {
 
 	ErrorCount int
 	Err        *JobError // set while the job is in ERROR or TRANSIENT_ERROR
+	// TransferTime is the time spent connecting and transferring, summed
+	// over attempts: MaxDownloadTime bounds it.
+	TransferTime time.Duration
 
 	CustomHeaders    string // CRLF-separated; empty when HeadersWriteOnly (never read back)
 	HeadersWriteOnly bool
@@ -147,6 +150,12 @@ type File struct {
 	Validator        string  // ETag or Last-Modified seen when the transfer began
 	Ranges           []Range // sorted by offset; nil: the whole file
 	Validation       Validation
+	// Session is an upload's session with the server, kept so that the
+	// upload resumes; empty before the upload begins.
+	Session string
+	// Verified names the server's digest algorithm that the transferred
+	// file matched ("sha-256"...); empty when the server offered none.
+	Verified string
 }
 
 // Progress sums the files: byte total is SizeUnknown while any file's is.

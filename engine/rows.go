@@ -28,7 +28,7 @@ func toRow(j *Job) storage.Job {
 		SecurityFlags: int64(j.SecurityFlags), ACLFlags: int64(j.ACLFlags), PeerCachingFlags: int64(j.PeerCachingFlags),
 		CertStoreLocation: -1, HelperToken: j.HelperToken, HelperTokenFlags: int64(j.HelperTokenFlags),
 		ReplyFileName: j.ReplyFileName, DynamicContent: j.Dynamic, TransferPolicy: int64(j.TransferPolicy),
-		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt),
+		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt), TransferNS: int64(j.TransferTime),
 	}
 	if c := j.ClientCert; c != nil {
 		r.CertStoreLocation, r.CertStoreName, r.CertHash, r.CertSubject = int64(c.StoreLocation), c.StoreName, hex.EncodeToString(c.Hash), c.Subject
@@ -54,7 +54,7 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 		SecurityFlags: uint32(r.SecurityFlags), ACLFlags: uint32(r.ACLFlags), PeerCachingFlags: uint32(r.PeerCachingFlags),
 		HelperToken: r.HelperToken, HelperTokenFlags: uint32(r.HelperTokenFlags), ReplyFileName: r.ReplyFileName,
 		Dynamic: r.DynamicContent, TransferPolicy: uint32(r.TransferPolicy), Resumed: r.Resumed,
-		notifyAt: fromNanos(r.NotifyAtNS),
+		notifyAt: fromNanos(r.NotifyAtNS), TransferTime: time.Duration(r.TransferNS),
 	}
 	if r.CertStoreLocation >= 0 {
 		h, _ := hex.DecodeString(r.CertHash)
@@ -67,7 +67,8 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 	for _, f := range files {
 		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
 			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,
-			Complete: f.Complete, Validator: f.Validator, Ranges: parseRanges(f.Ranges), Validation: Validation(f.Validation)})
+			Complete: f.Complete, Validator: f.Validator, Ranges: parseRanges(f.Ranges), Validation: Validation(f.Validation),
+			Session: f.Session, Verified: f.Verified})
 	}
 	return j
 }
@@ -75,7 +76,8 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 func fileRow(jobID string, f File) storage.File {
 	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
 		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,
-		Complete: f.Complete, Validator: f.Validator, Ranges: formatRanges(f.Ranges), Validation: int(f.Validation)}
+		Complete: f.Complete, Validator: f.Validator, Ranges: formatRanges(f.Ranges), Validation: int(f.Validation),
+		Session: f.Session, Verified: f.Verified}
 }
 
 // Ranges are stored as "offset:length,..." with "eof" for ToEOF.

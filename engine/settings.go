@@ -297,6 +297,9 @@ func (p Props) apply(j *Job) error {
 			if name, err = checkLocal(name); err != nil {
 				return err
 			}
+			if err := checkWritable(name); err != nil {
+				return err
+			}
 		}
 		j.ReplyFileName = name
 	}

@@ -38,6 +38,7 @@ type Job struct {
 	TransferPolicy                       int64
 	Resumed                              bool
 	NotifyAtNS                           int64
+	TransferNS                           int64
 }
 
 // File is a row of the files table.
@@ -51,6 +52,8 @@ type File struct {
 	Validator             string
 	Ranges                string // "offset:length,..." in offset order; empty: the whole file
 	Validation            int    // 0 not set, 1 valid, 2 not valid
+	Session               string // an upload's session with the server
+	Verified              string // the digest algorithm the file matched
 }
 
 // Credential is a row of the credentials table. Nil user and password are
@@ -67,6 +70,8 @@ type FileProgress struct {
 	BytesTotal, BytesDone int64
 	Complete              bool
 	Validator             string
+	Session               string
+	Verified              string
 }
 
 const jobColumns = `id, display_name, description, owner, type, state, priority,
@@ -76,7 +81,7 @@ const jobColumns = `id, display_name, description, owner, type, state, priority,
 	transient_since_ns, retry_at_ns, custom_headers, headers_write_only, http_method,
 	security_flags, acl_flags, peer_caching_flags, cert_store_location, cert_store_name,
 	cert_hash, cert_subject, helper_token, helper_token_flags, reply_file_name,
-	dynamic_content, transfer_policy, resumed, notify_at_ns`
+	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns`
 
 func (j *Job) fields() []any {
 	return []any{&j.ID, &j.DisplayName, &j.Description, &j.Owner, &j.Type, &j.State, &j.Priority,
@@ -86,7 +91,7 @@ func (j *Job) fields() []any {
 		&j.TransientSinceNS, &j.RetryAtNS, &j.CustomHeaders, &j.HeadersWriteOnly, &j.HTTPMethod,
 		&j.SecurityFlags, &j.ACLFlags, &j.PeerCachingFlags, &j.CertStoreLocation, &j.CertStoreName,
 		&j.CertHash, &j.CertSubject, &j.HelperToken, &j.HelperTokenFlags, &j.ReplyFileName,
-		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS}
+		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS}
 }
 
 func (j Job) values() []any {
@@ -97,14 +102,14 @@ func (j Job) values() []any {
 		j.TransientSinceNS, j.RetryAtNS, j.CustomHeaders, j.HeadersWriteOnly, j.HTTPMethod,
 		j.SecurityFlags, j.ACLFlags, j.PeerCachingFlags, j.CertStoreLocation, j.CertStoreName,
 		j.CertHash, j.CertSubject, j.HelperToken, j.HelperTokenFlags, j.ReplyFileName,
-		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS}
+		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS}
 }
 
-const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation`
+const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified`
 
 func (f *File) fields() []any {
 	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete,
-		&f.Validator, &f.Ranges, &f.Validation}
+		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified}
 }
 
 // Tx is one transaction. Its methods are the only SQL in the project.
@@ -213,6 +218,13 @@ func (t *Tx) TouchJob(id string, modifiedNS int64) error {
 	return err
 }
 
+// AddTransferTime adds d nanoseconds to the time a job has spent
+// transferring.
+func (t *Tx) AddTransferTime(id string, d int64) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET transfer_ns = transfer_ns + ? WHERE id = ?`, max(d, 0), id)
+	return err
+}
+
 // DeleteJob removes a job and its files.
 func (t *Tx) DeleteJob(id string) error {
 	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM jobs WHERE id = ?`, id)
@@ -239,9 +251,9 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 
 // InsertFile adds a file to a job.
 func (t *Tx) InsertFile(f File) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator,
-		f.Ranges, f.Validation)
+		f.Ranges, f.Validation, f.Session, f.Verified)
 	return err
 }
 
@@ -294,8 +306,9 @@ func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 // SetFileProgress records a file's checkpoint. It reports false when the
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?
-		WHERE job_id = ? AND idx = ?`, p.TempName, p.BytesTotal, p.BytesDone, p.Complete, p.Validator, jobID, idx)
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
+		session = ?, verified = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
+		p.Session, p.Verified, jobID, idx)
 	if err != nil {
 		return false, err
 	}
