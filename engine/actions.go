@@ -216,7 +216,11 @@ func checkRemote(remote string) error {
 func checkSource(local string) error {
 	f, err := os.Open(local)
 	if err != nil {
-		return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", local, errors.Unwrap(err))}
+		code := localCode(err)
+		if errors.Is(err, os.ErrNotExist) {
+			code = hresult.E_FILE_NOT_FOUND
+		}
+		return &hresult.Error{Code: code, Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", local, errors.Unwrap(err))}
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
@@ -271,6 +275,7 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 		j.Resumed = true
 		if j.State == Queued {
 			j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
+			j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time
 		}
 		return nil
 	})
@@ -304,33 +309,31 @@ func (m *Manager) Suspend(ctx context.Context, id string) error {
 // Cancel ends a job and deletes its temporary files. It returns
 // BG_S_UNABLE_TO_DELETE_FILES when some could not be deleted.
 func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
-	var temps []string
+	var j *Job
+	var s transport.Settings
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
-		j, err := loadJob(tx, id)
-		if err != nil {
+		var err error
+		if j, err = loadJob(tx, id); err != nil {
 			return err
 		}
 		if err := m.fire(j, EvCancel); err != nil {
 			return err
 		}
-		for _, f := range j.Files {
-			if f.TempName != "" {
-				temps = append(temps, f.TempName)
-			}
+		creds, err := tx.Credentials(id)
+		if err != nil {
+			return err
 		}
+		s = transportSettings(j, creds, m.home)
 		return tx.DeleteJob(id)
 	})
 	if err != nil {
 		return 0, err
 	}
 	NudgeWorker(m.home)
-	code := hresult.S_OK
-	for _, t := range temps {
-		if err := os.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
-			code = hresult.BG_S_UNABLE_TO_DELETE_FILES
-		}
+	if !m.discard(ctx, j, s) {
+		return hresult.BG_S_UNABLE_TO_DELETE_FILES, nil
 	}
-	return code, nil
+	return hresult.S_OK, nil
 }
 
 // Complete makes a job's files visible under their final names and ends the
@@ -351,6 +354,9 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 		}
 		if err := m.fire(j, EvComplete); err != nil {
 			return err
+		}
+		if j.Type != Download {
+			return tx.DeleteJob(id) // the server has had the file since TRANSFERRED
 		}
 		dirs := map[string]bool{}
 		for _, f := range j.Files {

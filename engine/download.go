@@ -25,19 +25,18 @@ const maxRestarts = 3
 // last checkpoint. The temporary file lives beside the final name; a
 // checkpoint syncs it and then records its length, so the recorded length
 // is always on disk.
-func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
+func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
-	s, err := w.settings(ctx, j.ID)
+	r, d, err := w.m.downloader(s, f.RemoteName)
 	if err != nil {
 		return err
 	}
-	u, d, err := w.request(s, f.RemoteName)
-	if err != nil {
-		return err
+	if web := r.URL.Scheme == "http" || r.URL.Scheme == "https"; web && (j.Dynamic || r.Method != "") {
+		return w.streamFile(ctx, j.ID, &f, d, r)
 	}
 	for restarts := 0; ; restarts++ {
-		info, err := d.Stat(ctx, u)
+		info, err := d.Stat(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -55,25 +54,51 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int) error {
 			f.BytesTransferred = 0
 		}
 		f.BytesTotal, f.Validator = total, info.Validator
+		if f.Ranges != nil {
+			info.Digest = transport.Digest{} // a digest covers the whole file, not its ranges
+		}
 		tmp, err := w.openTemp(ctx, j.ID, &f)
 		if err != nil {
 			return err
 		}
-		err = w.copyFile(ctx, j.ID, &f, tmp, d, u, info, segs)
+		err = w.copyFile(ctx, j.ID, &f, tmp, d, r, info, segs)
 		tmp.Close()
 		if f.Ranges != nil && errors.Is(err, transport.ErrNoRanges) {
 			return hresult.Fatal(hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, hresult.ContextRemoteFile,
 				"%s: the server ignores byte ranges", f.RemoteName)
 		}
-		if !errors.Is(err, transport.ErrChanged) && !errors.Is(err, transport.ErrNoRanges) {
+		if !restartable(err) {
 			return err
 		}
 		w.log.Info("starting file again from byte 0", "job", j.ID, "file", idx, "why", err)
 		f.BytesTransferred = 0
+		if restarts == maxRestarts && errors.Is(err, errDigestMismatch) {
+			return hresult.Fatal(hresult.CRYPT_E_HASH_VALUE, hresult.ContextRemoteFile,
+				"%s does not match the server's %s digest", f.RemoteName, info.Digest.Algorithm)
+		}
 		if restarts == maxRestarts {
 			return hresult.Transient(hresult.BG_E_REMOTE_FILE_CHANGED, hresult.ContextRemoteFile, "%s kept changing", f.RemoteName)
 		}
 	}
+}
+
+// restartable says whether a transfer error means "fetch the file again
+// from byte 0" rather than a failure of the attempt.
+func restartable(err error) bool {
+	return errors.Is(err, transport.ErrChanged) || errors.Is(err, transport.ErrNoRanges) || errors.Is(err, errDigestMismatch)
+}
+
+// streamFile fetches a file whose size is not known in advance (dynamic
+// content) or that a custom method returns: one request from byte 0 to the
+// end of the body. It cannot resume: every attempt starts again.
+func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request) error {
+	f.BytesTransferred, f.BytesTotal, f.Validator = 0, SizeUnknown, ""
+	tmp, err := w.openTemp(ctx, jobID, f)
+	if err != nil {
+		return err
+	}
+	defer tmp.Close()
+	return w.copyFile(ctx, jobID, f, tmp, d, r, transport.RemoteInfo{Size: -1}, []segment{{off: 0, end: -1, at: 0}})
 }
 
 // A segment is a run of remote bytes that lands at local offset at in the
@@ -179,7 +204,8 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 			return err
 		}
 		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName,
-			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator}); err != nil {
+			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
+			Session: f.Session, Verified: f.Verified}); err != nil {
 			return err
 		}
 		if st := State(r.State); st != Connecting && st != Transferring {
@@ -198,9 +224,11 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 }
 
 // copyFile runs one transfer of f from its checkpoint to the end, segment
-// by segment, saving a checkpoint every o.Checkpoint.
-func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, u *transport.Request, info transport.RemoteInfo, segs []segment) error {
-	if f.BytesTransferred < f.BytesTotal {
+// by segment, saving a checkpoint every o.Checkpoint. A file of unknown size
+// (one segment that ends at -1) runs until the server stops sending.
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment) error {
+	unknown := f.BytesTotal == SizeUnknown
+	if unknown || f.BytesTransferred < f.BytesTotal {
 		cw := &countingWriter{w: tmp, first: make(chan struct{})}
 		cw.n.Store(f.BytesTransferred)
 		tctx, stop := context.WithCancel(ctx)
@@ -213,10 +241,10 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		var err error
 		for _, s := range segs {
 			done := cw.n.Load()
-			if done >= s.at+(s.end-s.off) {
+			if s.end >= 0 && done >= s.at+(s.end-s.off) {
 				continue // this segment is on disk already
 			}
-			if _, err = d.Download(tctx, u, s.off+(done-s.at), s.end, info, cw); err != nil {
+			if _, err = d.Download(tctx, r, s.off+(done-s.at), s.end, info, cw); err != nil {
 				break
 			}
 		}
@@ -234,7 +262,7 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 			w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
 			return errStopped
 		}
-		if err == nil && n != f.BytesTotal {
+		if err == nil && !unknown && n != f.BytesTotal {
 			err = hresult.Transient(hresult.WINHTTP_CONNECTION_ERROR, hresult.ContextRemoteFile,
 				"got %d of %d bytes", n, f.BytesTotal)
 		}
@@ -242,10 +270,17 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 			w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
 			return err
 		}
-		f.BytesTransferred = f.BytesTotal
+		f.BytesTransferred, f.BytesTotal = n, n
 	}
 	if err := tmp.Sync(); err != nil {
 		return localError(f.TempName, err)
+	}
+	if info.Digest.Algorithm != "" {
+		alg, err := verify(tmp, info.Digest)
+		if err != nil {
+			return err
+		}
+		f.Verified = alg
 	}
 	if !info.ModTime.IsZero() {
 		os.Chtimes(f.TempName, info.ModTime, info.ModTime) // as BITS does with Last-Modified

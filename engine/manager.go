@@ -52,6 +52,9 @@ type Options struct {
 	MaxFilesPerJob       int
 	MaxRangesPerFile     int
 	JobInactivityTimeout time.Duration
+
+	// Transports move the bytes; the zero value takes DefaultTransports.
+	Transports Transports
 }
 
 // Manager reads and changes jobs. Every method is one database transaction
@@ -92,6 +95,9 @@ func Open(opts Options) (*Manager, error) {
 	}
 	if opts.Owner == "" {
 		opts.Owner = currentOwner()
+	}
+	if opts.Transports.Downloaders == nil {
+		opts.Transports = DefaultTransports()
 	}
 	pol, err := LoadPolicy(PolicyPath())
 	if err != nil {

@@ -18,9 +18,9 @@ const machineCertDir = "/etc/bits/certs"
 // settings reads what a transport needs to know of a job, secrets included:
 // its credentials and its custom headers even when they are write-only.
 // Only the worker calls it; nothing it returns is shown or logged.
-func (w *worker) settings(ctx context.Context, id string) (transport.Settings, error) {
+func (m *Manager) settings(ctx context.Context, id string) (transport.Settings, error) {
 	var s transport.Settings
-	err := w.m.store.View(ctx, func(tx *storage.Tx) error {
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
 		j, err := loadJob(tx, id)
 		if err != nil {
 			return err
@@ -29,7 +29,7 @@ func (w *worker) settings(ctx context.Context, id string) (transport.Settings, e
 		if err != nil {
 			return err
 		}
-		s = transportSettings(j, creds, w.m.home)
+		s = transportSettings(j, creds, m.home)
 		return nil
 	})
 	return s, err
@@ -79,15 +79,41 @@ func fileExists(name string) bool {
 	return err == nil
 }
 
-// request resolves a file's remote name and the transport for it.
-func (w *worker) request(s transport.Settings, remote string) (*transport.Request, transport.Downloader, error) {
+// request resolves a file's remote name for a transport.
+func request(s transport.Settings, remote string) (*transport.Request, error) {
 	u, err := transport.ParseRemote(remote)
 	if err != nil {
-		return nil, nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
+		return nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
 	}
-	d, ok := w.o.Downloaders[u.Scheme]
+	return &transport.Request{URL: u, Settings: s}, nil
+}
+
+func noTransport(r *transport.Request, what string) error {
+	return hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile, "%s over %s is not supported", what, r.URL.Scheme)
+}
+
+// downloader returns the request and transport that download remote.
+func (m *Manager) downloader(s transport.Settings, remote string) (*transport.Request, transport.Downloader, error) {
+	r, err := request(s, remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, ok := m.opts.Transports.Downloaders[r.URL.Scheme]
 	if !ok {
-		return nil, nil, hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile, "no transport for %q", u.Scheme)
+		return nil, nil, noTransport(r, "downloading")
 	}
-	return &transport.Request{URL: u, Settings: s}, d, nil
+	return r, d, nil
+}
+
+// uploader returns the request and transport that upload to remote.
+func (m *Manager) uploader(s transport.Settings, remote string) (*transport.Request, transport.Uploader, error) {
+	r, err := request(s, remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, ok := m.opts.Transports.Uploaders[r.URL.Scheme]
+	if !ok {
+		return nil, nil, noTransport(r, "uploading")
+	}
+	return r, u, nil
 }

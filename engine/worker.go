@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
-	httptransport "bits/engine/transport/http"
 	"bits/storage"
 )
 
@@ -31,8 +31,6 @@ type WorkerOptions struct {
 	// MaxBackground bounds the background (non-FOREGROUND) jobs that
 	// transfer at once; FOREGROUND jobs always start at once. Default 2.
 	MaxBackground int
-	// Downloaders by URL scheme; default http and https.
-	Downloaders map[string]transport.Downloader
 	Log         *slog.Logger
 	// Lock is the worker lock, already held, when the front end that
 	// started this worker handed it over (InheritedLock); nil takes it.
@@ -70,10 +68,6 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	}
 	if o.MaxBackground <= 0 {
 		o.MaxBackground = 2
-	}
-	if o.Downloaders == nil {
-		h := httptransport.New(httptransport.Options{})
-		o.Downloaders = map[string]transport.Downloader{"http": h, "https": h}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -304,7 +298,8 @@ func (w *worker) transition(ctx context.Context, id string, ev Event, edit func(
 	return err == nil
 }
 
-// runJob transfers a job's files one after another, in the order added.
+// runJob transfers a job's files one after another, in the order added,
+// within what is left of the job's maximum download time.
 func (w *worker) runJob(ctx context.Context, id string) {
 	if !w.transition(ctx, id, EvConnect, nil) {
 		return
@@ -313,21 +308,45 @@ func (w *worker) runJob(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	if j.Type != Download {
-		// Uploads need the BITS upload protocol; until it exists the job
-		// fails without touching its local file, which is the user's source.
-		w.fail(ctx, id, -1, hresult.Fatal(hresult.E_NOTIMPL, hresult.ContextGeneralQueueManager,
-			"%s jobs are not supported yet", j.Type))
+	s, err := w.m.settings(ctx, id)
+	if err != nil {
+		w.fail(ctx, id, -1, err)
 		return
 	}
+	if j.Type == UploadReply {
+		w.fail(ctx, id, -1, hresult.Fatal(hresult.E_NOTIMPL, hresult.ContextGeneralQueueManager,
+			"upload-reply jobs are not supported yet"))
+		return
+	}
+	jctx := ctx
+	if j.MaxDownloadTime > 0 {
+		left := j.MaxDownloadTime - j.TransferTime
+		if left <= 0 {
+			w.fail(ctx, id, -1, maxTimeError(j))
+			return
+		}
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithTimeoutCause(ctx, left, errMaxTime)
+		defer cancel()
+	}
+	start := time.Now()
+	defer w.addTransferTime(id, start)
 	w.log.Info("job started", "job", id, "name", j.DisplayName)
 	for i := range j.Files {
 		if j.Files[i].Complete {
 			continue
 		}
-		err := w.downloadFile(ctx, j, i)
+		if j.Type == Download {
+			err = w.downloadFile(jctx, j, i, s)
+		} else {
+			err = w.uploadFile(jctx, j, i, s)
+		}
+		if errors.Is(context.Cause(jctx), errMaxTime) && ctx.Err() == nil {
+			w.fail(ctx, id, i, maxTimeError(j))
+			return
+		}
 		if ctx.Err() != nil || errors.Is(err, errStopped) {
-			w.stopped(j)
+			w.stopped(j, s)
 			return
 		}
 		if err != nil {
@@ -340,20 +359,35 @@ func (w *worker) runJob(ctx context.Context, id string) {
 	}
 }
 
+// errMaxTime ends a transfer whose job ran out of its maximum download time.
+var errMaxTime = errors.New("maximum download time reached")
+
+func maxTimeError(j *Job) error {
+	return hresult.Fatal(hresult.BG_E_MAXDOWNLOAD_TIMEOUT, hresult.ContextGeneralQueueManager,
+		"the job transferred for its maximum of %s", j.MaxDownloadTime)
+}
+
+// addTransferTime adds the real time since start to the job's transfer
+// time. A worker that dies loses the current attempt's time.
+func (w *worker) addTransferTime(id string, start time.Time) {
+	err := w.m.store.Update(context.Background(), func(tx *storage.Tx) error {
+		return tx.AddTransferTime(id, int64(time.Since(start)))
+	})
+	if err != nil {
+		w.log.Warn("transfer time not recorded", "job", id, "err", err)
+	}
+}
+
 // stopped runs when a transfer ends because the job left the active states
 // or the worker is stopping. A job that is gone (cancelled, completed)
-// leaves no temporary file behind: j holds the names this runner created,
-// which may be newer than what Cancel read from the store. A job that is
-// still there keeps its checkpoint.
-func (w *worker) stopped(j *Job) {
+// leaves no temporary file or upload session behind: j holds the names this
+// runner created, which may be newer than what Cancel read from the store.
+// A job that is still there keeps its checkpoint.
+func (w *worker) stopped(j *Job, s transport.Settings) {
 	ctx := context.Background()
 	cur, err := w.m.Get(ctx, j.ID)
 	if hresult.Is(err, hresult.BG_E_NOT_FOUND) {
-		for _, f := range j.Files {
-			if f.TempName != "" {
-				os.Remove(f.TempName)
-			}
-		}
+		w.m.discard(ctx, j, s)
 		return
 	}
 	if err == nil && (cur.State == Connecting || cur.State == Transferring) {
@@ -379,7 +413,9 @@ func (w *worker) fail(ctx context.Context, id string, idx int, err error) {
 		if since.IsZero() {
 			since = now
 		}
-		if !e.Transient || j.NoProgressTimeout == 0 || now.Sub(since) >= j.NoProgressTimeout {
+		// A custom HTTP method cannot resume: BITS makes its errors fatal.
+		custom := j.Type == Download && j.HTTPMethod != "" && !strings.EqualFold(j.HTTPMethod, "GET")
+		if !e.Transient || custom || j.NoProgressTimeout == 0 || now.Sub(since) >= j.NoProgressTimeout {
 			return w.m.fire(j, EvFatal)
 		}
 		if err := w.m.fire(j, EvTransient); err != nil {

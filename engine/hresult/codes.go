@@ -90,6 +90,9 @@ const (
 	E_DISK_FULL      Code = 0x80070070
 	E_OUTOFMEMORY    Code = 0x8007000E
 
+	// CRYPT_E_HASH_VALUE: a file does not match the digest its server gave.
+	CRYPT_E_HASH_VALUE Code = 0x80091007
+
 	// WinHTTP errors, as BITS reports network failures on Windows.
 	WINHTTP_TIMEOUT                 Code = 0x80072EE2
 	WINHTTP_NAME_NOT_RESOLVED       Code = 0x80072EE7
@@ -188,6 +191,8 @@ var messages = map[Code]string{
 	E_PATH_NOT_FOUND: "The system cannot find the path specified.",
 	E_DISK_FULL:      "There is not enough space on the disk.",
 	E_OUTOFMEMORY:    "Not enough memory resources are available to complete this operation.",
+
+	CRYPT_E_HASH_VALUE: "The file does not match the checksum its server gave.",
 
 	WINHTTP_TIMEOUT:                 "The operation timed out",
 	WINHTTP_NAME_NOT_RESOLVED:       "The server name or address could not be resolved",

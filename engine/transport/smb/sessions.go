@@ -1,0 +1,136 @@
+package smb
+
+import (
+	"context"
+	"crypto/sha256"
+	"net"
+	"sync"
+
+	"github.com/hirochachacha/go-smb2"
+)
+
+// A sessionKey names one cached logon. The password's digest is part of
+// it so that a job with a wrong password never rides on another job's
+// session for the same user.
+type sessionKey struct {
+	addr, domain, user string
+	password           [sha256.Size]byte
+}
+
+func keyOf(t target) sessionKey {
+	return sessionKey{addr: t.addr, domain: t.cred.domain, user: t.cred.user, password: sha256.Sum256([]byte(t.cred.password))}
+}
+
+// A session is one authenticated SMB connection and the shares mounted on
+// it. go-smb2 sessions and shares are safe for concurrent use.
+type session struct {
+	tcp    net.Conn
+	s      *smb2.Session
+	mu     sync.Mutex
+	shares map[string]*smb2.Share
+}
+
+// A slot holds the cached session of one key. Its token (a one-place
+// channel) serialises logons, and can be waited for with a context.
+type slot struct {
+	token chan struct{}
+	sess  *session // guarded by token
+}
+
+// share returns the share of t on a cached session, logging on and
+// mounting first when needed. The returned share carries ctx.
+func (tr *Transport) share(ctx context.Context, t target) (*smb2.Share, *session, error) {
+	sl := tr.slot(keyOf(t))
+	select {
+	case sl.token <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	sess := sl.sess
+	if sess == nil {
+		var err error
+		if sess, err = tr.logon(ctx, t); err != nil {
+			<-sl.token
+			return nil, nil, err
+		}
+		sl.sess = sess
+	}
+	<-sl.token
+
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sh := sess.shares[t.share]
+	if sh == nil {
+		var err error
+		sh, err = sess.s.WithContext(ctx).Mount(`\\` + t.host + `\` + t.share)
+		if err != nil {
+			return nil, sess, &shareError{err}
+		}
+		sess.shares[t.share] = sh
+	}
+	return sh.WithContext(ctx), sess, nil
+}
+
+func (tr *Transport) slot(k sessionKey) *slot {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	sl := tr.slots[k]
+	if sl == nil {
+		sl = &slot{token: make(chan struct{}, 1)}
+		tr.slots[k] = sl
+	}
+	return sl
+}
+
+// logon connects and authenticates with NTLM.
+func (tr *Transport) logon(ctx context.Context, t target) (*session, error) {
+	dctx, cancel := context.WithTimeout(ctx, tr.o.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	tcp, err := d.DialContext(dctx, "tcp", t.addr)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: t.cred.user, Password: t.cred.password, Domain: t.cred.domain}}
+	s, err := dialer.DialContext(dctx, tcp)
+	if err != nil {
+		tcp.Close()
+		return nil, &logonError{err}
+	}
+	return &session{tcp: tcp, s: s, shares: map[string]*smb2.Share{}}, nil
+}
+
+// drop forgets sess, if it is still t's cached session, and closes its
+// connection, so that the next call logs on afresh.
+func (tr *Transport) drop(t target, sess *session) {
+	if sess == nil {
+		return
+	}
+	sl := tr.slot(keyOf(t))
+	sl.token <- struct{}{}
+	if sl.sess == sess {
+		sl.sess = nil
+	}
+	<-sl.token
+	sess.tcp.Close()
+}
+
+// Close logs off every cached session and closes its connection.
+func (tr *Transport) Close() error {
+	tr.mu.Lock()
+	slots := tr.slots
+	tr.slots = map[sessionKey]*slot{}
+	tr.mu.Unlock()
+	for _, sl := range slots {
+		sl.token <- struct{}{}
+		if sess := sl.sess; sess != nil {
+			sl.sess = nil
+			ctx, cancel := context.WithTimeout(context.Background(), tr.o.DialTimeout)
+			_ = sess.s.WithContext(ctx).Logoff()
+			cancel()
+			sess.tcp.Close()
+		}
+		<-sl.token
+	}
+	return nil
+}

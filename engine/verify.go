@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"hash"
+	"io"
+	"os"
+
+	"bits/engine/transport"
+)
+
+// errDigestMismatch means the finished file does not match the digest the
+// server offered: the file is fetched again from byte 0.
+var errDigestMismatch = errors.New("the file does not match the server's digest")
+
+// verify reads the finished temporary file and compares it with the
+// server's digest. It returns the algorithm it checked, or "" for one it
+// does not know.
+func verify(f *os.File, d transport.Digest) (string, error) {
+	var h hash.Hash
+	switch d.Algorithm {
+	case "sha-256":
+		h = sha256.New()
+	case "sha-512":
+		h = sha512.New()
+	case "md5":
+		h = md5.New()
+	default:
+		return "", nil
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", localError(f.Name(), err)
+	}
+	if !bytes.Equal(h.Sum(nil), d.Sum) {
+		return "", errDigestMismatch
+	}
+	return d.Algorithm, nil
+}
