@@ -49,6 +49,11 @@ type Origin struct {
 	nFile    int   // requests for /file so far
 	nCut     int   // responses cut so far
 	requests []Request
+
+	// Faults set while the origin runs, for suites that arrange each case
+	// on a running server.
+	status  int   // answer every request for /file with it; 0: serve
+	cutNext int64 // cut the next GET of /file after this many bytes; -1: none
 }
 
 // Request is one request as the origin saw it.
@@ -170,9 +175,10 @@ func start(t testing.TB, useTLS bool, content []byte, opts []OriginOption) *Orig
 // any server (it is an http.Handler) and call Close when done.
 func NewOriginHandler(content []byte, opts ...OriginOption) *Origin {
 	o := &Origin{
-		cfg:  originConfig{cutAfter: -1},
-		mux:  nethttp.NewServeMux(),
-		done: make(chan struct{}),
+		cfg:     originConfig{cutAfter: -1},
+		mux:     nethttp.NewServeMux(),
+		done:    make(chan struct{}),
+		cutNext: -1,
 	}
 	for _, opt := range opts {
 		opt(&o.cfg)
@@ -245,6 +251,24 @@ func (o *Origin) setContentLocked(content []byte) {
 	o.modTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(o.gen) * time.Second)
 }
 
+// FailAll answers every request for /file with status from now on, for
+// example 403 for a file the client may not read; 0 serves the file again.
+func (o *Origin) FailAll(status int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status = status
+}
+
+// CutNext closes the connection of the next GET of /file after n body
+// bytes, as CutAfter does, once. It does not count towards CutAfter's
+// times. Unlike cutting a response already in flight, the client sees
+// exactly n bytes, however much the socket buffers could hold.
+func (o *Origin) CutNext(n int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cutNext = n
+}
+
 // Content returns the current file (do not modify it) and its ETag.
 func (o *Origin) Content() ([]byte, string) {
 	o.mu.Lock()
@@ -272,14 +296,21 @@ func (o *Origin) serveFile(w nethttp.ResponseWriter, r *nethttp.Request) {
 	o.nFile++
 	fail := o.nFile <= o.cfg.failTimes
 	content, etag, modTime := o.content, o.etag, o.modTime
-	cutAt := int64(-1)
+	cutAt, once := int64(-1), false
 	if o.cfg.cutAfter >= 0 && r.Method == nethttp.MethodGet && (o.cfg.cutTimes <= 0 || o.nCut < o.cfg.cutTimes) {
 		cutAt = o.cfg.cutAfter
 	}
+	if o.cutNext >= 0 && r.Method == nethttp.MethodGet {
+		cutAt, once, o.cutNext = o.cutNext, true, -1
+	}
+	status := o.status
 	o.mu.Unlock()
 
 	h := w.Header()
 	switch {
+	case status != 0:
+		nethttp.Error(w, nethttp.StatusText(status), status)
+		return
 	case fail:
 		for k, v := range o.cfg.failHeader {
 			h[k] = v
@@ -303,7 +334,7 @@ func (o *Origin) serveFile(w nethttp.ResponseWriter, r *nethttp.Request) {
 	} else {
 		h.Set("Last-Modified", modTime.Format(nethttp.TimeFormat))
 	}
-	bw := &bodyWriter{ResponseWriter: w, o: o, ctx: r.Context(), cutAt: cutAt, start: time.Now()}
+	bw := &bodyWriter{ResponseWriter: w, o: o, ctx: r.Context(), cutAt: cutAt, once: once, start: time.Now()}
 	switch {
 	case o.cfg.noLength:
 		w.WriteHeader(nethttp.StatusOK)
@@ -382,6 +413,7 @@ type bodyWriter struct {
 	o     *Origin
 	ctx   context.Context
 	cutAt int64 // -1: never
+	once  bool  // the cut is CutNext's, not CutAfter's
 	sent  int64
 	start time.Time
 }
@@ -426,9 +458,11 @@ func (b *bodyWriter) Write(p []byte) (int, error) {
 // cut sends what was written so far, then closes the connection under the
 // unfinished body, so the client sees exactly cutAt bytes.
 func (b *bodyWriter) cut() {
-	b.o.mu.Lock()
-	b.o.nCut++
-	b.o.mu.Unlock()
+	if !b.once {
+		b.o.mu.Lock()
+		b.o.nCut++
+		b.o.mu.Unlock()
+	}
 	rc := nethttp.NewResponseController(b.ResponseWriter)
 	rc.Flush()
 	if conn, _, err := rc.Hijack(); err == nil {
