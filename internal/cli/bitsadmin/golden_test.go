@@ -56,6 +56,7 @@ func TestGoldenLifecycle(t *testing.T) {
 	h.record("/cancel", "job")
 
 	h.must("/create", "/upload", "up")
+	h.source("up")
 	h.must("/addfile", "up", "http://example.com/up", "$DIR/up")
 	h.record("/complete", "up") // an upload completes only when TRANSFERRED
 
@@ -114,6 +115,7 @@ func TestGoldenList(t *testing.T) {
 	h.record("/list")
 	h.must("/create", "first")
 	h.must("/create", "/upload", "second")
+	h.source("up")
 	h.must("/addfile", "second", "http://example.com/up", "$DIR/up")
 	h.must("/create", "third")
 	h.must("/addfile", "third", "http://example.com/a", "$DIR/a")

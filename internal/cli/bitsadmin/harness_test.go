@@ -229,3 +229,11 @@ func (h *harness) job(guid string) *engine.Job {
 	}
 	return j
 }
+
+// source creates $DIR/name, for an upload job to read.
+func (h *harness) source(name string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, name), []byte("upload source\n"), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}

@@ -40,6 +40,7 @@ func TestGoldenCreate(t *testing.T) {
 func TestGoldenAdd(t *testing.T) {
 	h := newHarness(t)
 	h.must("create", "--name", "job")
+	h.source("up")
 	h.must("create", "--name", "up", "--type", "upload", "http://127.0.0.1/up", "$DIR/up")
 	h.record("add", "--json", "job", "http://127.0.0.1/a.iso", "$DIR/a.iso")
 	h.record("add", "--json", id(1), "http://127.0.0.1/b.iso", "$DIR/b.iso", "http://127.0.0.1/c.iso", "$DIR/c.iso")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -271,4 +272,12 @@ func (h *harness) job(n int) *engine.Job {
 		h.t.Fatalf("get job %d: %v", n, err)
 	}
 	return j
+}
+
+// source creates $DIR/name, for an upload job to read.
+func (h *harness) source(name string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, name), []byte("upload source\n"), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
 }

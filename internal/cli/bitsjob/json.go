@@ -89,6 +89,9 @@ type fileJSON struct {
 	TemporaryName      string
 	ValidationState    string
 	FileRanges         []rangeJSON
+	// VerifiedDigest names the server's digest the file matched ("sha-256");
+	// not a BitsFile property, so PowerShell shows it as an extra one.
+	VerifiedDigest string `json:",omitempty"`
 }
 
 type rangeJSON struct {
@@ -230,7 +233,7 @@ func toJSON(j *engine.Job) jobJSON {
 			RemoteName: f.RemoteName, LocalName: f.LocalName,
 			BytesTotal: size(f.BytesTotal), BytesTransferred: uint64(f.BytesTransferred),
 			IsTransferComplete: f.Complete, TemporaryName: f.TempName,
-			ValidationState: nameOr(validationNames, f.Validation),
+			ValidationState: nameOr(validationNames, f.Validation), VerifiedDigest: f.Verified,
 		}
 		for _, r := range f.Ranges {
 			fj.FileRanges = append(fj.FileRanges, rangeJSON{InitialOffset: r.Offset, Length: r.Length})
