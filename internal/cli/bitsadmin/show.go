@@ -58,9 +58,14 @@ func errorLines(j *engine.Job) []string {
 	if f, ok := j.ErrorFile(); ok {
 		out = append(out, fmt.Sprintf("ERROR FILE:    %s -> %s", f.RemoteName, f.LocalName))
 	}
-	return append(out,
+	out = append(out,
 		fmt.Sprintf("ERROR CODE:    0x%08x - %s", uint32(j.Err.Code), j.Err.Code.Message()),
 		fmt.Sprintf("ERROR CONTEXT: 0x%08x - %s", uint32(j.Err.Context), j.Err.Context.Message()))
+	// Our own line, after the documented ones: what exactly went wrong.
+	if m := j.Err.Msg; m != "" && m != j.Err.Code.Message() {
+		out = append(out, "ERROR DETAIL:  "+m)
+	}
+	return out
 }
 
 // writeVerbose prints the /INFO /VERBOSE block: the labels and their order

@@ -37,6 +37,10 @@ var bitsjobProperties = []string{
 	"ReplyFileName", "Credentials",
 }
 
+// optionalProperties appear only when they have a value (omitempty): the
+// error's detail, a file's verified digest.
+var optionalProperties = []string{"ErrorDetail", "VerifiedDigest"}
+
 // psFileProperties are the properties of a BitsFile.
 var psFileProperties = []string{"RemoteName", "LocalName", "BytesTotal", "BytesTransferred", "IsTransferComplete"}
 
@@ -138,7 +142,7 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		documented[m[1]] = true
 	}
 	var all []string
-	all = slices.Concat(psJobProperties, settingProperties, bitsjobProperties, psFileProperties, bitsjobFileProperties)
+	all = slices.Concat(psJobProperties, settingProperties, bitsjobProperties, psFileProperties, bitsjobFileProperties, optionalProperties)
 	all = append(all, fieldNames(errorBody{})...)
 	all = append(all, fieldNames(eventJSON{})...)
 	all = append(all, fieldNames(rangeJSON{})...)

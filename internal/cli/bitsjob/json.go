@@ -47,8 +47,10 @@ type jobJSON struct {
 	ErrorContext            string
 	ErrorContextDescription string
 	ErrorDescription        string
-	InternalErrorCode       int32
-	TransientErrorCount     int
+	// ErrorDetail says what exactly failed; not a BitsJob property.
+	ErrorDetail         string `json:",omitempty"`
+	InternalErrorCode   int32
+	TransientErrorCount int
 
 	RetryInterval   int64
 	RetryTimeout    int64
@@ -215,6 +217,9 @@ func toJSON(j *engine.Job) jobJSON {
 		out.ErrorContext = nameOr(contextNames, e.Context)
 		out.ErrorContextDescription = e.Context.Message()
 		out.ErrorDescription = e.Code.Message()
+		if e.Msg != e.Code.Message() {
+			out.ErrorDetail = e.Msg
+		}
 		out.InternalErrorCode = int32(e.Code)
 	}
 	if c := j.ClientCert; c != nil {
