@@ -12,7 +12,7 @@ help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 deps: ## install the tools the tests need, when missing (apt-get, as root)
-	scripts/deps.sh go grep useradd userdel smbd smbpasswd tinyproxy
+	scripts/deps.sh go grep useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare
 
 build: ## build bitsadmin, bitsjob and bitsserver into bin/
 	go build -o bin/ ./cmd/...

@@ -164,6 +164,18 @@ func (m *Manager) ReplaceRemotePrefix(ctx context.Context, id, old, new string) 
 	return n, nil
 }
 
+// renameRemote records where a redirect led a file, for the redirect
+// policy that reports it; the file's progress is left as it is.
+func (m *Manager) renameRemote(ctx context.Context, id string, idx int, remote string) error {
+	return m.store.Update(ctx, func(tx *storage.Tx) error {
+		files, err := tx.Files(id)
+		if err != nil || idx >= len(files) {
+			return err
+		}
+		return tx.UpdateFileNames(id, idx, remote, files[idx].Validation)
+	})
+}
+
 // SetValidationState records an application's verdict on a transferred
 // file. A file marked not valid sends the job to ERROR with
 // BG_E_VALIDATION_FAILED and starts again from byte 0 at the next Resume.

@@ -40,6 +40,13 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if err != nil {
 			return err
 		}
+		if info.FinalURL != "" && info.FinalURL != f.RemoteName {
+			// ALLOW_REPORT: the file's remote name becomes where it was found.
+			if err := w.m.renameRemote(ctx, j.ID, f.Index, info.FinalURL); err != nil {
+				return err
+			}
+			f.RemoteName = info.FinalURL
+		}
 		if info.Size < 0 {
 			return hresult.Fatal(hresult.BG_E_MISSING_FILE_SIZE, hresult.ContextRemoteFile, "%s", f.RemoteName)
 		}

@@ -53,7 +53,6 @@ func (h *harness) completeAndRead(j *engine.Job) []byte {
 	return b
 }
 
-
 func TestDynamicContentStreamsWithoutSize(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(300_000, 11)

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bits/engine/transport"
+	"bits/engine/transport/file"
 	httptransport "bits/engine/transport/http"
+	"bits/engine/transport/smb"
 )
 
 // Transports are the protocol implementations, by URL scheme.
@@ -11,12 +13,14 @@ type Transports struct {
 	Uploaders   map[string]transport.Uploader
 }
 
-// DefaultTransports returns HTTP and HTTPS downloads, and SMB and local
-// files both ways. HTTP uploads speak the BITS upload protocol.
+// DefaultTransports returns HTTP and HTTPS downloads, and SMB shares and
+// local files both ways.
 func DefaultTransports() Transports {
 	h := httptransport.New(httptransport.Options{})
+	s := smb.New(smb.Options{})
+	f := file.New()
 	return Transports{
-		Downloaders: map[string]transport.Downloader{"http": h, "https": h},
-		Uploaders:   map[string]transport.Uploader{},
+		Downloaders: map[string]transport.Downloader{"http": h, "https": h, "smb": s, "file": f},
+		Uploaders:   map[string]transport.Uploader{"smb": s, "file": f},
 	}
 }

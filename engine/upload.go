@@ -72,7 +72,7 @@ func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Se
 	}
 	for off < f.BytesTotal {
 		n := min(int64(uploadChunk), f.BytesTotal-off)
-		got, err := up.Send(ctx, r, f.Session, off, n, io.NewSectionReader(src, off, n))
+		got, err := up.Send(ctx, r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
 		if got > off {
 			f.BytesTransferred = got
 			if rerr := w.record(ctx, j.ID, &f, false, true); rerr != nil {

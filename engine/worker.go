@@ -31,7 +31,7 @@ type WorkerOptions struct {
 	// MaxBackground bounds the background (non-FOREGROUND) jobs that
 	// transfer at once; FOREGROUND jobs always start at once. Default 2.
 	MaxBackground int
-	Log         *slog.Logger
+	Log           *slog.Logger
 	// Lock is the worker lock, already held, when the front end that
 	// started this worker handed it over (InheritedLock); nil takes it.
 	Lock *os.File

@@ -16,6 +16,9 @@ declare -A package=(
 	[smbd]=samba
 	[smbpasswd]=samba-common-bin
 	[tinyproxy]=tinyproxy
+	[winbindd]=winbind
+	[ntlm_auth]=winbind
+	[unshare]=util-linux
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.

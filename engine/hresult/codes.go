@@ -102,6 +102,15 @@ const (
 	WINHTTP_INVALID_SERVER_RESPONSE Code = 0x80072F78
 	WINHTTP_CLIENT_AUTH_CERT_NEEDED Code = 0x80072F0C
 	WINHTTP_UNRECOGNIZED_SCHEME     Code = 0x80072EE6
+
+	// WinHTTP's certificate errors, one for each class of failure that a
+	// BG_SSL_IGNORE_* security flag can waive, and the revocation ones.
+	WINHTTP_SECURE_CERT_DATE_INVALID Code = 0x80072F05
+	WINHTTP_SECURE_CERT_CN_INVALID   Code = 0x80072F06
+	WINHTTP_SECURE_INVALID_CA        Code = 0x80072F0D
+	WINHTTP_SECURE_CERT_REV_FAILED   Code = 0x80072F19
+	WINHTTP_SECURE_CERT_REVOKED      Code = 0x80072F8A
+	WINHTTP_SECURE_CERT_WRONG_USAGE  Code = 0x80072F93
 )
 
 // messages holds our own short English text for each code; the few texts
@@ -202,6 +211,13 @@ var messages = map[Code]string{
 	WINHTTP_INVALID_SERVER_RESPONSE: "The server returned an invalid or unrecognized response",
 	WINHTTP_CLIENT_AUTH_CERT_NEEDED: "The server requires a client certificate",
 	WINHTTP_UNRECOGNIZED_SCHEME:     "The URL does not use a recognized protocol",
+
+	WINHTTP_SECURE_CERT_DATE_INVALID: "The date in the certificate is invalid or has expired",
+	WINHTTP_SECURE_CERT_CN_INVALID:   "The host name in the certificate is invalid or does not match",
+	WINHTTP_SECURE_INVALID_CA:        "The certificate authority is invalid or incorrect",
+	WINHTTP_SECURE_CERT_REV_FAILED:   "Revocation information for the security certificate for this site is not available",
+	WINHTTP_SECURE_CERT_REVOKED:      "The supplied certificate has been revoked",
+	WINHTTP_SECURE_CERT_WRONG_USAGE:  "The certificate is not valid for the requested usage",
 }
 
 var contextMessages = map[Context]string{

@@ -22,6 +22,9 @@ type RemoteInfo struct {
 	// Digest is a checksum of the whole file the server offered (HTTP
 	// Repr-Digest or Content-MD5); the zero value when it offered none.
 	Digest Digest
+	// FinalURL is where a redirect led, when the job's redirect policy is
+	// ALLOW_REPORT and Stat was redirected; empty otherwise.
+	FinalURL string
 }
 
 // Digest is a checksum of a whole file, named by its algorithm as in the
@@ -144,9 +147,11 @@ type Uploader interface {
 	// engine begins a new one.
 	Resume(ctx context.Context, r *Request, session string) (int64, error)
 
-	// Send writes src's bytes (the file's, from offset off) into the
-	// session and returns the offset the server confirms it holds, which
-	// may be less than off plus what was read after an error.
+	// Send writes src's bytes (the file's, from offset off, up to where
+	// src ends: the engine sends a file in chunks) into the session and
+	// returns the offset the server confirms it holds, which may be less
+	// than off plus what was read after an error. size is the whole file's
+	// size, which some protocols send with every fragment.
 	Send(ctx context.Context, r *Request, session string, off, size int64, src io.Reader) (int64, error)
 
 	// Commit ends the session and makes the file appear under its remote

@@ -7,9 +7,12 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -63,6 +66,8 @@ type Request struct {
 	Range   string
 	IfRange string
 	Time    time.Time
+	Proto   string         // "HTTP/1.1", "HTTP/2.0"
+	Header  nethttp.Header // all the request's headers
 }
 
 type originConfig struct {
@@ -82,6 +87,17 @@ type originConfig struct {
 	headStatus int
 	firstByte  time.Duration
 	rate       int64 // body bytes per second; 0: unlimited
+
+	http2     bool
+	serverTLS *tls.Config
+	digests   []servedDigest
+	extra     nethttp.Header
+}
+
+// servedDigest is one digest header the origin computes from its content.
+type servedDigest struct {
+	field string
+	algs  []string
 }
 
 // An OriginOption sets how an Origin misbehaves.
@@ -144,6 +160,34 @@ func RateLimit(bytesPerSecond int64) OriginOption {
 	return func(c *originConfig) { c.rate = bytesPerSecond }
 }
 
+// HTTP2 lets a TLS origin speak HTTP/2 (negotiated by ALPN, with HTTP/1.1
+// for clients that do not offer h2).
+func HTTP2() OriginOption { return func(c *originConfig) { c.http2 = true } }
+
+// ServerTLS starts a TLS origin with cfg: its certificates (httptest's
+// when it has none) and its client-certificate policy.
+func ServerTLS(cfg *tls.Config) OriginOption {
+	return func(c *originConfig) { c.serverTLS = cfg.Clone() }
+}
+
+// ServeDigest sends a digest of the current content on every 2xx answer
+// for /file, in field "Repr-Digest" (RFC 9530, algs "sha-256", "sha-512"),
+// "Digest" (RFC 3230, algs "SHA-256", "SHA-512", "MD5") or "Content-MD5"
+// (no algs; on 200 answers only, as it covers the body sent).
+func ServeDigest(field string, algs ...string) OriginOption {
+	return func(c *originConfig) { c.digests = append(c.digests, servedDigest{field, algs}) }
+}
+
+// ExtraHeader adds a fixed response header to every answer for /file.
+func ExtraHeader(name, value string) OriginOption {
+	return func(c *originConfig) {
+		if c.extra == nil {
+			c.extra = nethttp.Header{}
+		}
+		c.extra.Add(name, value)
+	}
+}
+
 // NewOrigin starts a plain HTTP origin on 127.0.0.1 serving content. It is
 // closed when the test or benchmark ends.
 func NewOrigin(t testing.TB, content []byte, opts ...OriginOption) *Origin {
@@ -163,6 +207,16 @@ func start(t testing.TB, useTLS bool, content []byte, opts []OriginOption) *Orig
 	o.Server = httptest.NewUnstartedServer(o)
 	o.Server.Config.ErrorLog = log.New(quietHandshakes{}, "", log.LstdFlags)
 	if useTLS {
+		o.Server.EnableHTTP2 = o.cfg.http2
+		if o.cfg.serverTLS != nil {
+			o.Server.TLS = o.cfg.serverTLS.Clone()
+		}
+		if o.cfg.http2 && (o.Server.TLS == nil || o.Server.TLS.NextProtos == nil) {
+			if o.Server.TLS == nil {
+				o.Server.TLS = &tls.Config{}
+			}
+			o.Server.TLS.NextProtos = []string{"h2", "http/1.1"}
+		}
 		o.Server.StartTLS()
 	} else {
 		o.Server.Start()
@@ -199,6 +253,8 @@ func (o *Origin) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		Range:   r.Header.Get("Range"),
 		IfRange: r.Header.Get("If-Range"),
 		Time:    time.Now(),
+		Proto:   r.Proto,
+		Header:  r.Header.Clone(),
 	})
 	o.mu.Unlock()
 	o.mux.ServeHTTP(w, r)
@@ -326,6 +382,10 @@ func (o *Origin) serveFile(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 
 	h.Set("Content-Type", "application/octet-stream")
+	for k, v := range o.cfg.extra {
+		h[k] = v
+	}
+	o.setDigests(h, content, r)
 	if !o.cfg.noETag {
 		h.Set("ETag", etag) // ServeContent checks If-Range against it
 	}
@@ -360,6 +420,32 @@ func (o *Origin) serveFile(w nethttp.ResponseWriter, r *nethttp.Request) {
 		bw.Write(content[start:])
 	default:
 		nethttp.ServeContent(bw, r, "", modTime, bytes.NewReader(content))
+	}
+}
+
+// setDigests adds the ServeDigest headers for content. Content-MD5 is
+// left out when the answer may be a 206, since it would cover the part.
+func (o *Origin) setDigests(h nethttp.Header, content []byte, r *nethttp.Request) {
+	sums := map[string][]byte{}
+	s256, s512, m5 := sha256.Sum256(content), sha512.Sum512(content), md5.Sum(content)
+	sums["sha-256"], sums["sha-512"], sums["md5"] = s256[:], s512[:], m5[:]
+	b64 := base64.StdEncoding.EncodeToString
+	for _, d := range o.cfg.digests {
+		var parts []string
+		for _, alg := range d.algs {
+			sum := sums[strings.ToLower(alg)]
+			if d.field == "Repr-Digest" {
+				parts = append(parts, fmt.Sprintf("%s=:%s:", alg, b64(sum)))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s=%s", alg, b64(sum)))
+			}
+		}
+		switch {
+		case d.field == "Content-MD5" && (r.Header.Get("Range") == "" || o.cfg.noRanges || o.cfg.noLength):
+			h.Set("Content-MD5", b64(sums["md5"]))
+		case d.field != "Content-MD5":
+			h.Set(d.field, strings.Join(parts, ", "))
+		}
 	}
 }
 

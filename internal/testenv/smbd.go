@@ -197,6 +197,25 @@ func (s *SMBD) Kill() {
 	Eventually(s.tb, "smbd's processes to exit", func() bool { return !groupAlive(pgid) })
 }
 
+// Freeze stops every process of this smbd with SIGSTOP: connections stay
+// open but nothing answers, as with a hung server. Thaw undoes it.
+func (s *SMBD) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen smbd run again.
+func (s *SMBD) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *SMBD) signal(sig syscall.Signal) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.tb.Fatal("smbd is not running")
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, sig); err != nil {
+		s.tb.Fatalf("signalling smbd: %v", err)
+	}
+}
+
 // Restart starts smbd again on the same port with the same configuration
 // and waits until it accepts connections. The server must be stopped.
 func (s *SMBD) Restart() {

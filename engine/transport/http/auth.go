@@ -1,13 +1,282 @@
 package http
 
 import (
+	"context"
+	"errors"
+	"io"
 	nethttp "net/http"
+	"net/url"
+	"strings"
+	"sync"
 
+	"bits/engine/hresult"
 	"bits/engine/transport"
 )
 
+// maxAuthTries bounds the requests sent for one: enough for an NTLM
+// handshake with the proxy and another with the server.
+const maxAuthTries = 8
+
 // authenticate wraps rt so that it answers the server's and the proxy's
-// challenges with the job's credentials.
+// challenges with the job's credentials, and so that a proxy of an
+// OVERRIDE list that cannot be connected to gives way to the next one
+// (sendTrying). When rt is a *net/http.Transport, its CONNECT requests,
+// which open HTTPS tunnels through a proxy, get the proxy's answers too.
+//
+// Credentials are only sent after a challenge, never first. Server
+// credentials go only to the host of the job's URL (redirects elsewhere get
+// none); proxy credentials only to the proxy that asked.
 func authenticate(rt nethttp.RoundTripper, creds []transport.Credential) nethttp.RoundTripper {
-	return rt
+	a := &authTransport{
+		next:    rt,
+		server:  credentialsFor(creds, transport.TargetServer),
+		proxy:   credentialsFor(creds, transport.TargetProxy),
+		tunnels: map[string]*handshake{},
+	}
+	if t, ok := rt.(*nethttp.Transport); ok {
+		t.GetProxyConnectHeader = a.connectHeader
+		t.OnProxyConnectResponse = a.connectResponse
+	}
+	return a
+}
+
+type authTransport struct {
+	next          nethttp.RoundTripper
+	server, proxy map[transport.AuthScheme]transport.Credential
+
+	mu      sync.Mutex
+	tunnels map[string]*handshake // by proxy host:port, once it challenged a CONNECT
+}
+
+// credentialsFor keeps one target's credentials by scheme. Implicit ones
+// (NULL user and password: the logged-on identity) have no meaning on
+// Linux and are left out, so a challenge for them gets no answer.
+func credentialsFor(creds []transport.Credential, target transport.AuthTarget) map[transport.AuthScheme]transport.Credential {
+	out := map[transport.AuthScheme]transport.Credential{}
+	for _, c := range creds {
+		if c.Target == target && !c.Implicit && c.Scheme != transport.SchemePassport {
+			out[c.Scheme] = c
+		}
+	}
+	return out
+}
+
+func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
+	var (
+		server, proxy               *handshake
+		serverAnswer, proxyAnswer   string
+		pin                         *url.URL
+		answerServer                = len(a.server) > 0 && sameHost(originalURL(req), req.URL)
+		proxyURI, serverURI, method = req.URL.String(), req.URL.RequestURI(), req.Method
+	)
+	for try := 1; ; try++ {
+		r := req
+		if serverAnswer != "" || proxyAnswer != "" {
+			r = req.Clone(req.Context())
+			setHeader(r.Header, "Authorization", serverAnswer)
+			setHeader(r.Header, "Proxy-Authorization", proxyAnswer)
+		}
+		resp, via, err := sendTrying(a.next, r, pin)
+		if err != nil {
+			var refused *tunnelRefused
+			if errors.As(err, &refused) {
+				if refused.status == nethttp.StatusProxyAuthRequired && try < maxAuthTries && a.answerTunnel(refused) {
+					continue
+				}
+				return nil, refused.hresult(len(a.proxy) > 0)
+			}
+			return nil, err
+		}
+
+		var h **handshake
+		var creds map[transport.AuthScheme]transport.Credential
+		var header string
+		switch {
+		case resp.StatusCode == nethttp.StatusUnauthorized && answerServer:
+			h, creds, header = &server, a.server, "WWW-Authenticate"
+		case resp.StatusCode == nethttp.StatusProxyAuthRequired && via != nil && req.URL.Scheme == "http":
+			h, creds, header = &proxy, a.proxy, "Proxy-Authenticate"
+			pin = via
+		default:
+			return resp, nil
+		}
+		cs := parseChallenges(resp.Header.Values(header))
+		var ok bool
+		switch {
+		case try >= maxAuthTries:
+		case *h == nil:
+			*h = startHandshake(cs, creds)
+			ok = *h != nil
+		default:
+			ok = (*h).challenged(cs)
+		}
+		if ok {
+			// Every handshake under way answers again: Basic and Digest
+			// authenticate each request, NTLM only its connection.
+			serverAnswer, proxyAnswer, err = answerBoth(server, proxy, method, serverURI, proxyURI)
+			ok = err == nil && (h == &server && serverAnswer != "" || h == &proxy && proxyAnswer != "")
+		}
+		if !ok {
+			if h == &proxy {
+				drain(resp)
+				return nil, proxyAuthError(via, cs, len(a.proxy) > 0)
+			}
+			return resp, nil // the caller reports the 401
+		}
+		drain(resp)
+	}
+}
+
+func answerBoth(server, proxy *handshake, method, serverURI, proxyURI string) (s, p string, err error) {
+	if server != nil {
+		if s, err = server.answer(method, serverURI); err != nil {
+			return "", "", err
+		}
+	}
+	if proxy != nil {
+		if p, err = proxy.answer(method, proxyURI); err != nil {
+			return "", "", err
+		}
+	}
+	return s, p, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (a *authTransport) CloseIdleConnections() {
+	if c, ok := a.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// connectHeader answers a proxy's challenge on the CONNECT requests to it,
+// once it has challenged one.
+func (a *authTransport) connectHeader(_ context.Context, proxy *url.URL, target string) (nethttp.Header, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.tunnels[proxy.Host]
+	if h == nil {
+		return nil, nil
+	}
+	v, err := h.answer(nethttp.MethodConnect, target)
+	if err != nil || v == "" {
+		return nil, err
+	}
+	return nethttp.Header{"Proxy-Authorization": {v}}, nil
+}
+
+// connectResponse turns a refused CONNECT into a *tunnelRefused that
+// RoundTrip can answer.
+func (a *authTransport) connectResponse(_ context.Context, proxy *url.URL, req *nethttp.Request, resp *nethttp.Response) error {
+	if resp.StatusCode == nethttp.StatusOK {
+		return nil
+	}
+	return &tunnelRefused{
+		proxy:      proxy,
+		status:     resp.StatusCode,
+		text:       resp.Status,
+		challenges: parseChallenges(resp.Header.Values("Proxy-Authenticate")),
+		answered:   req.Header.Get("Proxy-Authorization") != "",
+	}
+}
+
+// answerTunnel prepares the answer to a proxy's 407 on CONNECT and reports
+// whether sending the request again can help. net/http's CONNECT closes
+// the connection after a refusal, so only the schemes that authenticate
+// each request (Basic, Digest) can open a tunnel; NTLM and Negotiate,
+// which need the handshake on one connection, cannot.
+func (a *authTransport) answerTunnel(e *tunnelRefused) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h := a.tunnels[e.proxy.Host]; h != nil && e.answered {
+		return h.challenged(e.challenges) // a stale Digest nonce
+	}
+	perRequest := map[transport.AuthScheme]transport.Credential{}
+	for _, s := range []transport.AuthScheme{transport.SchemeBasic, transport.SchemeDigest} {
+		if c, ok := a.proxy[s]; ok {
+			perRequest[s] = c
+		}
+	}
+	h := startHandshake(e.challenges, perRequest)
+	if h == nil || e.answered && a.tunnels[e.proxy.Host] == nil {
+		return false
+	}
+	a.tunnels[e.proxy.Host] = h
+	return true
+}
+
+// tunnelRefused is a proxy's answer other than 200 to CONNECT.
+type tunnelRefused struct {
+	proxy      *url.URL
+	status     int
+	text       string
+	challenges []challenge
+	answered   bool // the CONNECT carried credentials
+}
+
+func (e *tunnelRefused) Error() string {
+	return "the proxy " + e.proxy.Redacted() + " refused to open a tunnel: " + e.text
+}
+
+func (e *tunnelRefused) hresult(haveCreds bool) error {
+	if e.status == nethttp.StatusProxyAuthRequired {
+		return proxyAuthError(e.proxy, e.challenges, haveCreds)
+	}
+	return &hresult.Error{
+		Code:      hresult.HTTP(e.status),
+		Context:   hresult.ContextGeneralTransport,
+		Msg:       e.Error(),
+		Transient: hresult.HTTPTransient(e.status),
+	}
+}
+
+// proxyAuthError is the fatal 407: no credential for what the proxy
+// offers, or one it refused.
+func proxyAuthError(proxy *url.URL, cs []challenge, haveCreds bool) error {
+	var offered []string
+	for _, c := range cs {
+		offered = append(offered, c.scheme)
+	}
+	why := "the job has no proxy credentials"
+	if haveCreds {
+		why = "the job's proxy credentials were refused or do not fit its schemes (NTLM and Negotiate cannot open HTTPS tunnels)"
+	}
+	return hresult.Fatal(hresult.HTTP(nethttp.StatusProxyAuthRequired), hresult.ContextGeneralTransport,
+		"the proxy %s asks for authentication (%s): %s", proxy.Redacted(), strings.Join(offered, ", "), why)
+}
+
+// originalURL is the URL the client asked for before any redirect.
+func originalURL(req *nethttp.Request) *url.URL {
+	for i := 0; i < 64 && req.Response != nil && req.Response.Request != nil; i++ {
+		req = req.Response.Request
+	}
+	return req.URL
+}
+
+// sameHost reports whether server credentials for orig may go to u: the
+// same host name and port, or the same host moved from http to https on
+// the default ports; never from https down to http.
+func sameHost(orig, u *url.URL) bool {
+	switch {
+	case !strings.EqualFold(orig.Hostname(), u.Hostname()):
+		return false
+	case orig.Scheme == "https" && u.Scheme != "https":
+		return false
+	case urlPort(orig) == urlPort(u):
+		return true
+	}
+	return orig.Scheme == "http" && u.Scheme == "https" && urlPort(orig) == "80" && urlPort(u) == "443"
+}
+
+func setHeader(h nethttp.Header, name, value string) {
+	if value != "" {
+		h.Set(name, value)
+	}
+}
+
+// drain reads a little of a challenge's body so that its connection can
+// carry the next request, which NTLM needs.
+func drain(resp *nethttp.Response) {
+	io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
 }

@@ -1,6 +1,8 @@
 // Package http downloads files over HTTP and HTTPS the way BITS does: HEAD
 // for the size and validators, then GETs that resume with Range and If-Range,
 // so a file that changed on the server is detected rather than spliced.
+// It applies a job's HTTP options: custom headers, a custom method, a client
+// certificate, the BG_SSL_* security flags and the redirect policy.
 //
 // It implements transport.Downloader and turns every remote failure into an
 // *hresult.Error that says whether retrying can help. It knows nothing of
@@ -15,6 +17,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -64,7 +67,8 @@ type Transport struct {
 	now       func() time.Time // for Retry-After dates
 
 	mu      sync.Mutex
-	clients map[string]*nethttp.Client // by clientKey
+	clients map[string]*nethttp.Client            // by clientKey
+	pools   []interface{ CloseIdleConnections() } // the clients' pools that they cannot reach
 }
 
 var _ transport.Downloader = (*Transport)(nil)
@@ -116,24 +120,48 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	// HTTP/1.1 only: one transfer per connection keeps bandwidth limits and
-	// delay measurements, which act on the connection, about one transfer.
+	// HTTP/2 where TLS negotiates it (ALPN), HTTP/1.1 otherwise: cleartext
+	// HTTP/2 has no negotiation a server must answer. NTLM and Negotiate
+	// authenticate a connection, which HTTP/2 forbids, so a job that may
+	// answer them with the server stays on HTTP/1.1.
 	var protocols nethttp.Protocols
 	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(!connectionAuth(s.Credentials))
 	dialer := &net.Dialer{Timeout: t.o.HeaderTimeout, KeepAlive: 30 * time.Second}
-	rt := &nethttp.Transport{
-		Proxy:                 proxy,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   t.o.HeaderTimeout,
-		ResponseHeaderTimeout: t.o.HeaderTimeout,
-		// Compression would make byte offsets meaningless.
-		DisableCompression:  true,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     90 * time.Second,
-		Protocols:           &protocols,
+	build := func(tlsConfig *tls.Config) *nethttp.Transport {
+		return &nethttp.Transport{
+			Proxy:                 proxy,
+			DialContext:           dialer.DialContext,
+			TLSClientConfig:       tlsConfig,
+			TLSHandshakeTimeout:   t.o.HeaderTimeout,
+			ResponseHeaderTimeout: t.o.HeaderTimeout,
+			// Compression would make byte offsets meaningless.
+			DisableCompression:  true,
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     90 * time.Second,
+			Protocols:           &protocols,
+		}
 	}
-	return &nethttp.Client{Transport: authenticate(rt, s.Credentials), CheckRedirect: checkRedirect}, nil
+	rt := build(tlsConfig)
+	var crl *crlChecker
+	if s.SecurityFlags&sslEnableCRLCheck != 0 {
+		crl = newCRLChecker(&nethttp.Client{Transport: build(nil)}, t.o.HeaderTimeout)
+	}
+	if v := newVerifier(s.SecurityFlags, tlsConfig, crl); v != nil {
+		t.pools = append(t.pools, verifyPerHost(rt, v, &protocols))
+	}
+	return &nethttp.Client{Transport: authenticate(rt, s.Credentials), CheckRedirect: redirectPolicy(s.SecurityFlags)}, nil
+}
+
+// connectionAuth says whether creds hold a server credential for a scheme
+// that authenticates the connection rather than each request.
+func connectionAuth(creds []transport.Credential) bool {
+	for _, c := range creds {
+		if c.Target == transport.TargetServer && (c.Scheme == transport.SchemeNTLM || c.Scheme == transport.SchemeNegotiate) {
+			return true
+		}
+	}
+	return false
 }
 
 // CloseIdleConnections closes pooled connections that carry no request.
@@ -143,62 +171,89 @@ func (t *Transport) CloseIdleConnections() {
 	for _, c := range t.clients {
 		c.CloseIdleConnections()
 	}
+	for _, p := range t.pools {
+		p.CloseIdleConnections()
+	}
 }
 
-// do sends req with the client for r's settings.
-func (t *Transport) do(r *transport.Request, req *nethttp.Request) (*nethttp.Response, error) {
+// do sends req with the client for r's settings. Its errors are
+// classified: ctx is the caller's, rctx the one req carries.
+func (t *Transport) do(ctx, rctx context.Context, r *transport.Request, req *nethttp.Request) (*nethttp.Response, error) {
 	c, err := t.client(&r.Settings)
 	if err != nil {
 		return nil, err
 	}
-	return c.Do(req)
+	conn := &connTrace{}
+	traced := context.WithValue(httptrace.WithClientTrace(req.Context(), conn.trace()), connTraceKey{}, conn)
+	resp, err := c.Do(req.WithContext(traced))
+	if err != nil {
+		return nil, conn.explain(t.netError(ctx, rctx, err, conn.connected.Load()))
+	}
+	return resp, nil
 }
 
-// Stat sends HEAD and reports the size, validator and range support. A
-// server that refuses HEAD (405, 501) is asked for its first byte instead.
+// Stat sends HEAD and reports the size, validator, range support and the
+// digest the server offers. A server that refuses HEAD (405, 501) is asked
+// for its first byte instead. A job with a custom method sends nothing
+// here: its one request is the download, so Stat returns the size as
+// unknown (-1) and no error.
 func (t *Transport) Stat(ctx context.Context, r *transport.Request) (transport.RemoteInfo, error) {
-	u := r.URL
+	info, final, err := t.stat(ctx, r)
+	info.FinalURL = final
+	return info, err
+}
+
+// stat is Stat that also returns the URL the answer came from when the
+// job's redirect policy is BG_HTTP_REDIRECT_POLICY_ALLOW_REPORT and the
+// server redirected; "" otherwise.
+func (t *Transport) stat(ctx context.Context, r *transport.Request) (transport.RemoteInfo, string, error) {
 	none := transport.RemoteInfo{Size: -1}
-	if err := checkScheme(u); err != nil {
-		return none, err
+	if err := checkScheme(r.URL); err != nil {
+		return none, "", err
+	}
+	if r.Method != "" {
+		// Checked now so that a bad header fails before any transfer.
+		return none, "", setCustomHeaders(&nethttp.Request{Header: nethttp.Header{}}, r.Headers)
 	}
 	req, err := t.newRequest(ctx, nethttp.MethodHead, r)
 	if err != nil {
-		return none, err
+		return none, "", err
 	}
-	resp, err := t.do(r, req)
+	resp, err := t.do(ctx, ctx, r, req)
 	if err != nil {
-		return none, t.netError(ctx, ctx, err)
+		return none, "", err
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == nethttp.StatusMethodNotAllowed || resp.StatusCode == nethttp.StatusNotImplemented:
 		return t.statGET(ctx, r)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return none, t.statusError(resp)
+		return none, "", t.statusError(resp)
 	}
 	info := remoteInfo(resp.Header)
 	info.Size = resp.ContentLength // from the header for HEAD, -1 without one
 	info.Ranges = acceptsRanges(resp.Header)
+	info.Digest = offeredDigest(resp.Header, resp.StatusCode == nethttp.StatusOK)
+	final := reportedURL(r.SecurityFlags, r.URL, resp)
 	if info.Size < 0 {
-		return info, missingSize()
+		return info, final, missingSize()
 	}
-	return info, nil
+	return info, final, nil
 }
 
 // statGET learns the size from a one-byte range request, for servers
 // without HEAD. A server that ignores the range sends the whole file: the
 // body is closed unread, which drops the connection but not much data.
-func (t *Transport) statGET(ctx context.Context, r *transport.Request) (transport.RemoteInfo, error) {
+func (t *Transport) statGET(ctx context.Context, r *transport.Request) (transport.RemoteInfo, string, error) {
 	none := transport.RemoteInfo{Size: -1}
 	req, err := t.newRequest(ctx, nethttp.MethodGet, r)
 	if err != nil {
-		return none, err
+		return none, "", err
 	}
 	req.Header.Set("Range", "bytes=0-0")
-	resp, err := t.do(r, req)
+	resp, err := t.do(ctx, ctx, r, req)
 	if err != nil {
-		return none, t.netError(ctx, ctx, err)
+		return none, "", err
 	}
 	resp.Body.Close()
 	info := remoteInfo(resp.Header)
@@ -207,18 +262,20 @@ func (t *Transport) statGET(ctx context.Context, r *transport.Request) (transpor
 		cr := resp.Header.Get("Content-Range")
 		first, _, total, ok := parseContentRange(cr)
 		if !ok || first != 0 {
-			return none, badRange(0, cr)
+			return none, "", badRange(0, cr)
 		}
 		info.Size, info.Ranges = total, true
 	case nethttp.StatusOK:
 		info.Size, info.Ranges = resp.ContentLength, acceptsRanges(resp.Header)
 	default:
-		return none, t.statusError(resp)
+		return none, "", t.statusError(resp)
 	}
+	info.Digest = offeredDigest(resp.Header, resp.StatusCode == nethttp.StatusOK)
+	final := reportedURL(r.SecurityFlags, r.URL, resp)
 	if info.Size < 0 {
-		return info, missingSize()
+		return info, final, missingSize()
 	}
-	return info, nil
+	return info, final, nil
 }
 
 // Download writes the file from off to w, as transport.Downloader says.
@@ -227,6 +284,9 @@ func (t *Transport) statGET(ctx context.Context, r *transport.Request) (transpor
 // w.Write returned, unchanged, so the caller can classify its own disk.
 // One case writes before it fails: a body without a length that runs past
 // want.Size is copied up to want.Size and then reported as ErrChanged.
+// With want.Size < 0 and off 0 (dynamic content) it sends a plain GET and
+// copies the whole body, whatever its validators. A job's custom method is
+// one request from byte 0 (see custom).
 func (t *Transport) Download(ctx context.Context, r *transport.Request, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
 	u := r.URL
 	if err := checkScheme(u); err != nil {
@@ -234,6 +294,9 @@ func (t *Transport) Download(ctx context.Context, r *transport.Request, off, end
 	}
 	if off < 0 {
 		return 0, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextGeneralTransport, "negative offset %d", off)
+	}
+	if r.Method != "" {
+		return t.custom(ctx, r, off, end, want, w)
 	}
 	if want.Size >= 0 && off > want.Size {
 		// The local copy is longer than the remote file: start over.
@@ -282,9 +345,9 @@ func (t *Transport) fetch(ctx context.Context, r *transport.Request, off, end in
 	if (partial || off > 0) && want.Validator != "" {
 		req.Header.Set("If-Range", want.Validator)
 	}
-	resp, err := t.do(r, req)
+	resp, err := t.do(ctx, rctx, r, req)
 	if err != nil {
-		return 0, false, t.netError(ctx, rctx, err)
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 
@@ -294,10 +357,9 @@ func (t *Transport) fetch(ctx context.Context, r *transport.Request, off, end in
 	}
 	expect := int64(-1) // bytes this response says it carries
 	success := resp.StatusCode == nethttp.StatusOK || resp.StatusCode == nethttp.StatusPartialContent
-	if ce := resp.Header.Get("Content-Encoding"); success && ce != "" && !strings.EqualFold(ce, "identity") {
+	if err := encodingError(resp); success && err != nil {
 		// Checked first: compressed lengths would look like a changed file.
-		return 0, false, hresult.Fatal(hresult.BG_E_INSUFFICIENT_HTTP_SUPPORT, hresult.ContextRemoteFile,
-			"the server sent Content-Encoding %q although only identity was accepted", ce)
+		return 0, false, err
 	}
 	switch {
 	case resp.StatusCode == nethttp.StatusPartialContent:
@@ -312,7 +374,10 @@ func (t *Transport) fetch(ctx context.Context, r *transport.Request, off, end in
 		}
 		expect, more = last-first+1, last+1 < total && (end < 0 || last+1 < end)
 	case resp.StatusCode == nethttp.StatusOK:
-		if changed(want, resp) {
+		// Dynamic content (no size, from byte 0) changes by nature, and
+		// there is nothing before byte 0 it could be spliced to.
+		dynamic := want.Size < 0 && off == 0
+		if !dynamic && changed(want, resp) {
 			return 0, false, transport.ErrChanged
 		}
 		if off > 0 || partial {
@@ -377,7 +442,7 @@ func (t *Transport) copyBody(ctx, rctx context.Context, cancel context.CancelCau
 		case rerr == io.EOF:
 			return n, nil
 		case rerr != nil:
-			return n, t.netError(ctx, rctx, rerr)
+			return n, t.netError(ctx, rctx, rerr, true)
 		}
 	}
 }
@@ -390,12 +455,16 @@ func (t *Transport) newRequest(ctx context.Context, method string, r *transport.
 	req.Header.Set("User-Agent", t.userAgent)
 	req.Header.Set("Accept", "*/*")
 	req.Header.Set("Accept-Encoding", "identity")
+	if err := setCustomHeaders(req, r.Headers); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
 // netError classifies a failed request or body read: the caller's
 // cancellation wins, then our own idle timeout, then the error itself.
-func (t *Transport) netError(ctx, rctx context.Context, err error) error {
+// connected says whether the request had its connection (see classify).
+func (t *Transport) netError(ctx, rctx context.Context, err error, connected bool) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -403,7 +472,7 @@ func (t *Transport) netError(ctx, rctx context.Context, err error) error {
 		return hresult.Transient(hresult.WINHTTP_TIMEOUT, hresult.ContextRemoteFile,
 			"no data from the server for %s", t.idle)
 	}
-	return classify(err)
+	return classify(err, connected)
 }
 
 // statusError turns an unexpected status into BG_E_HTTP_ERROR_nnn. The
@@ -422,31 +491,6 @@ func (t *Transport) statusError(resp *nethttp.Response) error {
 	return e
 }
 
-// checkRedirect follows up to ten redirects, as WinHTTP does. BITS refuses
-// a redirect from HTTPS to HTTP unless the job's security flags carry
-// BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP; those flags are not modelled
-// yet, so the downgrade is always refused. Redirects to other schemes
-// (file:, smb:) are never followed.
-func checkRedirect(req *nethttp.Request, via []*nethttp.Request) error {
-	status := nethttp.StatusFound
-	if req.Response != nil {
-		status = req.Response.StatusCode
-	}
-	from := via[len(via)-1].URL
-	var why string
-	switch {
-	case len(via) > maxRedirects:
-		why = fmt.Sprintf("stopped after %d redirects", maxRedirects)
-	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
-		why = "refused a redirect to " + req.URL.Redacted()
-	case from.Scheme == "https" && req.URL.Scheme == "http":
-		why = fmt.Sprintf("refused a redirect from HTTPS to HTTP (%s)", req.URL.Redacted())
-	default:
-		return nil
-	}
-	return hresult.Fatal(hresult.HTTP(status), hresult.ContextRemoteFile, "%s", why)
-}
-
 func checkScheme(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return hresult.Fatal(hresult.WINHTTP_UNRECOGNIZED_SCHEME, hresult.ContextRemoteFile,
@@ -458,6 +502,15 @@ func checkScheme(u *url.URL) error {
 func missingSize() error {
 	return hresult.Fatal(hresult.BG_E_MISSING_FILE_SIZE, hresult.ContextRemoteFile,
 		"the server sent no Content-Length; the URL may point to dynamic content")
+}
+
+// encodingError refuses a body in another encoding than identity.
+func encodingError(resp *nethttp.Response) error {
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return hresult.Fatal(hresult.BG_E_INSUFFICIENT_HTTP_SUPPORT, hresult.ContextRemoteFile,
+			"the server sent Content-Encoding %q although only identity was accepted", ce)
+	}
+	return nil
 }
 
 func badRange(off int64, contentRange string) error {

@@ -49,15 +49,27 @@ func stat(t *testing.T, tr *Transport, u *transport.Request) transport.RemoteInf
 // the remote-file context.
 func wantHR(t *testing.T, err error, code hresult.Code, transient bool) *hresult.Error {
 	t.Helper()
+	return wantHRIn(t, err, code, transient, hresult.ContextRemoteFile)
+}
+
+// wantHRIn is wantHR for any context.
+func wantHRIn(t *testing.T, err error, code hresult.Code, transient bool, where hresult.Context) *hresult.Error {
+	t.Helper()
 	var he *hresult.Error
 	if !errors.As(err, &he) {
 		t.Fatalf("err = %v (%T), want hresult 0x%08x", err, err, uint32(code))
 	}
-	if he.Code != code || he.Transient != transient || he.Context != hresult.ContextRemoteFile {
+	if he.Code != code || he.Transient != transient || he.Context != where {
 		t.Fatalf("err = 0x%08x transient=%v context=%d (%v), want 0x%08x transient=%v context=%d",
-			uint32(he.Code), he.Transient, he.Context, he, uint32(code), transient, hresult.ContextRemoteFile)
+			uint32(he.Code), he.Transient, he.Context, he, uint32(code), transient, where)
 	}
 	return he
+}
+
+// wantConnectHR is wantHR for failures while connecting.
+func wantConnectHR(t *testing.T, err error, code hresult.Code, transient bool) *hresult.Error {
+	t.Helper()
+	return wantHRIn(t, err, code, transient, hresult.ContextGeneralTransport)
 }
 
 func wantSum(t *testing.T, got, want []byte) {
@@ -429,9 +441,9 @@ func TestConnectionRefused(t *testing.T) {
 	u := parse(t, "http://"+addr+"/file")
 	tr := New(Options{})
 	_, err = tr.Stat(context.Background(), u)
-	wantHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
+	wantConnectHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
 	_, err = tr.Download(context.Background(), u, 0, -1, transport.RemoteInfo{Size: 10}, io.Discard)
-	wantHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
+	wantConnectHR(t, err, hresult.WINHTTP_CANNOT_CONNECT, true)
 }
 
 func TestTLS(t *testing.T) {
@@ -448,7 +460,7 @@ func TestTLS(t *testing.T) {
 	wantSum(t, buf.Bytes(), content)
 
 	_, err := New(Options{}).Stat(context.Background(), u)
-	wantHR(t, err, hresult.WINHTTP_SECURE_FAILURE, false)
+	wantConnectHR(t, err, hresult.WINHTTP_SECURE_INVALID_CA, false)
 }
 
 func TestStat(t *testing.T) {
@@ -547,44 +559,62 @@ func TestClassify(t *testing.T) {
 	read := func(errno syscall.Errno) error {
 		return wrap(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: errno}})
 	}
+	alert := func(text string) error { return wrap(&net.OpError{Op: "remote error", Err: errors.New(text)}) }
 	redirect := hresult.Fatal(hresult.HTTP(302), hresult.ContextRemoteFile, "refused")
+	const (
+		remote  = hresult.ContextRemoteFile
+		connect = hresult.ContextGeneralTransport
+	)
 
 	for _, tc := range []struct {
 		name      string
 		err       error
+		connected bool         // what the request trace saw
 		code      hresult.Code // 0: want the error given in same
 		transient bool
+		where     hresult.Context
 		same      error
 	}{
-		{"refused", dial(syscall.ECONNREFUSED), hresult.WINHTTP_CANNOT_CONNECT, true, nil},
-		{"unreachable", dial(syscall.EHOSTUNREACH), hresult.WINHTTP_CANNOT_CONNECT, true, nil},
-		{"dns", wrap(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}}), hresult.WINHTTP_NAME_NOT_RESOLVED, true, nil},
-		{"dns timeout", wrap(&net.DNSError{Err: "timeout", Name: "slow.invalid", IsTimeout: true}), hresult.WINHTTP_NAME_NOT_RESOLVED, true, nil},
-		{"net timeout", wrap(timeoutErr{}), hresult.WINHTTP_TIMEOUT, true, nil},
-		{"deadline", wrap(fmt.Errorf("read: %w", os.ErrDeadlineExceeded)), hresult.WINHTTP_TIMEOUT, true, nil},
-		{"header timeout matches DeadlineExceeded", wrap(context.DeadlineExceeded), hresult.WINHTTP_TIMEOUT, true, nil},
-		{"reset", read(syscall.ECONNRESET), hresult.WINHTTP_CONNECTION_ERROR, true, nil},
-		{"eof", wrap(io.EOF), hresult.WINHTTP_CONNECTION_ERROR, true, nil},
-		{"unexpected eof", io.ErrUnexpectedEOF, hresult.WINHTTP_CONNECTION_ERROR, true, nil},
-		{"unknown authority", wrap(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), hresult.WINHTTP_SECURE_FAILURE, false, nil},
-		{"hostname", wrap(x509.HostnameError{Host: "example.test"}), hresult.WINHTTP_SECURE_FAILURE, false, nil},
-		{"expired", wrap(x509.CertificateInvalidError{Reason: x509.Expired}), hresult.WINHTTP_SECURE_FAILURE, false, nil},
-		{"garbage reply", wrap(errors.New(`malformed HTTP response "SSH-2.0"`)), hresult.WINHTTP_INVALID_SERVER_RESPONSE, true, nil},
-		{"canceled", wrap(context.Canceled), 0, false, context.Canceled},
-		{"already classified", wrap(redirect), 0, false, redirect},
+		{"refused", dial(syscall.ECONNREFUSED), false, hresult.WINHTTP_CANNOT_CONNECT, true, connect, nil},
+		{"unreachable", dial(syscall.EHOSTUNREACH), false, hresult.WINHTTP_CANNOT_CONNECT, true, connect, nil},
+		{"dial error seen as connected", dial(syscall.EHOSTUNREACH), true, hresult.WINHTTP_CANNOT_CONNECT, true, connect, nil},
+		{"dns", wrap(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}}), false, hresult.WINHTTP_NAME_NOT_RESOLVED, true, connect, nil},
+		{"dns timeout", wrap(&net.DNSError{Err: "timeout", Name: "slow.invalid", IsTimeout: true}), true, hresult.WINHTTP_NAME_NOT_RESOLVED, true, connect, nil},
+		{"net timeout", wrap(timeoutErr{}), true, hresult.WINHTTP_TIMEOUT, true, remote, nil},
+		{"handshake timeout", wrap(timeoutErr{}), false, hresult.WINHTTP_TIMEOUT, true, connect, nil},
+		{"deadline", wrap(fmt.Errorf("read: %w", os.ErrDeadlineExceeded)), true, hresult.WINHTTP_TIMEOUT, true, remote, nil},
+		{"header timeout matches DeadlineExceeded", wrap(context.DeadlineExceeded), true, hresult.WINHTTP_TIMEOUT, true, remote, nil},
+		{"reset", read(syscall.ECONNRESET), true, hresult.WINHTTP_CONNECTION_ERROR, true, remote, nil},
+		{"reset while connecting", read(syscall.ECONNRESET), false, hresult.WINHTTP_CONNECTION_ERROR, true, connect, nil},
+		{"eof", wrap(io.EOF), true, hresult.WINHTTP_CONNECTION_ERROR, true, remote, nil},
+		{"unexpected eof", io.ErrUnexpectedEOF, true, hresult.WINHTTP_CONNECTION_ERROR, true, remote, nil},
+		{"unknown authority", wrap(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), false, hresult.WINHTTP_SECURE_INVALID_CA, false, connect, nil},
+		{"hostname", wrap(x509.HostnameError{Host: "example.test"}), false, hresult.WINHTTP_SECURE_CERT_CN_INVALID, false, connect, nil},
+		{"expired", wrap(x509.CertificateInvalidError{Reason: x509.Expired}), false, hresult.WINHTTP_SECURE_CERT_DATE_INVALID, false, connect, nil},
+		{"wrong usage", wrap(&tls.CertificateVerificationError{Err: x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}}), false, hresult.WINHTTP_SECURE_CERT_WRONG_USAGE, false, connect, nil},
+		{"other certificate fault", wrap(x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}), false, hresult.WINHTTP_SECURE_FAILURE, false, connect, nil},
+		{"revoked", wrap(&revocationError{code: hresult.WINHTTP_SECURE_CERT_REVOKED, msg: "revoked"}), false, hresult.WINHTTP_SECURE_CERT_REVOKED, false, connect, nil},
+		{"revocation unknown", wrap(&revocationError{code: hresult.WINHTTP_SECURE_CERT_REV_FAILED, msg: "no CRL"}), false, hresult.WINHTTP_SECURE_CERT_REV_FAILED, false, connect, nil},
+		{"client certificate wanted", alert("tls: certificate required"), true, hresult.WINHTTP_CLIENT_AUTH_CERT_NEEDED, false, connect, nil},
+		{"client certificate refused", alert("tls: bad certificate"), true, hresult.WINHTTP_CLIENT_AUTH_CERT_NEEDED, false, connect, nil},
+		{"other alert", alert("tls: handshake failure"), false, hresult.WINHTTP_SECURE_FAILURE, false, connect, nil},
+		{"not TLS", wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), false, hresult.WINHTTP_INVALID_SERVER_RESPONSE, true, connect, nil},
+		{"garbage reply", wrap(errors.New(`malformed HTTP response "SSH-2.0"`)), true, hresult.WINHTTP_INVALID_SERVER_RESPONSE, true, remote, nil},
+		{"canceled", wrap(context.Canceled), true, 0, false, remote, context.Canceled},
+		{"already classified", wrap(redirect), true, 0, false, remote, redirect},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := classify(tc.err)
+			got := classify(tc.err, tc.connected)
 			if tc.same != nil {
 				if got != tc.same {
 					t.Fatalf("classify = %v (%T), want %v itself", got, got, tc.same)
 				}
 				return
 			}
-			wantHR(t, got, tc.code, tc.transient)
+			wantHRIn(t, got, tc.code, tc.transient, tc.where)
 		})
 	}
-	if classify(nil) != nil {
+	if classify(nil, true) != nil {
 		t.Error("classify(nil) != nil")
 	}
 }

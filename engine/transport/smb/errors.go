@@ -1,9 +1,7 @@
 package smb
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -18,22 +16,11 @@ import (
 const (
 	statusSharingViolation     = 0xC0000043
 	statusQuotaExceeded        = 0xC0000044
-	statusFileLockConflict     = 0xC0000054
-	statusDeletePending        = 0xC0000056
-	statusNoSuchUser           = 0xC0000064
-	statusWrongPassword        = 0xC000006A
-	statusLogonFailure         = 0xC000006D
-	statusAccountRestriction   = 0xC000006E
-	statusPasswordExpired      = 0xC0000071
-	statusAccountDisabled      = 0xC0000072
 	statusDiskFull             = 0xC000007F
-	statusFileIsADirectory     = 0xC00000BA
 	statusBadNetworkPath       = 0xC00000BE
 	statusNetworkNameDeleted   = 0xC00000C9
 	statusBadNetworkName       = 0xC00000CC
-	statusNotADirectory        = 0xC0000103
 	statusUserSessionDeleted   = 0xC0000203
-	statusAccountLockedOut     = 0xC0000234
 	statusNetworkSessionExpire = 0xC000035C
 )
 
@@ -46,33 +33,6 @@ func (e *logonError) Error() string { return e.err.Error() }
 func (e *logonError) Unwrap() error { return e.err }
 func (e *shareError) Error() string { return e.err.Error() }
 func (e *shareError) Unwrap() error { return e.err }
-
-// errIdle is the cause given to an operation's context when the server
-// has not answered for the idle timeout.
-var errIdle = errors.New("no answer from the SMB server within the idle timeout")
-
-// fail turns the error of an operation on t into what the caller returns:
-// ctx's error when the caller gave up, else an *hresult.Error. A failure
-// that leaves the connection in doubt drops the cached session, so the
-// next call logs on afresh (a restarted server needs a new one).
-func (tr *Transport) fail(ctx context.Context, o *op, t target, sess *session, err error) error {
-	if ctx.Err() != nil {
-		tr.drop(t, sess) // a request cut short leaves the connection in doubt
-		return ctx.Err()
-	}
-	var he *hresult.Error
-	if errors.As(err, &he) {
-		return he // already judged, on a good session
-	}
-	if !answered(err) {
-		tr.drop(t, sess)
-	}
-	if o != nil && errors.Is(context.Cause(o.ctx), errIdle) {
-		return hresult.Transient(hresult.BG_E_TIMEOUT, hresult.ContextGeneralTransport,
-			"%s did not answer for %s", t.host, tr.o.IdleTimeout)
-	}
-	return classify(t, err)
-}
 
 // answered reports whether the server answered cleanly about a file or a
 // share, on a session that is still good.
@@ -91,6 +51,7 @@ func answered(err error) bool {
 	return false
 }
 
+// classify names a failure that reached the server, or else one below it.
 func classify(t target, err error) error {
 	var (
 		re    *smb2.ResponseError
@@ -105,7 +66,8 @@ func classify(t target, err error) error {
 		code = re.Code
 	}
 	switch {
-	case errors.As(err, &logon) && (errors.Is(err, os.ErrPermission) || isLogonRefusal(code)):
+	case errors.As(err, &logon) && answered(err):
+		// Any answer but success to a logon is a refusal of the account.
 		return fatal(hresult.E_ACCESSDENIED, "%s refused the logon of %q: wrong user name or password, or the account may not log on (%v)",
 			t.host, t.cred.user, err)
 	case errors.As(err, &share) && (errors.Is(err, os.ErrNotExist) || code == statusBadNetworkName || code == statusBadNetworkPath):
@@ -118,26 +80,13 @@ func classify(t target, err error) error {
 		return fatal(hresult.E_ACCESSDENIED, "access to %s is denied to %q", t, t.cred.user)
 	case code == statusDiskFull || code == statusQuotaExceeded:
 		return fatal(hresult.E_DISK_FULL, "the share %s is full (%v)", t.share, err)
-	case code == statusFileIsADirectory:
-		return fatal(hresult.E_ACCESSDENIED, "%s is a folder, not a file", t)
-	case code == statusNotADirectory || code == statusBadNetworkPath:
-		return fatal(hresult.E_PATH_NOT_FOUND, "the folder of %s was not found", t)
-	case code == statusSharingViolation || code == statusFileLockConflict || code == statusDeletePending:
+	case code == statusSharingViolation:
 		// Another program holds the file: it may let go.
 		return hresult.Transient(hresult.E_ACCESSDENIED, hresult.ContextRemoteFile, "%s is in use (%v)", t, err)
 	case re != nil && answered(err):
 		return hresult.Transient(hresult.E_FAIL, hresult.ContextRemoteFile, "%s: %v", t, err)
 	}
 	return networkError(t, err)
-}
-
-func isLogonRefusal(code uint32) bool {
-	switch code {
-	case statusLogonFailure, statusWrongPassword, statusNoSuchUser, statusAccountRestriction,
-		statusPasswordExpired, statusAccountDisabled, statusAccountLockedOut:
-		return true
-	}
-	return false
 }
 
 // networkError classifies a failure below SMB: all of them may pass.
@@ -180,9 +129,4 @@ func isTimeout(err error) bool {
 		}
 	}
 	return false
-}
-
-// errorf is an E_INVALIDARG for a request this transport cannot take.
-func errorf(format string, args ...any) error {
-	return hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%s", fmt.Sprintf(format, args...))
 }

@@ -22,12 +22,27 @@ func keyOf(t target) sessionKey {
 }
 
 // A session is one authenticated SMB connection and the shares mounted on
-// it. go-smb2 sessions and shares are safe for concurrent use.
+// it; go-smb2 sessions and shares are safe for concurrent use. It counts
+// the calls using it, so that a retired session closes after the last.
 type session struct {
-	tcp    net.Conn
-	s      *smb2.Session
-	mu     sync.Mutex
-	shares map[string]*smb2.Share
+	tcp net.Conn
+	s   *smb2.Session
+
+	mu      sync.Mutex
+	shares  map[string]*smb2.Share
+	users   int
+	retired bool
+}
+
+// release ends one call's use of the session.
+func (s *session) release() {
+	s.mu.Lock()
+	s.users--
+	closeNow := s.retired && s.users == 0
+	s.mu.Unlock()
+	if closeNow {
+		s.tcp.Close()
+	}
 }
 
 // A slot holds the cached session of one key. Its token (a one-place
@@ -37,24 +52,29 @@ type slot struct {
 	sess  *session // guarded by token
 }
 
-// share returns the share of t on a cached session, logging on and
-// mounting first when needed. The returned share carries ctx.
-func (tr *Transport) share(ctx context.Context, t target) (*smb2.Share, *session, error) {
+// share returns t's share on the cached session, logging on and mounting
+// first when needed, and stores the session it used, counted as in use,
+// in *used. The share carries ctx.
+func (tr *Transport) share(ctx context.Context, t target, used **session) (*smb2.Share, error) {
 	sl := tr.slot(keyOf(t))
 	select {
 	case sl.token <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	sess := sl.sess
 	if sess == nil {
 		var err error
 		if sess, err = tr.logon(ctx, t); err != nil {
 			<-sl.token
-			return nil, nil, err
+			return nil, err
 		}
 		sl.sess = sess
 	}
+	sess.mu.Lock()
+	sess.users++
+	sess.mu.Unlock()
+	*used = sess
 	<-sl.token
 
 	sess.mu.Lock()
@@ -64,11 +84,11 @@ func (tr *Transport) share(ctx context.Context, t target) (*smb2.Share, *session
 		var err error
 		sh, err = sess.s.WithContext(ctx).Mount(`\\` + t.host + `\` + t.share)
 		if err != nil {
-			return nil, sess, &shareError{err}
+			return nil, &shareError{err}
 		}
 		sess.shares[t.share] = sh
 	}
-	return sh.WithContext(ctx), sess, nil
+	return sh.WithContext(ctx), nil
 }
 
 func (tr *Transport) slot(k sessionKey) *slot {
@@ -100,37 +120,36 @@ func (tr *Transport) logon(ctx context.Context, t target) (*session, error) {
 	return &session{tcp: tcp, s: s, shares: map[string]*smb2.Share{}}, nil
 }
 
-// drop forgets sess, if it is still t's cached session, and closes its
-// connection, so that the next call logs on afresh.
-func (tr *Transport) drop(t target, sess *session) {
-	if sess == nil {
-		return
-	}
+// retire takes sess out of the cache, if it is still t's session, and
+// closes it once no call uses it.
+func (tr *Transport) retire(t target, sess *session) {
 	sl := tr.slot(keyOf(t))
 	sl.token <- struct{}{}
 	if sl.sess == sess {
 		sl.sess = nil
 	}
 	<-sl.token
-	sess.tcp.Close()
+	sess.mu.Lock()
+	sess.retired = true
+	closeNow := sess.users == 0
+	sess.mu.Unlock()
+	if closeNow {
+		sess.tcp.Close()
+	}
 }
 
-// Close logs off every cached session and closes its connection.
+// Close closes every cached session's connection, breaking the calls
+// still on them.
 func (tr *Transport) Close() error {
 	tr.mu.Lock()
-	slots := tr.slots
-	tr.slots = map[sessionKey]*slot{}
-	tr.mu.Unlock()
-	for _, sl := range slots {
+	defer tr.mu.Unlock()
+	for k, sl := range tr.slots {
 		sl.token <- struct{}{}
-		if sess := sl.sess; sess != nil {
-			sl.sess = nil
-			ctx, cancel := context.WithTimeout(context.Background(), tr.o.DialTimeout)
-			_ = sess.s.WithContext(ctx).Logoff()
-			cancel()
-			sess.tcp.Close()
+		if sl.sess != nil {
+			sl.sess.tcp.Close()
 		}
 		<-sl.token
+		delete(tr.slots, k)
 	}
 	return nil
 }

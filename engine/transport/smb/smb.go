@@ -63,33 +63,6 @@ func New(o Options) *Transport {
 	return &Transport{o: o, slots: map[sessionKey]*slot{}}
 }
 
-// An op is one call's context with an idle watchdog: the context ends
-// with errIdle when the server has not answered for the idle timeout.
-type op struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	idle   *time.Timer
-	d      time.Duration
-}
-
-func (tr *Transport) start(ctx context.Context) *op {
-	c, cancel := context.WithCancelCause(ctx)
-	o := &op{ctx: c, cancel: cancel, d: tr.o.IdleTimeout}
-	o.idle = time.AfterFunc(o.d, func() { cancel(errIdle) })
-	return o
-}
-
-// alive restarts the watchdog after the server answered.
-func (o *op) alive() { o.idle.Reset(o.d) }
-
-// pause stops the watchdog while the caller's side (a disk) works.
-func (o *op) pause() { o.idle.Stop() }
-
-func (o *op) end() {
-	o.idle.Stop()
-	o.cancel(nil)
-}
-
 // validator changes whenever the file's size or modification time does.
 func validator(fi os.FileInfo) string {
 	return fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
@@ -98,44 +71,42 @@ func validator(fi os.FileInfo) string {
 // Stat opens the file for reading, so that a file the user may not read
 // fails here, and reports its size and time.
 func (tr *Transport) Stat(ctx context.Context, r *transport.Request) (transport.RemoteInfo, error) {
-	t, err := parseTarget(r)
+	o, err := tr.start(ctx, r)
 	if err != nil {
 		return transport.RemoteInfo{}, err
 	}
-	o := tr.start(ctx)
 	defer o.end()
-	f, fi, sess, err := tr.open(o, t)
+	f, fi, err := o.open()
 	if err != nil {
-		return transport.RemoteInfo{}, tr.fail(ctx, o, t, sess, err)
+		return transport.RemoteInfo{}, err
 	}
 	f.Close()
 	return transport.RemoteInfo{Size: fi.Size(), ModTime: fi.ModTime(), Validator: validator(fi), Ranges: true}, nil
 }
 
-// open opens t's file for reading and stats it. A missing file in a
+// open opens the op's file for reading and stats it. A missing file in a
 // missing folder is reported as the folder's absence.
-func (tr *Transport) open(o *op, t target) (*smb2.File, os.FileInfo, *session, error) {
-	sh, sess, err := tr.share(o.ctx, t)
+func (o *op) open() (*smb2.File, os.FileInfo, error) {
+	sh, err := o.share()
 	if err != nil {
-		return nil, nil, sess, err
+		return nil, nil, err
 	}
-	f, err := sh.Open(t.file)
+	f, err := sh.Open(o.t.file)
 	if err != nil {
-		if os.IsNotExist(err) && !folderExists(sh, t) {
-			return nil, nil, sess, hresult.Fatal(hresult.E_PATH_NOT_FOUND, hresult.ContextRemoteFile,
-				"the folder of %s was not found", t)
+		if os.IsNotExist(err) && !folderExists(sh, o.t) {
+			return nil, nil, hresult.Fatal(hresult.E_PATH_NOT_FOUND, hresult.ContextRemoteFile, "the folder of %s was not found", o.t)
 		}
-		return nil, nil, sess, err
+		return nil, nil, o.fail(err)
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.IsDir() {
-		err = hresult.Fatal(hresult.E_ACCESSDENIED, hresult.ContextRemoteFile, "%s is a folder, not a file", t)
+		err = hresult.Fatal(hresult.E_ACCESSDENIED, hresult.ContextRemoteFile, "%s is a folder, not a file", o.t)
 	}
 	if err != nil {
 		f.Close()
-		return nil, nil, sess, err
+		return nil, nil, o.fail(err)
 	}
-	return f, fi, sess, nil
+	return f, fi, nil
 }
 
 // folderExists reports whether t's folder is there; when it cannot tell,
@@ -155,18 +126,17 @@ func folderExists(sh *smb2.Share, t target) bool {
 // *hresult.Error for the server's failures, ctx.Err() when ctx ends, and
 // w.Write's own error, unchanged, for the caller's disk.
 func (tr *Transport) Download(ctx context.Context, r *transport.Request, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
-	t, err := parseTarget(r)
+	if off < 0 {
+		return 0, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextGeneralTransport, "negative offset %d", off)
+	}
+	o, err := tr.start(ctx, r)
 	if err != nil {
 		return 0, err
 	}
-	if off < 0 {
-		return 0, errorf("negative offset %d", off)
-	}
-	o := tr.start(ctx)
 	defer o.end()
-	f, fi, sess, err := tr.open(o, t)
+	f, fi, err := o.open()
 	if err != nil {
-		return 0, tr.fail(ctx, o, t, sess, err)
+		return 0, err
 	}
 	defer f.Close()
 	if want.Size >= 0 && (fi.Size() != want.Size || (want.Validator != "" && validator(fi) != want.Validator)) {
@@ -204,7 +174,7 @@ func (tr *Transport) Download(ctx context.Context, r *transport.Request, off, en
 		case rerr == io.EOF || (rerr == nil && nr < len(p)):
 			return n, transport.ErrChanged // the file is shorter than it was
 		case rerr != nil:
-			return n, tr.fail(ctx, o, t, sess, rerr)
+			return n, o.fail(rerr)
 		}
 	}
 	return n, nil

@@ -28,50 +28,44 @@ const syncEvery = 8 << 20
 // Begin creates an empty temporary file beside the remote name, one that
 // did not exist before, and returns its path in the share.
 func (tr *Transport) Begin(ctx context.Context, r *transport.Request, size int64) (string, error) {
-	t, err := parseTarget(r)
+	o, err := tr.start(ctx, r)
 	if err != nil {
 		return "", err
 	}
-	o := tr.start(ctx)
 	defer o.end()
-	sh, sess, err := tr.share(o.ctx, t)
+	sh, err := o.share()
 	if err != nil {
-		return "", tr.fail(ctx, o, t, sess, err)
+		return "", err
 	}
 	for range 64 {
-		name := path.Join(t.folder(), fmt.Sprintf("BIT%04X.tmp", rand.IntN(0x10000)))
+		name := path.Join(o.t.folder(), fmt.Sprintf("BIT%04X.tmp", rand.IntN(0x10000)))
 		f, err := sh.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		switch {
 		case errors.Is(err, os.ErrExist):
 			continue
 		case errors.Is(err, os.ErrNotExist):
-			return "", hresult.Fatal(hresult.E_PATH_NOT_FOUND, hresult.ContextRemoteFile, "the folder of %s was not found", t)
+			return "", hresult.Fatal(hresult.E_PATH_NOT_FOUND, hresult.ContextRemoteFile, "the folder of %s was not found", o.t)
 		case err != nil:
-			return "", tr.fail(ctx, o, t, sess, err)
+			return "", o.fail(err)
 		}
 		if err := f.Close(); err != nil {
-			return "", tr.fail(ctx, o, t, sess, err)
+			return "", o.fail(err)
 		}
 		return name, nil
 	}
-	return "", hresult.Transient(hresult.E_FAIL, hresult.ContextRemoteFile, "no free temporary file name beside %s", t)
+	return "", hresult.Transient(hresult.E_FAIL, hresult.ContextRemoteFile, "no free temporary file name beside %s", o.t)
 }
 
 // Resume reports the temporary file's size.
 func (tr *Transport) Resume(ctx context.Context, r *transport.Request, session string) (int64, error) {
-	t, tmp, err := parseSession(r, session)
+	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
 		return 0, err
 	}
-	o := tr.start(ctx)
 	defer o.end()
-	sh, sess, err := tr.share(o.ctx, t)
+	fi, err := sh.Stat(session)
 	if err != nil {
-		return 0, tr.fail(ctx, o, t, sess, err)
-	}
-	fi, err := sh.Stat(tmp)
-	if err != nil {
-		return 0, tr.sessionError(ctx, o, t, sess, err)
+		return 0, o.sessionError(err)
 	}
 	return fi.Size(), nil
 }
@@ -80,27 +74,23 @@ func (tr *Transport) Resume(ctx context.Context, r *transport.Request, session s
 // file held past off, and flushes it to the server's disk before it
 // confirms an offset. After a failure it returns the last flushed offset.
 func (tr *Transport) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src io.Reader) (int64, error) {
-	t, tmp, err := parseSession(r, session)
+	if off < 0 {
+		return 0, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextGeneralTransport, "negative offset %d", off)
+	}
+	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
 		return off, err
 	}
-	if off < 0 {
-		return 0, errorf("negative offset %d", off)
-	}
-	o := tr.start(ctx)
 	defer o.end()
-	sh, sess, err := tr.share(o.ctx, t)
+	// Read access too: the size is read through the same handle.
+	f, err := sh.OpenFile(session, os.O_RDWR, 0)
 	if err != nil {
-		return off, tr.fail(ctx, o, t, sess, err)
-	}
-	f, err := sh.OpenFile(tmp, os.O_WRONLY, 0)
-	if err != nil {
-		return off, tr.sessionError(ctx, o, t, sess, err)
+		return off, o.sessionError(err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return off, tr.fail(ctx, o, t, sess, err)
+		return off, o.fail(err)
 	}
 	if fi.Size() < off {
 		return fi.Size(), hresult.Transient(hresult.E_FAIL, hresult.ContextRemoteFile,
@@ -108,25 +98,25 @@ func (tr *Transport) Send(ctx context.Context, r *transport.Request, session str
 	}
 	if fi.Size() > off {
 		if err := f.Truncate(off); err != nil {
-			return off, tr.fail(ctx, o, t, sess, err)
+			return off, o.fail(err)
 		}
 	}
 	if size >= 0 {
 		src = io.LimitReader(src, max(size-off, 0))
 	}
-	return tr.copyUp(ctx, o, t, sess, f, off, src)
+	return o.copyUp(f, off, src)
 }
 
 // copyUp copies src into f from off, flushing every syncEvery bytes and
 // at the end, and returns the last flushed offset.
-func (tr *Transport) copyUp(ctx context.Context, o *op, t target, sess *session, f *smb2.File, off int64, src io.Reader) (int64, error) {
+func (o *op) copyUp(f *smb2.File, off int64, src io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	confirmed, pos := off, off
 	flush := func() error {
 		o.alive()
 		if err := f.Sync(); err != nil {
-			return tr.fail(ctx, o, t, sess, err)
+			return o.fail(err)
 		}
 		confirmed = pos
 		return nil
@@ -137,7 +127,7 @@ func (tr *Transport) copyUp(ctx context.Context, o *op, t target, sess *session,
 		if nr > 0 {
 			o.alive()
 			if _, err := f.WriteAt((*bp)[:nr], pos); err != nil {
-				return confirmed, tr.fail(ctx, o, t, sess, err)
+				return confirmed, o.fail(err)
 			}
 			pos += int64(nr)
 		}
@@ -165,78 +155,73 @@ func (tr *Transport) copyUp(ctx context.Context, o *op, t target, sess *session,
 // first; the upload stays in the temporary file until the rename is done,
 // so a failed Commit can be retried.
 func (tr *Transport) Commit(ctx context.Context, r *transport.Request, session string, reply io.Writer) error {
-	t, tmp, err := parseSession(r, session)
+	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
 		return err
 	}
-	o := tr.start(ctx)
 	defer o.end()
-	sh, sess, err := tr.share(o.ctx, t)
-	if err != nil {
-		return tr.fail(ctx, o, t, sess, err)
-	}
-	if _, err := sh.Stat(tmp); err != nil {
-		return tr.sessionError(ctx, o, t, sess, err)
+	if _, err := sh.Stat(session); err != nil {
+		return o.sessionError(err)
 	}
 	for range 3 {
-		err = sh.Rename(tmp, t.file)
+		err = sh.Rename(session, o.t.file)
 		if !errors.Is(err, os.ErrExist) {
 			break
 		}
-		fi, serr := sh.Lstat(t.file)
-		if serr == nil && fi.IsDir() {
-			return hresult.Fatal(hresult.E_ACCESSDENIED, hresult.ContextRemoteFile, "%s is a folder, not a file", t)
+		if fi, serr := sh.Lstat(o.t.file); serr == nil && fi.IsDir() {
+			return hresult.Fatal(hresult.E_ACCESSDENIED, hresult.ContextRemoteFile, "%s is a folder, not a file", o.t)
 		}
-		if err = sh.Remove(t.file); err != nil && !os.IsNotExist(err) {
+		if err = sh.Remove(o.t.file); err != nil && !os.IsNotExist(err) {
 			break
 		}
 	}
 	if err != nil {
-		return tr.fail(ctx, o, t, sess, err)
+		return o.fail(err)
 	}
 	return nil
 }
 
 // Cancel deletes the temporary file; one already gone is not an error.
 func (tr *Transport) Cancel(ctx context.Context, r *transport.Request, session string) error {
-	t, tmp, err := parseSession(r, session)
+	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
 		return err
 	}
-	o := tr.start(ctx)
 	defer o.end()
-	sh, sess, err := tr.share(o.ctx, t)
-	if err != nil {
-		return tr.fail(ctx, o, t, sess, err)
-	}
-	if err := sh.Remove(tmp); err != nil && !os.IsNotExist(err) {
-		return tr.fail(ctx, o, t, sess, err)
+	if err := sh.Remove(session); err != nil && !os.IsNotExist(err) {
+		return o.fail(err)
 	}
 	return nil
 }
 
-// sessionError is fail, except that a missing temporary file means the
-// session is lost.
-func (tr *Transport) sessionError(ctx context.Context, o *op, t target, sess *session, err error) error {
-	if os.IsNotExist(err) && ctx.Err() == nil {
-		return transport.ErrSessionLost
+// startSession starts an op on an upload session and mounts its share. It
+// checks that the session token names a temporary file beside the remote
+// name, so that a token can neither leave the remote file's folder nor
+// name any other file: any other token is a session never begun, lost.
+func (tr *Transport) startSession(ctx context.Context, r *transport.Request, session string) (*op, *smb2.Share, error) {
+	o, err := tr.start(ctx, r)
+	if err != nil {
+		return nil, nil, err
 	}
-	return tr.fail(ctx, o, t, sess, err)
+	if path.Clean(session) != session || path.Dir(session) != path.Dir(o.t.file) || !isTempName(path.Base(session)) {
+		o.end()
+		return nil, nil, transport.ErrSessionLost
+	}
+	sh, err := o.share()
+	if err != nil {
+		o.end()
+		return nil, nil, err
+	}
+	return o, sh, nil
 }
 
-// parseSession reads the request and checks that the session token names
-// a temporary file beside the remote name, so that a token can neither
-// leave the remote file's folder nor name any other file.
-func parseSession(r *transport.Request, session string) (target, string, error) {
-	t, err := parseTarget(r)
-	if err != nil {
-		return target{}, "", err
+// sessionError is fail, except that a missing temporary file means the
+// session is lost.
+func (o *op) sessionError(err error) error {
+	if os.IsNotExist(err) && o.caller.Err() == nil {
+		return transport.ErrSessionLost
 	}
-	base := path.Base(session)
-	if path.Clean(session) != session || path.Dir(session) != path.Dir(t.file) || !isTempName(base) {
-		return target{}, "", errorf("the upload session %q is not a temporary file beside %s", session, t)
-	}
-	return t, session, nil
+	return o.fail(err)
 }
 
 // isTempName matches BITxxxx.tmp with four upper-case hex digits.

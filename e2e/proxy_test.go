@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/pem"
+	nethttp "net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"bits/internal/testenv"
+)
+
+// TestProxiedAuthenticatedHTTPSDownload fetches a file from an HTTPS
+// server that wants Basic credentials, through a real tinyproxy that wants
+// its own, with every setting given through bitsadmin.
+func TestProxiedAuthenticatedHTTPSDownload(t *testing.T) {
+	u := newUser(t)
+	content := testenv.RandomContent(3<<20, 31)
+	o := testenv.NewTLSOrigin(t, nil)
+	var unauthorized atomic.Int32
+	o.Handle("/secret", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "alice" || pass != "s3cret pass" {
+			unauthorized.Add(1)
+			w.Header().Set("WWW-Authenticate", `Basic realm="files"`)
+			w.WriteHeader(nethttp.StatusUnauthorized)
+			return
+		}
+		nethttp.ServeContent(w, r, "secret", time.Unix(1700000000, 0), bytes.NewReader(content))
+	}))
+	origin, _ := url.Parse(o.URL("/"))
+	port, _ := strconv.Atoi(origin.Port())
+	proxy := testenv.StartProxy(t, testenv.ProxyBasicAuth("bob", "proxy pass"), testenv.ProxyConnectPorts(port))
+
+	// The worker trusts the test origin's certificate the way any Go
+	// program on Linux is told to: SSL_CERT_FILE.
+	ca := filepath.Join(t.TempDir(), "origin.pem")
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: o.Server.Certificate().Raw})
+	if err := os.WriteFile(ca, pemCert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u.env = append(u.env, "SSL_CERT_FILE="+ca)
+
+	dest := filepath.Join(t.TempDir(), "secret.bin")
+	u.ok("/create", "proxied")
+	u.ok("/addfile", "proxied", o.URL("/secret"), dest)
+	u.ok("/setproxysettings", "proxied", "OVERRIDE", proxy.Addr(), "NULL")
+	u.ok("/setcredentials", "proxied", "SERVER", "BASIC", "alice", "s3cret pass")
+	u.ok("/setcredentials", "proxied", "PROXY", "BASIC", "bob", "proxy pass")
+	u.ok("/resume", "proxied")
+	u.waitState("proxied", "TRANSFERRED")
+	u.ok("/complete", "proxied")
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("SHA-256 of the result differs from the origin's")
+	}
+	if unauthorized.Load() == 0 {
+		t.Error("the server never challenged: the credentials were sent unasked")
+	}
+	tunnelled := false
+	for _, r := range proxy.Requests() {
+		tunnelled = tunnelled || (r.Method == "CONNECT" && r.Target == origin.Host)
+	}
+	if !tunnelled {
+		t.Errorf("no CONNECT to %s went through the proxy: %+v", origin.Host, proxy.Requests())
+	}
+	// Credentials are never written to the worker's log.
+	logText, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
+	for _, secret := range []string{"s3cret pass", "proxy pass"} {
+		if strings.Contains(string(logText), secret) {
+			t.Errorf("the worker log holds a password")
+		}
+	}
+}
+
+// TestWrongServerPasswordIsFatal401 checks the job's error when the server
+// refuses the credentials.
+func TestWrongServerPasswordIsFatal401(t *testing.T) {
+	u := newUser(t)
+	o := testenv.NewOrigin(t, nil)
+	o.Handle("/secret", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="files"`)
+		w.WriteHeader(nethttp.StatusUnauthorized)
+	}))
+	u.ok("/create", "denied")
+	u.ok("/addfile", "denied", o.URL("/secret"), filepath.Join(t.TempDir(), "x"))
+	u.ok("/setcredentials", "denied", "SERVER", "BASIC", "alice", "wrong")
+	u.ok("/resume", "denied")
+	u.waitState("denied", "ERROR")
+	if code := u.raw("/geterror", "denied"); code != "0x80190191" {
+		t.Errorf("error code %s, want 0x80190191 (HTTP 401)", code)
+	}
+}

@@ -1,0 +1,357 @@
+package transporttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"testing"
+	"time"
+
+	"bits/engine/transport"
+)
+
+// RunUploader checks u against s, one subtest per behaviour:
+//
+//   - Begin, Send and Commit store the file; nothing appears under the
+//     final name (and a file it replaces stays as it was) before Commit,
+//     and nothing is left over after it. Empty files and files sent in
+//     fragments work too.
+//   - After a Send whose source fails, whose context is cancelled, or whose
+//     connection is cut (a transient *hresult.Error), Resume reports at
+//     least what Send confirmed and no more than it read, and sending on
+//     from there completes the file.
+//   - Cancel deletes what the server holds; Resume then returns
+//     transport.ErrSessionLost, as it does for a session the server never
+//     knew, and Commit fails.
+//   - A denied destination is fatal with an access code in the remote file
+//     context, and leaves the file there unchanged.
+//   - A cancelled context ends Begin promptly with context.Canceled.
+func RunUploader(t *testing.T, u transport.Uploader, s UploadServer) {
+	cases := []struct {
+		name string
+		run  func(*testing.T, transport.Uploader, UploadServer)
+	}{
+		{"Commit", testCommit},
+		{"Replace", testReplace},
+		{"Empty", testUploadEmpty},
+		{"Fragments", testFragments},
+		{"SourceFails", testSourceFails},
+		{"CanceledSend", testCanceledSend},
+		{"CutSend", testCutSend},
+		{"Cancel", testCancel},
+		{"UnknownSession", testUnknownSession},
+		{"Denied", testUploadDenied},
+		{"CanceledBegin", testCanceledBegin},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, u, s) })
+	}
+}
+
+var errSource = errors.New("transporttest: the local file could not be read")
+
+// failingReader reads from r until left bytes have been read, then fails.
+type failingReader struct {
+	r    io.Reader
+	left int
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, errSource
+	}
+	n, err := f.r.Read(p[:min(len(p), f.left)])
+	f.left -= n
+	return n, err
+}
+
+// hookReader reads from r, counts what it read, and calls hook, if set,
+// once at bytes have been read.
+type hookReader struct {
+	r    io.Reader
+	at   int
+	read int
+	hook func()
+}
+
+func (h *hookReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	before := h.read
+	h.read += n
+	if h.hook != nil && before < h.at && h.read >= h.at {
+		h.hook()
+	}
+	return n, err
+}
+
+func begin(t *testing.T, u transport.Uploader, r *transport.Request, size int64) string {
+	t.Helper()
+	session, err := u.Begin(context.Background(), r, size)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	if session == "" {
+		t.Fatal("Begin returned an empty session")
+	}
+	return session
+}
+
+// send sends b as the file's bytes from off and wants them all confirmed.
+func send(t *testing.T, u transport.Uploader, r *transport.Request, session string, off, size int64, b []byte) {
+	t.Helper()
+	got, err := u.Send(context.Background(), r, session, off, size, bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("Send(%d, %d bytes): %v", off, len(b), err)
+	}
+	if want := off + int64(len(b)); got != want {
+		t.Fatalf("Send(%d, %d bytes) confirmed %d, want %d", off, len(b), got, want)
+	}
+}
+
+func resume(t *testing.T, u transport.Uploader, r *transport.Request, session string) int64 {
+	t.Helper()
+	n, err := u.Resume(context.Background(), r, session)
+	if err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	return n
+}
+
+func commit(t *testing.T, u transport.Uploader, r *transport.Request, session string) {
+	t.Helper()
+	if err := u.Commit(context.Background(), r, session, nil); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// wantStored fails unless the server holds want under name and nothing
+// left over from uploads to it.
+func wantStored(t *testing.T, s UploadServer, name string, want []byte) {
+	t.Helper()
+	got, err := s.Read(t, name)
+	if err != nil {
+		t.Fatalf("reading %s back: %v", name, err)
+	}
+	wantSum(t, got, want)
+	wantNoLeftovers(t, s, name)
+}
+
+func wantAbsent(t *testing.T, s UploadServer, name, when string) {
+	t.Helper()
+	got, err := s.Read(t, name)
+	switch {
+	case err == nil:
+		t.Fatalf("%s: %d bytes are under the final name %s", when, len(got), name)
+	case !errors.Is(err, fs.ErrNotExist):
+		t.Fatalf("%s: reading %s: %v", when, name, err)
+	}
+}
+
+func wantNoLeftovers(t *testing.T, s UploadServer, name string) {
+	t.Helper()
+	if left := s.Leftovers(t, name); len(left) != 0 {
+		t.Fatalf("the server still holds %v", left)
+	}
+}
+
+func testCommit(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "commit.bin"
+	c := content(20)
+	r := s.Request(t, name)
+	session := begin(t, u, r, int64(len(c)))
+	wantAbsent(t, s, name, "after Begin")
+	send(t, u, r, session, 0, int64(len(c)), c)
+	wantAbsent(t, s, name, "after Send")
+	if n := resume(t, u, r, session); n != int64(len(c)) {
+		t.Fatalf("Resume after a whole Send = %d, want %d", n, len(c))
+	}
+	commit(t, u, r, session)
+	wantStored(t, s, name, c)
+}
+
+func testReplace(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "replace.bin"
+	old := content(21)[:1000]
+	c := content(22)
+	r := s.Put(t, name, old)
+	session := begin(t, u, r, int64(len(c)))
+	send(t, u, r, session, 0, int64(len(c)), c)
+	got, err := s.Read(t, name)
+	if err != nil {
+		t.Fatalf("reading %s before Commit: %v", name, err)
+	}
+	wantSum(t, got, old)
+	commit(t, u, r, session)
+	wantStored(t, s, name, c)
+}
+
+func testUploadEmpty(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "upload-empty.bin"
+	r := s.Request(t, name)
+	session := begin(t, u, r, 0)
+	send(t, u, r, session, 0, 0, nil)
+	commit(t, u, r, session)
+	wantStored(t, s, name, nil)
+}
+
+func testFragments(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "fragments.bin"
+	const fragment = 1<<20 + 3
+	c := content(23)
+	size := int64(len(c))
+	r := s.Request(t, name)
+	session := begin(t, u, r, size)
+	for off := int64(0); off < size; off += fragment {
+		send(t, u, r, session, off, size, c[off:min(off+fragment, size)])
+		if n := resume(t, u, r, session); n != min(off+fragment, size) {
+			t.Fatalf("Resume after the fragment at %d = %d, want %d", off, n, min(off+fragment, size))
+		}
+	}
+	commit(t, u, r, session)
+	wantStored(t, s, name, c)
+}
+
+// finish checks what the server holds after an interrupted Send that
+// confirmed confirmed and had read read bytes, then sends the rest and
+// commits.
+func finish(t *testing.T, u transport.Uploader, s UploadServer, name string, r *transport.Request, session string, c []byte, confirmed int64, read int) {
+	t.Helper()
+	if confirmed < 0 || confirmed > int64(read) {
+		t.Fatalf("the interrupted Send confirmed %d bytes after reading %d", confirmed, read)
+	}
+	held := resume(t, u, r, session)
+	if held < confirmed || held > int64(read) {
+		t.Fatalf("Resume = %d; the interrupted Send confirmed %d and read %d", held, confirmed, read)
+	}
+	wantAbsent(t, s, name, "after an interrupted Send")
+	send(t, u, r, session, held, int64(len(c)), c[held:])
+	commit(t, u, r, session)
+	wantStored(t, s, name, c)
+}
+
+func testSourceFails(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "source-fails.bin"
+	c := content(24)
+	r := s.Request(t, name)
+	session := begin(t, u, r, int64(len(c)))
+	read := len(c)/3 + 11
+	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), &failingReader{r: bytes.NewReader(c), left: read})
+	if err == nil {
+		t.Fatalf("Send confirmed %d bytes and no error although its source failed", confirmed)
+	}
+	finish(t, u, s, name, r, session, c, confirmed, read)
+}
+
+func testCanceledSend(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "canceled-send.bin"
+	c := content(25)
+	r := s.Request(t, name)
+	session := begin(t, u, r, int64(len(c)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var canceledAt time.Time
+	src := &hookReader{r: bytes.NewReader(c), at: len(c) / 4, hook: func() {
+		canceledAt = time.Now()
+		cancel()
+	}}
+	confirmed, err := u.Send(ctx, r, session, 0, int64(len(c)), src)
+	wantCanceled(t, "Send cancelled mid-transfer", err)
+	if took := time.Since(canceledAt); took > prompt {
+		t.Errorf("Send returned %s after its context was cancelled", took)
+	}
+	finish(t, u, s, name, r, session, c, confirmed, src.read)
+}
+
+func testCutSend(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "cut-send.bin"
+	c := content(26)
+	r := s.Request(t, name)
+	session := begin(t, u, r, int64(len(c)))
+	if !s.CutNext(t, name, int64(len(c)/3)) {
+		t.Log("the server has no connection to cut: checking that the transfer completes")
+		send(t, u, r, session, 0, int64(len(c)), c)
+		commit(t, u, r, session)
+		wantStored(t, s, name, c)
+		return
+	}
+	src := &hookReader{r: bytes.NewReader(c)}
+	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), src)
+	if err == nil {
+		t.Fatalf("Send over a cut connection confirmed %d bytes and no error", confirmed)
+	}
+	wantTransient(t, "Send over a cut connection", err)
+	finish(t, u, s, name, r, session, c, confirmed, src.read)
+}
+
+func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "cancel.bin"
+	c := content(27)
+	r := s.Request(t, name)
+	session := begin(t, u, r, int64(len(c)))
+	send(t, u, r, session, 0, int64(len(c)), c[:len(c)/2])
+	if err := u.Cancel(context.Background(), r, session); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	wantNoLeftovers(t, s, name)
+	wantAbsent(t, s, name, "after Cancel")
+	if n, err := u.Resume(context.Background(), r, session); !errors.Is(err, transport.ErrSessionLost) {
+		t.Fatalf("Resume of a cancelled session = %d, %v; want ErrSessionLost", n, err)
+	}
+	if err := u.Commit(context.Background(), r, session, nil); err == nil {
+		t.Fatal("Commit of a cancelled session succeeded")
+	}
+	wantAbsent(t, s, name, "after Commit of a cancelled session")
+	// The engine retries Cancel until it goes through: a repeat is harmless.
+	if err := u.Cancel(context.Background(), r, session); err != nil && !errors.Is(err, transport.ErrSessionLost) {
+		t.Fatalf("a second Cancel: %v; want nil or ErrSessionLost", err)
+	}
+}
+
+func testUnknownSession(t *testing.T, u transport.Uploader, s UploadServer) {
+	r := s.Request(t, "unknown-session.bin")
+	for _, session := range []string{"no-such-session", "../../no-such-session", "{6E1A9B55-0000-4000-8000-000000000000}"} {
+		if n, err := u.Resume(context.Background(), r, session); !errors.Is(err, transport.ErrSessionLost) {
+			t.Errorf("Resume(%q) = %d, %v; want ErrSessionLost", session, n, err)
+		}
+	}
+}
+
+func testUploadDenied(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "upload-denied.bin"
+	old := content(28)[:1000]
+	c := content(29)
+	r := s.Put(t, name, old)
+	s.Deny(t, name)
+	// The server may refuse at any step; the first refusal must be fatal.
+	session, err := u.Begin(context.Background(), r, int64(len(c)))
+	if err == nil {
+		_, err = u.Send(context.Background(), r, session, 0, int64(len(c)), bytes.NewReader(c))
+		if err == nil {
+			err = u.Commit(context.Background(), r, session, nil)
+		}
+		u.Cancel(context.Background(), r, session)
+	}
+	wantFatal(t, "uploading to a denied destination", err, deniedCodes)
+	got, rerr := s.Read(t, name)
+	if rerr != nil {
+		t.Fatalf("reading %s back: %v", name, rerr)
+	}
+	wantSum(t, got, old)
+}
+
+func testCanceledBegin(t *testing.T, u transport.Uploader, s UploadServer) {
+	const name = "canceled-begin.bin"
+	r := s.Request(t, name)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	_, err := u.Begin(ctx, r, fileSize)
+	wantCanceled(t, "Begin with a cancelled context", err)
+	if took := time.Since(start); took > prompt {
+		t.Errorf("Begin with a cancelled context took %s", took)
+	}
+	wantNoLeftovers(t, s, name)
+	wantAbsent(t, s, name, "after a cancelled Begin")
+}
