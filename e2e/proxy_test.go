@@ -35,7 +35,7 @@ func TestProxiedAuthenticatedHTTPSDownload(t *testing.T) {
 	}))
 	origin, _ := url.Parse(o.URL("/"))
 	port, _ := strconv.Atoi(origin.Port())
-	proxy := testenv.StartProxy(t, testenv.ProxyBasicAuth("bob", "proxy pass"), testenv.ProxyConnectPorts(port))
+	proxy := testenv.StartProxy(t, testenv.ProxyBasicAuth("bob", "proxy-pass"), testenv.ProxyConnectPorts(port))
 
 	// The worker trusts the test origin's certificate the way any Go
 	// program on Linux is told to: SSL_CERT_FILE.
@@ -51,7 +51,7 @@ func TestProxiedAuthenticatedHTTPSDownload(t *testing.T) {
 	u.ok("/addfile", "proxied", o.URL("/secret"), dest)
 	u.ok("/setproxysettings", "proxied", "OVERRIDE", proxy.Addr(), "NULL")
 	u.ok("/setcredentials", "proxied", "SERVER", "BASIC", "alice", "s3cret pass")
-	u.ok("/setcredentials", "proxied", "PROXY", "BASIC", "bob", "proxy pass")
+	u.ok("/setcredentials", "proxied", "PROXY", "BASIC", "bob", "proxy-pass")
 	u.ok("/resume", "proxied")
 	u.waitState("proxied", "TRANSFERRED")
 	u.ok("/complete", "proxied")
@@ -70,7 +70,7 @@ func TestProxiedAuthenticatedHTTPSDownload(t *testing.T) {
 	}
 	// Credentials are never written to the worker's log.
 	logText, _ := os.ReadFile(filepath.Join(u.home, "worker.log"))
-	for _, secret := range []string{"s3cret pass", "proxy pass"} {
+	for _, secret := range []string{"s3cret pass", "proxy-pass"} {
 		if strings.Contains(string(logText), secret) {
 			t.Errorf("the worker log holds a password")
 		}

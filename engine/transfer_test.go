@@ -9,6 +9,7 @@ import (
 	nethttp "net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,18 +84,30 @@ func TestWithoutDynamicContentAMissingSizeIsFatal(t *testing.T) {
 func TestCustomMethodSendsOneRequestAndFailsFatally(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(50_000, 12)
-	o := testenv.NewOrigin(t, content)
-	j := h.waitState(h.jobWith(engine.Props{HTTPMethod: ptr("POST")}, o.URL("/file")).ID, engine.Transferred)
-	if reqs := o.Requests(); len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Range != "" {
-		t.Errorf("requests %+v, want one POST without Range", reqs)
+	var mu sync.Mutex
+	var seen []string // method and Range of each request
+	o := testenv.NewOrigin(t, nil)
+	o.Handle("/report", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Header.Get("Range"))
+		mu.Unlock()
+		w.Write(content)
+	}))
+	j := h.waitState(h.jobWith(engine.Props{HTTPMethod: ptr("POST")}, o.URL("/report")).ID, engine.Transferred)
+	mu.Lock()
+	if len(seen) != 1 || seen[0] != "POST " {
+		t.Errorf("requests %q, want one POST without Range", seen)
 	}
+	mu.Unlock()
 	if got := h.completeAndRead(j); !bytes.Equal(got, content) {
 		t.Fatal("content differs")
 	}
 
 	// A failure that would be retried for GET is final with a custom method.
-	failing := testenv.NewOrigin(t, content, testenv.FailFirst(5, 503))
-	j = h.waitState(h.jobWith(engine.Props{HTTPMethod: ptr("POST")}, failing.URL("/file")).ID, engine.Error)
+	o.Handle("/busy", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.WriteHeader(nethttp.StatusServiceUnavailable)
+	}))
+	j = h.waitState(h.jobWith(engine.Props{HTTPMethod: ptr("POST")}, o.URL("/busy")).ID, engine.Error)
 	if j.Err.Code != hresult.HTTP(503) {
 		t.Errorf("error %+v, want HTTP 503 as a fatal error", j.Err)
 	}
