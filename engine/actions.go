@@ -367,6 +367,15 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 		if err := m.fire(j, EvComplete); err != nil {
 			return err
 		}
+		if j.Type == UploadReply && j.Reply.TempName != "" {
+			reply := File{TempName: j.Reply.TempName, LocalName: j.ReplyName()}
+			if err := commitFile(reply); err != nil {
+				return err
+			}
+			if err := syncDir(filepath.Dir(reply.LocalName)); err != nil {
+				return &hresult.Error{Code: hresult.E_FAIL, Context: hresult.ContextLocalFile, Msg: err.Error()}
+			}
+		}
 		if j.Type != Download {
 			return tx.DeleteJob(id) // the server has had the file since TRANSFERRED
 		}

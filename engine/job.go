@@ -85,7 +85,8 @@ type Job struct {
 	ClientCert       *ClientCert
 	HelperToken      string // the account whose token helps; empty: none
 	HelperTokenFlags uint32
-	ReplyFileName    string
+	ReplyFileName    string // empty: DefaultReplyName
+	Reply            Reply  // an upload-reply job's reply
 	Dynamic          bool   // DYNAMIC_CONTENT
 	TransferPolicy   uint32 // cost flags (BITS_COST_STATE_*)
 	Resumed          bool   // Resume was called at least once
@@ -96,6 +97,23 @@ type Job struct {
 	transientSince time.Time // first transient error since the last progress
 	retryAt        time.Time // when a TRANSIENT_ERROR job goes back to QUEUED
 	notifyAt       time.Time // when the notification program is due; zero: not due
+}
+
+// Reply is where an upload-reply job's reply stands: its temporary file
+// (beside the reply file name, until Complete) and its progress.
+type Reply struct {
+	TempName         string
+	BytesTotal       int64 // SizeUnknown until the reply has arrived
+	BytesTransferred int64
+}
+
+// ReplyName is where Complete puts the reply: the reply file name, or by
+// default <local file>.<job GUID>.reply beside the uploaded file.
+func (j *Job) ReplyName() string {
+	if j.ReplyFileName != "" || len(j.Files) == 0 {
+		return j.ReplyFileName
+	}
+	return j.Files[0].LocalName + "." + j.ID + ".reply"
 }
 
 // ClientCert names a client certificate as BITS does: a store and a SHA-1

@@ -188,6 +188,7 @@ func (m *Manager) Create(ctx context.Context, name string, typ JobType) (*Job, e
 		Owner: m.opts.Owner, Created: now, Modified: now,
 		MinRetryDelay: DefaultMinRetryDelay, NoProgressTimeout: DefaultNoProgressTimeout,
 		MaxDownloadTime: DefaultMaxDownloadTime, NotifyFlags: DefaultNotifyFlags,
+		Reply: Reply{BytesTotal: SizeUnknown},
 	}
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
 		n, err := tx.CountJobs()

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/storage"
 )
 
 // uploadChunk is how much one Send carries: each one ends in a checkpoint
@@ -87,11 +89,81 @@ func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Se
 			return err
 		}
 	}
-	if err := up.Commit(ctx, r, f.Session, nil); err != nil {
+	if j.Type == UploadReply {
+		err = w.commitWithReply(ctx, j, up, r, f.Session)
+	} else {
+		err = up.Commit(ctx, r, f.Session, nil)
+	}
+	if err != nil {
 		return err
 	}
 	f.Complete = true
 	return w.record(ctx, j.ID, &f, true, true)
+}
+
+// commitWithReply ends an upload-reply job's session and writes the
+// server's reply into a temporary file beside the reply file name, where
+// Complete finds it. The job stays TRANSFERRING until the reply is on disk.
+func (w *worker) commitWithReply(ctx context.Context, j *Job, up transport.Uploader, r *transport.Request, session string) error {
+	name := j.ReplyName()
+	if j.Reply.TempName != "" {
+		os.Remove(j.Reply.TempName) // a reply an earlier attempt began
+	}
+	tmp, err := createTemp(filepath.Dir(name))
+	if err != nil {
+		return localError(name, err)
+	}
+	j.Reply = Reply{TempName: tmp.Name(), BytesTotal: SizeUnknown}
+	if err := w.recordReply(j); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	cw := &countingWriter{w: tmp, first: make(chan struct{})}
+	err = up.Commit(ctx, r, session, cw)
+	if err == nil && cw.err != nil {
+		err = localError(tmp.Name(), cw.err)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	tmp.Close()
+	if err != nil {
+		return err
+	}
+	n := cw.n.Load()
+	j.Reply.BytesTotal, j.Reply.BytesTransferred = n, n
+	return w.recordReply(j)
+}
+
+func (w *worker) recordReply(j *Job) error {
+	return w.m.store.Update(context.Background(), func(tx *storage.Tx) error {
+		return tx.SetReplyProgress(j.ID, j.Reply.TempName, j.Reply.BytesTotal, j.Reply.BytesTransferred)
+	})
+}
+
+// MaxReplyData is the largest reply ReplyData returns, as in BITS.
+const MaxReplyData = 1 << 20
+
+// ReplyData returns an upload-reply job's reply, once it is TRANSFERRED.
+func (m *Manager) ReplyData(ctx context.Context, id string) ([]byte, error) {
+	j, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case j.Type != UploadReply:
+		return nil, &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only upload-reply jobs have a reply"}
+	case j.State != Transferred || j.Reply.TempName == "":
+		return nil, errStateRefused("the reply has not arrived: the job is in state " + j.State.String())
+	case j.Reply.BytesTotal > MaxReplyData:
+		return nil, &hresult.Error{Code: hresult.BG_E_TOO_LARGE, Msg: fmt.Sprintf("the reply has %d bytes; at most %d are returned", j.Reply.BytesTotal, MaxReplyData)}
+	}
+	b, err := os.ReadFile(j.Reply.TempName)
+	if err != nil {
+		return nil, localError(j.Reply.TempName, err)
+	}
+	return b, nil
 }
 
 // discard removes what a job that is gone left behind: the temporary files
@@ -99,6 +171,11 @@ func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Se
 // false when something could not be removed.
 func (m *Manager) discard(ctx context.Context, j *Job, s transport.Settings) bool {
 	ok := true
+	if j.Reply.TempName != "" {
+		if err := os.Remove(j.Reply.TempName); err != nil && !errors.Is(err, os.ErrNotExist) {
+			ok = false
+		}
+	}
 	for _, f := range j.Files {
 		if j.Type == Download && f.TempName != "" {
 			if err := os.Remove(f.TempName); err != nil && !errors.Is(err, os.ErrNotExist) {

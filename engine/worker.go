@@ -313,11 +313,6 @@ func (w *worker) runJob(ctx context.Context, id string) {
 		w.fail(ctx, id, -1, err)
 		return
 	}
-	if j.Type == UploadReply {
-		w.fail(ctx, id, -1, hresult.Fatal(hresult.E_NOTIMPL, hresult.ContextGeneralQueueManager,
-			"upload-reply jobs are not supported yet"))
-		return
-	}
 	jctx := ctx
 	if j.MaxDownloadTime > 0 {
 		left := j.MaxDownloadTime - j.TransferTime
@@ -329,8 +324,11 @@ func (w *worker) runJob(ctx context.Context, id string) {
 		jctx, cancel = context.WithTimeoutCause(ctx, left, errMaxTime)
 		defer cancel()
 	}
+	// The attempt's time is recorded before the job's state changes, so
+	// whoever sees the new state sees the time too.
 	start := time.Now()
-	defer w.addTransferTime(id, start)
+	account := sync.OnceFunc(func() { w.addTransferTime(id, start) })
+	defer account()
 	w.log.Info("job started", "job", id, "name", j.DisplayName)
 	for i := range j.Files {
 		if j.Files[i].Complete {
@@ -341,19 +339,21 @@ func (w *worker) runJob(ctx context.Context, id string) {
 		} else {
 			err = w.uploadFile(jctx, j, i, s)
 		}
-		if errors.Is(context.Cause(jctx), errMaxTime) && ctx.Err() == nil {
+		if err == nil {
+			continue
+		}
+		account()
+		switch {
+		case errors.Is(context.Cause(jctx), errMaxTime) && ctx.Err() == nil:
 			w.fail(ctx, id, i, maxTimeError(j))
-			return
-		}
-		if ctx.Err() != nil || errors.Is(err, errStopped) {
+		case ctx.Err() != nil || errors.Is(err, errStopped):
 			w.stopped(j, s)
-			return
-		}
-		if err != nil {
+		default:
 			w.fail(ctx, id, i, err)
-			return
 		}
+		return
 	}
+	account()
 	if w.transition(ctx, id, EvDone, func(j *Job) { j.TransferCompleted = w.m.opts.Now() }) {
 		w.log.Info("job transferred", "job", id)
 	}

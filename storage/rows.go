@@ -39,6 +39,8 @@ type Job struct {
 	Resumed                              bool
 	NotifyAtNS                           int64
 	TransferNS                           int64
+	ReplyTemp                            string
+	ReplyTotal, ReplyDone                int64
 }
 
 // File is a row of the files table.
@@ -81,7 +83,7 @@ const jobColumns = `id, display_name, description, owner, type, state, priority,
 	transient_since_ns, retry_at_ns, custom_headers, headers_write_only, http_method,
 	security_flags, acl_flags, peer_caching_flags, cert_store_location, cert_store_name,
 	cert_hash, cert_subject, helper_token, helper_token_flags, reply_file_name,
-	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns`
+	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns, reply_temp, reply_total, reply_done`
 
 func (j *Job) fields() []any {
 	return []any{&j.ID, &j.DisplayName, &j.Description, &j.Owner, &j.Type, &j.State, &j.Priority,
@@ -91,7 +93,7 @@ func (j *Job) fields() []any {
 		&j.TransientSinceNS, &j.RetryAtNS, &j.CustomHeaders, &j.HeadersWriteOnly, &j.HTTPMethod,
 		&j.SecurityFlags, &j.ACLFlags, &j.PeerCachingFlags, &j.CertStoreLocation, &j.CertStoreName,
 		&j.CertHash, &j.CertSubject, &j.HelperToken, &j.HelperTokenFlags, &j.ReplyFileName,
-		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS}
+		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS, &j.ReplyTemp, &j.ReplyTotal, &j.ReplyDone}
 }
 
 func (j Job) values() []any {
@@ -102,7 +104,7 @@ func (j Job) values() []any {
 		j.TransientSinceNS, j.RetryAtNS, j.CustomHeaders, j.HeadersWriteOnly, j.HTTPMethod,
 		j.SecurityFlags, j.ACLFlags, j.PeerCachingFlags, j.CertStoreLocation, j.CertStoreName,
 		j.CertHash, j.CertSubject, j.HelperToken, j.HelperTokenFlags, j.ReplyFileName,
-		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS}
+		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone}
 }
 
 const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified`
@@ -222,6 +224,13 @@ func (t *Tx) TouchJob(id string, modifiedNS int64) error {
 // transferring.
 func (t *Tx) AddTransferTime(id string, d int64) error {
 	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET transfer_ns = transfer_ns + ? WHERE id = ?`, max(d, 0), id)
+	return err
+}
+
+// SetReplyProgress records an upload-reply job's reply: its temporary
+// file and its progress.
+func (t *Tx) SetReplyProgress(id, temp string, total, done int64) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ? WHERE id = ?`, temp, total, done, id)
 	return err
 }
 

@@ -8,3 +8,9 @@ ALTER TABLE files ADD COLUMN session  TEXT NOT NULL DEFAULT '';
 -- The server's digest algorithm that the finished file matched; empty when
 -- the server offered none.
 ALTER TABLE files ADD COLUMN verified TEXT NOT NULL DEFAULT '';
+
+-- An upload-reply job's reply: its temporary file beside the reply file
+-- name, and its progress (total -1 until known).
+ALTER TABLE jobs ADD COLUMN reply_temp  TEXT    NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN reply_total INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE jobs ADD COLUMN reply_done  INTEGER NOT NULL DEFAULT 0;

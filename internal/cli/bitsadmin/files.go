@@ -298,21 +298,17 @@ func bindGetReplyData(ctx context.Context, e *env, c call) error {
 }
 
 // runGetReplyData dumps an upload-reply job's reply in hex (the spec says
-// a hex dump) once the job is TRANSFERRED. Uploads do not run yet, so the
-// reply is always empty.
+// a hex dump) once the job is TRANSFERRED; at most 1 MiB, as in BITS.
 func runGetReplyData(ctx context.Context, e *env, o jobOptions) error {
 	j, err := e.find(ctx, o.Job)
 	if err != nil {
 		return err
 	}
-	const action = "get reply data"
-	switch {
-	case j.Type != engine.UploadReply:
-		return &actionError{action: action, err: errNotReplyJob}
-	case j.State != engine.Transferred:
-		return &actionError{action: action, err: &hresult.Error{Code: hresult.BG_E_INVALID_STATE}}
+	data, err := e.m.ReplyData(ctx, j.ID)
+	if err != nil {
+		return &actionError{action: "get reply data", err: err}
 	}
-	writeReplyData(e.stdout, nil)
+	writeReplyData(e.stdout, data)
 	return nil
 }
 

@@ -41,6 +41,11 @@ func replyField(action string, f func(j *engine.Job) string) field {
 	}}
 }
 
+// replyProgress is "<bytes> / <total>", the total UNKNOWN until known.
+func replyProgress(j *engine.Job) string {
+	return fmt.Sprintf("%d / %s", j.Reply.BytesTransferred, formatBytes(j.Reply.BytesTotal))
+}
+
 var errNotReplyJob = &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only upload-reply jobs have a reply"}
 
 var (
@@ -97,11 +102,9 @@ var (
 	fieldHelperToken       = plain(func(j *engine.Job) string { return orNone(j.HelperToken) })
 	fieldHelperTokenFlags  = plain(func(j *engine.Job) string { return helperFlags(j.HelperTokenFlags) })
 	fieldReplyFileName     = replyField("get reply file name", func(j *engine.Job) string {
-		return orNone(j.ReplyFileName)
+		return orNone(j.ReplyName())
 	})
-	// Uploads do not run yet: no byte of a reply has arrived, and its size
-	// is not known.
-	fieldReplyProgress = replyField("get reply progress", func(*engine.Job) string { return "0 / UNKNOWN" })
+	fieldReplyProgress = replyField("get reply progress", replyProgress)
 )
 
 // typeWord is the job type as /GETTYPE prints it: Download, Upload,

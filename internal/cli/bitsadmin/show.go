@@ -93,8 +93,7 @@ func writeVerbose(w io.Writer, j *engine.Job, tz *time.Location) {
 	fmt.Fprintf(w, "NOTIFICATION COMMAND LINE: %s\n", notifyCmdLine(j))
 	writeSettings(w, j)
 	if j.Type == engine.UploadReply {
-		// Uploads do not run yet, so no byte of a reply has moved.
-		fmt.Fprintf(w, "REPLY FILE NAME: %s REPLY PROGRESS: 0 / UNKNOWN\n", orNone(j.ReplyFileName))
+		fmt.Fprintf(w, "REPLY FILE NAME: %s REPLY PROGRESS: %s\n", orNone(j.ReplyName()), replyProgress(j))
 	}
 }
 
