@@ -89,21 +89,7 @@ func start(t *testing.T) *harness {
 // job creates a job for the given URLs and resumes it.
 func (h *harness) job(urls ...string) *engine.Job {
 	h.t.Helper()
-	ctx := context.Background()
-	j, err := h.m.Create(ctx, "test", engine.Download)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for i, u := range urls {
-		if err := h.m.AddFile(ctx, j.ID, u, filepath.Join(h.dir, fmt.Sprintf("%s-%d.bin", j.ID[:8], i))); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	if err := h.m.Resume(ctx, j.ID); err != nil {
-		h.t.Fatal(err)
-	}
-	engine.NudgeWorker(h.m.Home())
-	return j
+	return h.jobWith(engine.Props{}, urls...)
 }
 
 // waitFor polls the job until cond holds, for at most 20 s.
