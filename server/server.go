@@ -1,7 +1,12 @@
-// Package server is bitsserver as an http.Handler. This first slice is a
-// download origin: it serves GET and HEAD of the regular files under one
-// folder, with byte ranges, ETag and Last-Modified, optionally paced to a
-// fixed rate per response. The BITS upload protocol will be added here.
+// Package server is bitsserver as an http.Handler: a download origin and
+// the server side of the BITS upload protocol.
+//
+// Downloads: GET and HEAD of the regular files under one folder, with byte
+// ranges, ETag and Last-Modified, optionally paced to a fixed rate.
+// Uploads: BITS_POST packets (Ping, Create-Session, Fragment,
+// Close-Session, Cancel-Session) to virtual directories, each mapped to a
+// folder, with sessions kept on disk so they survive restarts, optional
+// notification of an application and its upload-reply served back.
 //
 // It owns the HTTP side only and must not import the engine, storage or any
 // front end.
@@ -10,137 +15,138 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
-	"strings"
-	"syscall"
+	"sync"
+	"time"
 )
 
-// Config says what a Server serves.
-type Config struct {
-	// Root is the folder whose files are served. Nothing outside it is:
-	// not through "..", nor through symbolic links that leave it (absolute
-	// symbolic links are refused even when they point inside).
-	Root string
-	// Rate caps each response body at this many bytes per second, for
-	// demonstrations and tests of slow links. 0 means unlimited.
-	Rate int64
-}
-
-// A Server serves the files under Config.Root. Its zero value is not
-// usable; create one with New and release it with Close.
+// A Server serves the files under Config.Root and takes uploads into
+// Config.Uploads. Its zero value is not usable; create one with New and
+// release it with Close.
 type Server struct {
-	root *os.Root
-	rate int64
+	cfg   Config
+	root  *os.Root // nil: no downloads
+	rate  int64
+	vdirs []*vdir
+	users *Users
+
+	sessions keyedMutex // one request at a time per session
+	dests    keyedMutex // one commit at a time per destination
+
+	notifyClient *http.Client
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ http.Handler = (*Server)(nil)
 
-// New opens cfg.Root and returns a Server for it.
+// New opens the folders of cfg, deletes the sessions that expired while
+// no server ran, and returns a Server that sweeps them on a timer.
 func New(cfg Config) (*Server, error) {
-	if cfg.Rate < 0 {
-		return nil, fmt.Errorf("rate %d: must be 0 (unlimited) or more", cfg.Rate)
-	}
-	if cfg.Root == "" {
-		return nil, errors.New("no root folder to serve")
-	}
-	fi, err := os.Stat(cfg.Root)
-	if err != nil {
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("root %s: not a folder", cfg.Root)
+	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users}
+	if cfg.Root != "" {
+		fi, err := os.Stat(cfg.Root)
+		if err != nil {
+			return nil, fmt.Errorf("root folder: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("root %s: not a folder", cfg.Root)
+		}
+		if s.root, err = os.OpenRoot(cfg.Root); err != nil {
+			return nil, err
+		}
 	}
-	root, err := os.OpenRoot(cfg.Root)
-	if err != nil {
-		return nil, err
+	for _, v := range cfg.Uploads {
+		vd, err := openVdir(v)
+		if err != nil {
+			s.closeRoots()
+			return nil, err
+		}
+		s.vdirs = append(s.vdirs, vd)
 	}
-	return &Server{root: root, rate: cfg.Rate}, nil
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil // the application is ours to reach, not a proxy's
+	s.notifyClient = &http.Client{
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	if len(s.vdirs) > 0 {
+		s.sweep()
+		go s.cleanupLoop()
+	} else {
+		close(s.done)
+	}
+	return s, nil
 }
 
-// Close releases the root folder. Requests after Close fail.
-func (s *Server) Close() error { return s.root.Close() }
+// Close stops the cleanup timer and releases the folders. Requests after
+// Close fail.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.notifyClient.CloseIdleConnections()
+	})
+	return s.closeRoots()
+}
 
-// ServeHTTP serves GET and HEAD of files; every other method is refused.
+func (s *Server) closeRoots() error {
+	var errs []error
+	if s.root != nil {
+		errs = append(errs, s.root.Close())
+	}
+	for _, vd := range s.vdirs {
+		errs = append(errs, vd.root.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ServeHTTP authenticates the request when users are configured, then
+// serves BITS_POST packets, and GET and HEAD of files and replies.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.authenticate(r)
+	if !ok {
+		challenge(w, r)
+		return
+	}
 	switch r.Method {
+	case methodBITSPost:
+		s.servePacket(w, r, user)
 	case http.MethodGet, http.MethodHead:
+		if vd, key, ok := s.replyTarget(r.URL.Path); ok {
+			s.serveReply(w, r, vd, key, user)
+			return
+		}
 		s.serveFile(w, r)
 	default:
-		w.Header().Set("Allow", "GET, HEAD")
+		allow := "GET, HEAD"
+		if vd, _ := s.matchVdir(r.URL.Path); vd != nil {
+			allow += ", " + methodBITSPost
+		}
+		w.Header().Set("Allow", allow)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
 }
 
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
-	name, status := fileName(r.URL.Path)
-	if status != http.StatusOK {
-		http.Error(w, http.StatusText(status), status)
-		return
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Log != nil {
+		s.cfg.Log.Printf(format, args...)
 	}
-	// O_NONBLOCK so that a FIFO in the root cannot hold the request open;
-	// it changes nothing for the regular files we go on to serve.
-	f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		// Missing, outside the root (a symbolic link that leaves it) or
-		// unreadable: all look the same from outside.
-		status := http.StatusNotFound
-		if errors.Is(err, fs.ErrPermission) {
-			status = http.StatusForbidden
-		}
-		http.Error(w, http.StatusText(status), status)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
-	}
-	if !fi.Mode().IsRegular() {
-		// No directory listings, no devices, no pipes.
-		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
-		return
-	}
-	// ServeContent checks If-Range, If-Match and If-None-Match against this
-	// header, so BITS' resumed ranges detect a file that changed.
-	w.Header().Set("ETag", etag(fi))
-	if s.rate > 0 {
-		w = newPacedWriter(r.Context(), w, s.rate)
-	}
-	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
 
-// fileName turns a request path into a name relative to the root, or says
-// which status refuses it: 400 for a path that tries to climb out or hides a
-// NUL, 404 for the root itself, folders (a trailing slash) and paths that
-// are not canonical (empty or "." elements).
-func fileName(p string) (string, int) {
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", http.StatusBadRequest
-	}
-	name, ok := strings.CutPrefix(p, "/")
-	if !ok {
-		return "", http.StatusBadRequest
-	}
-	for _, el := range strings.Split(name, "/") {
-		if el == ".." {
-			return "", http.StatusBadRequest
-		}
-	}
-	if !fs.ValidPath(name) || name == "." {
-		return "", http.StatusNotFound
-	}
-	return name, http.StatusOK
-}
-
-// etag is a strong validator from what changes when a file is rewritten or
-// replaced: its size, modification time and, where known, inode.
-func etag(fi fs.FileInfo) string {
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(st.Ino)
-	}
-	return fmt.Sprintf(`"%x-%x-%x"`, ino, fi.Size(), fi.ModTime().UnixNano())
+// formatSeconds writes a duration as whole seconds, for headers.
+func formatSeconds(d time.Duration) string {
+	return fmt.Sprint(int64(d / time.Second))
 }

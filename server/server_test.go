@@ -264,11 +264,16 @@ func TestNotFound(t *testing.T) {
 
 func TestMethods(t *testing.T) {
 	f := start(t, 0)
-	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "BITS_POST"} {
+	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS"} {
 		resp, _ := f.do(t, m, "/data.bin")
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("%s: %s, Allow %q; want 405 and GET, HEAD", m, resp.Status, resp.Header.Get("Allow"))
 		}
+	}
+	// A download-only server has uploads disabled everywhere.
+	resp, _ := f.do(t, "BITS_POST", "/data.bin", "BITS-Packet-Type", "Ping")
+	if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("BITS-Error-Code") != "0x80070005" {
+		t.Errorf("BITS_POST: %s, BITS-Error-Code %q; want 501 and 0x80070005", resp.Status, resp.Header.Get("BITS-Error-Code"))
 	}
 }
 

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// closeSession ends an upload. Without notification the file is moved to
+// its name now (not at the last fragment), so until Close-Session a
+// Cancel-Session still withdraws it. With notification it is moved only
+// when the application asked for it (BITS-Copy-File-To-Destination).
+// The data and reply are deleted; the record stays until it expires, so a
+// repeated Close-Session is answered 200 again.
+func (s *Server) closeSession(p *packet) (http.Header, error) {
+	sess, h, unlock, err := s.openSession(p)
+	if err != nil {
+		return h, err
+	}
+	defer unlock()
+	switch sess.State {
+	case stateClosed:
+		return h, nil
+	case stateCancelled:
+		return h, sessionNotFound()
+	case stateReceiving:
+		// All bytes are needed, and with notification the application
+		// must have had them. No fragment at all is an empty file.
+		if p.vd.Notify != NotifyNone || sess.Total >= 0 && !sess.complete() {
+			h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+			return h, badPacket("Close-Session before the upload is complete")
+		}
+		if err := s.commit(p.vd, sess); err != nil {
+			return h, err
+		}
+	case stateReplied:
+		if sess.CopyToDestination {
+			if err := s.commit(p.vd, sess); err != nil {
+				return h, err
+			}
+		}
+	}
+	if err := s.finish(p.vd, sess, stateClosed); err != nil {
+		return h, err
+	}
+	s.logf("session %s: closed, %d bytes", sess.Key, max(sess.Received, 0))
+	return h, nil
+}
+
+// cancelSession abandons an upload and deletes its data. Cancelling one
+// already closed or cancelled changes nothing and succeeds.
+func (s *Server) cancelSession(p *packet) (http.Header, error) {
+	sess, h, unlock, err := s.openSession(p)
+	if err != nil {
+		return h, err
+	}
+	defer unlock()
+	if !sess.live() {
+		return h, nil
+	}
+	if err := s.finish(p.vd, sess, stateCancelled); err != nil {
+		return h, err
+	}
+	s.logf("session %s: cancelled", sess.Key)
+	return h, nil
+}
+
+// finish records a session's end and deletes its data.
+func (s *Server) finish(vd *vdir, sess *session, st sessionState) error {
+	sess.State = st
+	sess.Updated = s.now()
+	if err := vd.saveSession(sess); err != nil {
+		return err
+	}
+	return vd.dropData(sess.Key)
+}

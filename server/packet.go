@@ -1,0 +1,165 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+const (
+	methodBITSPost = "BITS_POST"
+	// protocolUpload15 is the one upload protocol there is: "BITS 1.5
+	// Upload Protocol".
+	protocolUpload15 = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
+	// maxHeaderValue is Windows servers' limit on any header value.
+	maxHeaderValue = 4096
+	// maxProtocols is how many GUIDs BITS-Supported-Protocols may list.
+	maxProtocols = 100
+)
+
+// A packet is one BITS_POST request, once its URL has been checked.
+type packet struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	vd   *vdir
+	name string // the file's name in vd's folder
+	user string // "" without authentication
+}
+
+// servePacket answers a BITS_POST with an Ack. Every packet names its
+// upload URL, which must lie in a virtual directory.
+func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string) {
+	for _, vs := range r.Header {
+		for _, v := range vs {
+			if len(v) > maxHeaderValue {
+				writeRefusal(w, badPacket("header value over 4 KB"), nil)
+				return
+			}
+		}
+	}
+	vd, name, ref := s.uploadTarget(r)
+	if ref != nil {
+		writeRefusal(w, ref, nil)
+		return
+	}
+	p := &packet{w: w, r: r, vd: vd, name: name, user: user}
+	var h http.Header
+	var err error
+	kind := strings.ToLower(strings.TrimSpace(r.Header.Get("BITS-Packet-Type")))
+	switch kind {
+	case "ping":
+		h = http.Header{}
+	case "create-session":
+		h, err = s.createSession(p)
+	case "fragment":
+		h, err = s.fragment(p)
+	case "close-session":
+		h, err = s.closeSession(p)
+	case "cancel-session":
+		h, err = s.cancelSession(p)
+	default:
+		err = badPacket("unknown or missing BITS-Packet-Type")
+	}
+	if err != nil {
+		e := asRefusal(err)
+		if e.code == codeFail || e.code == codeDiskFull {
+			// The server's own failures, not the clients' mistakes.
+			s.logf("%s %q: %v", kind, r.URL.Path, e)
+		}
+		writeRefusal(w, e, h)
+		return
+	}
+	writeAck(w, http.StatusOK, h)
+}
+
+// createSession starts an upload: it agrees on the protocol, checks that
+// the file may be stored under its name, and makes the session.
+func (s *Server) createSession(p *packet) (http.Header, error) {
+	if !offersUpload15(p.r.Header.Get("BITS-Supported-Protocols")) {
+		return nil, badPacket("no supported protocol offered")
+	}
+	if p.vd.Notify == NotifyNone {
+		// With notification the application decides where the file
+		// goes, if anywhere; without, it goes under its name.
+		if err := s.checkDestination(p.vd, p.name); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	sess := &session{
+		Key:     newSessionKey(),
+		Prefix:  p.vd.Prefix,
+		Name:    p.name,
+		URL:     requestURL(p.r),
+		Owner:   p.user,
+		Total:   -1,
+		State:   stateReceiving,
+		Created: now,
+		Updated: now,
+	}
+	if err := p.vd.createSession(sess); err != nil {
+		return nil, err
+	}
+	s.logf("session %s: %s%s created", sess.Key, p.vd.Prefix, "/"+p.name)
+	h := http.Header{}
+	h.Set("BITS-Protocol", protocolUpload15)
+	h.Set("BITS-Session-Id", sessionID(sess.Key))
+	h.Set("Accept-Encoding", "Identity")
+	if s.cfg.HostID != "" {
+		h.Set("BITS-Host-Id", s.cfg.HostID)
+		if t := s.cfg.HostIDFallbackTimeout; t > 0 {
+			h.Set("BITS-Host-Id-Fallback-Timeout", formatSeconds(t))
+		}
+	}
+	return h, nil
+}
+
+// offersUpload15 reports whether a BITS-Supported-Protocols value lists
+// the upload protocol; GUIDs are separated by spaces or commas.
+func offersUpload15(v string) bool {
+	guids := strings.FieldsFunc(v, func(c rune) bool { return c == ' ' || c == ',' || c == '\t' })
+	if len(guids) > maxProtocols {
+		return false
+	}
+	for _, g := range guids {
+		if strings.EqualFold(g, protocolUpload15) {
+			return true
+		}
+	}
+	return false
+}
+
+// openSession locks and loads the session named by BITS-Session-Id. It
+// must belong to this URL and user: anything else is as unknown as a
+// session that never was. Expired sessions are deleted on the spot. The
+// returned header echoes the id; unlock is nil when err is not.
+func (s *Server) openSession(p *packet) (sess *session, h http.Header, unlock func(), err error) {
+	raw := p.r.Header.Get("BITS-Session-Id")
+	if raw == "" {
+		return nil, nil, nil, badPacket("no BITS-Session-Id")
+	}
+	key, ok := parseSessionID(strings.TrimSpace(raw))
+	if !ok {
+		return nil, nil, nil, sessionNotFound()
+	}
+	h = http.Header{}
+	h.Set("BITS-Session-Id", sessionID(key))
+	unlock = s.sessions.lock(key)
+	sess, err = p.vd.loadSession(key)
+	switch {
+	case errors.Is(err, errNoSession):
+		err = sessionNotFound()
+	case err != nil:
+	case sess.Prefix != p.vd.Prefix || sess.Name != p.name || sess.Owner != p.user:
+		err = sessionNotFound()
+	case sess.expired(s.now(), s.cfg.SessionTimeout):
+		p.vd.removeSession(key)
+		s.logf("session %s: expired", key)
+		err = sessionNotFound()
+	}
+	if err != nil {
+		unlock()
+		return nil, h, nil, err
+	}
+	return sess, h, unlock, nil
+}
