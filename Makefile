@@ -5,7 +5,7 @@ SHELL := bash
 # Where a fresh machine keeps Go, for shells that do not have it on PATH yet.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help deps build test demo bench install clean
+.PHONY: help deps build test fuzz demo bench install clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -22,6 +22,20 @@ test: deps pwsh-check ## gofmt check, go vet, and every test with the race detec
 	if [ -n "$$unformatted" ]; then echo "gofmt would change these files:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target runs briefly on every `make test`; run one longer with
+# FUZZTIME=5m make fuzz.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := server:FuzzServeHTTP server:FuzzContentRange server:FuzzSessionID \
+	engine/transport/http:FuzzParseAck engine/transport/http:FuzzAckRoundTrip engine/transport/http:FuzzSessionToken
+
+fuzz: ## run every fuzz target for FUZZTIME (10s) each
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
 
 # The PowerShell module is checked with the tree-sitter PowerShell grammar
 # (npm, pinned in tools/pwsh-grammar/package-lock.json); the Go contract test

@@ -41,7 +41,7 @@ func BenchmarkDownload(b *testing.B) {
 	www, dest := b.TempDir(), b.TempDir()
 	src := filepath.Join(www, "1GiB.bin")
 	sum := writeSource(b, src, benchSize)
-	url := startServer(b, bin, www) + "/1GiB.bin"
+	url := startServer(b, bin, "-root", www) + "/1GiB.bin"
 	home := b.TempDir()
 	w := startWorker(b, bin, home)
 
@@ -85,7 +85,7 @@ func TestTransferSmoke(t *testing.T) {
 	www := t.TempDir()
 	src := filepath.Join(www, "small.bin")
 	sum := writeSource(t, src, 3*block+12345)
-	url := startServer(t, bin, www) + "/small.bin"
+	url := startServer(t, bin, "-root", www) + "/small.bin"
 	home := t.TempDir()
 	w := startWorker(t, bin, home)
 
@@ -129,10 +129,11 @@ func runCurl(tb testing.TB, curl, url, out string) measurement {
 // runTransfer runs bitsadmin /transfer with stdout not a terminal, as a
 // script would. CPU time is the worker's (read before and after, as it
 // outlives the transfer) plus bitsadmin's own polling.
-func runTransfer(tb testing.TB, bin, home string, w *process, url, out string) measurement {
+func runTransfer(tb testing.TB, bin, home string, w *process, url, out string, flags ...string) measurement {
 	tb.Helper()
 	before := w.cpuTime(tb)
-	cmd := exec.Command(filepath.Join(bin, "bitsadmin"), "/transfer", "bench", "/priority", "FOREGROUND", url, out)
+	args := append(append([]string{"/transfer", "bench"}, flags...), "/priority", "FOREGROUND", url, out)
+	cmd := exec.Command(filepath.Join(bin, "bitsadmin"), args...)
 	cmd.Env = append(os.Environ(), "BITS_HOME="+home)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
@@ -202,16 +203,16 @@ func checkSum(tb testing.TB, path string, want [sha256.Size]byte) {
 	}
 }
 
-// startServer runs bitsserver on a free loopback port for the duration of
-// the test and returns its base URL.
-func startServer(tb testing.TB, bin, root string) string {
+// startServer runs bitsserver with args on a free loopback port for the
+// duration of the test and returns its base URL.
+func startServer(tb testing.TB, bin string, args ...string) string {
 	tb.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer r.Close()
-	p := start(tb, "bitsserver", w, exec.Command(filepath.Join(bin, "bitsserver"), "-listen", "127.0.0.1:0", "-rate", "0", "-root", root))
+	p := start(tb, "bitsserver", w, exec.Command(filepath.Join(bin, "bitsserver"), append([]string{"-listen", "127.0.0.1:0"}, args...)...))
 	w.Close() // the child has its own copy
 	lines := make(chan string, 1)
 	go func() {

@@ -14,13 +14,13 @@ type Transports struct {
 }
 
 // DefaultTransports returns HTTP and HTTPS downloads, and SMB shares and
-// local files both ways.
+// local files both ways; HTTP uploads speak the BITS upload protocol.
 func DefaultTransports() Transports {
 	h := httptransport.New(httptransport.Options{})
 	s := smb.New(smb.Options{})
 	f := file.New()
 	return Transports{
 		Downloaders: map[string]transport.Downloader{"http": h, "https": h, "smb": s, "file": f},
-		Uploaders:   map[string]transport.Uploader{"smb": s, "file": f},
+		Uploaders:   map[string]transport.Uploader{"http": h, "https": h, "smb": s, "file": f},
 	}
 }

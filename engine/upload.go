@@ -27,6 +27,21 @@ const discardTimeout = 10 * time.Second
 // from the server's own count after anything: a cut connection, a server
 // restart, a killed worker, a reboot.
 func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Settings) error {
+	err := w.uploadSession(ctx, j, idx, s)
+	if errors.Is(err, transport.ErrSessionLost) {
+		// The server dropped the session mid-way: start a new one now.
+		w.log.Info("upload session lost; starting a new one", "job", j.ID, "file", idx)
+		j.Files[idx].Session = ""
+		err = w.uploadSession(ctx, j, idx, s)
+	}
+	if errors.Is(err, transport.ErrSessionLost) {
+		err = hresult.Transient(hresult.BG_E_SESSION_NOT_FOUND, hresult.ContextRemoteFile, "the server lost the upload session twice")
+	}
+	return err
+}
+
+// uploadSession runs one upload session: the recorded one, or a new one.
+func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport.Settings) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }()
 	r, up, err := w.m.uploader(s, f.RemoteName)

@@ -27,12 +27,6 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 		return nil, badPacket("missing or malformed Content-Range")
 	}
 	length := last - first + 1
-	if cl, ok := parseContentLength(p.r.Header.Values("Content-Length")); !ok || cl != length {
-		return nil, badPacket("Content-Length missing or unlike the range")
-	}
-	if enc := p.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return nil, badPacket("only the identity encoding is accepted")
-	}
 	if length > s.cfg.MaxFragmentSize {
 		return nil, refuse(http.StatusRequestEntityTooLarge, codeTooLarge, "fragment too large")
 	}
@@ -54,9 +48,17 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	case total != sess.Total:
 		return h, badPacket("the total length changed")
 	}
+	// An unknown session and a gap are answered before the body is
+	// looked at: a client asks where to resume with an empty fragment.
 	if first > sess.Received {
 		h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
 		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "gap before the fragment"}
+	}
+	if cl, ok := parseContentLength(p.r.Header.Values("Content-Length")); !ok || cl != length {
+		return h, badPacket("Content-Length missing or unlike the range")
+	}
+	if enc := p.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return h, badPacket("only the identity encoding is accepted")
 	}
 	if last >= sess.Received {
 		if err := s.receive(p, sess, first, last); err != nil {
@@ -98,14 +100,26 @@ func (s *Server) receive(p *packet, sess *session, first, last int64) error {
 	}
 	want := last + 1 - sess.Received
 	n, copyErr := io.Copy(io.NewOffsetWriter(f, sess.Received), body)
-	err = f.Sync()
+	// Syncing every fragment would tie the upload to the disk's latency
+	// (ten times slower here); the data and record are synced every
+	// syncEvery bytes or syncInterval, and when the upload is complete.
+	now := s.now()
+	received := sess.Received + n
+	durable := received-sess.Synced >= syncEvery || now.Sub(sess.SyncedAt) >= syncInterval ||
+		(sess.Total >= 0 && received == sess.Total)
+	if durable {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if n > 0 && err == nil {
-		sess.Received += n
-		sess.Updated = s.now()
-		err = p.vd.saveSession(sess)
+		sess.Received = received
+		sess.Updated = now
+		if durable {
+			sess.Synced, sess.SyncedAt = received, now
+		}
+		err = p.vd.writeSession(sess, durable)
 	}
 	switch {
 	case err != nil:
@@ -117,6 +131,12 @@ func (s *Server) receive(p *packet, sess *session, first, last int64) error {
 	}
 	return nil
 }
+
+// How often a session's data is synced while fragments arrive.
+const (
+	syncEvery    = 64 << 20
+	syncInterval = time.Second
+)
 
 // parseContentRange reads "bytes <first>-<last>/<total>", offsets
 // inclusive from zero, with first <= last < total.

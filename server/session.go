@@ -36,6 +36,10 @@ type session struct {
 
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"` // last progress: the timeout counts from here
+
+	// Synced is how much of the data was last synced to disk, and when.
+	Synced   int64     `json:"synced"`
+	SyncedAt time.Time `json:"synced_at"`
 }
 
 func (s *session) live() bool { return s.State == stateReceiving || s.State == stateReplied }

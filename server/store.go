@@ -121,7 +121,12 @@ func (vd *vdir) loadSession(key string) (*session, error) {
 
 // saveSession replaces the record whole (write, sync, rename), so a
 // reader or a crash sees the old one or the new one.
-func (vd *vdir) saveSession(s *session) error {
+func (vd *vdir) saveSession(s *session) error { return vd.writeSession(s, true) }
+
+// writeSession replaces the record whole; durable syncs it first. A record
+// written without sync may outlive a power cut that loses data: loadSession
+// believes it only as far as the data file goes.
+func (vd *vdir) writeSession(s *session, durable bool) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -132,7 +137,7 @@ func (vd *vdir) saveSession(s *session) error {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -73,6 +73,11 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 		r := req
 		if serverAnswer != "" || proxyAnswer != "" {
 			r = req.Clone(req.Context())
+			body, err := rewindBody(req)
+			if err != nil {
+				return nil, err
+			}
+			r.Body = body
 			setHeader(r.Header, "Authorization", serverAnswer)
 			setHeader(r.Header, "Proxy-Authorization", proxyAnswer)
 		}

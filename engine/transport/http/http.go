@@ -69,6 +69,8 @@ type Transport struct {
 	mu      sync.Mutex
 	clients map[string]*nethttp.Client            // by clientKey
 	pools   []interface{ CloseIdleConnections() } // the clients' pools that they cannot reach
+
+	uploads uploadMemory // see upload.go
 }
 
 var _ transport.Downloader = (*Transport)(nil)
@@ -140,6 +142,9 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     90 * time.Second,
 			Protocols:           &protocols,
+
+			// Upload fragments ask before their body goes (upload_packet.go).
+			ExpectContinueTimeout: time.Second,
 		}
 	}
 	rt := build(tlsConfig)

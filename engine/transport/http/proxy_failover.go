@@ -15,8 +15,8 @@ import (
 // its Proxy function names, so sendTrying hands the request a
 // proxyAttempt, through its context, that tells the Proxy function which
 // proxies were tried already, and sends the request again when the proxy
-// could not be connected to. Requests are GET or HEAD without a body, so
-// sending one again is safe.
+// could not be connected to. Sending a request again is safe: downloads
+// have no body, and an upload fragment's body is read again (rewindBody).
 
 type attemptKey struct{}
 
@@ -79,6 +79,9 @@ func sendTrying(rt nethttp.RoundTripper, req *nethttp.Request, pin *url.URL) (*n
 		a.mu.Unlock()
 		if left == 0 || pin != nil {
 			return nil, proxy, proxyUnreachable(proxy, tried, err)
+		}
+		if req.Body, err = rewindBody(req); err != nil {
+			return nil, proxy, err
 		}
 	}
 }

@@ -1,0 +1,212 @@
+package http
+
+import (
+	"math"
+	nethttp "net/http"
+	"strconv"
+	"strings"
+
+	"bits/engine/hresult"
+)
+
+// The BITS upload protocol ([MC-BUP]) on the wire.
+const (
+	methodBITSPost = "BITS_POST"
+	// uploadProtocol is "BITS 1.5 Upload Protocol", the only one defined.
+	uploadProtocol = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
+
+	packetPing          = "Ping"
+	packetCreateSession = "Create-Session"
+	packetFragment      = "Fragment"
+	packetCloseSession  = "Close-Session"
+	packetCancelSession = "Cancel-Session"
+	packetAck           = "Ack"
+
+	hdrPacketType         = "BITS-Packet-Type"
+	hdrSessionID          = "BITS-Session-Id"
+	hdrSupportedProtocols = "BITS-Supported-Protocols"
+	hdrProtocol           = "BITS-Protocol"
+	hdrReceived           = "BITS-Received-Content-Range"
+	// hdrReceivedMisspelt is how some servers spell hdrReceived.
+	hdrReceivedMisspelt = "BITS-Recieved-Content-Range"
+	hdrReplyURL         = "BITS-Reply-URL"
+	hdrErrorCode        = "BITS-Error-Code"
+	// hdrError is [MC-BUP]'s name for hdrErrorCode; real servers send the
+	// latter, but either is accepted.
+	hdrError        = "BITS-Error"
+	hdrErrorContext = "BITS-Error-Context"
+
+	// maxSessionID bounds a session id, as [MC-BUP] does.
+	maxSessionID = 100
+)
+
+// ack is what the headers of a server's answer to a packet say. Fields the
+// answer lacks, or carries in a form that cannot be used, keep their zero
+// value (received: -1), and invalid names the headers in the second case.
+type ack struct {
+	isAck        bool   // BITS-Packet-Type: Ack
+	session      string // BITS-Session-Id, checked by validSessionID
+	protocol     string // BITS-Protocol
+	received     int64  // BITS-Received-Content-Range: the next byte the server expects
+	replyURL     string // BITS-Reply-URL
+	errorCode    hresult.Code
+	errorContext hresult.Context
+	invalid      []string
+}
+
+// parseAck reads an answer's BITS headers. It never fails: what it could
+// not use is listed in invalid, for the caller to judge.
+func parseAck(h nethttp.Header) ack {
+	a := ack{received: -1}
+	bad := func(name string) { a.invalid = append(a.invalid, name) }
+	a.isAck = strings.EqualFold(strings.TrimSpace(h.Get(hdrPacketType)), packetAck)
+	if v, ok := field(h, hdrSessionID); ok {
+		if validSessionID(v) {
+			a.session = v
+		} else {
+			bad(hdrSessionID)
+		}
+	}
+	if v, ok := field(h, hdrProtocol); ok {
+		a.protocol = v
+	}
+	name := hdrReceived
+	v, ok := field(h, name)
+	if !ok {
+		name = hdrReceivedMisspelt
+		v, ok = field(h, name)
+	}
+	if ok {
+		if n, good := parseReceived(v); good {
+			a.received = n
+		} else {
+			bad(name)
+		}
+	}
+	if v, ok := field(h, hdrReplyURL); ok {
+		if v != "" && isFieldValue(v) {
+			a.replyURL = v
+		} else {
+			bad(hdrReplyURL)
+		}
+	}
+	name = hdrErrorCode
+	v, ok = field(h, name)
+	if !ok {
+		name = hdrError
+		v, ok = field(h, name)
+	}
+	if ok {
+		if c, good := parseErrorCode(v); good {
+			a.errorCode = c
+		} else {
+			bad(name)
+		}
+	}
+	if v, ok := field(h, hdrErrorContext); ok {
+		if c, good := parseErrorContext(v); good {
+			a.errorContext = c
+		} else {
+			bad(hdrErrorContext)
+		}
+	}
+	return a
+}
+
+// field returns a header's first value without surrounding blanks, and
+// whether the header is there at all.
+func field(h nethttp.Header, name string) (string, bool) {
+	vs := h.Values(name)
+	if len(vs) == 0 {
+		return "", false
+	}
+	return strings.Trim(vs[0], " \t"), true
+}
+
+// parseReceived reads BITS-Received-Content-Range: the offset of the next
+// byte the server expects ("213"). The form "0-212", a range of what it
+// holds, is read as the same offset.
+func parseReceived(v string) (int64, bool) {
+	first, last, isRange := strings.Cut(v, "-")
+	if !isRange {
+		n, err := parseCount(v)
+		return n, err == nil
+	}
+	a, err := parseCount(first)
+	if err != nil || a != 0 {
+		return 0, false
+	}
+	b, err := parseCount(last)
+	if err != nil || b == math.MaxInt64 {
+		return 0, false
+	}
+	return b + 1, true
+}
+
+// parseErrorCode reads an HRESULT as servers write it: "0x8020001F",
+// also without the prefix, or as a signed decimal ("-2145386465").
+func parseErrorCode(v string) (hresult.Code, bool) {
+	if strings.HasPrefix(v, "-") {
+		n, err := strconv.ParseInt(v, 10, 32)
+		return hresult.Code(uint32(int32(n))), err == nil
+	}
+	hex := strings.TrimPrefix(strings.TrimPrefix(v, "0x"), "0X")
+	if hex == "" || len(hex) > 8 || strings.TrimLeft(hex, "0123456789abcdefABCDEF") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(hex, 16, 32)
+	return hresult.Code(n), err == nil
+}
+
+// parseErrorContext reads BITS-Error-Context: "0x5", "0x7", or decimal.
+// Only the contexts BITS defines (1 to 8) are accepted.
+func parseErrorContext(v string) (hresult.Context, bool) {
+	var n uint64
+	var err error
+	if hex, ok := strings.CutPrefix(strings.ToLower(v), "0x"); ok {
+		n, err = strconv.ParseUint(hex, 16, 8)
+	} else {
+		n, err = strconv.ParseUint(v, 10, 8)
+	}
+	if err != nil || n < uint64(hresult.ContextUnknown) || n > uint64(hresult.ContextServerCertificate) {
+		return 0, false
+	}
+	return hresult.Context(n), true
+}
+
+// validSessionID accepts what can travel back in a header unchanged: 1 to
+// 100 visible ASCII characters (Windows servers send a GUID in braces).
+func validSessionID(s string) bool {
+	if s == "" || len(s) > maxSessionID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// A session token is what Begin returns and the engine stores:
+// "<size>:<BITS-Session-Id>". The upload's size is in it because probing
+// the server for what it holds (Resume) needs the size every fragment
+// carries, and Resume is not told it.
+
+func sessionToken(size int64, id string) string {
+	return strconv.FormatInt(size, 10) + ":" + id
+}
+
+// parseSessionToken splits a token; ok is false for anything Begin cannot
+// have returned.
+func parseSessionToken(token string) (size int64, id string, ok bool) {
+	n, id, found := strings.Cut(token, ":")
+	if !found || !validSessionID(id) {
+		return 0, "", false
+	}
+	size, err := parseCount(n)
+	if err != nil {
+		return 0, "", false
+	}
+	return size, id, true
+}
