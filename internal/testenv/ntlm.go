@@ -117,9 +117,13 @@ func StartNTLMServer(tb testing.TB) *NTLMServer {
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // our own process group
-			<-exited
 		}
+		// winbindd's children may outlive the script and still write to
+		// dir: end the whole process group before dir is removed.
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-exited
+		Eventually(tb, "the NTLM server's processes to exit", func() bool { return !groupAlive(pgid) })
 	})
 	// A first handshake step proves the helper and winbindd are up.
 	if _, err := s.Challenge(nil); err != nil {
