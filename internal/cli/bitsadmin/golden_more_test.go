@@ -48,6 +48,26 @@ func TestGoldenTransferred(t *testing.T) {
 	}
 }
 
+// A file checked against the server's Repr-Digest gets a VERIFIED line in
+// /INFO /VERBOSE; a file from a server that offers no digest gets none.
+func TestGoldenVerified(t *testing.T) {
+	h := newHarness(t)
+	digested := testenv.NewOrigin(t, []byte("checked content\n"), testenv.ServeDigest("Repr-Digest", "sha-256"))
+	plain := testenv.NewOrigin(t, []byte("unchecked content\n"))
+	h.vars["$DIGESTED"] = digested.URL("")
+	h.vars["$PLAIN"] = plain.URL("")
+	h.startWorker()
+	h.must("/create", "job")
+	h.must("/addfile", "job", "$PLAIN/file", "$DIR/plain.txt")
+	h.must("/addfile", "job", "$DIGESTED/file", "$DIR/checked.txt")
+	h.must("/resume", "job")
+	testenv.Eventually(t, "the job to be transferred", func() bool { return h.job(id(1)).State == engine.Transferred })
+
+	h.record("/info", "job", "/verbose")
+	h.record("/list", "/verbose")
+	h.check("verified")
+}
+
 func TestGoldenMonitor(t *testing.T) {
 	h := newHarness(t)
 	h.must("/create", "first")

@@ -92,6 +92,7 @@ func writeVerbose(w io.Writer, j *engine.Job, tz *time.Location) {
 	}
 	fmt.Fprintf(w, "NOTIFICATION COMMAND LINE: %s\n", notifyCmdLine(j))
 	writeSettings(w, j)
+	writeVerified(w, j)
 	if j.Type == engine.UploadReply {
 		fmt.Fprintf(w, "REPLY FILE NAME: %s REPLY PROGRESS: %s\n", orNone(j.ReplyName()), replyProgress(j))
 	}
@@ -120,6 +121,17 @@ func writeSettings(w io.Writer, j *engine.Job) {
 	fmt.Fprintf(w, "CREDENTIALS: %s\n", credentialsLine(j.Credentials))
 	fmt.Fprintf(w, "HELPER TOKEN: %s HELPER TOKEN FLAGS: %s\n", orNone(j.HelperToken), helperFlags(j.HelperTokenFlags))
 	fmt.Fprintf(w, "DYNAMIC CONTENT: %s TRANSFER POLICY: 0x%08x\n", boolWord(j.Dynamic), j.TransferPolicy)
+}
+
+// writeVerified prints a line for each file whose content was checked
+// against the server's digest; it comes after the settings for the same
+// reason they do.
+func writeVerified(w io.Writer, j *engine.Job) {
+	for i, f := range j.Files {
+		if f.Verified != "" {
+			fmt.Fprintf(w, "FILE %d VERIFIED: %s digest from the server matched\n", i, f.Verified)
+		}
+	}
 }
 
 // labelled prints "LABEL: value", or "LABEL:" alone for an empty value, as
