@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/netpolicy"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -25,7 +26,7 @@ const maxRestarts = 3
 // last checkpoint. The temporary file lives beside the final name; a
 // checkpoint syncs it and then records its length, so the recorded length
 // is always on disk.
-func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings) error {
+func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
 	r, d, err := w.m.downloader(s, f.RemoteName)
@@ -33,7 +34,7 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		return err
 	}
 	if web := r.URL.Scheme == "http" || r.URL.Scheme == "https"; web && (j.Dynamic || r.Method != "") {
-		return w.streamFile(ctx, j.ID, &f, d, r)
+		return w.streamFile(ctx, j.ID, &f, d, r, st)
 	}
 	for restarts := 0; ; restarts++ {
 		info, err := d.Stat(ctx, r)
@@ -68,7 +69,7 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if err != nil {
 			return err
 		}
-		err = w.copyFile(ctx, j.ID, &f, tmp, d, r, info, segs)
+		err = w.copyFile(ctx, j.ID, &f, tmp, d, r, info, segs, st)
 		tmp.Close()
 		if f.Ranges != nil && errors.Is(err, transport.ErrNoRanges) {
 			return hresult.Fatal(hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, hresult.ContextRemoteFile,
@@ -98,14 +99,14 @@ func restartable(err error) bool {
 // streamFile fetches a file whose size is not known in advance (dynamic
 // content) or that a custom method returns: one request from byte 0 to the
 // end of the body. It cannot resume: every attempt starts again.
-func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request) error {
+func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request, st *netpolicy.Stream) error {
 	f.BytesTransferred, f.BytesTotal, f.Validator = 0, SizeUnknown, ""
 	tmp, err := w.openTemp(ctx, jobID, f)
 	if err != nil {
 		return err
 	}
 	defer tmp.Close()
-	return w.copyFile(ctx, jobID, f, tmp, d, r, transport.RemoteInfo{Size: -1}, []segment{{off: 0, end: -1, at: 0}})
+	return w.copyFile(ctx, jobID, f, tmp, d, r, transport.RemoteInfo{Size: -1}, []segment{{off: 0, end: -1, at: 0}}, st)
 }
 
 // A segment is a run of remote bytes that lands at local offset at in the
@@ -232,8 +233,10 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 
 // copyFile runs one transfer of f from its checkpoint to the end, segment
 // by segment, saving a checkpoint every o.Checkpoint. A file of unknown size
-// (one segment that ends at -1) runs until the server stops sending.
-func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment) error {
+// (one segment that ends at -1) runs until the server stops sending. The
+// bytes pass st, which paces them: holding a write back holds the read
+// from the connection back, and the server slows down.
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream) error {
 	unknown := f.BytesTotal == SizeUnknown
 	if unknown || f.BytesTransferred < f.BytesTotal {
 		cw := &countingWriter{w: tmp, first: make(chan struct{})}
@@ -251,7 +254,7 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 			if s.end >= 0 && done >= s.at+(s.end-s.off) {
 				continue // this segment is on disk already
 			}
-			if _, err = d.Download(tctx, r, s.off+(done-s.at), s.end, info, cw); err != nil {
+			if _, err = d.Download(tctx, r, s.off+(done-s.at), s.end, info, st.Writer(tctx, cw)); err != nil {
 				break
 			}
 		}

@@ -88,7 +88,8 @@ type Job struct {
 	ReplyFileName    string // empty: DefaultReplyName
 	Reply            Reply  // an upload-reply job's reply
 	Dynamic          bool   // DYNAMIC_CONTENT
-	TransferPolicy   uint32 // cost flags (BITS_COST_STATE_*)
+	TransferPolicy   uint32 // cost flags (BITS_COST_STATE_*); 0: the policy's default for the priority
+	MaxBandwidth     int64  // the job's own limit in Kbps; 0: none
 	Resumed          bool   // Resume was called at least once
 	Credentials      []CredentialInfo
 

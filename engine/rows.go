@@ -30,6 +30,7 @@ func toRow(j *Job) storage.Job {
 		ReplyFileName: j.ReplyFileName, DynamicContent: j.Dynamic, TransferPolicy: int64(j.TransferPolicy),
 		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt), TransferNS: int64(j.TransferTime),
 		ReplyTemp: j.Reply.TempName, ReplyTotal: j.Reply.BytesTotal, ReplyDone: j.Reply.BytesTransferred,
+		MaxBandwidthKbps: j.MaxBandwidth,
 	}
 	if c := j.ClientCert; c != nil {
 		r.CertStoreLocation, r.CertStoreName, r.CertHash, r.CertSubject = int64(c.StoreLocation), c.StoreName, hex.EncodeToString(c.Hash), c.Subject
@@ -56,7 +57,8 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 		HelperToken: r.HelperToken, HelperTokenFlags: uint32(r.HelperTokenFlags), ReplyFileName: r.ReplyFileName,
 		Dynamic: r.DynamicContent, TransferPolicy: uint32(r.TransferPolicy), Resumed: r.Resumed,
 		notifyAt: fromNanos(r.NotifyAtNS), TransferTime: time.Duration(r.TransferNS),
-		Reply: Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
+		Reply:        Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
+		MaxBandwidth: r.MaxBandwidthKbps,
 	}
 	if r.CertStoreLocation >= 0 {
 		h, _ := hex.DecodeString(r.CertHash)

@@ -127,6 +127,8 @@ type Props struct {
 	ReplyFileName        *string
 	Dynamic              *bool
 	TransferPolicy       *uint32
+	// MaxBandwidth is the job's own limit in Kbps; 0 removes it.
+	MaxBandwidth *int64
 }
 
 // NotifyCmdLine is a notification program and its parameter string, whose
@@ -311,8 +313,17 @@ func (p Props) apply(j *Job) error {
 	if p.TransferPolicy != nil {
 		j.TransferPolicy = *p.TransferPolicy
 	}
+	if p.MaxBandwidth != nil {
+		if *p.MaxBandwidth < 0 || *p.MaxBandwidth > maxBandwidthKbps {
+			return invalidArg("bandwidth limit %d Kbps (0 to %d)", *p.MaxBandwidth, maxBandwidthKbps)
+		}
+		j.MaxBandwidth = *p.MaxBandwidth
+	}
 	return nil
 }
+
+// maxBandwidthKbps bounds a job's own limit: 1 Tbit/s, far above any link.
+const maxBandwidthKbps = 1 << 30
 
 func (px ProxySettings) check() error {
 	if px.Usage < ProxyPreconfig || px.Usage > ProxyAutodetect {

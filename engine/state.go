@@ -113,11 +113,12 @@ const (
 	EvRetry     // the retry delay has passed, or the network came back
 	EvGiveUp    // the no-progress timeout ran out
 	EvRecover   // the worker restarted and found the job mid-transfer
+	EvBlock     // the job may not transfer now: the network's cost, the bandwidth policy, a lost network
 	numEvents
 )
 
 var eventNames = [...]string{"Resume", "Suspend", "Cancel", "Complete", "Connect", "Progress",
-	"Done", "Transient", "Fatal", "Retry", "GiveUp", "Recover"}
+	"Done", "Transient", "Fatal", "Retry", "GiveUp", "Recover", "Block"}
 
 func (e Event) String() string {
 	if e >= 0 && e < numEvents {
@@ -178,6 +179,10 @@ func Next(s State, ev Event) (State, error) {
 	case EvRecover:
 		if s == Connecting || s == Transferring {
 			return Queued, nil
+		}
+	case EvBlock:
+		if s.Active() {
+			return TransientError, nil
 		}
 	}
 	return s, errInvalidState(s, ev)

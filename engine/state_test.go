@@ -12,17 +12,17 @@ import (
 func TestNextEveryPair(t *testing.T) {
 	const x = "-"
 	// Columns follow the Event order: Resume Suspend Cancel Complete Connect
-	// Progress Done Transient Fatal Retry GiveUp Recover.
+	// Progress Done Transient Fatal Retry GiveUp Recover Block.
 	table := map[State][numEvents]string{
-		Queued:         {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", "CONNECTING", x, x, x, x, x, x, x},
-		Connecting:     {"CONNECTING", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, "TRANSFERRING", "TRANSFERRED", "TRANSIENT_ERROR", "ERROR", x, x, "QUEUED"},
-		Transferring:   {"TRANSFERRING", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, "TRANSFERRING", "TRANSFERRED", "TRANSIENT_ERROR", "ERROR", x, x, "QUEUED"},
-		Suspended:      {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x},
-		Error:          {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x},
-		TransientError: {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, "ERROR", "QUEUED", "ERROR", x},
-		Transferred:    {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x},
-		Acknowledged:   {x, x, x, x, x, x, x, x, x, x, x, x},
-		Cancelled:      {x, x, x, x, x, x, x, x, x, x, x, x},
+		Queued:         {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", "CONNECTING", x, x, x, x, x, x, x, "TRANSIENT_ERROR"},
+		Connecting:     {"CONNECTING", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, "TRANSFERRING", "TRANSFERRED", "TRANSIENT_ERROR", "ERROR", x, x, "QUEUED", "TRANSIENT_ERROR"},
+		Transferring:   {"TRANSFERRING", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, "TRANSFERRING", "TRANSFERRED", "TRANSIENT_ERROR", "ERROR", x, x, "QUEUED", "TRANSIENT_ERROR"},
+		Suspended:      {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x, x},
+		Error:          {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x, x},
+		TransientError: {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, "ERROR", "QUEUED", "ERROR", x, x},
+		Transferred:    {"QUEUED", "SUSPENDED", "CANCELLED", "ACKNOWLEDGED", x, x, x, x, x, x, x, x, x},
+		Acknowledged:   {x, x, x, x, x, x, x, x, x, x, x, x, x},
+		Cancelled:      {x, x, x, x, x, x, x, x, x, x, x, x, x},
 	}
 	if len(table) != 9 {
 		t.Fatalf("table covers %d states, want 9", len(table))

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,14 +9,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/netpolicy"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -29,7 +31,8 @@ type WorkerOptions struct {
 	// records its length. Default 1s.
 	Checkpoint time.Duration
 	// MaxBackground bounds the background (non-FOREGROUND) jobs that
-	// transfer at once; FOREGROUND jobs always start at once. Default 2.
+	// transfer at once; FOREGROUND jobs always start at once. 0 takes the
+	// policy's MaxBackgroundTransfers.
 	MaxBackground int
 	Log           *slog.Logger
 	// Lock is the worker lock, already held, when the front end that
@@ -41,20 +44,33 @@ type WorkerOptions struct {
 const scanInterval = time.Second
 
 type worker struct {
-	m    *Manager
-	o    WorkerOptions
-	log  *slog.Logger
-	done chan string // runner finished, by job id
+	m      *Manager
+	o      WorkerOptions
+	log    *slog.Logger
+	done   chan string // runner finished, by job id
+	policy *policyFile
+	shaper *netpolicy.Shaper
+	nm     netpolicy.NetworkManager
 
 	mu        sync.Mutex
 	running   map[string]*runner
-	notifying map[string]bool // jobs whose notification program runs now
+	notifying map[string]bool      // jobs whose notification program runs now
+	lastTurn  map[string]time.Time // when each job last got a slot
+	peers     map[string][]net.IP  // where each job's last transfer connected
 }
 
+// A runner is a job's transfer under way.
 type runner struct {
-	cancel     context.CancelFunc
-	foreground bool
+	cancel   context.CancelCauseFunc
+	priority Priority
+	since    time.Time // when it got its slot
+	stopping bool      // asked to give its slot up
+	stream   atomic.Pointer[netpolicy.Stream]
 }
+
+// errPreempted ends a transfer whose slot goes to another job; the job
+// goes back to the queue.
+var errPreempted = errors.New("the job's slot went to another job")
 
 // RunWorker moves the bytes of every job in m's store until ctx ends or it
 // has been idle for IdleTimeout. Only one worker runs per state folder: a
@@ -65,9 +81,6 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	}
 	if o.Checkpoint <= 0 {
 		o.Checkpoint = time.Second
-	}
-	if o.MaxBackground <= 0 {
-		o.MaxBackground = 2
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -84,7 +97,11 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		lk.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 
-	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, notifying: map[string]bool{}}
+	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{},
+		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},
+		policy: newPolicyFile(PolicyPath(), o.Log)}
+	w.shaper = netpolicy.NewShaper(w.policy.get().YieldTarget)
+	defer w.nm.Close()
 	nudges := w.listen(ctx)
 	if err := w.recoverJobs(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -96,6 +113,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRunners()
+	go w.shaper.Run(runCtx)
 	tick := time.NewTicker(scanInterval)
 	defer tick.Stop()
 	// Idleness is measured on the real clock: it is about this process's
@@ -202,73 +220,153 @@ func (w *worker) recoverJobs(ctx context.Context) error {
 }
 
 // scan looks at every job once: it retries or gives up transient errors
-// whose time has come, starts queued jobs and stops runners whose job the
-// user changed. It reports whether any job still needs the worker.
+// whose time has come, holds back jobs the policy does not let run now,
+// stops runners whose job the user changed or whose network went away, and
+// gives the slots to the jobs that the scheduler picks. It reports whether
+// any job still needs the worker.
 func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	var jobs []*Job
 	err = w.m.store.View(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
 		for _, r := range rows {
-			jobs = append(jobs, fromRow(r, nil))
+			files, err := tx.Files(r.ID)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, fromRow(r, files))
 		}
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
-	live := map[string]bool{}
-	var queued []*Job
 	now := w.m.opts.Now()
+	pol := w.policy.get()
+	limits := pol.Bandwidth.At(now)
+	w.shaper.SetPolicy(limits, pol.Yield, pol.YieldTarget)
+	g := gates{policy: pol, limits: limits, cost: w.networkCost(ctx, pol)}
+
+	live := map[string]*Job{}
+	var queued []*Job
 	for _, j := range jobs {
 		busy = true
 		switch j.State {
 		case TransientError:
-			w.retryOrGiveUp(ctx, j, now)
+			w.retryOrGiveUp(ctx, j, now, g)
 		case Queued:
+			if why := g.check(j); why != nil {
+				w.block(ctx, j.ID, why)
+				continue
+			}
 			queued = append(queued, j)
-			live[j.ID] = true
+			live[j.ID] = j
 		default:
-			live[j.ID] = true
+			live[j.ID] = j
 		}
 	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.forget(jobs)
+	var running []slotJob
 	for id, r := range w.running {
-		if !live[id] {
-			r.cancel() // suspended, cancelled or completed by the user
+		j := live[id]
+		if cause := w.stopCause(j, r, g); cause != nil {
+			r.cancel(cause)
+			r.stopping = true
 		}
-	}
-	background := 0
-	for _, r := range w.running {
-		if !r.foreground {
-			background++
+		created := time.Time{}
+		if j != nil {
+			created = j.Created
 		}
+		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
 	}
-	sort.SliceStable(queued, func(a, b int) bool { return queued[a].Priority < queued[b].Priority })
+	var waiting []slotJob
+	byID := map[string]*Job{}
 	for _, j := range queued {
-		if _, ok := w.running[j.ID]; ok {
-			continue
+		if _, ok := w.running[j.ID]; !ok {
+			waiting = append(waiting, slotJob{id: j.ID, priority: j.Priority, since: w.lastTurn[j.ID], created: j.Created})
+			byID[j.ID] = j
 		}
-		fg := j.Priority == Foreground
-		if !fg && background >= w.o.MaxBackground {
-			continue
-		}
-		if !fg {
-			background++
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		w.running[j.ID] = &runner{cancel: cancel, foreground: fg}
-		go func(id string) {
-			defer cancel()
-			w.runJob(rctx, id)
+	}
+	slots := cmp.Or(w.o.MaxBackground, pol.MaxBackground)
+	start, stop := schedule(running, waiting, slots, pol.TimeSlice, time.Now())
+	for _, id := range stop {
+		r := w.running[id]
+		r.stopping = true
+		r.cancel(errPreempted)
+		w.log.Info("job gives its slot up", "job", id)
+	}
+	for _, id := range start {
+		rctx, cancel := context.WithCancelCause(ctx)
+		r := &runner{cancel: cancel, priority: byID[id].Priority, since: time.Now()}
+		w.running[id] = r
+		w.lastTurn[id] = r.since
+		go func() {
+			defer cancel(nil)
+			w.runJob(rctx, id, r)
 			w.done <- id
-		}(j.ID)
+		}()
 	}
 	return busy, nil
 }
 
-func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time) {
+// forget drops what the worker remembers of jobs that are no longer
+// active (their turns and peers), so a long-lived worker does not grow.
+func (w *worker) forget(active []*Job) {
+	keep := map[string]bool{}
+	for _, j := range active {
+		keep[j.ID] = true
+	}
+	for id := range w.lastTurn {
+		if !keep[id] {
+			delete(w.lastTurn, id)
+		}
+	}
+	for id := range w.peers {
+		if !keep[id] {
+			delete(w.peers, id)
+		}
+	}
+}
+
+// stopCause says why a running job must stop now, or nil: the user
+// suspended, cancelled or completed it (j is nil: it left the active
+// states), the policy holds it back, or no route leads to its server.
+func (w *worker) stopCause(j *Job, r *runner, g gates) error {
+	if j == nil {
+		return context.Canceled
+	}
+	if why := g.check(j); why != nil {
+		return why
+	}
+	if st := r.stream.Load(); st != nil {
+		if peers := st.Peers(); len(peers) > 0 && netpolicy.Unreachable("", peers) {
+			return disconnected(peers[0].String())
+		}
+	}
+	return nil
+}
+
+func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gates) {
+	if j.Err != nil {
+		switch j.Err.Code {
+		case hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, hresult.BG_E_BLOCKED_BY_POLICY:
+			// Held back, not failing: it runs as soon as it may, and the
+			// wait does not count against the no-progress timeout.
+			if g.check(j) == nil {
+				w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
+				w.log.Info("the policy lets the job run again", "job", j.ID)
+			}
+			return
+		case hresult.BG_E_NETWORK_DISCONNECTED:
+			if w.reachable(j) {
+				w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
+				w.log.Info("network back; retrying", "job", j.ID)
+				return
+			}
+		}
+	}
 	switch {
 	case !j.transientSince.IsZero() && now.Sub(j.transientSince) >= j.NoProgressTimeout:
 		w.transition(ctx, j.ID, EvGiveUp, nil)
@@ -299,8 +397,10 @@ func (w *worker) transition(ctx context.Context, id string, ev Event, edit func(
 }
 
 // runJob transfers a job's files one after another, in the order added,
-// within what is left of the job's maximum download time.
-func (w *worker) runJob(ctx context.Context, id string) {
+// within what is left of the job's maximum download time. Each file's bytes
+// go through a stream of the shaper, which paces them by the job's limit
+// and, for background jobs, the bandwidth policy and the yield controller.
+func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 	if !w.transition(ctx, id, EvConnect, nil) {
 		return
 	}
@@ -334,22 +434,21 @@ func (w *worker) runJob(ctx context.Context, id string) {
 		if j.Files[i].Complete {
 			continue
 		}
-		if j.Type == Download {
-			err = w.downloadFile(jctx, j, i, s)
-		} else {
-			err = w.uploadFile(jctx, j, i, s)
-		}
+		err = w.transferFile(jctx, j, i, s, r)
 		if err == nil {
 			continue
 		}
 		account()
+		var blocked *hresult.Error
 		switch {
 		case errors.Is(context.Cause(jctx), errMaxTime) && ctx.Err() == nil:
 			w.fail(ctx, id, i, maxTimeError(j))
+		case errors.As(context.Cause(ctx), &blocked):
+			w.block(context.WithoutCancel(ctx), id, blocked)
 		case ctx.Err() != nil || errors.Is(err, errStopped):
 			w.stopped(j, s)
 		default:
-			w.fail(ctx, id, i, err)
+			w.fail(ctx, id, i, w.explainLoss(j.Files[i].RemoteName, r, err))
 		}
 		return
 	}
@@ -357,6 +456,35 @@ func (w *worker) runJob(ctx context.Context, id string) {
 	if w.transition(ctx, id, EvDone, func(j *Job) { j.TransferCompleted = w.m.opts.Now() }) {
 		w.log.Info("job transferred", "job", id)
 	}
+}
+
+// transferFile moves one file through a stream of the shaper; the stream's
+// peers are kept so that a lost network can be told apart and noticed
+// coming back.
+func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Settings, r *runner) error {
+	dir := netpolicy.Down
+	if j.Type != Download {
+		dir = netpolicy.Up
+	}
+	limit := netpolicy.Unlimited
+	if j.MaxBandwidth > 0 {
+		limit = netpolicy.Kbps(j.MaxBandwidth)
+	}
+	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), limit, remoteIsNetwork(j.Files[i].RemoteName))
+	r.stream.Store(st)
+	defer func() {
+		st.Close()
+		if peers := st.Peers(); len(peers) > 0 {
+			w.mu.Lock()
+			w.peers[j.ID] = peers
+			w.mu.Unlock()
+		}
+	}()
+	ctx = transport.WithConnObserver(ctx, st.Observe)
+	if j.Type == Download {
+		return w.downloadFile(ctx, j, i, s, st)
+	}
+	return w.uploadFile(ctx, j, i, s)
 }
 
 // errMaxTime ends a transfer whose job ran out of its maximum download time.

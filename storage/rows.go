@@ -41,6 +41,7 @@ type Job struct {
 	TransferNS                           int64
 	ReplyTemp                            string
 	ReplyTotal, ReplyDone                int64
+	MaxBandwidthKbps                     int64
 }
 
 // File is a row of the files table.
@@ -83,7 +84,7 @@ const jobColumns = `id, display_name, description, owner, type, state, priority,
 	transient_since_ns, retry_at_ns, custom_headers, headers_write_only, http_method,
 	security_flags, acl_flags, peer_caching_flags, cert_store_location, cert_store_name,
 	cert_hash, cert_subject, helper_token, helper_token_flags, reply_file_name,
-	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns, reply_temp, reply_total, reply_done`
+	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns, reply_temp, reply_total, reply_done, max_bandwidth_kbps`
 
 func (j *Job) fields() []any {
 	return []any{&j.ID, &j.DisplayName, &j.Description, &j.Owner, &j.Type, &j.State, &j.Priority,
@@ -93,7 +94,7 @@ func (j *Job) fields() []any {
 		&j.TransientSinceNS, &j.RetryAtNS, &j.CustomHeaders, &j.HeadersWriteOnly, &j.HTTPMethod,
 		&j.SecurityFlags, &j.ACLFlags, &j.PeerCachingFlags, &j.CertStoreLocation, &j.CertStoreName,
 		&j.CertHash, &j.CertSubject, &j.HelperToken, &j.HelperTokenFlags, &j.ReplyFileName,
-		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS, &j.ReplyTemp, &j.ReplyTotal, &j.ReplyDone}
+		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS, &j.ReplyTemp, &j.ReplyTotal, &j.ReplyDone, &j.MaxBandwidthKbps}
 }
 
 func (j Job) values() []any {
@@ -104,7 +105,7 @@ func (j Job) values() []any {
 		j.TransientSinceNS, j.RetryAtNS, j.CustomHeaders, j.HeadersWriteOnly, j.HTTPMethod,
 		j.SecurityFlags, j.ACLFlags, j.PeerCachingFlags, j.CertStoreLocation, j.CertStoreName,
 		j.CertHash, j.CertSubject, j.HelperToken, j.HelperTokenFlags, j.ReplyFileName,
-		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone}
+		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone, j.MaxBandwidthKbps}
 }
 
 const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified`

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/url"
 	"time"
 )
@@ -172,3 +173,21 @@ var (
 	// ErrSessionLost means the server no longer knows an upload session.
 	ErrSessionLost = errors.New("the server no longer knows the upload session")
 )
+
+// connObserverKey carries a request's connection observer in its context.
+type connObserverKey struct{}
+
+// WithConnObserver returns a context whose requests tell observe of each
+// network connection they use: the engine watches them to pace background
+// transfers and to notice a lost network.
+func WithConnObserver(ctx context.Context, observe func(net.Conn)) context.Context {
+	return context.WithValue(ctx, connObserverKey{}, observe)
+}
+
+// ObserveConn tells ctx's observer, if any, that a request uses c.
+// Transports call it whenever a request gets its connection.
+func ObserveConn(ctx context.Context, c net.Conn) {
+	if observe, ok := ctx.Value(connObserverKey{}).(func(net.Conn)); ok && c != nil {
+		observe(c)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"bits/engine/hresult"
+	"bits/engine/transport"
 )
 
 // connTrace follows how a request got its connection, so that its
@@ -22,10 +23,15 @@ type connTrace struct {
 // whose context is the request's.
 type connTraceKey struct{}
 
-func (c *connTrace) trace() *httptrace.ClientTrace {
+// trace follows the request's connections, and tells ctx's connection
+// observer of each.
+func (c *connTrace) trace(ctx context.Context) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GetConn: func(string) { c.connected.Store(false) },
-		GotConn: func(httptrace.GotConnInfo) { c.connected.Store(true) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			c.connected.Store(true)
+			transport.ObserveConn(ctx, info.Conn)
+		},
 	}
 }
 

@@ -189,7 +189,7 @@ func (t *Transport) do(ctx, rctx context.Context, r *transport.Request, req *net
 		return nil, err
 	}
 	conn := &connTrace{}
-	traced := context.WithValue(httptrace.WithClientTrace(req.Context(), conn.trace()), connTraceKey{}, conn)
+	traced := context.WithValue(httptrace.WithClientTrace(req.Context(), conn.trace(req.Context())), connTraceKey{}, conn)
 	resp, err := c.Do(req.WithContext(traced))
 	if err != nil {
 		return nil, conn.explain(t.netError(ctx, rctx, err, conn.connected.Load()))

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/hirochachacha/go-smb2"
+
+	"bits/engine/transport"
 )
 
 // A sessionKey names one cached logon. The password's digest is part of
@@ -76,6 +78,7 @@ func (tr *Transport) share(ctx context.Context, t target, used **session) (*smb2
 	sess.mu.Unlock()
 	*used = sess
 	<-sl.token
+	transport.ObserveConn(ctx, sess.tcp)
 
 	sess.mu.Lock()
 	defer sess.mu.Unlock()

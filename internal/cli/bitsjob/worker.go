@@ -35,7 +35,7 @@ another worker already runs for the same state folder.`,
 	}
 	cmd.Flags().DurationVar(&o.idle, "idle-timeout", o.idle, "exit after this long with nothing to do ($BITS_WORKER_IDLE)")
 	cmd.Flags().DurationVar(&o.checkpoint, "checkpoint", o.checkpoint, "how often transfers sync and record progress ($BITS_CHECKPOINT_INTERVAL)")
-	cmd.Flags().IntVar(&o.background, "max-background", 2, "background jobs that transfer at once")
+	cmd.Flags().IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
 	return cmd
 }
 

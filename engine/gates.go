@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"bits/engine/hresult"
+	"bits/engine/netpolicy"
+	"bits/engine/transport"
+	"bits/storage"
+)
+
+// gates are what may hold a job back before it moves a byte: the
+// network's cost against the job's transfer policy, and a bandwidth policy
+// that gives the job's priority nothing at this hour. Both concern network
+// transfers only; local copies always run.
+type gates struct {
+	policy Policy
+	limits netpolicy.Limits
+	cost   uint32
+}
+
+// check says why j may not transfer now, or nil.
+func (g gates) check(j *Job) *hresult.Error {
+	if !jobUsesNetwork(j) {
+		return nil
+	}
+	policy := j.TransferPolicy
+	if policy == 0 {
+		policy = g.policy.TransferPolicy[j.Priority]
+	}
+	if !netpolicy.Allows(policy, g.cost) {
+		return &hresult.Error{Code: hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, Context: hresult.ContextGeneralQueueManager,
+			Transient: true, Msg: fmt.Sprintf("the network's cost is %s; the job may transfer in %s",
+				netpolicy.FormatCostStates(g.cost), netpolicy.FormatCostStates(policy))}
+	}
+	if g.limits.For(netpolicy.Class(j.Priority)) == 0 {
+		return &hresult.Error{Code: hresult.BG_E_BLOCKED_BY_POLICY, Context: hresult.ContextGeneralQueueManager,
+			Transient: true, Msg: fmt.Sprintf("the bandwidth policy allows %s jobs no bandwidth at this time", j.Priority)}
+	}
+	return nil
+}
+
+// jobUsesNetwork says whether any file still to move goes over a network.
+func jobUsesNetwork(j *Job) bool {
+	for _, f := range j.Files {
+		if !f.Complete && remoteIsNetwork(f.RemoteName) {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteIsNetwork says whether a remote name is reached over a network:
+// anything but a local path.
+func remoteIsNetwork(remote string) bool {
+	u, err := transport.ParseRemote(remote)
+	return err == nil && u.Scheme != "file"
+}
+
+// networkCost is the cost state of the network now: the policy's, else
+// NetworkManager's, else Unrestricted.
+func (w *worker) networkCost(ctx context.Context, p Policy) uint32 {
+	if p.NetworkCost != 0 {
+		return p.NetworkCost
+	}
+	if c, ok := w.nm.Cost(ctx); ok {
+		return c
+	}
+	return netpolicy.CostUnrestricted
+}
+
+// block holds a job back for why: TRANSIENT_ERROR with why as its error,
+// until the gate opens (cost, policy) or the network comes back. Waiting
+// for the policy is not a failure: it counts neither as an error nor
+// against the no-progress timeout. A lost network is a failure, retried
+// as soon as a route is back, or after the retry delay at the latest.
+func (w *worker) block(ctx context.Context, id string, why *hresult.Error) {
+	now := w.m.opts.Now()
+	lost := why.Code == hresult.BG_E_NETWORK_DISCONNECTED
+	_, err := w.m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
+		if err := w.m.fire(j, EvBlock); err != nil {
+			return err
+		}
+		j.Err = &JobError{Code: why.Code, Context: why.Context, Msg: why.Msg, FileIndex: -1}
+		j.retryAt = time.Time{}
+		if lost {
+			j.ErrorCount++
+			if j.transientSince.IsZero() {
+				j.transientSince = now
+			}
+			j.retryAt = now.Add(j.MinRetryDelay)
+		}
+		return nil
+	})
+	if err != nil {
+		if !hresult.Is(err, hresult.BG_E_INVALID_STATE) && !hresult.Is(err, hresult.BG_E_NOT_FOUND) {
+			w.log.Error("holding job back", "job", id, "err", err)
+		}
+		return
+	}
+	w.log.Info("job held back", "job", id, "code", fmt.Sprintf("0x%08x", uint32(why.Code)), "why", why.Msg)
+}
+
+// disconnected is the error of a transfer whose network went away.
+func disconnected(host string) *hresult.Error {
+	return &hresult.Error{Code: hresult.BG_E_NETWORK_DISCONNECTED, Context: hresult.ContextGeneralTransport,
+		Transient: true, Msg: "no route to " + host}
+}
+
+// explainLoss turns a transient failure into BG_E_NETWORK_DISCONNECTED
+// when the reason is that no route leads to the server any more.
+func (w *worker) explainLoss(remote string, r *runner, err error) error {
+	e := hresult.From(err)
+	if !e.Transient || !remoteIsNetwork(remote) {
+		return err
+	}
+	var peers []net.IP
+	if st := r.stream.Load(); st != nil {
+		peers = st.Peers()
+	}
+	host := hostOf(remote)
+	if netpolicy.Unreachable(host, peers) {
+		return disconnected(host)
+	}
+	return err
+}
+
+// reachable says whether a route leads again to where a job held back by
+// a lost network was transferring.
+func (w *worker) reachable(j *Job) bool {
+	w.mu.Lock()
+	peers := w.peers[j.ID]
+	w.mu.Unlock()
+	remote := ""
+	for _, f := range j.Files {
+		if !f.Complete {
+			remote = f.RemoteName
+			break
+		}
+	}
+	return !netpolicy.Unreachable(hostOf(remote), peers)
+}
+
+func hostOf(remote string) string {
+	u, err := transport.ParseRemote(remote)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// policyFile is the policy file as the worker last read it: it reads it
+// again when the file changes, and keeps the last good policy while the
+// file has an error (which it logs once).
+type policyFile struct {
+	path string
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	policy Policy
+	stamp  string // size and modification time of the file read; "" when missing
+	bad    string // the stamp of a file that did not parse
+}
+
+func newPolicyFile(path string, log *slog.Logger) *policyFile {
+	pf := &policyFile{path: path, log: log, policy: DefaultPolicy(), stamp: "-"}
+	pf.get()
+	return pf
+}
+
+// get returns the policy in force, reading the file again if it changed.
+func (pf *policyFile) get() Policy {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	stamp := ""
+	if fi, err := os.Stat(pf.path); err == nil {
+		stamp = fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
+	}
+	if stamp == pf.stamp || stamp == pf.bad {
+		return pf.policy
+	}
+	p, err := LoadPolicy(pf.path)
+	if err != nil {
+		pf.bad = stamp
+		pf.log.Error("policy file not applied; keeping the last good one", "err", err)
+		return pf.policy
+	}
+	if pf.stamp != "-" {
+		pf.log.Info("policy file read again", "path", pf.path)
+	}
+	pf.policy, pf.stamp, pf.bad = p, stamp, ""
+	return p
+}

@@ -1,0 +1,440 @@
+package netpolicy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Direction is the way bytes move: Down for downloads, Up for uploads.
+type Direction int
+
+const (
+	Down Direction = iota
+	Up
+)
+
+// tick is how often the shaper samples the link and adjusts the rate of
+// background transfers.
+const tick = 100 * time.Millisecond
+
+// chunk is the most a Stream lets through at once: small enough that a
+// change of rate takes effect quickly, large enough to cost little.
+const chunk = 16 << 10
+
+// Shaper shares bandwidth among transfers. Every transfer gets a Stream
+// that paces its bytes through up to three token buckets: its job's own
+// limit, its priority's limit and the limit of all background transfers
+// together (the policy's, tightened by the yield controller). FOREGROUND
+// transfers and local copies pass only their job's own limit. Pacing the
+// bytes a transfer reads from a connection paces the connection: its
+// receive window closes and the sender slows down.
+type Shaper struct {
+	mu      sync.Mutex
+	limits  Limits
+	yield   bool
+	class   [2][numClasses]*rate.Limiter
+	total   [2]*rate.Limiter
+	ctrl    [2]*Controller
+	streams [2]int // background network streams open, by direction
+	ours    [2]atomic.Int64
+	conns   map[*net.TCPConn]*watched
+	base    map[pathKey]*windowMin // smallest RTT by peer and direction
+	links   map[int][2]uint64      // last interface counters, by index
+	now     func() time.Time
+}
+
+// NewShaper returns a shaper with no limits that yields to other traffic
+// with the given target delay.
+func NewShaper(target time.Duration) *Shaper {
+	s := &Shaper{conns: map[*net.TCPConn]*watched{}, base: map[pathKey]*windowMin{}, now: time.Now, yield: true}
+	for d := range 2 {
+		s.total[d] = rate.NewLimiter(rate.Inf, chunk)
+		for c := range numClasses {
+			s.class[d][c] = rate.NewLimiter(rate.Inf, chunk)
+		}
+		s.ctrl[d] = &Controller{Target: target}
+	}
+	s.limits = Limits{Total: Unlimited, Class: ClassLimits{Unlimited, Unlimited, Unlimited, Unlimited}}
+	return s
+}
+
+// SetPolicy puts limits in force, and turns yielding on or off with its
+// target delay.
+func (s *Shaper) SetPolicy(l Limits, yield bool, target time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits, s.yield = l, yield
+	for d := range 2 {
+		s.ctrl[d].Target = target
+		for c := High; c < numClasses; c++ {
+			setLimit(s.class[d][c], l.Class[c])
+		}
+		s.applyTotal(Direction(d))
+	}
+}
+
+// applyTotal sets the background bucket of one direction: the policy's
+// total, tightened by the controller while yielding.
+func (s *Shaper) applyTotal(d Direction) {
+	bps := math.Inf(1)
+	if s.limits.Total >= 0 {
+		bps = s.limits.Total.BytesPerSecond()
+	}
+	if s.yield && s.streams[d] > 0 {
+		bps = min(bps, s.ctrl[d].Rate())
+	}
+	s.total[d].SetLimit(rate.Limit(bps))
+}
+
+func setLimit(l *rate.Limiter, k Kbps) {
+	if k < 0 {
+		l.SetLimit(rate.Inf)
+		return
+	}
+	l.SetLimit(rate.Limit(k.BytesPerSecond()))
+}
+
+// Open starts a stream for one transfer of a job of priority c, limited
+// to jobLimit of its own. Only network transfers of background jobs
+// share the background budgets and are watched for yielding.
+func (s *Shaper) Open(dir Direction, c Class, jobLimit Kbps, network bool) *Stream {
+	st := &Stream{s: s, dir: dir, background: network && c != Foreground}
+	if jobLimit >= 0 {
+		st.own = rate.NewLimiter(rate.Limit(jobLimit.BytesPerSecond()), chunk)
+		st.own.AllowN(time.Now(), chunk) // start with an empty bucket: no burst above the cap
+	}
+	if st.background {
+		st.class, st.total = s.class[dir][c], s.total[dir]
+		s.mu.Lock()
+		s.streams[dir]++
+		s.applyTotal(dir)
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// A Stream paces one transfer's bytes and watches its connections.
+type Stream struct {
+	s                 *Shaper
+	dir               Direction
+	background        bool
+	own, class, total *rate.Limiter
+	closed            sync.Once
+
+	mu    sync.Mutex
+	peers []net.IP
+}
+
+// Wait blocks until n more bytes may move, or ctx ends.
+func (st *Stream) Wait(ctx context.Context, n int) error {
+	for n > 0 {
+		k := min(n, chunk)
+		for _, l := range []*rate.Limiter{st.own, st.class, st.total} {
+			if l == nil || l.Limit() == rate.Inf {
+				continue
+			}
+			if err := take(ctx, l, k); err != nil {
+				return err
+			}
+		}
+		if st.background {
+			st.s.ours[st.dir].Add(int64(k))
+		}
+		n -= k
+	}
+	return nil
+}
+
+// take waits for k tokens of l. Unlike rate.Limiter.WaitN it waits for a
+// wait longer than ctx's deadline too, and returns ctx's error when ctx
+// ends first, as any blocked read would.
+func take(ctx context.Context, l *rate.Limiter, k int) error {
+	r := l.ReserveN(time.Now(), k)
+	d := r.Delay()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
+}
+
+// Writer paces the bytes written to w.
+func (st *Stream) Writer(ctx context.Context, w io.Writer) io.Writer {
+	return &pacedWriter{ctx: ctx, st: st, w: w}
+}
+
+// Reader paces the bytes read from r.
+func (st *Stream) Reader(ctx context.Context, r io.Reader) io.Reader {
+	return &pacedReader{ctx: ctx, st: st, r: r}
+}
+
+type pacedWriter struct {
+	ctx context.Context
+	st  *Stream
+	w   io.Writer
+}
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		k := min(len(b)-done, chunk)
+		if err := p.st.Wait(p.ctx, k); err != nil {
+			return done, err
+		}
+		n, err := p.w.Write(b[done : done+k])
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+type pacedReader struct {
+	ctx context.Context
+	st  *Stream
+	r   io.Reader
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if len(b) > chunk {
+		b = b[:chunk]
+	}
+	if err := p.st.Wait(p.ctx, len(b)); err != nil {
+		return 0, err
+	}
+	return p.r.Read(b)
+}
+
+// Observe is told of each connection the transfer uses. It remembers the
+// peer (the worker checks that a route to it remains) and, for background
+// transfers, watches the connection's round-trip time.
+func (st *Stream) Observe(c net.Conn) {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	remote, _ := tc.RemoteAddr().(*net.TCPAddr)
+	local, _ := tc.LocalAddr().(*net.TCPAddr)
+	if remote == nil || local == nil {
+		return
+	}
+	st.mu.Lock()
+	known := false
+	for _, p := range st.peers {
+		known = known || p.Equal(remote.IP)
+	}
+	if !known {
+		st.peers = append(st.peers, remote.IP)
+	}
+	st.mu.Unlock()
+	if !st.background {
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	tuneBackground(rc, st.dir)
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	if st.s.conns[tc] == nil {
+		st.s.conns[tc] = &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir}, iface: interfaceOf(local.IP)}
+	}
+}
+
+// Peers returns the addresses the transfer has connected to.
+func (st *Stream) Peers() []net.IP {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]net.IP(nil), st.peers...)
+}
+
+// Close ends the stream.
+func (st *Stream) Close() {
+	st.closed.Do(func() {
+		if !st.background {
+			return
+		}
+		s := st.s
+		s.mu.Lock()
+		s.streams[st.dir]--
+		s.applyTotal(st.dir)
+		s.mu.Unlock()
+	})
+}
+
+// watched is a background connection under watch.
+type watched struct {
+	rc    syscall.RawConn
+	dir   Direction
+	path  pathKey
+	iface int // interface index; 0 when not found
+}
+
+// pathKey names a path: the peer, and the way the bytes go.
+type pathKey struct {
+	peer string
+	dir  Direction
+}
+
+// errUnsupported says the system cannot tell what was asked.
+var errUnsupported = errors.New("not supported on this system")
+
+// interfaceOf returns the index of the interface that holds ip.
+func interfaceOf(ip net.IP) int {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return 0
+	}
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+				return ifc.Index
+			}
+		}
+	}
+	return 0
+}
+
+// Run samples the link every tick while background transfers run, and
+// sets their shared rate, until ctx ends.
+func (s *Shaper) Run(ctx context.Context) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last := s.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		s.sample(now, now.Sub(last))
+		last = now
+	}
+}
+
+// sample takes one tick's measurements and feeds the controllers.
+func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
+	s.mu.Lock()
+	conns := make(map[*net.TCPConn]*watched, len(s.conns))
+	for tc, w := range s.conns {
+		conns[tc] = w
+	}
+	active := s.streams
+	s.mu.Unlock()
+
+	// Round-trip times, and the interfaces in use, by direction.
+	delay := [2]time.Duration{-1, -1}
+	ifaces := [2]map[int]bool{{}, {}}
+	var dead []*net.TCPConn
+	for tc, w := range conns {
+		rtt, err := pathRTT(w.rc, w.dir)
+		if err != nil {
+			if err != errUnsupported {
+				dead = append(dead, tc) // closed
+			}
+			continue
+		}
+		if w.iface != 0 {
+			ifaces[w.dir][w.iface] = true
+		}
+		if rtt <= 0 {
+			continue
+		}
+		s.mu.Lock()
+		b := s.base[w.path]
+		if b == nil {
+			b = &windowMin{}
+			s.base[w.path] = b
+		}
+		s.mu.Unlock()
+		b.add(now, rtt)
+		delay[w.dir] = max(delay[w.dir], rtt-b.min(now))
+	}
+
+	counters, err := linkCounters()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tc := range dead {
+		delete(s.conns, tc)
+	}
+	for d := range 2 {
+		ours := s.ours[d].Swap(0)
+		if active[d] == 0 {
+			continue
+		}
+		link := int64(-1)
+		if err == nil && len(ifaces[d]) > 0 {
+			link = 0
+			for i := range ifaces[d] {
+				if prev, ok := s.links[i]; ok {
+					link += int64(counters[i][d] - prev[d])
+				} else {
+					link = -1 // a first reading: nothing to compare yet
+					break
+				}
+			}
+		}
+		s.ctrl[d].Update(Sample{Elapsed: elapsed, Ours: ours, Link: link, Delay: delay[d]}, now)
+		s.applyTotal(Direction(d))
+	}
+	if err == nil {
+		s.links = counters
+	}
+}
+
+// windowMin keeps the smallest round-trip time seen on a path in the last
+// ten minutes, in buckets of a minute, as LEDBAT keeps its base delay: a
+// route that changes is learnt within ten minutes.
+type windowMin struct {
+	buckets [10]struct {
+		at  int64 // Unix minute
+		min time.Duration
+	}
+}
+
+func (w *windowMin) add(now time.Time, v time.Duration) {
+	m := now.Unix() / 60
+	b := &w.buckets[m%int64(len(w.buckets))]
+	if b.at != m || b.min == 0 {
+		b.at, b.min = m, v
+	}
+	b.min = min(b.min, v)
+}
+
+func (w *windowMin) min(now time.Time) time.Duration {
+	m := now.Unix() / 60
+	var out time.Duration
+	for _, b := range w.buckets {
+		if b.min > 0 && m-b.at < int64(len(w.buckets)) && (out == 0 || b.min < out) {
+			out = b.min
+		}
+	}
+	return out
+}

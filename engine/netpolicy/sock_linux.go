@@ -1,0 +1,90 @@
+package netpolicy
+
+import (
+	"encoding/binary"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pathRTT returns the round-trip time the kernel measures on a TCP
+// connection: for downloads the receiver's estimate, which TCP timestamps
+// give while data flows in; for uploads the sender's smoothed RTT. It is
+// 0 when there is no sample yet.
+func pathRTT(rc syscall.RawConn, dir Direction) (time.Duration, error) {
+	var info *unix.TCPInfo
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, serr
+	}
+	us := info.Rtt
+	if dir == Down {
+		us = info.Rcv_rtt
+	}
+	return time.Duration(us) * time.Microsecond, nil
+}
+
+// notSentLowat bounds the bytes an upload connection holds unsent, so a
+// lower rate takes effect within a round trip rather than after the
+// kernel's whole send buffer has gone out at the old one.
+const notSentLowat = 128 << 10
+
+// tuneBackground prepares a background connection. Uploads keep little
+// unsent data and ask for the scavenger congestion control "lp" (TCP Low
+// Priority), which yields to other flows at the kernel's own pace; a
+// kernel without it keeps its default, and the pacing does the work.
+func tuneBackground(rc syscall.RawConn, dir Direction) {
+	if dir != Up {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+		unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "lp")
+	})
+}
+
+// iflaStats64 is the attribute of a link message that holds its counters
+// (struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes...).
+const iflaStats64 = 23
+
+// linkCounters returns the bytes each interface has received and sent,
+// by interface index, from the kernel's netlink link dump (which, unlike
+// /sys, always speaks of the caller's network namespace).
+func linkCounters() (map[int][2]uint64, error) {
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETLINK, syscall.AF_UNSPEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][2]uint64{}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Header.Type != syscall.RTM_NEWLINK || len(m.Data) < syscall.SizeofIfInfomsg {
+			continue
+		}
+		ifi := (*syscall.IfInfomsg)(unsafe.Pointer(&m.Data[0]))
+		attrs, err := syscall.ParseNetlinkRouteAttr(m)
+		if err != nil {
+			continue
+		}
+		for _, a := range attrs {
+			if a.Attr.Type == iflaStats64 && len(a.Value) >= 32 {
+				out[int(ifi.Index)] = [2]uint64{
+					binary.NativeEndian.Uint64(a.Value[16:]), binary.NativeEndian.Uint64(a.Value[24:]),
+				}
+			}
+		}
+	}
+	return out, nil
+}

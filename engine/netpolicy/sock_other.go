@@ -1,0 +1,18 @@
+//go:build !linux
+
+package netpolicy
+
+import (
+	"syscall"
+	"time"
+)
+
+// Other systems give neither the receiver's RTT estimate nor netlink
+// counters: background transfers keep their limits and schedules there,
+// but do not yield to other traffic.
+
+func pathRTT(syscall.RawConn, Direction) (time.Duration, error) { return 0, errUnsupported }
+
+func tuneBackground(syscall.RawConn, Direction) {}
+
+func linkCounters() (map[int][2]uint64, error) { return nil, errUnsupported }

@@ -1,0 +1,183 @@
+package netpolicy
+
+import (
+	"math"
+	"time"
+)
+
+// A Sample is what one tick of the monitor saw in one direction of the
+// link (downloads or uploads).
+type Sample struct {
+	Elapsed time.Duration
+	// Ours is the bytes background transfers moved in the tick.
+	Ours int64
+	// Link is the bytes that crossed the interfaces they use, the same
+	// way, from anyone; -1 when the system does not say.
+	Link int64
+	// Delay is the queueing delay on the path of our busiest connection:
+	// its round-trip time now less the smallest seen on that path; -1 when
+	// there is no sample.
+	Delay time.Duration
+}
+
+// Controller decides how fast background transfers may go in one
+// direction so that they use only what other traffic leaves idle. It
+// listens to two signals:
+//
+//   - Other traffic on our interfaces (the link's throughput less ours).
+//     While there is some, our ceiling is what the link carries less what
+//     others use less some headroom; and while the link is full we also
+//     back off by a factor every tick, so elastic flows (which grow into
+//     whatever they are given) get the link within about a second.
+//   - Queueing delay, as LEDBAT measures it: above the target our rate
+//     shrinks in proportion. This catches a bottleneck further away,
+//     whose other users our interfaces do not see.
+//
+// With neither signal it grows quickly: straight back to most of the
+// link's known capacity when others leave, then 15% a tick.
+type Controller struct {
+	// Target is the queueing delay we may add.
+	Target time.Duration
+
+	rate      float64 // bytes per second we may use now; 0 until the first sample
+	ours      float64 // smoothed throughputs, bytes per second
+	link      float64
+	capacity  windowMax // the link's throughput when it was full
+	yielded   bool      // the rate is low because others used the link
+	linkKnown bool
+	probing   bool // past slow start: the first sign of anyone else ends it
+}
+
+const (
+	// smoothing is the time constant of the throughput averages: long
+	// enough to even out bursts, short enough to react within a second.
+	smoothing = 250 * time.Millisecond
+	// headroom is the share of the link left free for others to grow into.
+	headroom = 0.15
+	// backoff is the factor per 100 ms by which we shrink while others
+	// use the link and it is full: from 85% of the link to a trickle in
+	// under a second.
+	backoff = 0.6
+	// growth is the factor per 100 ms by which we grow with no sign of
+	// anyone else; until the first such sign we double, as TCP's slow
+	// start does, to find the link's capacity within a second or so.
+	growth     = 1.15
+	slowGrowth = 2.0
+	// trickle is the share of the link we keep using under load, as BITS
+	// does, so the connection stays alive and the rate is measured.
+	trickle = 0.01
+	// minRate is the smallest rate, whatever the link: 16 Kbit/s.
+	minRate = 2000.0
+	// startRate is the first rate before anything is known: 2 Mbit/s.
+	startRate = 250e3
+)
+
+// Rate returns the rate decided by the last Update, in bytes per second;
+// +Inf before the first.
+func (c *Controller) Rate() float64 {
+	if c.rate == 0 {
+		return math.Inf(1)
+	}
+	return c.rate
+}
+
+// Update takes one tick's sample and returns the rate to use until the
+// next, in bytes per second.
+func (c *Controller) Update(s Sample, now time.Time) float64 {
+	dt := s.Elapsed.Seconds()
+	if dt <= 0 {
+		return c.Rate()
+	}
+	ticks := s.Elapsed.Seconds() / 0.1 // factors are per 100 ms
+	alpha := 1 - math.Exp(-s.Elapsed.Seconds()/smoothing.Seconds())
+	ours := float64(s.Ours) / dt
+	c.ours += alpha * (ours - c.ours)
+	if s.Link >= 0 {
+		link := max(float64(s.Link)/dt, ours)
+		if !c.linkKnown {
+			c.link, c.linkKnown = link, true
+		}
+		c.link += alpha * (link - c.link)
+	} else {
+		c.linkKnown = false
+	}
+	c.capacity.add(now, max(c.link, c.ours))
+	capacity := c.capacity.max(now)
+	if c.rate == 0 {
+		c.rate = startRate
+	}
+	floor := max(minRate, trickle*capacity)
+
+	// Others: what crosses the link that is not ours, beyond the few
+	// percent that headers and timing differences leave.
+	others := 0.0
+	if c.linkKnown {
+		others = max(0, c.link-1.05*c.ours)
+	}
+	othersActive := others > max(0.05*capacity, 12500)
+	congested := s.Delay >= 0 && s.Delay > c.Target
+
+	if othersActive || congested {
+		c.probing = true
+	}
+	switch {
+	case othersActive:
+		ceiling := capacity - others - headroom*capacity
+		c.rate = min(c.rate, ceiling)
+		if c.link >= 0.8*capacity || congested {
+			c.rate *= math.Pow(backoff, ticks)
+		}
+		c.yielded = true
+	case congested:
+		over := float64(s.Delay-c.Target) / float64(c.Target)
+		c.rate *= math.Pow(max(0.5, 1-0.5*over), ticks)
+	default:
+		if c.yielded && capacity > 0 {
+			c.rate = max(c.rate, (1-headroom)*capacity) // others left: take the link back
+		}
+		c.yielded = false
+		// Grow only while we use what we have, so an idle allowance does
+		// not pile up into a burst.
+		if c.ours >= 0.7*c.rate {
+			g := slowGrowth
+			if c.probing {
+				g = growth
+			}
+			c.rate *= math.Pow(g, ticks)
+		}
+		if capacity > 0 && c.probing {
+			c.rate = min(c.rate, 1.25*capacity)
+		}
+	}
+	c.rate = max(c.rate, floor)
+	return c.rate
+}
+
+// windowMax keeps the largest value seen in the last window, in buckets
+// of a second, so an old peak is forgotten when the link gets slower.
+type windowMax struct {
+	buckets [30]struct {
+		at  int64 // Unix second
+		max float64
+	}
+}
+
+func (w *windowMax) add(now time.Time, v float64) {
+	sec := now.Unix()
+	b := &w.buckets[sec%int64(len(w.buckets))]
+	if b.at != sec {
+		b.at, b.max = sec, 0
+	}
+	b.max = max(b.max, v)
+}
+
+func (w *windowMax) max(now time.Time) float64 {
+	sec := now.Unix()
+	m := 0.0
+	for _, b := range w.buckets {
+		if sec-b.at < int64(len(w.buckets)) {
+			m = max(m, b.max)
+		}
+	}
+	return m
+}
