@@ -8,7 +8,8 @@ import (
 // closeSession ends an upload. Without notification the file is moved to
 // its name now (not at the last fragment), so until Close-Session a
 // Cancel-Session still withdraws it. With notification it is moved only
-// when the application asked for it (BITS-Copy-File-To-Destination).
+// when the application asked for it (BITS-Copy-File-To-Destination). An
+// empty upload with notification is notified at its first Close-Session.
 // The data and reply are deleted; the record stays until it expires, so a
 // repeated Close-Session is answered 200 again.
 func (s *Server) closeSession(p *packet) (http.Header, error) {
@@ -23,6 +24,12 @@ func (s *Server) closeSession(p *packet) (http.Header, error) {
 	case stateCancelled:
 		return h, sessionNotFound()
 	case stateReceiving:
+		if p.vd.Notify != NotifyNone && sess.Total < 0 {
+			// An empty upload has no last fragment to notify at: its
+			// Close-Session does, names the reply and keeps the
+			// session for it; the next Close-Session closes it.
+			return s.lastAck(p, sess, h)
+		}
 		// All bytes are needed, and with notification the application
 		// must have had them. No fragment at all is an empty file.
 		if p.vd.Notify != NotifyNone || sess.Total >= 0 && !sess.complete() {

@@ -76,7 +76,10 @@ func uploadConcurrently(f *upfix, path string, data []byte, piece, copies int) e
 	id := resp.Header.Get("BITS-Session-Id")
 	for off := 0; off < len(data); off += piece {
 		end := min(off+piece, len(data))
+		// One copy is written (200); the others find it there (416).
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		written := 0
 		results := make(chan error, copies)
 		for range copies {
 			wg.Add(1)
@@ -87,9 +90,15 @@ func uploadConcurrently(f *upfix, path string, data []byte, piece, copies int) e
 				switch {
 				case err != nil:
 					results <- err
-				case resp.StatusCode != http.StatusOK || resp.Header.Get("BITS-Received-Content-Range") != fmt.Sprint(end):
+				case resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable,
+					resp.Header.Get("BITS-Received-Content-Range") != fmt.Sprint(end):
 					results <- fmt.Errorf("%s: fragment at %d: %s, received %s", path, off, resp.Status, resp.Header.Get("BITS-Received-Content-Range"))
 				default:
+					if resp.StatusCode == http.StatusOK {
+						mu.Lock()
+						written++
+						mu.Unlock()
+					}
 					results <- nil
 				}
 			}()
@@ -100,6 +109,9 @@ func uploadConcurrently(f *upfix, path string, data []byte, piece, copies int) e
 			if err != nil {
 				return err
 			}
+		}
+		if written != 1 {
+			return fmt.Errorf("%s: fragment at %d: %d of %d copies answered 200, want 1", path, off, written, copies)
 		}
 	}
 	resp, err = do("BITS-Packet-Type", "Close-Session", "BITS-Session-Id", id)

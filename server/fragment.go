@@ -19,8 +19,8 @@ const bodyIdleTimeout = 2 * time.Minute
 // contiguous run from byte 0: a fragment that starts past its end is
 // refused with 416; one that overlaps it is accepted for its new part only
 // (received bytes are never rewritten), and one that holds nothing new is
-// acknowledged as it is. The answer always says where the next fragment
-// must start.
+// refused with 416 too (see resend). The answer always says where the next
+// fragment must start.
 func (s *Server) fragment(p *packet) (http.Header, error) {
 	first, last, total, ok := parseContentRange(p.r.Header.Get("Content-Range"))
 	if !ok {
@@ -48,11 +48,14 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	case total != sess.Total:
 		return h, badPacket("the total length changed")
 	}
-	// An unknown session and a gap are answered before the body is
-	// looked at: a client asks where to resume with an empty fragment.
+	// An unknown session, a gap and a resend are answered before the body
+	// is looked at: a client asks where to resume with an empty fragment.
 	if first > sess.Received {
 		h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
 		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "gap before the fragment"}
+	}
+	if last < sess.Received {
+		return s.resend(p, sess, h, last)
 	}
 	if cl, ok := parseContentLength(p.r.Header.Values("Content-Length")); !ok || cl != length {
 		return h, badPacket("Content-Length missing or unlike the range")
@@ -60,16 +63,39 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	if enc := p.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return h, badPacket("only the identity encoding is accepted")
 	}
-	if last >= sess.Received {
-		if err := s.receive(p, sess, first, last); err != nil {
-			h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
-			return h, err
+	err = s.receive(p, sess, first, last)
+	h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+	if err != nil || !sess.complete() || p.vd.Notify == NotifyNone {
+		return h, err
+	}
+	return s.lastAck(p, sess, h)
+}
+
+// resend answers a fragment that holds no byte the session lacks: 416 and
+// the offset, so the client goes on from there and the body need not cross
+// the link. With notification, the last fragment sent again is how a
+// client retries the notification (after the application failed) or asks
+// for an Ack it lost: it is answered as the last fragment was, 200 with
+// BITS-Reply-URL, after notifying the application if it has not answered.
+// Once it has, every resend's 416 names the reply too, so a client that
+// lost track (a restart) learns it from whatever fragment it sends.
+func (s *Server) resend(p *packet, sess *session, h http.Header, last int64) (http.Header, error) {
+	h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+	if p.vd.Notify != NotifyNone && last == sess.Total-1 {
+		return s.lastAck(p, sess, h)
+	}
+	if p.vd.Notify != NotifyNone && sess.State == stateReplied {
+		if reply := replyURL(p.r, p.vd, sess); len(reply) <= maxNotifyURL {
+			h.Set("BITS-Reply-URL", reply)
 		}
 	}
-	h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
-	if !sess.complete() || p.vd.Notify == NotifyNone {
-		return h, nil
-	}
+	return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "the fragment holds nothing new"}
+}
+
+// lastAck completes the Ack of a notified session's last fragment (or of an
+// empty upload's first Close-Session): the application is notified unless
+// it has answered already, and the Ack names the reply.
+func (s *Server) lastAck(p *packet, sess *session, h http.Header) (http.Header, error) {
 	if sess.State == stateReceiving {
 		if err := s.notify(p, sess); err != nil {
 			return h, err

@@ -278,3 +278,104 @@ func TestReplyAccess(t *testing.T) {
 		t.Errorf("the reply's own path parts are not: %s %q", r.Status, body)
 	}
 }
+
+// TestNotifyAfterALostAck: a client that lost the last fragment's Ack (a
+// restart) learns the reply from whatever fragment it sends again, and one
+// whose notification failed gets it by sending the last fragment again,
+// also as an empty probe; the application is notified only while it has
+// not answered.
+func TestNotifyAfterALostAck(t *testing.T) {
+	var mu sync.Mutex
+	fail := true
+	a := startApp(t, func(w http.ResponseWriter, r *http.Request, c appCall) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "reply")
+	})
+	f := startUploads(t, notifying(a, NotifyByValue))
+	const path = "/up/lost.bin"
+	data := pattern(1000, 4)
+	id, resp := f.uploadForReply(path, data)
+	expectAck(t, resp, http.StatusServiceUnavailable, "0x801901f7")
+	probe := func() *http.Response {
+		return f.post(path, nil, "BITS-Packet-Type", "Fragment", "BITS-Session-Id", id, "Content-Range", "bytes 999-999/1000")
+	}
+
+	// The application has not answered: a resend that does not end at the
+	// last byte says where the client stands, and nothing more.
+	resp = f.fragment(path, id, 0, 1000, data[:500])
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
+	expectReceived(t, resp, 1000)
+	if resp.Header.Get("BITS-Reply-URL") != "" || len(a.recorded()) != 1 {
+		t.Fatalf("a resend before the application answered: reply %q, %d notifications", resp.Header.Get("BITS-Reply-URL"), len(a.recorded()))
+	}
+
+	// The probe notifies again, and this time the application answers.
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	resp = probe()
+	expectAck(t, resp, http.StatusOK, "")
+	expectReceived(t, resp, 1000)
+	reply := resp.Header.Get("BITS-Reply-URL")
+	if r, body := f.get(reply); string(body) != "reply" {
+		t.Fatalf("reply after the probe: %s %q", r.Status, body)
+	}
+	if n := len(a.recorded()); n != 2 {
+		t.Fatalf("%d notifications, want 2", n)
+	}
+
+	// From now on every resend names the reply, and none notifies.
+	resp = f.fragment(path, id, 0, 1000, data[:500])
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
+	expectReceived(t, resp, 1000)
+	if got := resp.Header.Get("BITS-Reply-URL"); got != reply {
+		t.Errorf("416 after the reply: BITS-Reply-URL %q, want %q", got, reply)
+	}
+	resp = probe()
+	expectAck(t, resp, http.StatusOK, "")
+	if got := resp.Header.Get("BITS-Reply-URL"); got != reply {
+		t.Errorf("probe after the reply: BITS-Reply-URL %q, want %q", got, reply)
+	}
+	if n := len(a.recorded()); n != 2 {
+		t.Errorf("%d notifications, want still 2", n)
+	}
+	expectAck(t, f.closeSession(path, id), http.StatusOK, "")
+}
+
+// TestNotifyEmptyUpload: an empty upload sends no fragment, so its first
+// Close-Session notifies and names the reply; the session stays for the
+// reply until the second Close-Session.
+func TestNotifyEmptyUpload(t *testing.T) {
+	a := startApp(t, func(w http.ResponseWriter, r *http.Request, c appCall) {
+		w.Header().Set("BITS-Copy-File-To-Destination", "1")
+		io.WriteString(w, "empty: "+string(c.body))
+	})
+	f := startUploads(t, notifying(a, NotifyByValue))
+	const path = "/up/empty.bin"
+	id := f.create(path)
+	resp := f.closeSession(path, id)
+	expectAck(t, resp, http.StatusOK, "")
+	reply := resp.Header.Get("BITS-Reply-URL")
+	if r, body := f.get(reply); r.StatusCode != http.StatusOK || string(body) != "empty: " {
+		t.Fatalf("GET reply: %s %q", r.Status, body)
+	}
+	if calls := a.recorded(); len(calls) != 1 || len(calls[0].body) != 0 {
+		t.Fatalf("%d notifications; want 1 with an empty body", len(calls))
+	}
+	mustNotExist(t, filepath.Join(f.up, "empty.bin"))
+	expectAck(t, f.closeSession(path, id), http.StatusOK, "")
+	if got := readFile(t, filepath.Join(f.up, "empty.bin")); len(got) != 0 {
+		t.Fatalf("the empty upload was stored with %d bytes", len(got))
+	}
+	if r, _ := f.get(reply); r.StatusCode != http.StatusNotFound {
+		t.Errorf("reply after the second Close-Session: %s, want 404", r.Status)
+	}
+	if n := len(a.recorded()); n != 1 {
+		t.Errorf("%d notifications, want 1", n)
+	}
+}

@@ -152,13 +152,20 @@ func TestFragmentOverlap(t *testing.T) {
 	expectAck(t, resp, http.StatusOK, "")
 	expectReceived(t, resp, 151)
 
-	// A resend of what is there already.
+	// A resend of what is there already is refused with 416 and where to
+	// go on, like a gap; its body is not looked at.
 	resp = f.fragment(path, id, 0, 300, data[:101])
-	expectAck(t, resp, http.StatusOK, "")
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
 	expectReceived(t, resp, 151)
 	resp = f.fragment(path, id, 150, 300, data[150:151])
-	expectAck(t, resp, http.StatusOK, "")
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
 	expectReceived(t, resp, 151)
+	resp = f.post(path, nil, "BITS-Packet-Type", "Fragment", "BITS-Session-Id", id, "Content-Range", "bytes 100-150/300")
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
+	expectReceived(t, resp, 151)
+	if resp.Header.Get("BITS-Reply-URL") != "" {
+		t.Error("a 416 names a reply without notification")
+	}
 
 	// A gap: the client is told where to resume. The 416 carries no error code.
 	resp = f.fragment(path, id, 200, 300, data[200:])
@@ -172,6 +179,10 @@ func TestFragmentOverlap(t *testing.T) {
 
 	resp = f.fragment(path, id, 151, 300, data[151:])
 	expectAck(t, resp, http.StatusOK, "")
+	expectReceived(t, resp, 300)
+	// All in: even the last fragment again only says so.
+	resp = f.fragment(path, id, 299, 300, data[299:])
+	expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
 	expectReceived(t, resp, 300)
 	expectAck(t, f.closeSession(path, id), http.StatusOK, "")
 	if got := readFile(t, filepath.Join(f.up, "o.bin")); !bytes.Equal(got, data) {
