@@ -72,8 +72,10 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 // bytes the server has by reading them from its source, not sending them.
 // It also learns of a lost session that the probe could not tell, and
 // Resume remembers that (in memory), as it does for sessions that were
-// committed or cancelled. An empty upload has no byte to probe for: its
-// session is cancelled and reported lost, to be begun again.
+// committed or cancelled. An answer that says the server holds the whole
+// file may name the reply (upload-reply), which Commit then fetches. An
+// empty upload has no byte to probe for: its session is cancelled and
+// reported lost, to be begun again.
 func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string) (int64, error) {
 	if err := checkScheme(r.URL); err != nil {
 		return 0, err
@@ -94,17 +96,10 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 	if err := t.ping(ctx, r); err != nil {
 		return 0, err
 	}
-	a, err := t.post(ctx, r, packetFragment, func(h nethttp.Header) {
-		h.Set(hdrSessionID, id)
-		h.Set("Content-Range", contentRange(size-1, size-1, size))
-	}, nil)
+	a, err := t.probe(ctx, r, id, size)
 	switch {
 	case err != nil:
-		return 0, err
-	case a.ack.errorCode == hresult.BG_E_SESSION_NOT_FOUND:
-		return 0, t.uploads.noteLost(key, transport.ErrSessionLost)
-	case !a.ok() && a.status != nethttp.StatusRequestedRangeNotSatisfiable && a.status != nethttp.StatusBadRequest:
-		return 0, t.refusal(packetFragment, a)
+		return 0, t.uploads.noteLost(key, err)
 	case a.ack.received > size:
 		return 0, badAnswer(packetFragment, "says the server holds %d bytes of a %d-byte upload", a.ack.received, size)
 	case a.ack.received < 0:
@@ -112,28 +107,64 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 		return t.uploads.lastHeld(key), nil
 	}
 	t.uploads.setHeld(key, a.ack.received)
+	if a.ack.received == size && a.ack.replyURL != "" {
+		t.uploads.setReply(key, a.ack.replyURL)
+	}
 	return a.ack.received, nil
+}
+
+// probe asks the server where a session stands with a Fragment that claims
+// the file's last byte but carries none (see Resume). 2xx, 416 and 400 are
+// answers, whether or not they carry an offset; an unknown session is
+// transport.ErrSessionLost; other refusals (the server application failed,
+// say) are errors.
+func (t *Transport) probe(ctx context.Context, r *transport.Request, id string, size int64) (answer, error) {
+	a, err := t.post(ctx, r, packetFragment, func(h nethttp.Header) {
+		h.Set(hdrSessionID, id)
+		h.Set("Content-Range", contentRange(size-1, size-1, size))
+	}, nil)
+	switch {
+	case err != nil:
+		return a, err
+	case a.ack.errorCode == hresult.BG_E_SESSION_NOT_FOUND:
+		return a, transport.ErrSessionLost
+	case !a.ok() && a.status != nethttp.StatusRequestedRangeNotSatisfiable && a.status != nethttp.StatusBadRequest:
+		return a, t.refusal(packetFragment, a)
+	}
+	return a, nil
 }
 
 // Commit closes the session, which makes the server move the file to its
 // name. For an upload-reply job (reply not nil) it first fetches the reply
 // whose URL came with the last fragment's Ack, as BITS does (closing first
 // would lose it); a BITS-Reply-URL on the Close-Session Ack is fetched
-// after it. The reply URL is kept in memory only: after a restart between
-// the last fragment and Commit, the reply is lost and Commit just closes.
-// The reply is fetched with one GET; when that fails, reply may hold part
-// of it, and the caller empties it before calling Commit again.
+// after it, and the session closed again, since a server that names the
+// reply then may keep the session until the reply is fetched. The reply URL
+// is kept in memory; when none is known (a restart lost the last Ack, or
+// Send never saw it), Commit asks the server with Resume's probe, which a
+// server answers as the last fragment again. The reply is fetched with one
+// GET; when that fails, reply may hold part of it, and the caller empties
+// it before calling Commit again.
 func (t *Transport) Commit(ctx context.Context, r *transport.Request, session string, reply io.Writer) error {
 	if err := checkScheme(r.URL); err != nil {
 		return err
 	}
-	_, id, ok := parseSessionToken(session)
+	size, id, ok := parseSessionToken(session)
 	key := memoryKey(r.URL, id)
 	if !ok || t.uploads.isLost(key) {
 		return transport.ErrSessionLost
 	}
 	st := t.uploads.reply(key)
 	if !st.closed {
+		if reply != nil && st.url == "" && size > 0 {
+			a, err := t.probe(ctx, r, id, size)
+			if err != nil {
+				return t.uploads.noteLost(key, err)
+			}
+			if a.ack.received == size {
+				st.url = a.ack.replyURL
+			}
+		}
 		fetched := false
 		if reply != nil && st.url != "" {
 			if err := t.fetchReply(ctx, r, st.url, reply); err != nil {
@@ -159,6 +190,9 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 		if err := t.fetchReply(ctx, r, st.url, reply); err != nil {
 			return err
 		}
+		// Best effort: a server that freed the session at the first
+		// Close-Session does not know it any more, which is as good.
+		t.post(ctx, r, packetCloseSession, func(h nethttp.Header) { h.Set(hdrSessionID, id) }, nil)
 	}
 	t.uploads.ended(key)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"bits/engine/transport"
@@ -71,6 +73,143 @@ func TestUploadReplyFromBitsserver(t *testing.T) {
 	}
 }
 
+// TestUploadReplyAfterARestartOnBitsserver: the reply of an upload-reply
+// job survives a restart of the client (a new Transport, which remembers
+// nothing) at any point after the server has the whole file: after the last
+// Ack, while the server application was still being notified, and whether
+// the client goes on with Resume, with Send from wherever its checkpoint
+// was, or straight with Commit.
+func TestUploadReplyAfterARestartOnBitsserver(t *testing.T) {
+	var mu sync.Mutex
+	var calls int
+	hang := false
+	called := make(chan struct{}, 10)
+	app := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		sum := sha256.New()
+		io.Copy(sum, r.Body)
+		mu.Lock()
+		calls++
+		h := hang
+		mu.Unlock()
+		called <- struct{}{}
+		if h { // until the server gives up on it: its client went away
+			<-r.Context().Done()
+			return
+		}
+		fmt.Fprintf(w, "got %x", sum.Sum(nil))
+	}))
+	t.Cleanup(app.Close)
+	s := newRealServer(t, false, func(vd *server.VirtualDir) {
+		vd.Notify, vd.NotifyURL = server.NotifyByValue, app.URL+"/app"
+	})
+	content := testenv.RandomContent(3<<20+11, 32)
+	size := int64(len(content))
+	want := fmt.Appendf(nil, "got %x", sha256.Sum256(content))
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name      string
+		interrupt bool                                                      // the client goes while the application is notified
+		resume    func(tr *Transport, r *transport.Request, session string) // what the restarted client does before Commit
+	}{
+		{"Resume", false, func(tr *Transport, r *transport.Request, session string) {
+			if held, err := tr.Resume(ctx, r, session); err != nil || held != size {
+				t.Fatalf("Resume = %d, %v; want %d", held, err, size)
+			}
+		}},
+		// As when Resume's probe tells nothing: the checkpoint says 0, and
+		// the file is more than one fragment.
+		{"SendFromZero", false, func(tr *Transport, r *transport.Request, session string) {
+			sendAll(t, tr, r, session, 0, content)
+		}},
+		{"CommitOnly", false, func(*Transport, *transport.Request, string) {}},
+		{"WhileNotifying", true, func(tr *Transport, r *transport.Request, session string) {
+			if held, err := tr.Resume(ctx, r, session); err != nil || held != size {
+				t.Fatalf("Resume = %d, %v; want %d", held, err, size)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			calls, hang = 0, tc.interrupt
+			mu.Unlock()
+			for len(called) > 0 {
+				<-called
+			}
+			tr := New(Options{})
+			t.Cleanup(tr.CloseIdleConnections)
+			r := s.Request(t, tc.name+".bin")
+			session, err := tr.Begin(ctx, r, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.interrupt {
+				sctx, cancel := context.WithCancel(ctx)
+				go func() {
+					<-called
+					cancel()
+				}()
+				if got, err := tr.Send(sctx, r, session, 0, size, bytes.NewReader(content)); err == nil {
+					t.Fatalf("Send while the application hangs = %d, nil; want an error", got)
+				}
+				cancel()
+				mu.Lock()
+				hang = false
+				mu.Unlock()
+			} else {
+				sendAll(t, tr, r, session, 0, content)
+				<-called
+			}
+			tr.CloseIdleConnections()
+
+			tr = New(Options{}) // the restart
+			t.Cleanup(tr.CloseIdleConnections)
+			tc.resume(tr, r, session)
+			var reply bytes.Buffer
+			if err := tr.Commit(ctx, r, session, &reply); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if !bytes.Equal(reply.Bytes(), want) {
+				t.Fatalf("reply = %q, want %q", reply.Bytes(), want)
+			}
+			mu.Lock()
+			n := calls
+			mu.Unlock()
+			if wantCalls := map[bool]int{false: 1, true: 2}[tc.interrupt]; n != wantCalls {
+				t.Errorf("the application was notified %d times, want %d", n, wantCalls)
+			}
+			if left := s.Leftovers(t, tc.name+".bin"); len(left) != 0 {
+				t.Errorf("sessions left with data: %v", left)
+			}
+		})
+	}
+}
+
+// TestUploadResendOnBitsserver: bitsserver answers a fragment of bytes it
+// holds with 416 and its offset, before the body crosses the link; Send
+// goes on from there and sends only what the server lacks.
+func TestUploadResendOnBitsserver(t *testing.T) {
+	s := newRealServer(t, false, nil)
+	tr := New(Options{})
+	t.Cleanup(tr.CloseIdleConnections)
+	content := testenv.RandomContent(3<<20+7, 33)
+	r := s.Request(t, "resend.bin")
+	session, half := sendHalf(t, tr, r, content)
+	before := s.bodyBytes.Load()
+	tr = New(Options{}) // a restart: the caller's checkpoint says 0
+	t.Cleanup(tr.CloseIdleConnections)
+	sendAll(t, tr, r, session, 0, content)
+	if read, lacked := s.bodyBytes.Load()-before, int64(len(content))-half; read != lacked {
+		t.Errorf("the server read %d fragment bytes, want only the %d it lacked", read, lacked)
+	}
+	if err := tr.Commit(context.Background(), r, session, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Read(t, "resend.bin"); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("the server holds %d bytes (%v), want the %d sent", len(got), err, len(content))
+	}
+}
+
 func TestUploadSessionLostOnBitsserver(t *testing.T) {
 	s := newRealServer(t, false, nil)
 	tr := New(Options{})
@@ -118,6 +257,8 @@ type realServer struct {
 
 	mu   sync.Mutex
 	cuts map[string]int64 // by URL path: fragment bytes to pass before the cut
+
+	bodyBytes atomic.Int64 // fragment body bytes the server read
 }
 
 func newRealServer(t *testing.T, useTLS bool, vd func(*server.VirtualDir)) *realServer {
@@ -164,6 +305,9 @@ func (s *realServer) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if cutting && r.Method == methodBITSPost && r.Header.Get(hdrPacketType) == packetFragment && r.ContentLength > 0 {
 		r.Body = &cuttingBody{ReadCloser: r.Body, s: s, path: r.URL.Path, left: left, rc: nethttp.NewResponseController(w)}
 	}
+	if r.Method == methodBITSPost {
+		r.Body = &countingBody{ReadCloser: r.Body, n: &s.bodyBytes}
+	}
 	s.srv.ServeHTTP(w, r)
 }
 
@@ -178,6 +322,18 @@ type cuttingBody struct {
 }
 
 var errCut = errors.New("the test cut the connection")
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
 
 func (c *cuttingBody) Read(p []byte) (int, error) {
 	if c.left <= 0 {

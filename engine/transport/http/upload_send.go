@@ -131,7 +131,10 @@ func (s *sender) run() (int64, error) {
 			// application (upload-reply), which says nothing of the link.
 			s.sizer.sent(len(frag), took)
 		}
-		if a.ok() && end == s.size && a.ack.replyURL != "" {
+		if got == s.size && a.ack.replyURL != "" {
+			// Whatever fragment this answers: after a restart the last
+			// fragment's Ack may have been lost, and the server may
+			// name the reply on the Ack (or 416) of a resent one.
 			s.t.uploads.setReply(memoryKey(s.r.URL, s.id), a.ack.replyURL)
 		}
 		if got == s.pos {
