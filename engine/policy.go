@@ -369,6 +369,12 @@ func PolicySettings(path string) ([]PolicySetting, error) {
 	return out, nil
 }
 
+// A SettingError is a setting name or value that the policy does not take.
+type SettingError struct{ Err error }
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
 // SetPolicy sets one setting in the file at path, or removes it (back to
 // its default) when value is empty. The new file is checked as a whole
 // before it replaces the old one, in one rename, so a running worker never
@@ -376,11 +382,11 @@ func PolicySettings(path string) ([]PolicySetting, error) {
 func SetPolicy(path, name, value string) error {
 	s := findSetting(name)
 	if s == nil {
-		return fmt.Errorf("unknown setting %q", name)
+		return &SettingError{fmt.Errorf("unknown setting %q", name)}
 	}
 	value = strings.TrimSpace(value)
 	if strings.ContainsAny(value, "#\n\r") {
-		return fmt.Errorf("%s: a value cannot hold '#' or a line break", s.name)
+		return &SettingError{fmt.Errorf("%s: a value cannot hold '#' or a line break", s.name)}
 	}
 	lines, values, err := readPolicyFile(path)
 	if err != nil {
@@ -407,7 +413,7 @@ func SetPolicy(path, name, value string) error {
 		values[s.name] = value
 	}
 	if _, err := buildPolicy(values); err != nil {
-		return err
+		return &SettingError{err}
 	}
 	return writeFileAtomic(path, []byte(strings.Join(out, "\n")+"\n"), 0o644)
 }

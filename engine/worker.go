@@ -101,6 +101,9 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},
 		policy: newPolicyFile(PolicyPath(), o.Log)}
 	w.shaper = netpolicy.NewShaper(w.policy.get().YieldTarget)
+	w.shaper.Trace = func(d netpolicy.Direction, s netpolicy.Sample, rate float64) {
+		w.log.Debug("yield", "dir", d, "ours", s.Ours, "link", s.Link, "delay", s.Delay, "rate", int64(rate))
+	}
 	defer w.nm.Close()
 	nudges := w.listen(ctx)
 	if err := w.recoverJobs(ctx); err != nil {

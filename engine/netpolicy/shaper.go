@@ -50,6 +50,9 @@ type Shaper struct {
 	base    map[pathKey]*windowMin // smallest RTT by peer and direction
 	links   map[int][2]uint64      // last interface counters, by index
 	now     func() time.Time
+
+	// Trace, when set, is told of every sample and the rate it led to.
+	Trace func(d Direction, s Sample, rate float64)
 }
 
 // NewShaper returns a shaper with no limits that yields to other traffic
@@ -293,6 +296,12 @@ type watched struct {
 	dir   Direction
 	path  pathKey
 	iface int // interface index; 0 when not found
+
+	// Kept by the sampler alone.
+	seen   bool          // bytes holds a reading
+	bytes  uint64        // bytes the connection had moved at the last tick
+	rtt    time.Duration // its last round-trip time
+	rcvbuf int           // the receive buffer size set; 0: the kernel's own
 }
 
 // pathKey names a path: the peer, and the way the bytes go.
@@ -349,22 +358,32 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 	active := s.streams
 	s.mu.Unlock()
 
-	// Round-trip times, and the interfaces in use, by direction.
+	// What our connections moved, their queueing delay, and the
+	// interfaces they use, by direction.
+	var wire [2]int64
 	delay := [2]time.Duration{-1, -1}
 	ifaces := [2]map[int]bool{{}, {}}
 	var dead []*net.TCPConn
 	for tc, w := range conns {
-		rtt, err := pathRTT(w.rc, w.dir)
+		rtt, bytes, err := tcpStats(w.rc, w.dir)
 		if err != nil {
 			if err != errUnsupported {
 				dead = append(dead, tc) // closed
 			}
 			continue
 		}
+		moved := int64(bytes - w.bytes)
+		if !w.seen {
+			moved = 0
+		}
+		wire[w.dir] += moved
+		w.bytes, w.seen, w.rtt = bytes, true, rtt
 		if w.iface != 0 {
 			ifaces[w.dir][w.iface] = true
 		}
-		if rtt <= 0 {
+		// The kernel's estimate only moves while data flows: an idle
+		// connection's would be stale.
+		if rtt <= 0 || moved == 0 {
 			continue
 		}
 		s.mu.Lock()
@@ -385,7 +404,9 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 		delete(s.conns, tc)
 	}
 	for d := range 2 {
-		ours := s.ours[d].Swap(0)
+		// Ours is what reached our sockets, which runs ahead of what the
+		// transfers took while the kernel buffers fill.
+		ours := max(wire[d], s.ours[d].Swap(0))
 		if active[d] == 0 {
 			continue
 		}
@@ -401,11 +422,38 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 				}
 			}
 		}
-		s.ctrl[d].Update(Sample{Elapsed: elapsed, Ours: ours, Link: link, Delay: delay[d]}, now)
+		smp := Sample{Elapsed: elapsed, Ours: ours, Link: link, Delay: delay[d]}
+		r := s.ctrl[d].Update(smp, now)
 		s.applyTotal(Direction(d))
+		if s.Trace != nil {
+			s.Trace(Direction(d), smp, r)
+		}
 	}
 	if err == nil {
 		s.links = counters
+	}
+	s.sizeReceiveBuffers(conns)
+}
+
+// sizeReceiveBuffers gives each background download connection room for
+// about two round trips plus 50 ms at the rate background downloads may
+// use, between 64 KiB and 8 MiB: enough to keep the rate, too little to
+// hoard data at a rate we no longer allow.
+func (s *Shaper) sizeReceiveBuffers(conns map[*net.TCPConn]*watched) {
+	bps := float64(s.total[Down].Limit())
+	for _, w := range conns {
+		if w.dir != Down || !w.seen {
+			continue
+		}
+		size := 8 << 20
+		if !math.IsInf(bps, 1) {
+			size = int(2 * bps * (w.rtt + 50*time.Millisecond).Seconds())
+			size = min(max(size, 64<<10), 8<<20)
+		}
+		if size != w.rcvbuf {
+			setReceiveBuffer(w.rc, size)
+			w.rcvbuf = size
+		}
 	}
 }
 

@@ -9,27 +9,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pathRTT returns the round-trip time the kernel measures on a TCP
-// connection: for downloads the receiver's estimate, which TCP timestamps
-// give while data flows in; for uploads the sender's smoothed RTT. It is
-// 0 when there is no sample yet.
-func pathRTT(rc syscall.RawConn, dir Direction) (time.Duration, error) {
+// tcpStats returns what the kernel knows of a TCP connection in one
+// direction: the round-trip time it measures (for downloads the receiver's
+// estimate, which TCP timestamps give while data flows in; for uploads the
+// sender's smoothed RTT; 0 when there is no sample yet), and the bytes
+// that crossed it (received, or sent and acknowledged).
+func tcpStats(rc syscall.RawConn, dir Direction) (rtt time.Duration, bytes uint64, err error) {
 	var info *unix.TCPInfo
 	var serr error
-	err := rc.Control(func(fd uintptr) {
+	err = rc.Control(func(fd uintptr) {
 		info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 	})
+	if err == nil {
+		err = serr
+	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if serr != nil {
-		return 0, serr
-	}
-	us := info.Rtt
 	if dir == Down {
-		us = info.Rcv_rtt
+		return time.Duration(info.Rcv_rtt) * time.Microsecond, info.Bytes_received, nil
 	}
-	return time.Duration(us) * time.Microsecond, nil
+	return time.Duration(info.Rtt) * time.Microsecond, info.Bytes_acked, nil
+}
+
+// setReceiveBuffer bounds how much a download connection takes in ahead
+// of our reads. Left to autotuning the kernel would grow it to megabytes,
+// which the server fills at full speed however slowly we read: a lower
+// rate would take seconds to reach the wire.
+func setReceiveBuffer(rc syscall.RawConn, n int) {
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	})
 }
 
 // notSentLowat bounds the bytes an upload connection holds unsent, so a

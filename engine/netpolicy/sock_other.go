@@ -11,7 +11,9 @@ import (
 // counters: background transfers keep their limits and schedules there,
 // but do not yield to other traffic.
 
-func pathRTT(syscall.RawConn, Direction) (time.Duration, error) { return 0, errUnsupported }
+func tcpStats(syscall.RawConn, Direction) (time.Duration, uint64, error) { return 0, 0, errUnsupported }
+
+func setReceiveBuffer(syscall.RawConn, int) {}
 
 func tuneBackground(syscall.RawConn, Direction) {}
 

@@ -9,7 +9,8 @@ import (
 // link (downloads or uploads).
 type Sample struct {
 	Elapsed time.Duration
-	// Ours is the bytes background transfers moved in the tick.
+	// Ours is the bytes background transfers moved in the tick, as their
+	// connections count them.
 	Ours int64
 	// Link is the bytes that crossed the interfaces they use, the same
 	// way, from anyone; -1 when the system does not say.
@@ -93,7 +94,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	ours := float64(s.Ours) / dt
 	c.ours += alpha * (ours - c.ours)
 	if s.Link >= 0 {
-		link := max(float64(s.Link)/dt, ours)
+		link := float64(s.Link) / dt
 		if !c.linkKnown {
 			c.link, c.linkKnown = link, true
 		}
@@ -101,7 +102,11 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	} else {
 		c.linkKnown = false
 	}
-	c.capacity.add(now, max(c.link, c.ours))
+	if c.linkKnown {
+		c.capacity.add(now, c.link)
+	} else {
+		c.capacity.add(now, c.ours)
+	}
 	capacity := c.capacity.max(now)
 	if c.rate == 0 {
 		c.rate = startRate

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/netpolicy"
 	"bits/engine/hresult"
 )
 
@@ -33,7 +34,9 @@ type jobJSON struct {
 	OwnerAccount  string
 	Priority      string
 
-	TransferPolicy   string
+	TransferPolicy string
+	// MaxBandwidthKbps is the job's own limit; not a BitsJob property.
+	MaxBandwidthKbps int64 `json:",omitempty"`
 	BytesTotal       uint64
 	BytesTransferred uint64
 	FilesTotal       int
@@ -188,8 +191,9 @@ func toJSON(j *engine.Job) jobJSON {
 		JobId:         jobID(j), DisplayName: j.DisplayName, Description: j.Description,
 		TransferType: nameOr(typeNames, j.Type), JobState: nameOr(stateNames, j.State),
 		OwnerAccount: j.Owner, Priority: nameOr(priorityNames, j.Priority),
-		TransferPolicy: formatCostStates(j.TransferPolicy),
-		BytesTotal:     size(total), BytesTransferred: uint64(done), FilesTotal: files, FilesTransferred: filesDone,
+		TransferPolicy:   netpolicy.FormatCostStates(j.TransferPolicy),
+		MaxBandwidthKbps: j.MaxBandwidth,
+		BytesTotal:       size(total), BytesTransferred: uint64(done), FilesTotal: files, FilesTransferred: filesDone,
 		CreationTime: timeOrNull(j.Created), ModificationTime: timeOrNull(j.Modified),
 		TransferCompletionTime: timeOrNull(j.TransferCompleted),
 		ErrorCondition:         "NoError", ErrorContext: "None",

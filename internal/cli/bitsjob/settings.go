@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"bits/engine"
+	"bits/engine/netpolicy"
 )
 
 // settings are the job settings that create, transfer and set take as
@@ -40,6 +41,7 @@ type settings struct {
 	replyFile         string
 	dynamic           bool
 	transferPolicy    string
+	maxBandwidth      int64
 }
 
 func (s *settings) register(fs *pflag.FlagSet) {
@@ -68,7 +70,8 @@ func (s *settings) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.helperTokenFlags, "helper-token-flags", "", "1 local files, 2 network")
 	fs.StringVar(&s.replyFile, "reply-file", "", "where an upload-reply job puts the reply")
 	fs.BoolVar(&s.dynamic, "dynamic", false, "dynamic content: the server may not give a size or ranges (download jobs, before the first resume)")
-	fs.StringVar(&s.transferPolicy, "transfer-policy", "", "network cost states the job may transfer in: CostStates names (Unrestricted, BelowCap, ..., Always) or a number")
+	fs.StringVar(&s.transferPolicy, "transfer-policy", "", "network cost states the job may transfer in: CostStates names (Unrestricted, BelowCap, ..., Always) or a number; None: the policy's default")
+	fs.Int64Var(&s.maxBandwidth, "max-bandwidth", 0, "the job's own bandwidth limit in Kbps (kilobits per second), at any priority; 0: none")
 }
 
 // props converts the flags that were given into engine.Props.
@@ -205,11 +208,14 @@ func (s *settings) props(fs *pflag.FlagSet) (engine.Props, error) {
 		p.Dynamic = &s.dynamic
 	}
 	if set("transfer-policy") {
-		v, err := parseCostStates(s.transferPolicy)
+		v, err := netpolicy.ParseCostStates(s.transferPolicy)
 		if err != nil {
 			return p, bad("transfer-policy", err)
 		}
 		p.TransferPolicy = &v
+	}
+	if set("max-bandwidth") {
+		p.MaxBandwidth = &s.maxBandwidth
 	}
 	return p, nil
 }

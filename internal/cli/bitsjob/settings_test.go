@@ -22,7 +22,7 @@ func TestSettingsCoverEveryProp(t *testing.T) {
 		"--security-flags=1", "--cert-store-location=CURRENT_USER", "--cert-store-name=MY",
 		"--cert-hash=00", "--cert-subject=s", "--remove-client-cert", "--acl-flags=o",
 		"--peer-caching-flags=1", "--helper-token=a", "--helper-token-flags=1",
-		"--reply-file=/tmp/r", "--dynamic", "--transfer-policy=Always",
+		"--reply-file=/tmp/r", "--dynamic", "--transfer-policy=Always", "--max-bandwidth=64",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package bitsjob
 
 import (
-	"cmp"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,69 +13,6 @@ import (
 // Parsing of flag values. Enumerations take PowerShell's member names and
 // bitsadmin's words, in any case; bit masks take numbers (decimal or 0x
 // hexadecimal) or names.
-
-// costStates are PowerShell's CostStates members (BITS_COST_STATE_*).
-type costState struct {
-	name  string
-	value uint32
-}
-
-var costStates = []costState{
-	{"Unrestricted", 0x1}, {"Capped", 0x2}, {"BelowCap", 0x4}, {"NearCap", 0x8},
-	{"OverCapCharged", 0x10}, {"OverCapThrottled", 0x20}, {"UsageBased", 0x40}, {"Roaming", 0x80},
-	{"IgnoreCongestion", 0x80000000}, {"PolicyUnrestricted", 0x80000021}, {"Standard", 0x80000067},
-	{"NoSurcharge", 0x8000006F}, {"NotRoaming", 0x8000007F}, {"Always", 0x800000FF},
-}
-
-// formatCostStates writes a cost mask as .NET writes a [Flags] enum: the
-// largest members that make it up, in ascending order, joined by ", ";
-// "None" for 0, and the number when some bit has no name.
-func formatCostStates(v uint32) string {
-	if v == 0 {
-		return "None"
-	}
-	members := slices.Clone(costStates)
-	slices.SortFunc(members, func(a, b costState) int {
-		return cmp.Compare(b.value, a.value)
-	})
-	rest := v
-	var names []string
-	for _, m := range members {
-		if rest&m.value == m.value && rest != 0 {
-			names = append([]string{m.name}, names...)
-			rest &^= m.value
-		}
-	}
-	if rest != 0 {
-		return strconv.FormatUint(uint64(v), 10)
-	}
-	return strings.Join(names, ", ")
-}
-
-// parseCostStates reads names separated by commas or blanks, or a number.
-func parseCostStates(s string) (uint32, error) {
-	if n, err := parseUint32(s); err == nil {
-		return n, nil
-	}
-	var v uint32
-	words := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '|' })
-	if len(words) == 0 {
-		return 0, fmt.Errorf("no cost states in %q", s)
-	}
-	for _, w := range words {
-		if strings.EqualFold(w, "None") {
-			continue
-		}
-		i := slices.IndexFunc(costStates, func(c costState) bool {
-			return strings.EqualFold(c.name, w)
-		})
-		if i < 0 {
-			return 0, fmt.Errorf("%q is not a cost state", w)
-		}
-		v |= costStates[i].value
-	}
-	return v, nil
-}
 
 // parseUint32 reads a decimal or 0x-prefixed hexadecimal number.
 func parseUint32(s string) (uint32, error) {

@@ -27,35 +27,6 @@ func TestCommandLineRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCostStates(t *testing.T) {
-	for _, c := range []struct {
-		v    uint32
-		name string
-	}{
-		{0, "None"}, {0x1, "Unrestricted"}, {0xC, "BelowCap, NearCap"}, {0x800000FF, "Always"},
-		{0x80000021, "PolicyUnrestricted"}, {0x80000001, "Unrestricted, IgnoreCongestion"},
-		{0x8000007F, "NotRoaming"}, {0x40000000, "1073741824"},
-	} {
-		if got := formatCostStates(c.v); got != c.name {
-			t.Errorf("formatCostStates(%#x) = %q, want %q", c.v, got, c.name)
-		}
-		if c.v == 0x40000000 {
-			continue
-		}
-		if got, err := parseCostStates(c.name); err != nil || got != c.v {
-			t.Errorf("parseCostStates(%q) = %#x, %v", c.name, got, err)
-		}
-	}
-	for _, s := range []string{"always", "0x800000FF", "2147483903"} {
-		if got, err := parseCostStates(s); err != nil || got != 0x800000FF {
-			t.Errorf("parseCostStates(%q) = %#x, %v", s, got, err)
-		}
-	}
-	if _, err := parseCostStates("Cheap"); err == nil {
-		t.Error("an unknown cost state was accepted")
-	}
-}
-
 func TestMatchName(t *testing.T) {
 	for _, c := range []struct {
 		pattern, name string

@@ -16,12 +16,14 @@ type workerOptions struct {
 	idle       time.Duration
 	checkpoint time.Duration
 	background int
+	debug      bool
 }
 
 func newWorkerCmd() *cobra.Command {
 	o := workerOptions{
 		idle:       envDuration("BITS_WORKER_IDLE", 60*time.Second),
 		checkpoint: envDuration("BITS_CHECKPOINT_INTERVAL", time.Second),
+		debug:      os.Getenv("BITS_WORKER_DEBUG") != "",
 	}
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -35,6 +37,7 @@ another worker already runs for the same state folder.`,
 	}
 	cmd.Flags().DurationVar(&o.idle, "idle-timeout", o.idle, "exit after this long with nothing to do ($BITS_WORKER_IDLE)")
 	cmd.Flags().DurationVar(&o.checkpoint, "checkpoint", o.checkpoint, "how often transfers sync and record progress ($BITS_CHECKPOINT_INTERVAL)")
+	cmd.Flags().BoolVar(&o.debug, "debug", o.debug, "log every decision, among them the bandwidth controller's ten a second ($BITS_WORKER_DEBUG)")
 	cmd.Flags().IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
 	return cmd
 }
@@ -45,7 +48,11 @@ func runWorker(cmd *cobra.Command, o workerOptions) error {
 		return err
 	}
 	defer m.Close()
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	err = engine.RunWorker(cmd.Context(), m, engine.WorkerOptions{
 		IdleTimeout: o.idle, Checkpoint: o.checkpoint, Lock: engine.InheritedLock(), MaxBackground: o.background, Log: log,
 	})
