@@ -303,7 +303,9 @@ func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
 		t.Fatal("Commit of a cancelled session succeeded")
 	}
 	wantAbsent(t, s, name, "after Commit of a cancelled session")
-	// The engine retries Cancel until it goes through: a repeat is harmless.
+	// The engine does not retry Cancel (one try, bounded to 10 s), but it
+	// may send it twice: from the front end that cancels and from a worker
+	// that was sending. A repeat is harmless.
 	if err := u.Cancel(context.Background(), r, session); err != nil && !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("a second Cancel: %v; want nil or ErrSessionLost", err)
 	}
