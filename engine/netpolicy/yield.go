@@ -40,13 +40,14 @@ type Controller struct {
 	// Target is the queueing delay we may add.
 	Target time.Duration
 
-	rate      float64 // bytes per second we may use now; 0 until the first sample
-	ours      float64 // smoothed throughputs, bytes per second
-	link      float64
-	capacity  windowMax // the link's throughput when it was full
-	yielded   bool      // the rate is low because others used the link
-	linkKnown bool
-	probing   bool // past slow start: the first sign of anyone else ends it
+	rate       float64 // bytes per second we may use now; 0 until the first sample
+	ours       float64 // smoothed throughputs, bytes per second
+	link       float64
+	capacity   windowMax // the link's throughput when it was full
+	yielded    bool      // the rate is low because others used the link
+	linkKnown  bool
+	probing    bool    // past slow start: the first sign of anyone else ends it
+	othersPrev float64 // others' smoothed throughput at the last tick
 }
 
 const (
@@ -127,15 +128,25 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	}
 	switch {
 	case othersActive:
-		ceiling := capacity - others - headroom*capacity
-		c.rate = min(c.rate, ceiling)
-		if c.link >= 0.8*capacity || congested {
-			c.rate *= math.Pow(backoff, ticks)
-		}
 		c.yielded = true
+		grew := others > 1.1*c.othersPrev
+		// A full link means others want more than they get: make room,
+		// down to what others leave less some headroom, and further while
+		// it stays full. An elastic flow grows into the room; traffic that
+		// wants only what it has (a stream at a fixed rate) does not, and
+		// the room it leaves is idle: take it back, slowly.
+		if congested || c.link >= 0.9*capacity {
+			c.rate = min(c.rate, capacity*(1-headroom)-others) * math.Pow(backoff, ticks)
+		} else if !grew && c.ours >= 0.7*c.rate {
+			c.rate *= math.Pow(growth, ticks)
+		}
 	case congested:
+		// The queue grows beyond the target: someone we cannot see, or
+		// we ourselves, fill a bottleneck. Shrink in proportion, as LEDBAT
+		// does.
 		over := float64(s.Delay-c.Target) / float64(c.Target)
 		c.rate *= math.Pow(max(0.5, 1-0.5*over), ticks)
+		c.yielded = true
 	default:
 		if c.yielded && capacity > 0 {
 			c.rate = max(c.rate, (1-headroom)*capacity) // others left: take the link back
@@ -154,6 +165,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 			c.rate = min(c.rate, 1.25*capacity)
 		}
 	}
+	c.othersPrev = others
 	c.rate = max(c.rate, floor)
 	return c.rate
 }
