@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,18 +50,26 @@ func (g gates) check(j *Job) *hresult.Error {
 // jobUsesNetwork says whether any file still to move goes over a network.
 func jobUsesNetwork(j *Job) bool {
 	for _, f := range j.Files {
-		if !f.Complete && remoteIsNetwork(f.RemoteName) {
+		if !f.Complete && overNetwork(f.RemoteName) {
 			return true
 		}
 	}
 	return false
 }
 
-// remoteIsNetwork says whether a remote name is reached over a network:
-// anything but a local path.
-func remoteIsNetwork(remote string) bool {
+// overNetwork says whether a remote name is reached over a network: not a
+// local path, nor a server on this machine's loopback, which costs
+// nothing, has no one to yield to and never goes away.
+func overNetwork(remote string) bool {
 	u, err := transport.ParseRemote(remote)
-	return err == nil && u.Scheme != "file"
+	if err != nil || u.Scheme == "file" {
+		return false
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		return !ip.IsLoopback()
+	}
+	return !strings.EqualFold(host, "localhost")
 }
 
 // networkCost is the cost state of the network now: the policy's, else
@@ -117,7 +126,7 @@ func disconnected(host string) *hresult.Error {
 // when the reason is that no route leads to the server any more.
 func (w *worker) explainLoss(remote string, r *runner, err error) error {
 	e := hresult.From(err)
-	if !e.Transient || !remoteIsNetwork(remote) {
+	if !e.Transient || !overNetwork(remote) {
 		return err
 	}
 	var peers []net.IP

@@ -473,7 +473,7 @@ func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Se
 	if j.MaxBandwidth > 0 {
 		limit = netpolicy.Kbps(j.MaxBandwidth)
 	}
-	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), limit, remoteIsNetwork(j.Files[i].RemoteName))
+	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), limit, overNetwork(j.Files[i].RemoteName))
 	r.stream.Store(st)
 	defer func() {
 		st.Close()
