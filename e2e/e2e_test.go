@@ -38,11 +38,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// user is one user's shell: a state folder and an environment.
+// user is one user's shell: a state folder and an environment, and the
+// network namespace its commands (and so its worker) run in, if any.
 type user struct {
 	t    *testing.T
 	home string
 	env  []string
+	ns   string
+}
+
+// command returns a command for one of the user's programs.
+func (u *user) command(name string, args ...string) *exec.Cmd {
+	if !filepath.IsAbs(name) {
+		if p := filepath.Join(binDir, name); fileExists(p) {
+			name = p
+		}
+	}
+	var cmd *exec.Cmd
+	if u.ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", u.ns, name}, args...)...)
+	} else {
+		cmd = exec.Command(name, args...)
+	}
+	cmd.Env = u.env
+	return cmd
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func newUser(t *testing.T) *user {
@@ -77,8 +101,7 @@ func (u *user) waitWorkerGone() {
 // bitsadmin runs the real bitsadmin and returns its output and exit code.
 func (u *user) bitsadmin(args ...string) (string, int) {
 	u.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "bitsadmin"), args...)
-	cmd.Env = u.env
+	cmd := u.command("bitsadmin", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

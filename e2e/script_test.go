@@ -24,8 +24,7 @@ import (
 // that captures one of them sees them.
 func (u *user) run(args ...string) (stdout, stderr string, code int) {
 	u.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "bitsadmin"), args...)
-	cmd.Env = u.env
+	cmd := u.command("bitsadmin", args...)
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	err := cmd.Run()
@@ -43,8 +42,7 @@ func (u *user) run(args ...string) (stdout, stderr string, code int) {
 // on its PATH) and the given positional parameters.
 func (u *user) shell(script string, params ...string) (string, int) {
 	u.t.Helper()
-	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, params...)...)
-	cmd.Env = u.env
+	cmd := u.command("sh", append([]string{"-c", script, "sh"}, params...)...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -298,10 +298,8 @@ type watched struct {
 	iface int // interface index; 0 when not found
 
 	// Kept by the sampler alone.
-	seen   bool          // bytes holds a reading
-	bytes  uint64        // bytes the connection had moved at the last tick
-	rtt    time.Duration // its last round-trip time
-	rcvbuf int           // the receive buffer size set; 0: the kernel's own
+	seen  bool   // bytes holds a reading
+	bytes uint64 // bytes the connection had moved at the last tick
 }
 
 // pathKey names a path: the peer, and the way the bytes go.
@@ -377,7 +375,7 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 			moved = 0
 		}
 		wire[w.dir] += moved
-		w.bytes, w.seen, w.rtt = bytes, true, rtt
+		w.bytes, w.seen = bytes, true
 		if w.iface != 0 {
 			ifaces[w.dir][w.iface] = true
 		}
@@ -431,29 +429,6 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 	}
 	if err == nil {
 		s.links = counters
-	}
-	s.sizeReceiveBuffers(conns)
-}
-
-// sizeReceiveBuffers gives each background download connection room for
-// about two round trips plus 50 ms at the rate background downloads may
-// use, between 64 KiB and 8 MiB: enough to keep the rate, too little to
-// hoard data at a rate we no longer allow.
-func (s *Shaper) sizeReceiveBuffers(conns map[*net.TCPConn]*watched) {
-	bps := float64(s.total[Down].Limit())
-	for _, w := range conns {
-		if w.dir != Down || !w.seen {
-			continue
-		}
-		size := 8 << 20
-		if !math.IsInf(bps, 1) {
-			size = int(2 * bps * (w.rtt + 50*time.Millisecond).Seconds())
-			size = min(max(size, 64<<10), 8<<20)
-		}
-		if size != w.rcvbuf {
-			setReceiveBuffer(w.rc, size)
-			w.rcvbuf = size
-		}
 	}
 }
 

@@ -32,16 +32,6 @@ func tcpStats(rc syscall.RawConn, dir Direction) (rtt time.Duration, bytes uint6
 	return time.Duration(info.Rtt) * time.Microsecond, info.Bytes_acked, nil
 }
 
-// setReceiveBuffer bounds how much a download connection takes in ahead
-// of our reads. Left to autotuning the kernel would grow it to megabytes,
-// which the server fills at full speed however slowly we read: a lower
-// rate would take seconds to reach the wire.
-func setReceiveBuffer(rc syscall.RawConn, n int) {
-	rc.Control(func(fd uintptr) {
-		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
-	})
-}
-
 // notSentLowat bounds the bytes an upload connection holds unsent, so a
 // lower rate takes effect within a round trip rather than after the
 // kernel's whole send buffer has gone out at the old one.

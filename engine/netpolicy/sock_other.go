@@ -13,8 +13,6 @@ import (
 
 func tcpStats(syscall.RawConn, Direction) (time.Duration, uint64, error) { return 0, 0, errUnsupported }
 
-func setReceiveBuffer(syscall.RawConn, int) {}
-
 func tuneBackground(syscall.RawConn, Direction) {}
 
 func linkCounters() (map[int][2]uint64, error) { return nil, errUnsupported }

@@ -64,7 +64,7 @@ const (
 	// anyone else; until the first such sign we double, as TCP's slow
 	// start does, to find the link's capacity within a second or so.
 	growth     = 1.15
-	slowGrowth = 2.0
+	slowGrowth = 1.5
 	// trickle is the share of the link we keep using under load, as BITS
 	// does, so the connection stays alive and the rate is measured.
 	trickle = 0.01
@@ -123,8 +123,8 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	othersActive := others > max(0.05*capacity, 12500)
 	congested := s.Delay >= 0 && s.Delay > c.Target
 
-	if othersActive || congested {
-		c.probing = true
+	if othersActive || (s.Delay >= 0 && s.Delay > c.Target/2) {
+		c.probing = true // a queue forms: the link's capacity is near
 	}
 	switch {
 	case othersActive:

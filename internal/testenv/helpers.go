@@ -46,3 +46,10 @@ func BuildPrograms(dir string, names ...string) error {
 	}
 	return nil
 }
+
+// Missing skips the test for want of a tool, or fails it under CI, where
+// nothing may be skipped for that.
+func Missing(tb testing.TB, why string) {
+	tb.Helper()
+	missing(tb, why)
+}
