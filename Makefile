@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 # Where a fresh machine keeps Go, for shells that do not have it on PATH yet.
-export PATH := $(PATH):/usr/local/go/bin
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 .PHONY: help deps build test fuzz demo bench install clean
 
@@ -12,7 +12,7 @@ help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 deps: ## install the tools the tests need, when missing (apt-get, as root)
-	scripts/deps.sh go grep useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare
+	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon
 
 build: ## build bitsadmin, bitsjob and bitsserver into bin/
 	go build -o bin/ ./cmd/...
@@ -53,8 +53,8 @@ $(PWSH_GRAMMAR)/node_modules/.installed: $(PWSH_GRAMMAR)/package.json $(PWSH_GRA
 demo: build ## download 64 MiB twice from a local bitsserver with bitsadmin
 	scripts/demo.sh
 
-bench: ## compare bitsadmin /transfer with curl on 1 GiB over loopback
-	scripts/deps.sh go curl
+bench: ## compare with curl (1 GiB over loopback, uploads) and yielding on a 20 Mbit/s bottleneck
+	scripts/deps.sh go curl ip tc aria2c
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 install: ## go install the three programs (into $GOBIN, else $GOPATH/bin)

@@ -19,6 +19,10 @@ declare -A package=(
 	[winbindd]=winbind
 	[ntlm_auth]=winbind
 	[unshare]=util-linux
+	[ip]=iproute2
+	[tc]=iproute2
+	[dbus-daemon]=dbus-daemon
+	[aria2c]=aria2
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.
