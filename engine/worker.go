@@ -281,6 +281,7 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 		created := time.Time{}
 		if j != nil {
 			created = j.Created
+			r.priority = j.Priority // the user may change it while the job runs
 		}
 		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
 	}
