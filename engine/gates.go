@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"bits/engine/hresult"
@@ -173,7 +174,7 @@ type policyFile struct {
 
 	mu     sync.Mutex
 	policy Policy
-	stamp  string // size and modification time of the file read; "" when missing
+	stamp  string // size, modification time and inode of the file read; "" when missing
 	bad    string // the stamp of a file that did not parse
 }
 
@@ -189,7 +190,13 @@ func (pf *policyFile) get() Policy {
 	defer pf.mu.Unlock()
 	stamp := ""
 	if fi, err := os.Stat(pf.path); err == nil {
-		stamp = fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
+		// The inode too: SetPolicy renames a new file into place, which a
+		// change of the same size within the clock's grain would hide.
+		ino := uint64(0)
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		stamp = fmt.Sprintf("%d:%d:%d", fi.Size(), fi.ModTime().UnixNano(), ino)
 	}
 	if stamp == pf.stamp || stamp == pf.bad {
 		return pf.policy

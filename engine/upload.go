@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/netpolicy"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -25,14 +26,15 @@ const discardTimeout = 10 * time.Second
 // uploadFile sends one file through an Uploader. The session and the bytes
 // the server confirmed are recorded after each chunk, so an upload resumes
 // from the server's own count after anything: a cut connection, a server
-// restart, a killed worker, a reboot.
-func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Settings) error {
-	err := w.uploadSession(ctx, j, idx, s)
+// restart, a killed worker, a reboot. The source's bytes pass st, which
+// paces them as they are read.
+func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream) error {
+	err := w.uploadSession(ctx, j, idx, s, st)
 	if errors.Is(err, transport.ErrSessionLost) {
 		// The server dropped the session mid-way: start a new one now.
 		w.log.Info("upload session lost; starting a new one", "job", j.ID, "file", idx)
 		j.Files[idx].Session = ""
-		err = w.uploadSession(ctx, j, idx, s)
+		err = w.uploadSession(ctx, j, idx, s, st)
 	}
 	if errors.Is(err, transport.ErrSessionLost) {
 		err = hresult.Transient(hresult.BG_E_SESSION_NOT_FOUND, hresult.ContextRemoteFile, "the server lost the upload session twice")
@@ -41,7 +43,7 @@ func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Se
 }
 
 // uploadSession runs one upload session: the recorded one, or a new one.
-func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport.Settings) error {
+func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }()
 	r, up, err := w.m.uploader(s, f.RemoteName)
@@ -89,7 +91,7 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 	}
 	for off < f.BytesTotal {
 		n := min(int64(uploadChunk), f.BytesTotal-off)
-		got, err := up.Send(ctx, r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
+		got, err := up.Send(ctx, r, f.Session, off, f.BytesTotal, st.Reader(ctx, io.NewSectionReader(src, off, n)))
 		if got > off {
 			f.BytesTransferred = got
 			if rerr := w.record(ctx, j.ID, &f, false, true); rerr != nil {

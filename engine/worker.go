@@ -488,7 +488,7 @@ func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Se
 	if j.Type == Download {
 		return w.downloadFile(ctx, j, i, s, st)
 	}
-	return w.uploadFile(ctx, j, i, s)
+	return w.uploadFile(ctx, j, i, s, st)
 }
 
 // errMaxTime ends a transfer whose job ran out of its maximum download time.

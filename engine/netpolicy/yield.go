@@ -53,13 +53,13 @@ type Controller struct {
 const (
 	// smoothing is the time constant of the throughput averages: long
 	// enough to even out bursts, short enough to react within a second.
-	smoothing = 250 * time.Millisecond
+	smoothing = 150 * time.Millisecond
 	// headroom is the share of the link left free for others to grow into.
 	headroom = 0.15
 	// backoff is the factor per 100 ms by which we shrink while others
-	// use the link and it is full: from 85% of the link to a trickle in
-	// under a second.
-	backoff = 0.6
+	// use the link and it is full: from the whole link to a trickle in
+	// about half a second.
+	backoff = 0.5
 	// growth is the factor per 100 ms by which we grow with no sign of
 	// anyone else; until the first such sign we double, as TCP's slow
 	// start does, to find the link's capacity within a second or so.
@@ -130,14 +130,19 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	case othersActive:
 		c.yielded = true
 		grew := others > 1.1*c.othersPrev
-		// A full link means others want more than they get: make room,
-		// down to what others leave less some headroom, and further while
-		// it stays full. An elastic flow grows into the room; traffic that
-		// wants only what it has (a stream at a fixed rate) does not, and
-		// the room it leaves is idle: take it back, slowly.
-		if congested || c.link >= 0.9*capacity {
-			c.rate = min(c.rate, capacity*(1-headroom)-others) * math.Pow(backoff, ticks)
-		} else if !grew && c.ours >= 0.7*c.rate {
+		// A full link means others may want more than they get: make
+		// room, down to what they leave less some headroom, and further,
+		// by halves, while they keep growing into it (an elastic flow
+		// does) or a queue builds. Traffic that wants only what it has (a
+		// stream at a fixed rate) stops growing, and the room it leaves is
+		// idle: take it back, slowly.
+		switch {
+		case congested || c.link >= 0.9*capacity:
+			c.rate = min(c.rate, capacity*(1-headroom)-others)
+			if grew || congested || c.link >= 0.97*capacity {
+				c.rate *= math.Pow(backoff, ticks)
+			}
+		case !grew && c.ours >= 0.7*c.rate:
 			c.rate *= math.Pow(growth, ticks)
 		}
 	case congested:

@@ -21,6 +21,7 @@ import (
 type Link struct {
 	Server, Client     string // namespace names
 	ServerIP, ClientIP string
+	Mbit               int // the bottleneck's rate; 0: none
 	serverIf, clientIf string
 }
 
@@ -54,7 +55,7 @@ func NewLink(tb testing.TB, o LinkOptions) *Link {
 	n := linkCount.Add(1)
 	id := fmt.Sprintf("b%d-%d", os.Getpid()%100000, n)
 	l := &Link{Server: id + "s", Client: id + "c", ServerIP: "10.77.0.1", ClientIP: "10.77.0.2",
-		serverIf: "vs" + id, clientIf: "vc" + id}
+		Mbit: o.Mbit, serverIf: "vs" + id, clientIf: "vc" + id}
 	tb.Cleanup(l.remove)
 	run := func(args ...string) {
 		tb.Helper()
@@ -122,13 +123,12 @@ func (l *Link) SetClientLink(tb testing.TB, up bool) {
 }
 
 // Backlog returns the bytes waiting in the server side's bottleneck.
-func (l *Link) Backlog(tb testing.TB) int64 {
-	tb.Helper()
+func (l *Link) Backlog() (int64, error) {
 	out, err := exec.Command("ip", "netns", "exec", l.Server, "tc", "-s", "qdisc", "show", "dev", l.serverIf).CombinedOutput()
 	if err != nil {
-		tb.Fatalf("tc -s qdisc: %v\n%s", err, out)
+		return 0, fmt.Errorf("tc -s qdisc: %v: %s", err, out)
 	}
-	return parseBacklog(string(out))
+	return parseBacklog(string(out)), nil
 }
 
 // parseBacklog reads "backlog 12345b 3p" (or 1398Kb, 2Mb) from tc -s.
