@@ -254,7 +254,7 @@ func (st *Stream) Observe(c net.Conn) {
 		st.peers = append(st.peers, remote.IP)
 	}
 	st.mu.Unlock()
-	if !st.background {
+	if !st.background || !canWatch {
 		return
 	}
 	rc, err := tc.SyscallConn()

@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// canWatch says whether connections can be watched here.
+const canWatch = true
+
 // tcpStats returns what the kernel knows of a TCP connection in one
 // direction: the round-trip time it measures (for downloads the receiver's
 // estimate, which TCP timestamps give while data flows in; for uploads the
