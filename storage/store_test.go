@@ -30,8 +30,8 @@ func TestOpenCreatesPrivateDatabase(t *testing.T) {
 		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
 	}
 	v, err := s.Version(context.Background())
-	if err != nil || v != 4 {
-		t.Errorf("schema version %d, %v; want 4", v, err)
+	if err != nil || v != 5 {
+		t.Errorf("schema version %d, %v; want 5", v, err)
 	}
 }
 
@@ -54,8 +54,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, _ := s.Version(ctx); v != 4 {
-		t.Fatalf("version after upgrade = %d, want 4", v)
+	if v, _ := s.Version(ctx); v != 5 {
+		t.Fatalf("version after upgrade = %d, want 5", v)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")
@@ -63,7 +63,7 @@ func TestUpgradeFromV1(t *testing.T) {
 			return err
 		}
 		if j.DisplayName != "old job" || j.State != 5 || j.ErrorCount != 3 || j.MinRetryDelayS != 600 ||
-			j.TransientSinceNS != 0 || j.RetryAtNS != 0 {
+			j.TransientSinceNS != 0 || j.RetryAtNS != 0 || j.MaxBandwidthKbps != 0 {
 			t.Errorf("upgraded job = %+v", j)
 		}
 		files, err := tx.Files(j.ID)
