@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,18 +39,7 @@ type jobStatus struct {
 // bitsjob runs the real bitsjob and returns its output and exit code.
 func (u *user) bitsjob(args ...string) (stdout, stderr string, code int) {
 	u.t.Helper()
-	cmd := u.command("bitsjob", args...)
-	var out, errs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		u.t.Fatalf("bitsjob %v: %v", args, err)
-	}
-	return out.String(), errs.String(), code
+	return u.runProgram("bitsjob", args...)
 }
 
 // jobctl runs bitsjob and fails the test unless it exits 0.

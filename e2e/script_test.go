@@ -24,7 +24,13 @@ import (
 // that captures one of them sees them.
 func (u *user) run(args ...string) (stdout, stderr string, code int) {
 	u.t.Helper()
-	cmd := u.command("bitsadmin", args...)
+	return u.runProgram("bitsadmin", args...)
+}
+
+// runProgram runs one of the real programs with stdout and stderr apart.
+func (u *user) runProgram(name string, args ...string) (stdout, stderr string, code int) {
+	u.t.Helper()
+	cmd := u.command(name, args...)
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	err := cmd.Run()
@@ -33,7 +39,7 @@ func (u *user) run(args ...string) (stdout, stderr string, code int) {
 	case errors.As(err, &exit):
 		code = exit.ExitCode()
 	case err != nil:
-		u.t.Fatalf("bitsadmin %v: %v", args, err)
+		u.t.Fatalf("%s %v: %v", name, args, err)
 	}
 	return out.String(), errs.String(), code
 }

@@ -138,7 +138,8 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 	}
 }
 
-// startWith is start with the given transports.
+// startWith is start with the given transports; the zero Transports are
+// the defaults.
 func startWith(t *testing.T, tr engine.Transports) *harness {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}

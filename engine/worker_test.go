@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -63,27 +62,7 @@ func fmtJob(j *engine.Job) string { return fmt.Sprintf("%+v %+v", *j, j.Files) }
 // for it until the test ends.
 func start(t *testing.T) *harness {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	home := t.TempDir()
-	m, err := engine.Open(engine.Options{Home: home, Now: c.Now, StartWorker: func(string) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	logs := &syncBuffer{}
-	go func() {
-		done <- engine.RunWorker(ctx, m, engine.WorkerOptions{IdleTimeout: time.Hour,
-			Checkpoint: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-		m.Close()
-	})
-	return &harness{t: t, m: m, clock: c, dir: t.TempDir(), logs: logs}
+	return startWith(t, engine.Transports{})
 }
 
 // job creates a job for the given URLs and resumes it.
