@@ -29,6 +29,7 @@ const linkBytes = linkMbit * 1e6 / 8
 type netSetup struct {
 	link *testenv.Link
 	root string // the server's files
+	up   string // where its uploads under /up land
 	base string // http://server:port
 	u    *user
 	dl   string // where the user's downloads land
@@ -37,9 +38,9 @@ type netSetup struct {
 func newNetSetup(t *testing.T, o testenv.LinkOptions) *netSetup {
 	t.Helper()
 	l := testenv.NewLink(t, o)
-	s := &netSetup{link: l, root: t.TempDir(), dl: t.TempDir()}
+	s := &netSetup{link: l, root: t.TempDir(), up: t.TempDir(), dl: t.TempDir()}
 	addr := l.ServerIP + ":8080"
-	srv := l.Command(l.Server, filepath.Join(binDir, "bitsserver"), "-root", s.root, "-listen", addr)
+	srv := l.Command(l.Server, filepath.Join(binDir, "bitsserver"), "-root", s.root, "-upload", "/up="+s.up, "-listen", addr)
 	out, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +176,60 @@ func percents(rates []float64) []string {
 		out = append(out, fmt.Sprintf("%.0f%%", 100*r/linkBytes))
 	}
 	return out
+}
+
+// TestBackgroundUploadYieldsToForegroundUpload: on a link shaped both
+// ways, a FOREGROUND upload beside a NORMAL one takes about as long as
+// alone: the background upload gives the link up. The FOREGROUND job's
+// connections are other traffic to the yield controller like any other
+// program's.
+func TestBackgroundUploadYieldsToForegroundUpload(t *testing.T) {
+	s := newNetSetup(t, testenv.LinkOptions{Mbit: linkMbit, Queue: 200 * time.Millisecond, Upload: true})
+	src := filepath.Join(t.TempDir(), "fg.bin")
+	if err := os.WriteFile(src, testenv.RandomContent(12<<20, 3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "bg.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(4 << 30)
+	f.Close()
+	upload := func(name, local, priority string) string {
+		job := strings.TrimSpace(s.u.ok("/rawreturn", "/create", "/upload", name))
+		s.u.ok("/addfile", job, s.base+"/up/"+name, local)
+		s.u.ok("/setpriority", job, priority)
+		s.u.ok("/resume", job)
+		return job
+	}
+	timed := func(name string) time.Duration {
+		start := time.Now()
+		job := upload(name, src, "FOREGROUND")
+		s.u.waitState(job, "TRANSFERRED")
+		d := time.Since(start)
+		s.u.ok("/complete", job)
+		return d
+	}
+	alone := timed("alone.bin")
+
+	bg := upload("bg.bin", big, "NORMAL")
+	testenv.Eventually(t, "the background upload to move", func() bool { return s.u.bytesDone(bg) > 0 })
+	beside := timed("beside.bin")
+	s.u.ok("/cancel", bg)
+
+	t.Logf("a 12 MiB FOREGROUND upload took %v alone and %v beside a NORMAL upload", alone.Round(time.Millisecond), beside.Round(time.Millisecond))
+	if beside > alone*13/10 {
+		t.Errorf("beside a background upload the foreground one took %v, %.0f%% longer than alone (%v); want at most 30%%",
+			beside, 100*(beside.Seconds()/alone.Seconds()-1), alone)
+	}
+	if got := fileSum(t, filepath.Join(s.up, "beside.bin")); got != sum(testenv.RandomContent(12<<20, 3)) {
+		t.Error("the foreground upload arrived damaged")
+	}
+	if t.Failed() {
+		log, _ := os.ReadFile(filepath.Join(s.u.home, "worker.log"))
+		t.Logf("worker log:\n%s", log)
+	}
 }
 
 // TestCappedJobKeepsToItsCap: a job limited to 4 Mbit/s on a 20 Mbit/s

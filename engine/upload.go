@@ -26,8 +26,8 @@ const discardTimeout = 10 * time.Second
 // uploadFile sends one file through an Uploader. The session and the bytes
 // the server confirmed are recorded after each chunk, so an upload resumes
 // from the server's own count after anything: a cut connection, a server
-// restart, a killed worker, a reboot. The source's bytes pass st, which
-// paces them as they are read.
+// restart, a killed worker, a reboot. The uploader paces what it sends
+// through st.
 func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream) error {
 	err := w.uploadSession(ctx, j, idx, s, st)
 	if errors.Is(err, transport.ErrSessionLost) {
@@ -91,7 +91,7 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 	}
 	for off < f.BytesTotal {
 		n := min(int64(uploadChunk), f.BytesTotal-off)
-		got, err := up.Send(ctx, r, f.Session, off, f.BytesTotal, st.Reader(ctx, io.NewSectionReader(src, off, n)))
+		got, err := up.Send(transport.WithPacer(ctx, st.Wait), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
 		if got > off {
 			f.BytesTransferred = got
 			if rerr := w.record(ctx, j.ID, &f, false, true); rerr != nil {

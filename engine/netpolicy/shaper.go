@@ -182,11 +182,6 @@ func (st *Stream) Writer(ctx context.Context, w io.Writer) io.Writer {
 	return &pacedWriter{ctx: ctx, st: st, w: w}
 }
 
-// Reader paces the bytes read from r.
-func (st *Stream) Reader(ctx context.Context, r io.Reader) io.Reader {
-	return &pacedReader{ctx: ctx, st: st, r: r}
-}
-
 type pacedWriter struct {
 	ctx context.Context
 	st  *Stream
@@ -207,22 +202,6 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return done, nil
-}
-
-type pacedReader struct {
-	ctx context.Context
-	st  *Stream
-	r   io.Reader
-}
-
-func (p *pacedReader) Read(b []byte) (int, error) {
-	if len(b) > chunk {
-		b = b[:chunk]
-	}
-	if err := p.st.Wait(p.ctx, len(b)); err != nil {
-		return 0, err
-	}
-	return p.r.Read(b)
 }
 
 // Observe is told of each connection the transfer uses. It remembers the
@@ -254,19 +233,29 @@ func (st *Stream) Observe(c net.Conn) {
 		st.peers = append(st.peers, remote.IP)
 	}
 	st.mu.Unlock()
-	if !st.background || !canWatch {
+	if !canWatch {
+		return
+	}
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	if !st.background {
+		// A pooled connection serves whichever request comes next: once a
+		// FOREGROUND transfer uses it, its bytes are other traffic.
+		if w := st.s.conns[tc]; w != nil {
+			w.undo()
+			delete(st.s.conns, tc)
+		}
+		return
+	}
+	if st.s.conns[tc] != nil {
 		return
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return
 	}
-	tuneBackground(rc, st.dir)
-	st.s.mu.Lock()
-	defer st.s.mu.Unlock()
-	if st.s.conns[tc] == nil {
-		st.s.conns[tc] = &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir}, iface: interfaceOf(local.IP)}
-	}
+	st.s.conns[tc] = &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir},
+		iface: interfaceOf(local.IP), undo: tuneBackground(rc, st.dir)}
 }
 
 // Peers returns the addresses the transfer has connected to.
@@ -295,7 +284,8 @@ type watched struct {
 	rc    syscall.RawConn
 	dir   Direction
 	path  pathKey
-	iface int // interface index; 0 when not found
+	iface int    // interface index; 0 when not found
+	undo  func() // takes the background tuning off
 
 	// Kept by the sampler alone.
 	seen  bool   // bytes holds a reading

@@ -40,18 +40,30 @@ func tcpStats(rc syscall.RawConn, dir Direction) (rtt time.Duration, bytes uint6
 // kernel's whole send buffer has gone out at the old one.
 const notSentLowat = 128 << 10
 
-// tuneBackground prepares a background connection. Uploads keep little
-// unsent data and ask for the scavenger congestion control "lp" (TCP Low
-// Priority), which yields to other flows at the kernel's own pace; a
-// kernel without it keeps its default, and the pacing does the work.
-func tuneBackground(rc syscall.RawConn, dir Direction) {
+// tuneBackground prepares a background connection and returns what undoes
+// it, for when a FOREGROUND transfer takes the pooled connection over.
+// Uploads keep little unsent data and ask for the scavenger congestion
+// control "lp" (TCP Low Priority), which yields to other flows at the
+// kernel's own pace; a kernel without it keeps its default, and the
+// pacing does the work.
+func tuneBackground(rc syscall.RawConn, dir Direction) (undo func()) {
 	if dir != Up {
-		return
+		return func() {}
 	}
+	var cc string
 	rc.Control(func(fd uintptr) {
+		cc, _ = unix.GetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION)
 		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
 		unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "lp")
 	})
+	return func() {
+		rc.Control(func(fd uintptr) {
+			unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, 0) // 0: the system's default
+			if cc != "" {
+				unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, cc)
+			}
+		})
+	}
 }
 
 // iflaStats64 is the attribute of a link message that holds its counters

@@ -14,6 +14,6 @@ const canWatch = false
 
 func tcpStats(syscall.RawConn, Direction) (time.Duration, uint64, error) { return 0, 0, errUnsupported }
 
-func tuneBackground(syscall.RawConn, Direction) {}
+func tuneBackground(syscall.RawConn, Direction) func() { return func() {} }
 
 func linkCounters() (map[int][2]uint64, error) { return nil, errUnsupported }

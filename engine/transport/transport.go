@@ -191,3 +191,47 @@ func ObserveConn(ctx context.Context, c net.Conn) {
 		observe(c)
 	}
 }
+
+// pacerKey carries a transfer's pacer in its context.
+type pacerKey struct{}
+
+// WithPacer returns a context under which uploaders hold the bytes they
+// send back until pace lets them go: the engine's bandwidth limits, where
+// the bytes leave. (Downloads are paced by the engine where it writes
+// them.)
+func WithPacer(ctx context.Context, pace func(ctx context.Context, n int) error) context.Context {
+	return context.WithValue(ctx, pacerKey{}, pace)
+}
+
+// paceChunk is the most one read of a PacedReader returns: small enough
+// that a slow rate still sends something every few seconds.
+const paceChunk = 4 << 10
+
+// PacedReader returns r read no faster than ctx's pacer allows, or r
+// itself when ctx has none. Uploaders read what they send through it.
+func PacedReader(ctx context.Context, r io.Reader) io.Reader {
+	pace, ok := ctx.Value(pacerKey{}).(func(context.Context, int) error)
+	if !ok {
+		return r
+	}
+	return &pacedReader{ctx: ctx, pace: pace, r: r}
+}
+
+type pacedReader struct {
+	ctx  context.Context
+	pace func(context.Context, int) error
+	r    io.Reader
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if len(b) > paceChunk {
+		b = b[:paceChunk]
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if perr := p.pace(p.ctx, n); perr != nil {
+			return n, perr
+		}
+	}
+	return n, err
+}

@@ -123,7 +123,7 @@ func (t *Transport) Send(ctx context.Context, r *transport.Request, session stri
 			return held, remoteError(err, hresult.E_PATH_NOT_FOUND)
 		}
 	}
-	pos, err := writeFrom(ctx, f, off, size, src)
+	pos, err := writeFrom(ctx, f, off, size, transport.PacedReader(ctx, src))
 	if serr := f.Sync(); serr != nil {
 		// Past the last confirmed offset nothing is known to be on the
 		// disk: cut it off, so that Resume does not count it either.

@@ -45,7 +45,7 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 	}
 	var watch *watchedBody
 	if len(body) > 0 {
-		watch = &watchedBody{idle: t.idle, stall: func() { cancel(errIdle) }}
+		watch = &watchedBody{ctx: rctx, idle: t.idle, stall: func() { cancel(errIdle) }}
 		req.ContentLength = int64(len(body))
 		req.GetBody = func() (io.ReadCloser, error) { return watch.over(body), nil }
 		req.Body = watch.over(body)
@@ -88,6 +88,7 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 // a request's body after it returned the answer, and the bytes belong to a
 // buffer that the next fragment fills.
 type watchedBody struct {
+	ctx   context.Context // paces the bytes as they go (transport.PacedReader)
 	idle  time.Duration
 	stall func()
 
@@ -99,8 +100,18 @@ type watchedBody struct {
 // errFragmentDone ends a read of a fragment whose request is over.
 var errFragmentDone = errors.New("the fragment's request is over")
 
+// over returns a reader of b for one sending of the fragment. The bytes are
+// paced as they leave, not as the fragment is read from the file: the
+// fragment sits whole in memory, and would otherwise go out in one burst.
 func (w *watchedBody) over(b []byte) io.ReadCloser {
-	return &watchedReader{r: bytes.NewReader(b), w: w}
+	r := &watchedReader{r: bytes.NewReader(b), w: w}
+	return readCloser{transport.PacedReader(w.ctx, r), r}
+}
+
+// readCloser joins a reader with what closes it.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 func (w *watchedBody) stop() {

@@ -104,7 +104,7 @@ func (tr *Transport) Send(ctx context.Context, r *transport.Request, session str
 	if size >= 0 {
 		src = io.LimitReader(src, max(size-off, 0))
 	}
-	return o.copyUp(f, off, src)
+	return o.copyUp(f, off, transport.PacedReader(ctx, src))
 }
 
 // copyUp copies src into f from off, flushing every syncEvery bytes and
