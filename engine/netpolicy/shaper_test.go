@@ -1,0 +1,62 @@
+package netpolicy
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestShaperConcurrentUse runs streams, policy changes and samples at the
+// same time (for the race detector), and checks every stream gets its
+// bytes and gives its place back.
+func TestShaperConcurrentUse(t *testing.T) {
+	s := NewShaper(25 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			l := Limits{Total: Unlimited, Class: ClassLimits{Unlimited, Kbps(100000 + i), Unlimited, Unlimited}}
+			s.SetPolicy(l, i%2 == 0, 25*time.Millisecond)
+			s.sample(time.Now(), tick)
+		}
+	}()
+	const each = 1 << 20
+	var streams sync.WaitGroup
+	for i, c := range []Class{Foreground, High, Normal, Low} {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			st := s.Open(Direction(i%2), c, Unlimited, c != Low) // LOW: a local copy
+			defer st.Close()
+			if err := st.Wait(ctx, each); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	streams.Wait()
+	cancel()
+	wg.Wait()
+	if s.streams != [2]int{} {
+		t.Errorf("streams still open after Close: %v", s.streams)
+	}
+}
+
+// TestStreamWaitEndsWithItsContext: a wait longer than the context's life
+// returns the context's error when it ends, rather than sleeping it out.
+func TestStreamWaitEndsWithItsContext(t *testing.T) {
+	s := NewShaper(25 * time.Millisecond)
+	st := s.Open(Down, Normal, 2, true) // 2 Kbps: 16 KiB takes a minute
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Wait(ctx, chunk) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait returned %v, want context.Canceled", err)
+	}
+}
