@@ -37,7 +37,7 @@ func BenchmarkYield(b *testing.B) {
 	aria2c := needTool(b, "aria2c")
 	bin := buildPrograms(b)
 	const mbit = 20
-	link := testenv.NewLink(b, testenv.LinkOptions{Mbit: mbit, Queue: 500 * time.Millisecond})
+	link := testenv.NewLink(b, testenv.LinkOptions{Mbit: mbit, Queue: 500 * time.Millisecond, Congestion: "cubic"})
 	linkRate := float64(mbit) * 1e6 / 8
 	root := b.TempDir()
 	for _, name := range []string{"fg.bin", "bg.bin"} {

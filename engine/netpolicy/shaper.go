@@ -254,8 +254,12 @@ func (st *Stream) Observe(c net.Conn) {
 	if err != nil {
 		return
 	}
-	st.s.conns[tc] = &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir},
+	w := &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir},
 		iface: interfaceOf(local.IP), undo: tuneBackground(rc, st.dir)}
+	if st.dir == Down {
+		w.rcvbuf = minWindow
+	}
+	st.s.conns[tc] = w
 }
 
 // Peers returns the addresses the transfer has connected to.
@@ -288,8 +292,9 @@ type watched struct {
 	undo  func() // takes the background tuning off
 
 	// Kept by the sampler alone.
-	seen  bool   // bytes holds a reading
-	bytes uint64 // bytes the connection had moved at the last tick
+	seen   bool   // bytes holds a reading
+	bytes  uint64 // bytes the connection had moved at the last tick
+	rcvbuf int    // the receive buffer set; 0: the kernel's own
 }
 
 // pathKey names a path: the peer, and the way the bytes go.
@@ -419,6 +424,37 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 	}
 	if err == nil {
 		s.links = counters
+	}
+	s.sizeWindows(conns, now)
+}
+
+// minWindow is the smallest receive buffer a background download gets.
+const minWindow = 64 << 10
+
+// sizeWindows gives each background download connection a receive buffer
+// for the rate background downloads may use over the path's base round
+// trip plus twice the target delay. Left to the kernel, the buffer grows
+// with the round trip, queue included: a sender that fills queues (cubic)
+// then keeps a queue as deep as the window, and the window grows with the
+// queue. Sized from the base round trip, the queue we cause stays near the
+// target. The buffer only grows: shrinking it below what the server may
+// already have in flight would drop packets.
+func (s *Shaper) sizeWindows(conns map[*net.TCPConn]*watched, now time.Time) {
+	bps := float64(s.total[Down].Limit())
+	if math.IsInf(bps, 1) {
+		return // not limited: the kernel's tuning is as good as any
+	}
+	for _, w := range conns {
+		b := s.base[w.path]
+		if w.dir != Down || !w.seen || b == nil {
+			continue
+		}
+		want := int(bps * (b.min(now) + s.ctrl[Down].Target).Seconds())
+		want = min(max(want, minWindow), 16<<20)
+		if want > w.rcvbuf*11/10 {
+			setReceiveBuffer(w.rc, want)
+			w.rcvbuf = want
+		}
 	}
 }
 

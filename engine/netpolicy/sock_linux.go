@@ -35,6 +35,16 @@ func tcpStats(rc syscall.RawConn, dir Direction) (rtt time.Duration, bytes uint6
 	return time.Duration(info.Rtt) * time.Microsecond, info.Bytes_acked, nil
 }
 
+// setReceiveBuffer sets a download connection's receive buffer, which also
+// bounds the window it advertises, and turns the kernel's autotuning off
+// for it. The kernel doubles the value for its bookkeeping and caps it at
+// net.core.rmem_max.
+func setReceiveBuffer(rc syscall.RawConn, n int) {
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	})
+}
+
 // notSentLowat bounds the bytes an upload connection holds unsent, so a
 // lower rate takes effect within a round trip rather than after the
 // kernel's whole send buffer has gone out at the old one.
@@ -47,7 +57,10 @@ const notSentLowat = 128 << 10
 // kernel's own pace; a kernel without it keeps its default, and the
 // pacing does the work.
 func tuneBackground(rc syscall.RawConn, dir Direction) (undo func()) {
-	if dir != Up {
+	if dir == Down {
+		// A small window to start with, before any data: the shaper
+		// grows it with the rate (sizeWindows).
+		setReceiveBuffer(rc, minWindow)
 		return func() {}
 	}
 	var cc string

@@ -16,4 +16,6 @@ func tcpStats(syscall.RawConn, Direction) (time.Duration, uint64, error) { retur
 
 func tuneBackground(syscall.RawConn, Direction) func() { return func() {} }
 
+func setReceiveBuffer(syscall.RawConn, int) {}
+
 func linkCounters() (map[int][2]uint64, error) { return nil, errUnsupported }
