@@ -50,6 +50,7 @@ type Shaper struct {
 	base    map[pathKey]*windowMin // smallest RTT by peer and direction
 	links   map[int][2]uint64      // last interface counters, by index
 	now     func() time.Time
+	sampled time.Time // when the last sample read the counters
 
 	// Trace, when set, is told of every sample and the rate it led to.
 	Trace func(d Direction, s Sample, rate float64)
@@ -328,21 +329,22 @@ func interfaceOf(ip net.IP) int {
 func (s *Shaper) Run(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	last := s.now()
+	s.sampled = s.now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now := s.now()
-		s.sample(now, now.Sub(last))
-		last = now
+		s.sample()
 	}
 }
 
-// sample takes one tick's measurements and feeds the controllers.
-func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
+// sample takes one tick's measurements and feeds the controllers. The
+// tick's length is measured from the last reading of the counters to this
+// one, not from the ticker: a reading that comes late then counts the
+// longer time it covers, not a burst.
+func (s *Shaper) sample() {
 	s.mu.Lock()
 	conns := make(map[*net.TCPConn]*watched, len(s.conns))
 	for tc, w := range s.conns {
@@ -386,11 +388,14 @@ func (s *Shaper) sample(now time.Time, elapsed time.Duration) {
 			s.base[w.path] = b
 		}
 		s.mu.Unlock()
-		b.add(now, rtt)
-		delay[w.dir] = max(delay[w.dir], rtt-b.min(now))
+		b.add(s.sampled, rtt) // minute buckets: the last reading's time will do
+		delay[w.dir] = max(delay[w.dir], rtt-b.min(s.sampled))
 	}
 
 	counters, err := linkCounters()
+	now := s.now()
+	elapsed := now.Sub(s.sampled)
+	s.sampled = now
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, tc := range dead {

@@ -22,7 +22,7 @@ func TestShaperConcurrentUse(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			l := Limits{Total: Unlimited, Class: ClassLimits{Unlimited, Kbps(100000 + i), Unlimited, Unlimited}}
 			s.SetPolicy(l, i%2 == 0, 25*time.Millisecond)
-			s.sample(time.Now(), tick)
+			s.sample()
 		}
 	}()
 	const each = 1 << 20
