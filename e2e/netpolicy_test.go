@@ -58,7 +58,9 @@ func newNetSetup(t *testing.T, o testenv.LinkOptions) *netSetup {
 	s.base = "http://" + addr
 	s.u = newUser(t)
 	s.u.ns = l.Client
-	s.u.env = append(s.u.env, "BITS_POLICY="+filepath.Join(t.TempDir(), "policy.conf"))
+	// The worker logs the yield controller's every decision: printed when
+	// a test fails.
+	s.u.env = append(s.u.env, "BITS_POLICY="+filepath.Join(t.TempDir(), "policy.conf"), "BITS_WORKER_DEBUG=1")
 	return s
 }
 
@@ -182,7 +184,9 @@ func percents(rates []float64) []string {
 // ways, a FOREGROUND upload beside a NORMAL one takes about as long as
 // alone: the background upload gives the link up. The FOREGROUND job's
 // connections are other traffic to the yield controller like any other
-// program's.
+// program's. (With YieldToOtherTraffic off, the same upload takes more
+// than twice as long; yielding, 5-10 % longer on a quiet machine, up to a
+// third with the whole test suite running beside it.)
 func TestBackgroundUploadYieldsToForegroundUpload(t *testing.T) {
 	s := newNetSetup(t, testenv.LinkOptions{Mbit: linkMbit, Queue: 200 * time.Millisecond, Upload: true})
 	src := filepath.Join(t.TempDir(), "fg.bin")
@@ -219,8 +223,8 @@ func TestBackgroundUploadYieldsToForegroundUpload(t *testing.T) {
 	s.u.ok("/cancel", bg)
 
 	t.Logf("a 12 MiB FOREGROUND upload took %v alone and %v beside a NORMAL upload", alone.Round(time.Millisecond), beside.Round(time.Millisecond))
-	if beside > alone*13/10 {
-		t.Errorf("beside a background upload the foreground one took %v, %.0f%% longer than alone (%v); want at most 30%%",
+	if beside > alone*16/10 {
+		t.Errorf("beside a background upload the foreground one took %v, %.0f%% longer than alone (%v); want at most 60%%",
 			beside, 100*(beside.Seconds()/alone.Seconds()-1), alone)
 	}
 	if got := fileSum(t, filepath.Join(s.up, "beside.bin")); got != sum(testenv.RandomContent(12<<20, 3)) {
