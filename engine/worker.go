@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,7 +248,10 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	pol := w.policy.get()
 	limits := pol.Bandwidth.At(now)
 	w.shaper.SetPolicy(limits, pol.Yield, pol.YieldTarget)
-	g := gates{policy: pol, limits: limits, cost: w.networkCost(ctx, pol)}
+	g := gates{policy: pol, limits: limits, cost: netpolicy.CostUnrestricted}
+	if slices.ContainsFunc(jobs, jobUsesNetwork) {
+		g.cost = w.networkCost(ctx, pol) // NetworkManager is asked only when it matters
+	}
 
 	live := map[string]*Job{}
 	var queued []*Job
@@ -286,11 +290,9 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
 	}
 	var waiting []slotJob
-	byID := map[string]*Job{}
 	for _, j := range queued {
 		if _, ok := w.running[j.ID]; !ok {
 			waiting = append(waiting, slotJob{id: j.ID, priority: j.Priority, since: w.lastTurn[j.ID], created: j.Created})
-			byID[j.ID] = j
 		}
 	}
 	slots := cmp.Or(w.o.MaxBackground, pol.MaxBackground)
@@ -303,7 +305,7 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	}
 	for _, id := range start {
 		rctx, cancel := context.WithCancelCause(ctx)
-		r := &runner{cancel: cancel, priority: byID[id].Priority, since: time.Now()}
+		r := &runner{cancel: cancel, priority: live[id].Priority, since: time.Now()}
 		w.running[id] = r
 		w.lastTurn[id] = r.since
 		go func() {
@@ -353,20 +355,22 @@ func (w *worker) stopCause(j *Job, r *runner, g gates) error {
 }
 
 func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gates) {
+	retry := func(why string) {
+		w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
+		w.log.Info(why, "job", j.ID)
+	}
 	if j.Err != nil {
 		switch j.Err.Code {
 		case hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, hresult.BG_E_BLOCKED_BY_POLICY:
 			// Held back, not failing: it runs as soon as it may, and the
 			// wait does not count against the no-progress timeout.
 			if g.check(j) == nil {
-				w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
-				w.log.Info("the policy lets the job run again", "job", j.ID)
+				retry("the policy lets the job run again")
 			}
 			return
 		case hresult.BG_E_NETWORK_DISCONNECTED:
 			if w.reachable(j) {
-				w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
-				w.log.Info("network back; retrying", "job", j.ID)
+				retry("network back; retrying")
 				return
 			}
 		}
@@ -376,8 +380,7 @@ func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gat
 		w.transition(ctx, j.ID, EvGiveUp, nil)
 		w.log.Info("no progress within the timeout; job in ERROR", "job", j.ID)
 	case !now.Before(j.retryAt):
-		w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
-		w.log.Info("retrying", "job", j.ID)
+		retry("retrying")
 	}
 }
 

@@ -431,14 +431,24 @@ func (s *Shaper) sample() {
 		s.links = counters
 	}
 	s.sizeWindows(conns, now)
+	for p, b := range s.base {
+		if b.min(now) == 0 {
+			delete(s.base, p) // no sample in ten minutes: a path no longer used
+		}
+	}
 }
 
-// minWindow is the smallest receive buffer a background download gets.
-const minWindow = 64 << 10
+// minWindow and maxWindow bound the receive buffer a background download
+// gets; a FOREGROUND transfer that takes over its pooled connection gets
+// maxWindow (the kernel caps both at net.core.rmem_max).
+const (
+	minWindow = 64 << 10
+	maxWindow = 16 << 20
+)
 
 // sizeWindows gives each background download connection a receive buffer
 // for the rate background downloads may use over the path's base round
-// trip plus twice the target delay. Left to the kernel, the buffer grows
+// trip plus the target delay. Left to the kernel, the buffer grows
 // with the round trip, queue included: a sender that fills queues (cubic)
 // then keeps a queue as deep as the window, and the window grows with the
 // queue. Sized from the base round trip, the queue we cause stays near the
@@ -455,7 +465,7 @@ func (s *Shaper) sizeWindows(conns map[*net.TCPConn]*watched, now time.Time) {
 			continue
 		}
 		want := int(bps * (b.min(now) + s.ctrl[Down].Target).Seconds())
-		want = min(max(want, minWindow), 16<<20)
+		want = min(max(want, minWindow), maxWindow)
 		if want > w.rcvbuf*11/10 {
 			setReceiveBuffer(w.rc, want)
 			w.rcvbuf = want

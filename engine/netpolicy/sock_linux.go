@@ -59,9 +59,10 @@ const notSentLowat = 128 << 10
 func tuneBackground(rc syscall.RawConn, dir Direction) (undo func()) {
 	if dir == Down {
 		// A small window to start with, before any data: the shaper
-		// grows it with the rate (sizeWindows).
+		// grows it with the rate (sizeWindows). Autotuning stays off once
+		// a size is set, so a FOREGROUND transfer gets the largest.
 		setReceiveBuffer(rc, minWindow)
-		return func() {}
+		return func() { setReceiveBuffer(rc, maxWindow) }
 	}
 	var cc string
 	rc.Control(func(fd uintptr) {

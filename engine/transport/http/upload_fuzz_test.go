@@ -124,7 +124,7 @@ func FuzzAckRoundTrip(f *testing.F) {
 			received = -(received + 1)
 		}
 		if !validSessionID(session) {
-			t.Skip()
+			session = "s" // a server sends only valid ids: test the rest of the input with one
 		}
 		ctx := hresult.Context(where%8 + 1)
 		h := nethttp.Header{}
