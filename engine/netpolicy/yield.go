@@ -43,9 +43,8 @@ type Controller struct {
 	rate       float64 // bytes per second we may use now; 0 until the first sample
 	ours       float64 // smoothed throughputs, bytes per second
 	link       float64
-	capacity   windowMax // the link's throughput when it was full: the peak of lastSecond
-	lastSecond recent
-	yielded    bool // the rate is low because others used the link
+	capacity   windowMax // the link's throughput when it was full
+	yielded    bool      // the rate is low because others used the link
 	linkKnown  bool
 	probing    bool    // past slow start: the first sign of anyone else ends it
 	othersPrev float64 // others' smoothed throughput at the last tick
@@ -104,11 +103,11 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	} else {
 		c.linkKnown = false
 	}
-	seen := s.Ours
 	if c.linkKnown {
-		seen = s.Link
+		c.capacity.add(now, c.link)
+	} else {
+		c.capacity.add(now, c.ours)
 	}
-	c.capacity.add(now, c.lastSecond.add(float64(seen), dt))
 	capacity := c.capacity.max(now)
 	if c.rate == 0 {
 		c.rate = startRate
@@ -174,27 +173,6 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	c.othersPrev = others
 	c.rate = max(c.rate, floor)
 	return c.rate
-}
-
-// recent averages the last second of samples (ten ticks). The link's
-// capacity is the peak of this average, not of one tick's, which bursts
-// and late ticks inflate.
-type recent struct {
-	bytes, secs [10]float64
-	next        int
-}
-
-// add takes one tick's bytes and length and returns the average over the
-// last ten, in bytes per second.
-func (r *recent) add(bytes, secs float64) float64 {
-	r.bytes[r.next], r.secs[r.next] = bytes, secs
-	r.next = (r.next + 1) % len(r.bytes)
-	var b, t float64
-	for i := range r.bytes {
-		b += r.bytes[i]
-		t += r.secs[i]
-	}
-	return b / t
 }
 
 // windowMax keeps the largest value seen in the last window, in buckets
