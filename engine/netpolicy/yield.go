@@ -135,9 +135,11 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		// by halves, while they keep growing into it (an elastic flow
 		// does) or a queue builds. Traffic that wants only what it has (a
 		// stream at a fixed rate) stops growing, and the room it leaves is
-		// idle: take it back, slowly.
+		// idle: take it back, slowly. A queue forming says the link is
+		// full even when bursty counters make its capacity look larger.
+		queueing := s.Delay >= 0 && s.Delay > c.Target/2
 		switch {
-		case congested || c.link >= 0.9*capacity:
+		case congested || queueing || c.link >= 0.9*capacity:
 			c.rate = min(c.rate, capacity*(1-headroom)-others)
 			if grew || congested || c.link >= 0.97*capacity {
 				c.rate *= math.Pow(backoff, ticks)
