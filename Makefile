@@ -12,7 +12,8 @@ help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 deps: ## install the tools the tests need, when missing (apt-get, as root)
-	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon
+	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon \
+		crontab systemd-analyze systemd-escape systemd-socket-activate
 
 build: ## build bitsadmin, bitsjob and bitsserver into bin/
 	go build -o bin/ ./cmd/...

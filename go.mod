@@ -12,6 +12,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+
 require (
 	github.com/Azure/go-ntlmssp v0.1.1
 	github.com/dustin/go-humanize v1.1.0 // indirect

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -95,7 +95,7 @@ func TestTransferSmoke(t *testing.T) {
 	if r.wall <= 0 || r.workerCPU < 0 || r.cpu < r.workerCPU {
 		t.Errorf("implausible measurement %+v", r)
 	}
-	if pid, err := engine.WorkerPID(home); err != nil || pid != w.cmd.Process.Pid {
+	if pid, err := spawn.PID(home); err != nil || pid != w.cmd.Process.Pid {
 		t.Errorf("the worker of %s is %d (%v), want the one the harness started, %d", home, pid, err, w.cmd.Process.Pid)
 	}
 }
@@ -249,7 +249,7 @@ func startWorker(tb testing.TB, bin, home string) *process {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// The worker writes its pid into the lock file once it holds the lock.
-		if pid, err := engine.WorkerPID(home); err == nil && pid == cmd.Process.Pid {
+		if pid, err := spawn.PID(home); err == nil && pid == cmd.Process.Pid {
 			return p
 		}
 		select {

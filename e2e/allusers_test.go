@@ -64,10 +64,18 @@ func newOtherUser(t *testing.T) *otherUser {
 // and no BITS_HOME, so its jobs land in ~/.local/state/bits.
 func (o *otherUser) bitsadmin(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "bitsadmin"), args...)
-	cmd.Env = []string{"HOME=" + o.home, "USER=" + o.name, "PATH=" + binDir + ":/usr/bin:/bin", "BITS_WORKER_IDLE=5s"}
-	cmd.Dir = o.home
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: o.uid, Gid: o.gid}}
+	return o.run(t, "bitsadmin", args...)
+}
+
+// run runs a program (one of ours, else from PATH) as the other user and
+// returns its output and exit code.
+func (o *otherUser) run(t *testing.T, name string, args ...string) (string, int) {
+	t.Helper()
+	if p := filepath.Join(binDir, name); fileExists(p) {
+		name = p
+	}
+	cmd := exec.Command(name, args...)
+	o.as(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -76,9 +84,17 @@ func (o *otherUser) bitsadmin(t *testing.T, args ...string) (string, int) {
 		return out.String(), exit.ExitCode()
 	}
 	if err != nil {
-		t.Fatalf("bitsadmin as %s: %v", o.name, err)
+		t.Fatalf("%s as %s: %v", name, o.name, err)
 	}
 	return out.String(), 0
+}
+
+// as makes cmd run as the other user, in its home, with an environment of
+// its own.
+func (o *otherUser) as(cmd *exec.Cmd) {
+	cmd.Env = []string{"HOME=" + o.home, "USER=" + o.name, "LOGNAME=" + o.name, "PATH=" + binDir + ":/usr/bin:/bin", "BITS_WORKER_IDLE=5s"}
+	cmd.Dir = o.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: o.uid, Gid: o.gid}}
 }
 
 func (o *otherUser) stopWorker() {

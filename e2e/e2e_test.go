@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"testing"
 
-	"bits/engine"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -84,18 +84,36 @@ func newUser(t *testing.T) *user {
 // stopWorker ends the user's worker, if one runs, so no process outlives
 // the test.
 func (u *user) stopWorker() {
-	if !engine.WorkerRunning(u.home) {
+	if !spawn.Running(u.home) {
 		return
 	}
-	if pid, err := engine.WorkerPID(u.home); err == nil {
+	if pid, err := spawn.PID(u.home); err == nil {
 		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	u.waitWorkerGone()
+}
+
+// killAll kills the worker and the parent that supervises it with SIGKILL,
+// as a crash of the whole session would: nothing restarts it until a
+// command does. Both are in the process group the front end started.
+func (u *user) killAll() {
+	u.t.Helper()
+	pid, err := spawn.PID(u.home)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if pgid, err := syscall.Getpgid(pid); err == nil && pgid != syscall.Getpgrp() {
+		pid = -pgid
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		u.t.Fatal(err)
 	}
 	u.waitWorkerGone()
 }
 
 func (u *user) waitWorkerGone() {
 	u.t.Helper()
-	testenv.Eventually(u.t, "the worker to exit", func() bool { return !engine.WorkerRunning(u.home) })
+	testenv.Eventually(u.t, "the worker to exit", func() bool { return !spawn.Running(u.home) })
 }
 
 // bitsadmin runs the real bitsadmin and returns its output and exit code.
@@ -192,8 +210,8 @@ func TestManualFlowCompletesWithRightContent(t *testing.T) {
 	}
 }
 
-// TestKillWorkerResumesFromCheckpoint kills the worker with SIGKILL twenty
-// times in the middle of one large file. Each time, the next bitsadmin
+// TestKillWorkerResumesFromCheckpoint kills the worker and its supervisor
+// with SIGKILL twenty times in the middle of one large file. Each time, the next bitsadmin
 // command starts a new worker, and the origin sees it ask for the rest with
 // a Range that starts exactly at the recorded checkpoint.
 func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
@@ -208,14 +226,7 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 	var checkpoint int64
 	for i := range 20 {
 		testenv.Eventually(t, "progress past the checkpoint", func() bool { return u.bytesDone("big") > checkpoint })
-		pid, err := engine.WorkerPID(u.home)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		u.waitWorkerGone()
+		u.killAll()
 
 		prev := checkpoint
 		checkpoint = u.bytesDone("big")

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine"
 	"bits/internal/testenv"
 )
 
@@ -142,12 +141,7 @@ func TestUploadSurvivesWorkerAndServerCrashes(t *testing.T) {
 	var done int64
 	for i := range 2 {
 		holdThere(done)
-		pid, err := engine.WorkerPID(u.home)
-		if err != nil {
-			t.Fatal(err)
-		}
-		syscall.Kill(pid, syscall.SIGKILL)
-		u.waitWorkerGone()
+		u.killAll()
 		if done = u.bytesDone("big"); done >= size {
 			t.Fatalf("kill %d: the upload finished before the worker was killed", i)
 		}
@@ -359,12 +353,7 @@ func TestUploadReplySurvivesWorkerKill(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("timed out waiting for the upload to reach the test's hold")
 			}
-			pid, err := engine.WorkerPID(u.home)
-			if err != nil {
-				t.Fatal(err)
-			}
-			syscall.Kill(pid, syscall.SIGKILL)
-			u.waitWorkerGone()
+			u.killAll()
 			if st := u.raw("/getstate", "form"); st == "TRANSFERRED" {
 				t.Fatal("the job was TRANSFERRED before the worker was killed")
 			}

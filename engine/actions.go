@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -272,7 +273,9 @@ func checkWritable(local string) error {
 }
 
 // Resume starts or restarts a job. A job with no files cannot be resumed;
-// a job that is already active is left alone.
+// a job that is already active is left alone. When no worker runs and none
+// can be started, the job is resumed all the same (it waits in QUEUED for
+// the next worker) and the error, CO_E_SERVER_EXEC_FAILURE, says why.
 func (m *Manager) Resume(ctx context.Context, id string) error {
 	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
 		if len(j.Files) == 0 && !j.State.Final() {
@@ -294,8 +297,7 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	m.wake(j)
-	return nil
+	return m.wake(j)
 }
 
 func allComplete(j *Job) bool {
@@ -313,7 +315,7 @@ func (m *Manager) Suspend(ctx context.Context, id string) error {
 		return m.fire(j, EvSuspend)
 	})
 	if err == nil {
-		NudgeWorker(m.home)
+		spawn.Nudge(m.home)
 	}
 	return err
 }
@@ -341,7 +343,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
 	if err != nil {
 		return 0, err
 	}
-	NudgeWorker(m.home)
+	spawn.Nudge(m.home)
 	if !m.discard(ctx, j, s) {
 		return hresult.BG_S_UNABLE_TO_DELETE_FILES, nil
 	}
@@ -403,7 +405,7 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 	if err != nil {
 		return 0, err
 	}
-	NudgeWorker(m.home)
+	spawn.Nudge(m.home)
 	return code, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/engine/transport/file"
 	"bits/internal/testenv"
@@ -124,7 +125,7 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 	if err := h.m.Resume(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	j = h.waitState(id, engine.Transferred)
 
 	calls := pf.downloads()

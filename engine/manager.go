@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/storage"
 )
 
@@ -61,10 +63,13 @@ type Options struct {
 // that enforces the state machine, so front ends in other processes and the
 // worker can use it at the same time.
 type Manager struct {
-	opts    Options
-	home    string
-	store   *storage.Store
-	started atomic.Bool // this Manager already started a worker
+	opts  Options
+	home  string
+	store *storage.Store
+
+	startMu  sync.Mutex
+	started  bool  // this Manager started a worker
+	startErr error // or failed to
 }
 
 // Open opens the job store in the state folder, creating it (mode 0700)
@@ -91,7 +96,7 @@ func Open(opts Options) (*Manager, error) {
 		opts.NewID = newGUID
 	}
 	if opts.StartWorker == nil {
-		opts.StartWorker = StartWorker
+		opts.StartWorker = spawn.Start
 	}
 	if opts.Owner == "" {
 		opts.Owner = currentOwner()
@@ -379,49 +384,77 @@ func (m *Manager) enter(j *Job, s State) {
 }
 
 // wake makes sure a worker runs for jobs that have work to do.
-func (m *Manager) wake(j *Job) {
+func (m *Manager) wake(j *Job) error {
 	if j != nil && (j.State.Active() || j.State == TransientError) {
-		m.startWorker()
+		return m.startWorker()
 	}
+	return nil
 }
 
 // EnsureWorker starts the worker if some job needs one (queued, moving or
 // waiting to retry) and none runs, for example after the worker was killed.
 // Front ends call it after every command, so any command revives transfers.
+// When a call before (Resume) already failed to start one, it returns nil:
+// that error was the caller's to report.
 func (m *Manager) EnsureWorker(ctx context.Context) error {
 	if err := m.sweepInactive(ctx); err != nil {
 		return err
 	}
-	need := false
-	err := m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
-		if err != nil || len(rows) > 0 {
-			need = len(rows) > 0
-			return err
-		}
-		due, err := tx.JobsNotifyDue()
-		need = len(due) > 0
+	n, err := m.Waiting(ctx)
+	if err != nil || n == 0 {
 		return err
-	})
-	if err != nil || !need {
-		return err
+	}
+	m.startMu.Lock()
+	told := m.startErr != nil
+	m.startMu.Unlock()
+	if told {
+		return nil // a call before returned why no worker can start
 	}
 	return m.startWorker()
 }
 
+// Waiting counts the jobs that need the worker: queued, moving, waiting to
+// retry or for their network or policy, or with a notification due.
+func (m *Manager) Waiting(ctx context.Context) (int, error) {
+	n := 0
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
+		if err != nil {
+			return err
+		}
+		n = len(rows)
+		due, err := tx.JobsNotifyDue()
+		for _, r := range due {
+			if !slices.ContainsFunc(rows, func(a storage.Job) bool { return a.ID == r.ID }) {
+				n++
+			}
+		}
+		return err
+	})
+	return n, err
+}
+
 // startWorker starts a worker once per Manager, and nudges it after that:
 // a worker just started may not hold its lock yet, and a second start would
-// only make a second process that exits at once.
+// only make a second process that exits at once. A start that failed is
+// not tried again by the same Manager: its error stands.
 func (m *Manager) startWorker() error {
-	if m.started.Load() {
-		NudgeWorker(m.home)
+	m.startMu.Lock()
+	defer m.startMu.Unlock()
+	switch {
+	case m.started:
+		spawn.Nudge(m.home)
 		return nil
+	case m.startErr != nil:
+		return m.startErr
 	}
-	err := m.opts.StartWorker(m.home)
-	if err == nil {
-		m.started.Store(true)
+	if err := m.opts.StartWorker(m.home); err != nil {
+		m.startErr = &hresult.Error{Code: hresult.CO_E_SERVER_EXEC_FAILURE, Context: hresult.ContextGeneralQueueManager,
+			Msg: "the transfer worker cannot start: " + err.Error()}
+		return m.startErr
 	}
-	return err
+	m.started = true
+	return nil
 }
 
 // sweepInactive cancels the jobs that neither changed nor moved a byte for

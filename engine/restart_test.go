@@ -15,6 +15,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestServerWithoutRangesRestartsFromZeroAfterACut(t *testing.T) {
 	before := len(o.Requests())
 
 	h.clock.Add(delay)
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	j = h.waitState(id, engine.Transferred)
 	if j.ErrorCount != 1 {
 		t.Errorf("error count %d, want 1 (the cut only)", j.ErrorCount)
@@ -104,7 +105,7 @@ func TestByteRangesFromServerWithoutRangesAreFatal(t *testing.T) {
 	if err := h.m.Resume(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 
 	j = h.waitState(j.ID, engine.Error)
 	if j.Err == nil || j.Err.Code != hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT ||

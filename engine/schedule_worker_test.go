@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -301,7 +302,7 @@ func TestMoreSlotsInThePolicyFileStartAWaitingJob(t *testing.T) {
 	if err := engine.SetPolicy(path, "MaxBackgroundTransfers", "2"); err != nil {
 		t.Fatal(err)
 	}
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	h.watch("the second job moving", func(js jobsByID) bool { return js.done(b) > 0 },
 		noFailure, notTransferred(a, b), inState(engine.Transferring, a))
 	if g := getRanges(oa); len(g) != 1 {
@@ -325,7 +326,7 @@ func TestBadPolicyFileKeepsTheLastGoodOne(t *testing.T) {
 	// Two slots, but a bad line: the worker must keep one slot, not fall
 	// back to the default of two, nor apply the half it understood.
 	writePolicy(t, path, "MaxBackgroundTransfers = 2", "MaxBackgroundTransfers 3")
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	const refused = "policy file not applied; keeping the last good one"
 	h.waitLog(refused)
 	h.waitPastAScan(a, rate, noFailure, inState(engine.Queued, b), inState(engine.Transferring, a))
@@ -343,7 +344,7 @@ func TestBadPolicyFileKeepsTheLastGoodOne(t *testing.T) {
 
 	// The worker is still there and takes the file once it is good again.
 	writePolicy(t, path, "MaxBackgroundTransfers = 2")
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	h.watch("the second job moving", func(js jobsByID) bool { return js.done(b) > 0 },
 		noFailure, notTransferred(a, b), inState(engine.Transferring, a))
 }

@@ -12,6 +12,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -103,7 +104,7 @@ func TestNotificationProgramRunsAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.clock.Add(59 * time.Second)
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	if strings.Count(h.log(), "notification program ran") != 1 {
 		t.Fatal("the program ran again before its retry delay")
 	}
@@ -119,7 +120,7 @@ func TestInactiveJobsAreCancelled(t *testing.T) {
 	h.clock.Add(89 * 24 * time.Hour)
 	recent, _ := h.m.Create(ctx, "recent", engine.Download)
 	h.clock.Add(24*time.Hour + time.Second)
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	testenv.Eventually(t, "the inactive job to go", func() bool {
 		_, err := h.m.Get(ctx, j.ID)
 		return hresult.Is(err, hresult.BG_E_NOT_FOUND)

@@ -15,6 +15,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -37,7 +38,7 @@ func (h *harness) jobWith(p engine.Props, urls ...string) *engine.Job {
 	if err := h.m.Resume(ctx, j.ID); err != nil {
 		h.t.Fatal(err)
 	}
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	return j
 }
 

@@ -1,16 +1,15 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/storage"
 )
 
@@ -26,18 +25,9 @@ func errAccessDenied(what string) error {
 func userStates(own string) ([]string, error) {
 	seen := map[string]bool{own: true}
 	out := []string{own}
-	f, err := os.Open("/etc/passwd")
-	if err != nil {
-		return out, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) < 7 || fields[5] == "" {
-			continue
-		}
-		dir := filepath.Join(fields[5], ".local", "state", "bits")
+	accts, err := spawn.Accounts()
+	for _, a := range accts {
+		dir := a.Folder()
 		if seen[dir] {
 			continue
 		}
@@ -46,7 +36,7 @@ func userStates(own string) ([]string, error) {
 			out = append(out, dir)
 		}
 	}
-	return out, sc.Err()
+	return out, err
 }
 
 // ForAllUsers runs fn with a Manager for every user's jobs, the caller's
@@ -146,7 +136,7 @@ func (m *Manager) Adopt(ctx context.Context, src *Manager, id string) (*Job, err
 		m.store.Update(ctx, func(tx *storage.Tx) error { return tx.DeleteJob(id) })
 		return nil, err
 	}
-	NudgeWorker(src.home) // its worker drops the job at its next checkpoint
+	spawn.Nudge(src.home) // its worker drops the job at its next checkpoint
 	m.wake(j)
 	return j, nil
 }

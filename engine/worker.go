@@ -8,17 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -26,7 +24,8 @@ import (
 // WorkerOptions configure RunWorker. Zero values take the defaults.
 type WorkerOptions struct {
 	// IdleTimeout is how long the worker stays with nothing to do (no job
-	// queued, transferring or waiting to retry) before it exits. Default 60s.
+	// queued, transferring, waiting to retry or for its network or policy,
+	// no notification due) before it exits. Default 60s; NeverIdle: never.
 	IdleTimeout time.Duration
 	// Checkpoint is how often a transfer syncs its temporary file and
 	// records its length. Default 1s.
@@ -36,10 +35,13 @@ type WorkerOptions struct {
 	// policy's MaxBackgroundTransfers.
 	MaxBackground int
 	Log           *slog.Logger
-	// Lock is the worker lock, already held, when the front end that
-	// started this worker handed it over (InheritedLock); nil takes it.
+	// Lock is the worker lock, already held, when the process that started
+	// this worker handed it over (spawn.InheritedLock); nil takes it.
 	Lock *os.File
 }
+
+// NeverIdle is the IdleTimeout of a worker that never exits by itself.
+const NeverIdle time.Duration = -1
 
 // scanInterval is how often the worker looks at the store without a nudge.
 const scanInterval = time.Second
@@ -77,7 +79,7 @@ var errPreempted = errors.New("the job's slot went to another job")
 // has been idle for IdleTimeout. Only one worker runs per state folder: a
 // second one returns ErrWorkerRunning at once.
 func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
-	if o.IdleTimeout <= 0 {
+	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
 	if o.Checkpoint <= 0 {
@@ -86,17 +88,17 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	lk := o.Lock
-	if lk == nil || syscall.Flock(int(lk.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		var err error
-		if lk, err = lockPatiently(m.home); err != nil {
-			return err
+	// A worker that systemd started on a nudge waits for one that runs
+	// already to end, rather than exit and be started again at once.
+	activated := spawn.Activated()
+	lk, err := spawn.Acquire(ctx, m.home, o.Lock, activated != nil)
+	if err != nil {
+		if activated != nil {
+			activated.Close()
 		}
+		return err
 	}
 	defer lk.Close()
-	if err := lk.Truncate(0); err == nil {
-		lk.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
 
 	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{},
 		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},
@@ -106,7 +108,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		w.log.Debug("yield", "dir", d, "ours", s.Ours, "link", s.Link, "delay", s.Delay, "rate", int64(rate))
 	}
 	defer w.nm.Close()
-	nudges := w.listen(ctx)
+	nudges := w.listen(ctx, activated)
 	if err := w.recoverJobs(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // asked to stop while starting: a clean stop
@@ -136,7 +138,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		}
 		if busy || w.active() > 0 {
 			idleSince = time.Now()
-		} else if time.Since(idleSince) >= o.IdleTimeout {
+		} else if o.IdleTimeout != NeverIdle && time.Since(idleSince) >= o.IdleTimeout {
 			w.log.Info("worker idle, exiting")
 			return nil
 		}
@@ -168,19 +170,19 @@ func (w *worker) finish(id string) {
 	w.mu.Unlock()
 }
 
-// listen accepts nudges on the worker socket. The socket is an optimisation:
-// if it cannot be made (a path too long for a unix socket), the once-a-second
-// scan still finds every change.
-func (w *worker) listen(ctx context.Context) <-chan struct{} {
+// listen accepts nudges on the worker socket: the one systemd passed, or
+// one of its own. The socket is an optimisation: without it (a path too
+// long for a unix socket, or a supervisor's socket while this worker was
+// started by hand) the once-a-second scan still finds every change.
+func (w *worker) listen(ctx context.Context, ln net.Listener) <-chan struct{} {
 	nudges := make(chan struct{}, 1)
-	path := filepath.Join(w.m.home, socketFile)
-	os.Remove(path) // left by a worker that died; we hold the lock
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		w.log.Warn("no nudge socket; polling only", "err", err)
-		return nudges
+	if ln == nil {
+		var err error
+		if ln, err = spawn.Listen(w.m.home); err != nil {
+			w.log.Warn("no nudge socket; polling only", "err", err)
+			return nudges
+		}
 	}
-	os.Chmod(path, 0o600)
 	go func() {
 		<-ctx.Done()
 		ln.Close()

@@ -12,6 +12,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -169,7 +170,7 @@ func TestTransientErrorRetriesAfterDelay(t *testing.T) {
 	}
 	// Retry-After (900 s) is longer than the retry delay (600 s): it wins.
 	h.clock.Add(600 * time.Second)
-	engine.NudgeWorker(h.m.Home())
+	spawn.Nudge(h.m.Home())
 	if j, _ := h.m.Get(context.Background(), id); j.State != engine.TransientError {
 		t.Fatalf("retried before Retry-After: %v", j.State)
 	}

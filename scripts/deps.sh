@@ -23,6 +23,10 @@ declare -A package=(
 	[tc]=iproute2
 	[dbus-daemon]=dbus-daemon
 	[aria2c]=aria2
+	[crontab]=cron
+	[systemd-analyze]=systemd
+	[systemd-escape]=systemd
+	[systemd-socket-activate]=systemd
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.

@@ -90,6 +90,10 @@ const (
 	E_DISK_FULL      Code = 0x80070070
 	E_OUTOFMEMORY    Code = 0x8007000E
 
+	// CO_E_SERVER_EXEC_FAILURE: what COM answers when the BITS service
+	// cannot start; here, when no transfer worker can be started.
+	CO_E_SERVER_EXEC_FAILURE Code = 0x80080005
+
 	// CRYPT_E_HASH_VALUE: a file does not match the digest its server gave.
 	CRYPT_E_HASH_VALUE Code = 0x80091007
 
@@ -192,14 +196,15 @@ var messages = map[Code]string{
 	BG_E_UNSUPPORTED_JOB_CONFIGURATION:             "The job's settings cannot be used together.",
 	BG_E_REMOTE_FILE_CHANGED:                       "The remote file changed during the transfer.",
 
-	E_FAIL:           "Unspecified error",
-	E_NOTIMPL:        "Not implemented",
-	E_ACCESSDENIED:   "Access is denied.",
-	E_INVALIDARG:     "The parameter is incorrect.",
-	E_FILE_NOT_FOUND: "The system cannot find the file specified.",
-	E_PATH_NOT_FOUND: "The system cannot find the path specified.",
-	E_DISK_FULL:      "There is not enough space on the disk.",
-	E_OUTOFMEMORY:    "Not enough memory resources are available to complete this operation.",
+	E_FAIL:                   "Unspecified error",
+	CO_E_SERVER_EXEC_FAILURE: "Server execution failed",
+	E_NOTIMPL:                "Not implemented",
+	E_ACCESSDENIED:           "Access is denied.",
+	E_INVALIDARG:             "The parameter is incorrect.",
+	E_FILE_NOT_FOUND:         "The system cannot find the file specified.",
+	E_PATH_NOT_FOUND:         "The system cannot find the path specified.",
+	E_DISK_FULL:              "There is not enough space on the disk.",
+	E_OUTOFMEMORY:            "Not enough memory resources are available to complete this operation.",
 
 	CRYPT_E_HASH_VALUE: "The file does not match the checksum its server gave.",
 

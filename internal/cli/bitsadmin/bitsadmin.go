@@ -90,7 +90,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// Any command revives transfers: if a job needs the worker and
 		// none runs (it crashed or was killed), start one.
 		if err := e.m.EnsureWorker(context.Background()); err != nil {
-			fmt.Fprintf(stderr, "Warning: jobs are waiting but the transfer worker cannot start: %v\n", err)
+			why := err.Error()
+			var he *hresult.Error
+			if errors.As(err, &he) && he.Msg != "" {
+				why = he.Msg
+			}
+			fmt.Fprintf(stderr, "Warning: jobs are waiting, but %s\n", why)
 		}
 		e.m.Close()
 	}
@@ -192,11 +197,15 @@ func failed(action string, err error) error {
 }
 
 // codeAndMessage returns the HRESULT of err and the text printed under it:
-// the code's own message, or for an error that carries no code (a store
-// that cannot be opened) E_FAIL and the error's text, which says more.
+// the code's own message (with why, for a worker that cannot start), or
+// for an error that carries no code (a store that cannot be opened) E_FAIL
+// and the error's text, which says more.
 func codeAndMessage(err error) (hresult.Code, string) {
 	var he *hresult.Error
 	if errors.As(err, &he) {
+		if he.Code == hresult.CO_E_SERVER_EXEC_FAILURE {
+			return he.Code, he.Code.Message() + ": " + he.Msg // which is why
+		}
 		return he.Code, he.Code.Message()
 	}
 	return hresult.E_FAIL, err.Error()

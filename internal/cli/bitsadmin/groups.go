@@ -9,6 +9,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 )
 
 // The command groups: /UTIL, /CACHE, /PEERS and /PEERCACHING. Each is a verb
@@ -152,7 +153,7 @@ func runVersion(_ context.Context, e *env, o versionOptions) error {
 		home = h
 	}
 	worker := "not running"
-	if home != "" && engine.WorkerRunning(home) {
+	if home != "" && spawn.Running(home) {
 		worker = "running"
 	}
 	lines := []string{

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -80,7 +81,7 @@ func openStore(t *testing.T, home, owner, idFormat string) *engine.Manager {
 		Now:   func() time.Time { return fixedNow },
 		NewID: func() string { return fmt.Sprintf(idFormat, n.Add(1)) },
 		// No worker is started; one that a test runs itself is nudged.
-		StartWorker: func(home string) error { engine.NudgeWorker(home); return nil },
+		StartWorker: func(home string) error { spawn.Nudge(home); return nil },
 		Owner:       owner,
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
+	"bits/engine/spawn"
 )
 
 // settingJSON is one setting of the policy file.
@@ -118,7 +119,7 @@ func (e *env) setSetting(file, name, value string) error {
 		return &opError{action: "write the policy file", err: err}
 	}
 	if home, err := engine.ResolveHome(""); err == nil {
-		engine.NudgeWorker(home)
+		spawn.Nudge(home)
 	}
 	if !e.json {
 		return nil

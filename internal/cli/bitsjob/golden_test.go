@@ -9,6 +9,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/hresult"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -213,7 +214,7 @@ func TestWorkerAlreadyRunning(t *testing.T) {
 	h := newHarness(t)
 	t.Setenv("BITS_HOME", h.home)
 	h.startWorker()
-	testenv.Eventually(t, "the worker to hold its lock", func() bool { return engine.WorkerRunning(h.home) })
+	testenv.Eventually(t, "the worker to hold its lock", func() bool { return spawn.Running(h.home) })
 	h.record("worker", "--idle-timeout", "1s")
 	h.check("worker")
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func newHarness(t *testing.T) *harness {
 		Now:   func() time.Time { return fixedNow },
 		NewID: func() string { return fmt.Sprintf("AB000000-0000-4000-8000-%012d", n.Add(1)) },
 		// No worker is started; one that a test runs itself is nudged.
-		StartWorker: func(home string) error { engine.NudgeWorker(home); return nil },
+		StartWorker: func(home string) error { spawn.Nudge(home); return nil },
 		Owner:       `HOST\user`,
 	})
 	if err != nil {

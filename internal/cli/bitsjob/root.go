@@ -148,7 +148,7 @@ non-zero exit status (see docs/json.md).`,
 		newResumeCmd(e), newSuspendCmd(e), newCancelCmd(e), newCompleteCmd(e),
 		newGetCmd(e), newListCmd(e), newSetCmd(e),
 		newTransferCmd(e), newWatchCmd(e),
-		newWorkerCmd(), newVersionCmd(e), newConfigCmd(e),
+		newWorkerCmd(), newServiceCmd(e), newVersionCmd(e), newConfigCmd(e),
 	)
 	// Add help and completion now rather than at Execute, so that the
 	// command tree is whole for anyone who walks it (the module's contract

@@ -1,15 +1,21 @@
 package bitsjob
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"bits/engine"
+	"bits/engine/spawn"
 )
 
 type workerOptions struct {
@@ -17,32 +23,83 @@ type workerOptions struct {
 	checkpoint time.Duration
 	background int
 	debug      bool
+	supervise  bool
+	logFile    string
 }
 
 func newWorkerCmd() *cobra.Command {
-	o := workerOptions{
-		idle:       envDuration("BITS_WORKER_IDLE", 60*time.Second),
-		checkpoint: envDuration("BITS_CHECKPOINT_INTERVAL", time.Second),
-		debug:      os.Getenv("BITS_WORKER_DEBUG") != "",
-	}
+	o := workerOptions{idle: 60 * time.Second, checkpoint: time.Second, debug: os.Getenv("BITS_WORKER_DEBUG") != ""}
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the per-user transfer worker in the foreground",
 		Long: `Run the worker that moves the bytes of this user's jobs. Front ends start it
-in the background when a job has work to do; run it by hand to watch its log.
-It exits after --idle-timeout with nothing to do, and at once (status 0) when
-another worker already runs for the same state folder.`,
+in the background when a job has work to do (through the service when
+'bitsjob service install' set one up); run it by hand to watch its log.
+It exits after --idle-timeout with nothing to do (0: never), and at once
+(status 0) when another worker already runs for the same state folder.
+With --supervise it runs as a child of this process, which starts it again
+within seconds when it dies of anything but a clean exit.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.fromEnv(cmd); err != nil {
+				return err
+			}
+			if o.supervise {
+				return supervise(cmd.Context(), cmd.ErrOrStderr(), o)
+			}
+			return runWorker(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
 	}
-	cmd.Flags().DurationVar(&o.idle, "idle-timeout", o.idle, "exit after this long with nothing to do ($BITS_WORKER_IDLE)")
-	cmd.Flags().DurationVar(&o.checkpoint, "checkpoint", o.checkpoint, "how often transfers sync and record progress ($BITS_CHECKPOINT_INTERVAL)")
-	cmd.Flags().BoolVar(&o.debug, "debug", o.debug, "log every decision, among them the bandwidth controller's ten a second ($BITS_WORKER_DEBUG)")
-	cmd.Flags().IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
+	f := cmd.Flags()
+	f.DurationVar(&o.idle, "idle-timeout", o.idle, "exit after this long with nothing to do; 0: never ($BITS_WORKER_IDLE)")
+	f.DurationVar(&o.checkpoint, "checkpoint", o.checkpoint, "how often transfers sync and record progress ($BITS_CHECKPOINT_INTERVAL)")
+	f.BoolVar(&o.debug, "debug", o.debug, "log every decision, among them the bandwidth controller's ten a second ($BITS_WORKER_DEBUG)")
+	f.IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
+	f.BoolVar(&o.supervise, "supervise", false, "run the worker as a child and start it again when it dies; log to --log-file, else worker.log in the state folder")
+	f.StringVar(&o.logFile, "log-file", "", "write the log to this file, rotated at 10 MB with 3 old files kept, instead of stderr")
 	return cmd
 }
 
-func runWorker(cmd *cobra.Command, o workerOptions) error {
+// fromEnv takes the defaults of flags not given from the environment, so a
+// worker that a front end starts inherits the settings of the shell that
+// ran it. A bad value there is an error, as on the command line.
+func (o *workerOptions) fromEnv(cmd *cobra.Command) error {
+	for flag, env := range map[string]string{"idle-timeout": "BITS_WORKER_IDLE", "checkpoint": "BITS_CHECKPOINT_INTERVAL"} {
+		v := os.Getenv(env)
+		if cmd.Flags().Changed(flag) || v == "" {
+			continue
+		}
+		if err := cmd.Flags().Set(flag, v); err != nil {
+			return usageErr("$%s: %q is not a duration (for example 90s or 5m)", env, v)
+		}
+	}
+	switch {
+	case o.idle < 0:
+		return usageErr("--idle-timeout: %s is negative; 0 means never exit", o.idle)
+	case o.checkpoint <= 0:
+		return usageErr("--checkpoint: %s is not a positive duration", o.checkpoint)
+	case o.background < 0:
+		return usageErr("--max-background: %d is negative", o.background)
+	}
+	return nil
+}
+
+// args returns the command line of a worker with these options.
+func (o workerOptions) args() []string {
+	args := []string{"worker", "--idle-timeout", o.idle.String(), "--checkpoint", o.checkpoint.String(),
+		"--max-background", strconv.Itoa(o.background)}
+	if o.debug {
+		args = append(args, "--debug")
+	}
+	return args
+}
+
+func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
+	if o.logFile != "" {
+		f := spawn.RotatingLog(o.logFile)
+		defer f.Close()
+		stderr = f
+	}
 	m, err := engine.Open(engine.Options{})
 	if err != nil {
 		return err
@@ -52,22 +109,51 @@ func runWorker(cmd *cobra.Command, o workerOptions) error {
 	if o.debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	err = engine.RunWorker(cmd.Context(), m, engine.WorkerOptions{
-		IdleTimeout: o.idle, Checkpoint: o.checkpoint, Lock: engine.InheritedLock(), MaxBackground: o.background, Log: log,
+	idle := o.idle
+	if idle == 0 {
+		idle = engine.NeverIdle
+	}
+	err = engine.RunWorker(ctx, m, engine.WorkerOptions{
+		IdleTimeout: idle, Checkpoint: o.checkpoint, Lock: spawn.InheritedLock(), MaxBackground: o.background,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
-	if errors.Is(err, engine.ErrWorkerRunning) {
-		fmt.Fprintln(cmd.ErrOrStderr(), "bitsjob worker:", err)
+	if errors.Is(err, spawn.ErrRunning) {
+		fmt.Fprintln(stderr, "bitsjob worker:", err)
 		return nil
 	}
 	return err
 }
 
-// envDuration reads a duration default from the environment, so a worker
-// that a front end starts inherits the settings of the shell that ran it.
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
-		return v
+// supervise runs the worker as a child and starts it again when it dies.
+func supervise(ctx context.Context, stderr io.Writer, o workerOptions) error {
+	home, err := engine.ResolveHome("")
+	if err != nil {
+		return err
 	}
-	return def
+	if o.logFile == "" {
+		o.logFile = filepath.Join(home, spawn.LogFile)
+	}
+	if err := os.MkdirAll(filepath.Dir(o.logFile), 0o700); err != nil {
+		return err
+	}
+	log := spawn.RotatingLog(o.logFile)
+	defer log.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	err = spawn.Supervise(ctx, spawn.Supervision{
+		Home:   home,
+		Worker: func() *exec.Cmd { return exec.Command(self, o.args()...) },
+		Lock:   spawn.InheritedLock(),
+		Log:    log,
+	})
+	if errors.Is(err, spawn.ErrRunning) {
+		fmt.Fprintln(stderr, "bitsjob worker:", err)
+		return nil
+	}
+	if err != nil {
+		fmt.Fprintln(log, "bitsjob worker --supervise:", err)
+	}
+	return err
 }
