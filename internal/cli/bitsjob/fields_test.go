@@ -147,6 +147,8 @@ func TestJSONFieldsDocumented(t *testing.T) {
 	all = append(all, fieldNames(eventJSON{})...)
 	all = append(all, fieldNames(rangeJSON{})...)
 	all = append(all, fieldNames(credentialJSON{})...)
+	all = append(all, fieldNames(serviceJSON{})...)
+	all = append(all, fieldNames(serviceStatusJSON{})...)
 	all = append(all, "Error", "Warning", "Version")
 	for _, name := range all {
 		if !documented[name] {
@@ -164,6 +166,10 @@ func fieldNames(v any) []string {
 	switch v.(type) {
 	case errorBody:
 		out = append(out, "Detail", "Action", "Job")
+	case serviceJSON:
+		out = append(out, "StateFolder")
+	case serviceStatusJSON:
+		out = append(out, "StateFolder", "Linger", "WorkerPID")
 	}
 	return out
 }
