@@ -385,3 +385,71 @@ func killUser(t *testing.T, uid uint32) {
 		return true
 	})
 }
+
+// TestSystemCronStartsEveryUsersWorker installs the machine-wide cron
+// service as root and runs its @reboot command: the worker of a user with
+// a job waiting starts, as that user, and finishes the job.
+func TestSystemCronStartsEveryUsersWorker(t *testing.T) {
+	other := newOtherUser(t)
+	root := newUser(t)
+	folder := filepath.Join(other.home, ".local", "state", "bits")
+	if _, err := os.Stat("/etc/cron.d"); err != nil {
+		if err := os.Mkdir("/etc/cron.d", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove("/etc/cron.d") })
+	}
+	out, stderr, code := root.bitsjob("service", "install", "--system", "--supervisor", "cron")
+	if code != 0 || !strings.Contains(out, "/etc/cron.d/bits-worker") {
+		t.Fatalf("service install --system: exit %d\n%s%s", code, out, stderr)
+	}
+	t.Cleanup(func() { root.bitsjob("service", "uninstall", "--system") })
+	tab, err := os.ReadFile("/etc/cron.d/bits-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var command string
+	for _, l := range strings.Split(string(tab), "\n") {
+		if rest, ok := strings.CutPrefix(l, "@reboot root "); ok {
+			command = strings.ReplaceAll(rest, `\%`, "%")
+		}
+	}
+	if command == "" {
+		t.Fatalf("no @reboot line for root in /etc/cron.d/bits-worker:\n%s", tab)
+	}
+
+	content := testenv.RandomContent(4<<20, 35)
+	o := testenv.NewOrigin(t, content, testenv.RateLimit(8<<20))
+	dest := filepath.Join(other.home, "f.bin")
+	for _, args := range [][]string{{"/create", "mine"}, {"/addfile", "mine", o.URL("/file"), dest}, {"/resume", "mine"}} {
+		if out, code := other.bitsadmin(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	killUser(t, other.uid)
+	boot := exec.Command("/bin/sh", "-c", command)
+	boot.Env = []string{"PATH=/usr/bin:/bin"}
+	if out, err := boot.CombinedOutput(); err != nil {
+		t.Fatalf("the @reboot command %q: %v\n%s", command, err, out)
+	}
+	var pid int
+	testenv.Eventually(t, "the user's worker", func() bool {
+		var err error
+		pid, err = spawn.PID(folder)
+		return err == nil && spawn.Running(folder)
+	})
+	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil || fi.Sys().(*syscall.Stat_t).Uid != other.uid {
+		t.Errorf("the worker (pid %d) does not run as the user %d: %v", pid, other.uid, err)
+	}
+	testenv.Eventually(t, "TRANSFERRED", func() bool { s, _ := jobState(t, folder, "mine"); return s == engine.Transferred })
+	if out, code := other.bitsadmin(t, "/complete", "mine"); code != 0 {
+		t.Fatalf("/complete: %d\n%s", code, out)
+	}
+	if got, err := os.ReadFile(dest); err != nil || sum(got) != sum(content) {
+		t.Fatalf("the file differs from the origin's (%v)", err)
+	}
+	out, _, _ = root.bitsjob("service", "uninstall", "--system")
+	if _, err := os.Stat("/etc/cron.d/bits-worker"); err == nil || !strings.Contains(out, "Removed /etc/cron.d/bits-worker") {
+		t.Errorf("uninstall --system left /etc/cron.d/bits-worker:\n%s", out)
+	}
+}

@@ -58,8 +58,10 @@ func Acquire(ctx context.Context, home string, handed *os.File, wait bool) (*os.
 			return nil, err
 		}
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// Written over the old pid, then cut: a reader never sees an empty file.
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if _, err := f.WriteAt(pid, 0); err == nil {
+		f.Truncate(int64(len(pid)))
 	}
 	return f, nil
 }

@@ -194,3 +194,25 @@ func TestPIDOfNoWorker(t *testing.T) {
 		t.Errorf("PID = %d, %v", pid, err)
 	}
 }
+
+// TestLogIsRotated writes 45 MB of log lines: the log never grows past
+// 10 MB, and at most three older files are kept beside it.
+func TestLogIsRotated(t *testing.T) {
+	dir := t.TempDir()
+	log := RotatingLog(filepath.Join(dir, LogFile))
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range 45 << 10 {
+		if _, err := log.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Close()
+	fi, err := os.Stat(filepath.Join(dir, LogFile))
+	if err != nil || fi.Size() > 10<<20 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("worker.log: %v, %v", fi, err)
+	}
+	testenv.Eventually(t, "old logs pruned to three", func() bool {
+		old, _ := filepath.Glob(filepath.Join(dir, "worker-*.log"))
+		return len(old) == 3
+	})
+}
