@@ -418,6 +418,11 @@ func TestSystemCronStartsEveryUsersWorker(t *testing.T) {
 		t.Fatalf("no @reboot line for root in /etc/cron.d/bits-worker:\n%s", tab)
 	}
 
+	if out, _ := other.run(t, "bitsjob", "service", "status"); !strings.Contains(out, "Supervisor:   cron") ||
+		!strings.Contains(out, "The machine-wide service (bitsjob service install --system) serves this state folder.") {
+		t.Errorf("a user's service status under the machine-wide service:\n%s", out)
+	}
+
 	content := testenv.RandomContent(4<<20, 35)
 	o := testenv.NewOrigin(t, content, testenv.RateLimit(8<<20))
 	dest := filepath.Join(other.home, "f.bin")

@@ -243,8 +243,30 @@ func Inspect(s Setup) (*Status, error) {
 		sv.status(&s, st, rec)
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
+	default:
+		machineWide(s, st)
 	}
 	return st, nil
+}
+
+// machineWide reports the machine-wide service when it serves s.Home, the
+// caller's default state folder.
+func machineWide(s Setup, st *Status) {
+	u, err := currentUser()
+	if err != nil || s.Home != (Account{Dir: u.HomeDir}).Folder() {
+		return
+	}
+	for _, k := range Kinds {
+		sv, _ := supervisorOf(k)
+		wide := &Status{}
+		sv.status(&Setup{System: true}, wide, &record{Kind: k})
+		if wide.Active {
+			st.Supervisor, st.Active = k, true
+			st.Details = append(st.Details, "The machine-wide service (bitsjob service install --system) serves this state folder.")
+			st.Details = append(st.Details, wide.Details...)
+			return
+		}
+	}
 }
 
 func (s *Setup) checkScope() error {

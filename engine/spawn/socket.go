@@ -46,6 +46,15 @@ func Activated() net.Listener {
 	return ln
 }
 
+// removeStaleSocket removes a worker socket that nobody answers on.
+func removeStaleSocket(home string) {
+	if c, err := dial(home); err == nil {
+		c.Close()
+	} else if errors.Is(err, syscall.ECONNREFUSED) {
+		os.Remove(filepath.Join(home, socketFile))
+	}
+}
+
 // ErrSocketTaken means another process listens on the worker socket: a
 // supervisor's socket, while this worker was started some other way.
 var ErrSocketTaken = errors.New("another process listens on " + socketFile)

@@ -171,6 +171,7 @@ func (systemd) install(s *Setup, r *Report, rec *record) error {
 		}
 		r.Changed = true
 	}
+	removeStaleSocket(s.Home) // left by a worker that was killed; systemd binds there
 	verb := "start"
 	if changed && unitActive(false, service) {
 		verb = "restart" // the program or the unit changed
