@@ -17,8 +17,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed sql/*.sql
@@ -65,11 +67,22 @@ func Open(file string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{rw: rw, ro: ro}
-	if err := s.migrate(context.Background()); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("storage: migrate %s: %w", file, err)
+	// Two processes that open a new database at once (a worker that
+	// systemd starts and the command that installed it) can find it busy
+	// while the other one sets it up, before any busy timeout applies.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.migrate(context.Background())
+		if err == nil {
+			return s, nil
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			s.Close()
+			return nil, fmt.Errorf("storage: migrate %s: %w", file, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s, nil
 }
 
 // Close closes the database.
