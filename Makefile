@@ -5,7 +5,7 @@ SHELL := bash
 # Where a fresh machine keeps Go, for shells that do not have it on PATH yet.
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
-.PHONY: help deps build test fuzz demo bench install clean
+.PHONY: help deps build test fuzz demo bench reboot-test install clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -57,6 +57,9 @@ demo: build ## download 64 MiB twice from a local bitsserver with bitsadmin
 bench: ## compare with curl (1 GiB over loopback, uploads) and yielding on a 20 Mbit/s bottleneck
 	scripts/deps.sh go curl ip tc aria2c
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+reboot-test: ## reboot, power off, log out and suspend a Debian VM (QEMU) mid-transfer; the service must resume it
+	scripts/vm/reboot-test.sh
 
 install: ## go install the three programs (into $GOBIN, else $GOPATH/bin)
 	go install ./cmd/...

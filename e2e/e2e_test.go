@@ -242,18 +242,7 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 		if state != "TRANSFERRING" && state != "CONNECTING" && state != "QUEUED" {
 			t.Fatalf("kill %d: state %s", i, state)
 		}
-		want := fmt.Sprintf("bytes=%d-", checkpoint)
-		testenv.Eventually(t, "the resumed GET", func() bool {
-			for _, r := range o.Requests()[seen:] {
-				if r.Method == "GET" {
-					if r.Range != want {
-						t.Fatalf("kill %d: resumed with Range %q, want %q", i, r.Range, want)
-					}
-					return true
-				}
-			}
-			return false
-		})
+		resumedFrom(t, o, seen, checkpoint)
 	}
 
 	u.waitState("big", "TRANSFERRED")
@@ -267,6 +256,24 @@ func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
 	if left := testenv.TempFiles(t, filepath.Dir(dest)); len(left) != 0 {
 		t.Errorf("temporary files after /complete: %v", left)
 	}
+}
+
+// resumedFrom waits for the first GET after the first seen requests and
+// fails the test unless it asks for the rest from checkpoint.
+func resumedFrom(t *testing.T, o *testenv.Origin, seen int, checkpoint int64) {
+	t.Helper()
+	want := fmt.Sprintf("bytes=%d-", checkpoint)
+	testenv.Eventually(t, "the resumed GET", func() bool {
+		for _, r := range o.Requests()[seen:] {
+			if r.Method == "GET" {
+				if r.Range != want {
+					t.Fatalf("resumed with Range %q, want %q", r.Range, want)
+				}
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func TestTransferPipedPrintsPlainLines(t *testing.T) {

@@ -151,7 +151,7 @@ func startWith(t *testing.T, tr engine.Transports) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	go func() {
 		done <- engine.RunWorker(ctx, m, engine.WorkerOptions{IdleTimeout: time.Hour,
 			Checkpoint: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))})

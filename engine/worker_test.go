@@ -35,26 +35,10 @@ type harness struct {
 	m     *engine.Manager
 	clock *clock
 	dir   string // where downloads land
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 }
 
-// syncBuffer is the worker's log, read while the worker writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (h *harness) log() string {
-	h.logs.mu.Lock()
-	defer h.logs.mu.Unlock()
-	return h.logs.b.String()
-}
+func (h *harness) log() string { return h.logs.String() }
 
 // fmtJob prints every field of a job, as a test of what it carries.
 func fmtJob(j *engine.Job) string { return fmt.Sprintf("%+v %+v", *j, j.Files) }

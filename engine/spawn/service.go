@@ -79,7 +79,7 @@ type Status struct {
 }
 
 // Choose returns the best supervisor of this machine, and why.
-func Choose(system bool) (Kind, string, error) {
+func Choose() (Kind, string, error) {
 	if runtime.GOOS == "darwin" {
 		return Launchd, "macOS", nil
 	}
@@ -139,6 +139,7 @@ func Install(s Setup) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
+			r.Changed = true
 			r.say("Replacing the %s service set up before for this state folder.", old.Kind)
 			if err := sv.uninstall(&s, r, old); err != nil {
 				return nil, err
@@ -165,7 +166,9 @@ func Install(s Setup) (*Report, error) {
 	return r, nil
 }
 
-// Uninstall removes what Install set up, and stops the worker it started.
+// Uninstall removes what Install set up. Under systemd and launchd that
+// stops the worker they run; under cron a worker that runs goes on until it
+// is idle, as one that a command started.
 func Uninstall(s Setup) (*Report, error) {
 	if err := s.checkScope(); err != nil {
 		return nil, err
@@ -290,7 +293,7 @@ func (s *Setup) check() error {
 		return errors.New("a path with a line break cannot go into a service definition")
 	}
 	if s.Kind == "" {
-		k, _, err := Choose(s.System)
+		k, _, err := Choose()
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -10,30 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"bits/internal/testenv"
 )
-
-// lockedBuffer is a log that a test reads while the supervisor writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestSuperviseRestartsUntilACleanExit supervises a stand-in worker (a
 // shell script) that kills itself twice and then exits cleanly. The
@@ -46,7 +26,7 @@ func TestSuperviseRestartsUntilACleanExit(t *testing.T) {
 [ "$BITS_WORKER_LOCK_FD" = 3 ] && [ -e /proc/self/fd/3 ] || exit 3
 [ "$(wc -l < "$RUNS")" -ge 3 ] && exit 0
 kill -9 $$`
-	var log lockedBuffer
+	var log testenv.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Supervise(context.Background(), Supervision{
@@ -90,7 +70,7 @@ func TestSuperviseStopsTheWorker(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var log lockedBuffer
+	var log testenv.SyncBuffer
 	go func() {
 		done <- Supervise(ctx, Supervision{
 			Home: home,

@@ -67,8 +67,9 @@ func (a Account) holdsJobs() bool {
 }
 
 // StartAllUsers runs `bitsjob service start` as each user whose default
-// state folder holds jobs, so each starts a worker if a job waits (root
-// only: the machine-wide service does it at boot). A user's worker runs
+// state folder holds jobs and has no service of the user's own, so each
+// starts a worker if a job waits (root only: the machine-wide service does
+// it at boot). A user's worker runs
 // with that user's rights and nothing of root's.
 func StartAllUsers() error {
 	if os.Geteuid() != 0 {
@@ -84,8 +85,8 @@ func StartAllUsers() error {
 	}
 	var errs []error
 	for _, a := range accts {
-		if !a.holdsJobs() {
-			continue
+		if !a.holdsJobs() || fileExists(recordPath(a.Folder())) {
+			continue // nothing to serve, or a service of the user's own serves it
 		}
 		if err := runAs(a, program, "service", "start"); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))

@@ -67,16 +67,22 @@ $XDG_STATE_HOME/bits, else ~/.local/state/bits). See docs/service.md.`,
 			}
 			why := ""
 			if s.Kind == "" {
-				k, reason, err := spawn.Choose(s.System)
+				k, reason, err := spawn.Choose()
 				if err != nil {
 					return &opError{action: "install the service", err: err}
 				}
 				s.Kind, why = k, reason
 			}
 			r, err := spawn.Install(s)
+			if err != nil {
+				why = "" // what was done before the failure, without "Installed already"
+			}
 			e.printService(r, why)
 			if err != nil {
 				return &opError{action: "install the service", err: err}
+			}
+			if s.System {
+				return nil
 			}
 			// Opening the store lets the command's end start the worker,
 			// now through the service, if a job waits.

@@ -1,0 +1,433 @@
+#!/bin/bash
+# guest-test.sh: the guest side of reboot-test.sh. bits-vm-test.service runs
+# it as root from the payload disk at every boot of the test machine; it
+# writes lines that start with "BITSVM " to the serial console, which the
+# host reads. Which boot this is comes from a counter on the guest's disk:
+#   boot 1  makes the content; alice installs the worker's user service
+#           (bitsjob service install --linger), root installs the
+#           machine-wide one (--system), and alice and bob each queue and
+#           resume a download; it reboots once bytes have moved for both
+#   boot 2  only watches: a progress line a second, read from the job stores
+#           without any bits command and without a session for anyone (the
+#           host powers the machine off hard while it watches)
+#   boot 3  watches both transfers resume, logs alice in and out (logind's
+#           terminate-session and terminate-user) and bob (terminate-user,
+#           under the machine-wide service), says when the host may suspend
+#           the machine, waits for TRANSFERRED, completes the jobs and
+#           checks each file's sha256
+# A line "BITSVM FAIL ..." ends the test; reboot-test.sh judges the rest.
+set -uo pipefail
+
+# shellcheck source=/dev/null
+. /payload/config # BITS_VM_SIZE_MIB, BITS_VM_RATE, BITS_VM_LOGOUT
+
+state=/var/lib/bits-vm # this test's own notes, on the guest's disk
+url=http://127.0.0.1:8080/big.bin
+
+# The store and the download of each user.
+store() { echo "/home/$1/.local/state/bits"; }
+dest() { echo "/home/$1/big.bin"; }
+
+say() { printf 'BITSVM %s\n' "$*"; }
+
+# journal prints the journal since $1 (a journalctl --since time), without
+# this script's own lines, which the console has already; $2 keeps only
+# that many of the last lines.
+journal() {
+	journalctl --no-pager -o short-monotonic --since "$1" | grep -v BITSVM | tail -n "${2:-+1}" |
+		sed 's/^/BITSVM journal: /'
+}
+
+# fail ends the test: the journal's last lines first, as the host stops
+# reading at the FAIL line.
+fail() {
+	journal -5min 30
+	say "FAIL $*"
+	exit 1
+}
+
+now() { date '+%Y-%m-%d %H:%M:%S'; }
+
+# note NAME VALUE keeps a value across boots, on disk before it returns.
+note() {
+	mkdir -p "$state"
+	printf '%s\n' "$2" >"$state/$1.tmp"
+	sync "$state/$1.tmp"
+	mv "$state/$1.tmp" "$state/$1"
+	sync "$state"
+}
+recall() { cat "$state/$1" 2>/dev/null; }
+
+# as USER CMD... runs a command with the user's ids but no login: no PAM,
+# so no logind session and no user manager started on their behalf.
+as() {
+	local who=$1
+	shift
+	setpriv --reuid="$who" --regid="$who" --init-groups \
+		env -i HOME="/home/$who" USER="$who" LOGNAME="$who" PATH=/usr/local/bin:/usr/bin:/bin "$@"
+}
+
+# in_session USER CMD runs a shell command as the user in a real login
+# session: su goes through PAM, where pam_systemd registers the session with
+# logind (and starts the user's manager if it does not run).
+in_session() { su - "$1" -c "$2" </dev/null 2>&1; }
+
+# progress [USER] reads the user's job "big" (alice's by default) into
+# STATE, BYTES and TOTAL. It reads as the user: SQLite may create the -wal
+# and -shm files beside the database, and ones owned by root would lock the
+# worker out.
+STATE='' BYTES='' TOTAL=''
+progress() {
+	local who=${1:-alice} row
+	row=$(as "$who" sqlite3 -readonly -batch -noheader -separator ' ' -cmd '.timeout 5000' "$(store "$who")/jobs.db" \
+		"SELECT j.state, f.bytes_done, f.bytes_total FROM jobs j JOIN files f ON f.job_id = j.id WHERE j.display_name = 'big';" 2>&1)
+	if [[ ! $row =~ ^[0-9]+\ [0-9]+\ -?[0-9]+$ ]]; then
+		STATE='' BYTES='' TOTAL=''
+		say "progress of $who boot=$boot unreadable: $(head -n 1 <<<"$row")"
+		return 1
+	fi
+	read -r STATE BYTES TOTAL <<<"$row"
+}
+
+# bob_report prints bob's progress (a line the host does not count as
+# alice's) and, in boot 2, keeps it on disk for boot 3.
+bob_report() {
+	progress bob || return 1
+	say "bob state=$STATE bytes=$BYTES total=$TOTAL"
+	[ "$boot" != 2 ] || note bob-last "$BYTES"
+}
+
+# report prints one progress line, with both of the guest's clocks. In
+# boot 2 it also keeps the bytes on disk, for boot 3 to compare with.
+report() {
+	progress || return 1
+	say "progress boot=$boot up=$(cut -d' ' -f1 /proc/uptime) wall=$(date +%s) state=$STATE bytes=$BYTES total=$TOTAL"
+	[ "$boot" != 2 ] || note last-bytes "$BYTES"
+}
+
+# tick sleeps until a second has passed since the last tick: reading the
+# store takes a good part of a second under emulation.
+last_tick=0
+tick() {
+	local left=$((last_tick + 1000000 - ${EPOCHREALTIME/./}))
+	if [ "$left" -gt 999999 ]; then
+		left=999999
+	fi
+	if [ "$left" -gt 0 ]; then
+		sleep "0.$(printf '%06d' "$left")"
+	fi
+	last_tick=${EPOCHREALTIME/./}
+}
+
+# worker [USER] prints the running worker's pid and cgroup: the pid is the
+# first line of worker.lock; WORKER_PID is empty when no worker runs.
+WORKER_PID=''
+worker() {
+	local who=${1:-alice} pid
+	pid=$(head -n 1 "$(store "$who")/worker.lock" 2>/dev/null)
+	WORKER_PID=''
+	if [[ $pid =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = bitsjob ]; then
+		WORKER_PID=$pid
+		say "worker of $who pid=$pid cgroup=$(tr '\n' ' ' <"/proc/$pid/cgroup")"
+	else
+		say "worker of $who none (worker.lock: ${pid:-missing})"
+	fi
+}
+
+# bob_worker checks that bob's worker runs as the machine-wide service's
+# system unit, outside every session and user manager.
+bob_worker() {
+	worker bob
+	[ -n "$WORKER_PID" ] || fail "no worker runs for bob"
+	grep -q 'system\.slice/.*bits-worker@1001\.service' "/proc/$WORKER_PID/cgroup" ||
+		fail "bob's worker does not run as bits-worker@1001.service"
+}
+
+# manager prints the state of alice's user manager into MANAGER.
+MANAGER=''
+manager() {
+	MANAGER="$(systemctl show -P ActiveState user@1000.service)/$(systemctl show -P SubState user@1000.service) pid=$(systemctl show -P MainPID user@1000.service)"
+	say "manager user@1000.service $MANAGER linger=$(loginctl show-user alice -P Linger 2>/dev/null || echo n/a)"
+}
+
+sessions() {
+	say "sessions: $(loginctl list-sessions --no-legend | tr -s ' ' | paste -sd ';' -)"
+}
+
+# watch_growth PAST SECONDS [USER] prints a progress line a second until
+# more than PAST bytes of the user's job (alice's by default) are done, for
+# at most SECONDS (of the guest's clock); it returns 1 when the time runs
+# out.
+watch_growth() {
+	local past=$1 deadline=$(($(date +%s) + $2)) who=${3:-alice}
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		if [ "$who" = alice ]; then
+			report
+		else
+			bob_report
+		fi && [ "$BYTES" -gt "$past" ] && return 0
+		[ "$STATE" = 4 ] && fail "the job of $who is in ERROR"
+		tick
+	done
+	return 1
+}
+
+# settle waits until alice's user manager is neither starting nor stopping.
+settle() {
+	local deadline=$(($(date +%s) + 60)) s
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		s=$(systemctl show -P ActiveState user@1000.service)
+		case $s in activating | deactivating | reloading) ;; *) return 0 ;; esac
+		sleep 0.5
+	done
+	fail "user@1000.service still $s after 60 s"
+}
+
+# open_session USER VARIANT logs the user in (su, through PAM) and runs a
+# bits command in the session, leaving the session open; it sets SESSION to
+# its logind id.
+SESSION='' SU_PID=''
+open_session() {
+	local who=$1 ready=/tmp/bits-vm-session.$2 deadline
+	rm -f "$ready"
+	su - "$who" -c "bitsadmin /info big; echo \"\$XDG_RUNTIME_DIR\" >$ready; exec sleep infinity" </dev/null 2>&1 &
+	SU_PID=$!
+	deadline=$(($(date +%s) + 60))
+	until [ -s "$ready" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "$who's session ($2) did not run its bits command within 60 s"
+		kill -0 "$SU_PID" 2>/dev/null || fail "su for $who's session ($2) exited"
+		sleep 0.5
+	done
+	SESSION=$(loginctl list-sessions --no-legend | awk -v who="$who" '$3 == who { print $1; exit }')
+	[ -n "$SESSION" ] || fail "no logind session for $who after su"
+	say "session $SESSION opened for $who (XDG_RUNTIME_DIR=$(cat "$ready")), bitsadmin /info ran in it"
+	sessions
+}
+
+# gone USER waits until the user has no session left and su has ended.
+gone() {
+	local deadline=$(($(date +%s) + 60))
+	while loginctl list-sessions --no-legend | awk -v who="$1" '$3 == who' | grep -q . || kill -0 "$SU_PID" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "$1's session did not end within 60 s"
+		sleep 0.5
+	done
+	wait "$SU_PID" 2>/dev/null
+}
+
+# logout VARIANT: log alice in, run a bits command, end the session with
+# "loginctl terminate-session" (VARIANT session) or "loginctl
+# terminate-user alice" (VARIANT user) in the middle of the transfer, and
+# report what happened to her user manager, to the worker and to the
+# transfer.
+logout() {
+	local variant=$1 since mgr_before worker_before bytes_at grew=no
+	since=$(now)
+	open_session alice "$variant"
+	manager
+	mgr_before=$MANAGER
+	worker
+	worker_before=$WORKER_PID
+	if [ "$variant" = session ]; then
+		say "loginctl terminate-session $SESSION"
+		loginctl terminate-session "$SESSION" || fail "loginctl terminate-session failed"
+	else
+		say "loginctl terminate-user alice"
+		loginctl terminate-user alice || fail "loginctl terminate-user failed"
+	fi
+	gone alice
+	settle
+	sessions
+	manager
+	worker
+	# A worker that was stopped records its last checkpoint as it goes:
+	# growth counts from what the store says once the logout has settled.
+	report || fail "cannot read the job store"
+	bytes_at=$BYTES
+	# Watch for 30 s: time enough for a user service to restart the worker
+	# and for its first checkpoint.
+	if watch_growth "$bytes_at" 30; then
+		grew=yes
+	fi
+	manager
+	worker
+	say "logout variant=$variant manager_before=[$mgr_before] manager_after=[$MANAGER] worker_before=${worker_before:-none} worker_after=${WORKER_PID:-none} bytes_after_logout=$bytes_at bytes_30s_later=$BYTES grew=$grew"
+	journal "$since"
+	case $variant/$grew in
+	session/no) fail "the transfer stopped after alice's session ended (terminate-session)" ;;
+	user/yes) ;;
+	user/no)
+		# terminate-user stops a lingering user's manager too, and systemd
+		# starts it again only at the next login or boot (docs/service.md).
+		# alice logs in, and types no bits command.
+		say "alice's user manager stayed down: alice logs in again (no bits command)"
+		in_session alice 'true' >/dev/null
+		watch_growth "$BYTES" 60 || fail "the transfer did not resume when alice logged in again"
+		worker
+		grep -q 'user@1000\.service' "/proc/$WORKER_PID/cgroup" 2>/dev/null ||
+			fail "after the login the worker does not run in alice's user manager"
+		say "logout variant=user recovered: the transfer resumed at alice's next login"
+		;;
+	esac
+}
+
+# logout_system: bob, whose worker the machine-wide service runs, logs in,
+# runs a bits command, and is ended with "loginctl terminate-user bob" in
+# the middle of the transfer: his worker, a system service, carries on.
+logout_system() {
+	local since worker_before bytes_at
+	since=$(now)
+	open_session bob system
+	bob_worker
+	worker_before=$WORKER_PID
+	say "loginctl terminate-user bob"
+	loginctl terminate-user bob || fail "loginctl terminate-user bob failed"
+	gone bob
+	sessions
+	bob_report || fail "cannot read bob's job store"
+	bytes_at=$BYTES
+	watch_growth "$bytes_at" 30 bob || fail "bob's transfer stopped after loginctl terminate-user bob"
+	bob_worker
+	say "logout variant=system worker_before=$worker_before worker_after=$WORKER_PID bytes_after_logout=$bytes_at bytes_later=$BYTES grew=yes"
+	[ "$WORKER_PID" = "$worker_before" ] || fail "bob's worker was replaced by the logout"
+	journal "$since"
+}
+
+# complete USER checks the user's job is TRANSFERRED, completes it as the
+# user (without a session) and compares the file with the origin's.
+complete() {
+	local who=$1 sum
+	say "as $who, without a session: bitsadmin /complete big"
+	as "$who" bitsadmin /complete big 2>&1 || fail "bitsadmin /complete big as $who failed"
+	[ -f "$(dest "$who")" ] || fail "$(dest "$who") is missing after /complete"
+	sum=$(sha256sum <"$(dest "$who")" | cut -d' ' -f1)
+	say "sha256 of $(dest "$who"): $sum (origin: $(recall sha256))"
+	[ "$sum" = "$(recall sha256)" ] || fail "sha256 mismatch for $who"
+}
+
+boot1() {
+	local size=$((BITS_VM_SIZE_MIB * 1048576)) sum deadline out
+	say "boot 1: $(uname -r), $(systemctl --version | head -n 1)"
+
+	mkdir -p /srv/bits
+	head -c "$size" /dev/urandom >/srv/bits/big.bin.part || fail "cannot write the content"
+	mv /srv/bits/big.bin.part /srv/bits/big.bin
+	sum=$(sha256sum </srv/bits/big.bin | cut -d' ' -f1)
+	note sha256 "$sum"
+	say "content /srv/bits/big.bin bytes=$size sha256=$sum, served at $BITS_VM_RATE bytes/s"
+	deadline=$(($(date +%s) + 60))
+	until ss -Hltn 'sport = :8080' | grep -q .; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "the origin (bits-origin.service) does not listen on 127.0.0.1:8080"
+		sleep 0.5
+	done
+
+	say "as alice: bitsjob service install --linger"
+	out=$(in_session alice 'bitsjob service install --linger') || {
+		printf '%s\n' "$out"
+		fail "bitsjob service install --linger failed"
+	}
+	printf '%s\n' "$out"
+	say "as alice: bitsjob service status"
+	in_session alice 'bitsjob service status'
+	manager
+
+	say "as alice: bitsadmin /create big, /addfile, /resume"
+	in_session alice "bitsadmin /create big && bitsadmin /addfile big $url $(dest alice) && bitsadmin /resume big" ||
+		fail "bitsadmin could not queue alice's job"
+	sessions
+	watch_growth 0 120 || fail "no bytes moved within 120 s of bitsadmin /resume"
+	worker
+	manager
+
+	say "as root: bitsjob service install --system"
+	bitsjob service install --system 2>&1 || fail "bitsjob service install --system failed"
+	say "as bob: bitsadmin /create big, /addfile, /resume (bob has no service of his own)"
+	in_session bob "bitsadmin /create big && bitsadmin /addfile big $url $(dest bob) && bitsadmin /resume big && bitsjob service status" ||
+		fail "bitsadmin could not queue bob's job"
+	watch_growth 0 120 bob || fail "no bytes of bob's job moved within 120 s of bitsadmin /resume"
+	bob_worker
+
+	report || fail "cannot read alice's job store"
+	note before-reboot "$BYTES"
+	say "before-reboot bytes=$BYTES"
+	sync
+	systemctl reboot
+}
+
+boot2() {
+	local i=0
+	say "boot 2: nobody types a bits command; alice has no session"
+	sessions
+	manager
+	# The host powers the machine off once it has seen progress grow.
+	while :; do
+		report
+		if [ $((i % 5)) = 0 ]; then
+			worker
+			bob_report
+		fi
+		i=$((i + 1))
+		tick
+	done
+}
+
+boot3() {
+	local past mode deadline
+	past=$(recall last-bytes)
+	say "boot 3 after a hard power-off: the last progress on disk was ${past:-none}"
+	sessions
+	manager
+	watch_growth "${past:-0}" 240 || fail "the transfer did not resume within 240 s of boot 3"
+	worker
+	case $WORKER_PID in '') fail "no worker runs" ;; esac
+	grep -q 'user@1000\.service' "/proc/$WORKER_PID/cgroup" || fail "the worker does not run in alice's user manager"
+	past=$(recall bob-last)
+	watch_growth "${past:-0}" 240 bob || fail "bob's transfer did not resume within 240 s of boot 3"
+	bob_worker
+
+	mode=${BITS_VM_LOGOUT:-both}
+	case $mode in
+	both)
+		logout session
+		logout user
+		logout_system
+		;;
+	session | user) logout "$mode" ;;
+	system) logout_system ;;
+	none) ;;
+	*) fail "BITS_VM_LOGOUT=$mode: want both, session, user, system or none" ;;
+	esac
+
+	# The host suspends the machine (QEMU's stop, then cont) while the
+	# transfer runs: at least 20 s of it must be left.
+	report || fail "cannot read the job store"
+	if [ $((TOTAL - BYTES)) -lt $((BITS_VM_RATE * 20)) ]; then
+		fail "too little left of the transfer for the suspend stage ($((TOTAL - BYTES)) bytes): lower BITS_VM_RATE or raise BITS_VM_SIZE_MIB"
+	fi
+	say "suspend-ready"
+
+	deadline=$(($(date +%s) + TOTAL / BITS_VM_RATE + 600))
+	until [ "$STATE" = 6 ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "the job is not TRANSFERRED in time"
+		tick
+		report
+		[ "$STATE" = 4 ] && fail "job in ERROR"
+	done
+	complete alice
+	until bob_report && [ "$STATE" = 6 ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "bob's job is not TRANSFERRED in time"
+		[ "$STATE" = 4 ] && fail "bob's job in ERROR"
+		tick
+	done
+	complete bob
+	say "result before=$(recall before-reboot) end=$(stat -c %s "$(dest alice)") sha256=ok bob=ok"
+	systemctl poweroff
+}
+
+boot=$(($(recall boot || echo 0) + 1))
+note boot "$boot"
+case $boot in
+1) boot1 ;;
+2) boot2 ;;
+3) boot3 ;;
+*) say "boot $boot: the test is over" ;;
+esac
