@@ -28,9 +28,9 @@ func init() {
 		notApplicable("/SETIEPROXY", "<account> <usage> [...] [/CONN <connection_name>]", 2,
 			"set the Internet Explorer proxy settings", noIEProxy),
 		notApplicable("/REPAIRSERVICE", "[/FORCE]", 0, "repair the service",
-			"There is no system service to repair: each user's transfer worker (bitsjob worker) starts by itself when a job needs it."),
+			"bitsadmin does not manage the service: bitsjob service install sets it up again, bitsjob service status shows it."),
 		notApplicable("/ENABLEANALYTICCHANNEL", "TRUE | FALSE", 1, "change the analytic channel",
-			"There is no event log: the worker writes its log to worker.log in the state folder."),
+			"There is no event log: the worker writes its log to worker.log in the state folder, or to the journal under systemd."),
 	)
 	cacheVerbs = append(groupHelp("/CACHE", &cacheVerbs),
 		peerCachingOff("/CLEAR", "", 0, "Purges the cache.", "clear the cache"),
