@@ -90,13 +90,17 @@ put etc/systemd/system/bits-payload.service <<'EOF'
 Description=Install the bits programs of the test payload
 RequiresMountsFor=/payload
 ConditionPathIsDirectory=/payload/bin
-# Before any user manager starts: a lingering user's units run bitsjob.
-Before=systemd-logind.service user@.service bits-origin.service bits-vm-test.service
+# Before anything runs bitsjob: a lingering user's manager, the
+# machine-wide service's boot start (which bitsjob service install --system
+# adds later).
+Before=systemd-logind.service user@.service bits-workers.service bits-origin.service bits-vm-test.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'install -m 0755 /payload/bin/* /usr/local/bin/'
+# A program that changed is written beside the old one, synced, then
+# renamed over it: a hard power-off never leaves half a program behind.
+ExecStart=/bin/sh -c 'for f in /payload/bin/*; do t=/usr/local/bin/$${f##*/}; cmp -s "$$f" "$$t" && continue; install -m 0755 "$$f" "$$t.new" && sync "$$t.new" && mv "$$t.new" "$$t"; done; sync /usr/local/bin'
 
 [Install]
 WantedBy=multi-user.target
@@ -107,6 +111,8 @@ put etc/systemd/system/bits-origin.service <<'EOF'
 Description=bits download origin on 127.0.0.1:8080
 Requires=bits-payload.service
 After=bits-payload.service
+# Serving before the workers start at boot, as a server elsewhere would be.
+Before=user@.service bits-workers.service
 
 [Service]
 EnvironmentFile=/payload/config

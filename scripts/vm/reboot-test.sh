@@ -296,7 +296,7 @@ boot2_line=$LINE_NO
 wait_growth "progress past $before bytes in boot 2" 300 "$boot2_line" 2 "$before"
 say "boot 2: progress grew to $(field bytes "$LINE") bytes"
 wait_line "the worker in alice's user manager" 60 "$boot2_line" \
-	'index($0, "BITSVM worker pid=") && index($0, "user@1000.service")'
+	'index($0, "BITSVM worker of alice pid=") && index($0, "user@1000.service")'
 say "boot 2: ${LINE#*BITSVM }"
 hard_power_off
 at_power_off=$(last_progress "$boot2_line" 0 2)

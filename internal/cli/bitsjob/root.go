@@ -128,7 +128,8 @@ func newRoot(e *env) *cobra.Command {
 		Use:   "bitsjob",
 		Short: "Background transfers that survive network loss and reboots",
 		Long: `bitsjob queues downloads and uploads that a per-user worker finishes in the
-background, across network loss, logout and reboot. Every command takes --json
+background, across network loss and crashes, and, once 'bitsjob service install'
+has set it up as a service, across logout and reboot. Every command takes --json
 and then prints JSON Lines (one document per line) whose field names are those
 of PowerShell's BitsJob objects; errors become a JSON object on stderr and a
 non-zero exit status (see docs/json.md).`,
