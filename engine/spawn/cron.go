@@ -20,8 +20,8 @@ const cronMark = "# bits transfer worker"
 
 const cronSystemFile = "/etc/cron.d/bits-worker"
 
-// CronLine returns the crontab line that starts the worker of home at boot.
-func CronLine(home, program string) string {
+// cronLine returns the crontab line that starts the worker of home at boot.
+func cronLine(home, program string) string {
 	return cronEscape("@reboot BITS_HOME=" + shQuote(home) + " " + shQuote(program) + " worker --supervise " + cronMark)
 }
 
@@ -73,7 +73,7 @@ func (cron) install(s *Setup, r *Report, rec *record) error {
 	if err != nil {
 		return err
 	}
-	want := CronLine(s.Home, s.Program)
+	want := cronLine(s.Home, s.Program)
 	var kept []string
 	found := false
 	for _, l := range lines {

@@ -24,9 +24,9 @@ var launchdPlist string
 
 var launchdTemplate = template.Must(template.New("plist").Funcs(template.FuncMap{"xml": xmlText}).Parse(launchdPlist))
 
-// LaunchdLabel is the label of the agent of the default state folder; an
+// launchdBaseLabel is the label of the agent of the default state folder; an
 // agent for another folder adds a hash of its path.
-const LaunchdLabel = "io.bits.worker"
+const launchdBaseLabel = "io.bits.worker"
 
 const systemAgentDir = "/Library/LaunchAgents"
 
@@ -40,10 +40,10 @@ func xmlText(s string) (string, error) {
 // default folder of every user (the machine-wide agent).
 func launchdLabel(home string) string {
 	if home == "" || home == defaultHome() {
-		return LaunchdLabel
+		return launchdBaseLabel
 	}
 	sum := sha256.Sum256([]byte(home))
-	return LaunchdLabel + "." + hex.EncodeToString(sum[:4])
+	return launchdBaseLabel + "." + hex.EncodeToString(sum[:4])
 }
 
 // defaultHome is the state folder a user has without BITS_HOME or
@@ -56,9 +56,9 @@ func defaultHome() string {
 	return filepath.Join(h, ".local", "state", "bits")
 }
 
-// LaunchdAgent returns the property list of the agent for home (empty: the
+// launchdAgent returns the property list of the agent for home (empty: the
 // machine-wide agent) and its label.
-func LaunchdAgent(home, program string) (label string, plist []byte, err error) {
+func launchdAgent(home, program string) (label string, plist []byte, err error) {
 	label = launchdLabel(home)
 	comment := "Written by `bitsjob service install`; `bitsjob service uninstall` removes it."
 	if home == "" {
@@ -97,7 +97,7 @@ func (launchd) install(s *Setup, r *Report, rec *record) error {
 	if s.System {
 		home = ""
 	}
-	_, plist, err := LaunchdAgent(home, s.Program)
+	_, plist, err := launchdAgent(home, s.Program)
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,8 @@ const (
 // ErrRunning is returned when another worker holds the lock.
 var ErrRunning = errors.New("a worker is already running for this state folder")
 
-// Lock takes the worker lock of home without waiting.
-func Lock(home string) (*os.File, error) {
+// lock takes the worker lock of home without waiting.
+func lock(home string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(home, lockFile), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func Acquire(ctx context.Context, home string, handed *os.File, wait bool) (*os.
 func lockWaiting(ctx context.Context, home string, forever bool) (*os.File, error) {
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for {
-		f, err := Lock(home)
+		f, err := lock(home)
 		if !errors.Is(err, ErrRunning) || (!forever && time.Now().After(deadline)) {
 			return f, err
 		}
@@ -83,7 +83,7 @@ func lockWaiting(ctx context.Context, home string, forever bool) (*os.File, erro
 
 // Running reports whether a worker holds the lock of home.
 func Running(home string) bool {
-	f, err := Lock(home)
+	f, err := lock(home)
 	if err != nil {
 		return errors.Is(err, ErrRunning)
 	}

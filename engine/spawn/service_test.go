@@ -40,7 +40,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 		system bool
 		verify []string // units to verify: instances of the templates
 	}{
-		{false, []string{"bits-worker@" + EscapePath("/home/a b/.local/state/bits") + ".service", "bits-worker@" + EscapePath("/home/a b/.local/state/bits") + ".socket"}},
+		{false, []string{"bits-worker@" + escapePath("/home/a b/.local/state/bits") + ".service", "bits-worker@" + escapePath("/home/a b/.local/state/bits") + ".socket"}},
 		{true, []string{"bits-worker@1000.service", activateSocket, "bits-activate@0-1.service", bootService}},
 	} {
 		files, err := systemdFiles(program, c.system)
@@ -90,8 +90,8 @@ func TestEscapePathMatchesSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := EscapePath(p), strings.TrimSpace(string(out)); got != want {
-			t.Errorf("EscapePath(%q) = %q, systemd-escape --path says %q", p, got, want)
+		if got, want := escapePath(p), strings.TrimSpace(string(out)); got != want {
+			t.Errorf("escapePath(%q) = %q, systemd-escape --path says %q", p, got, want)
 		}
 	}
 }
@@ -114,7 +114,7 @@ func (v plistValue) dict() map[string]plistValue {
 func TestLaunchdAgentIsWellFormed(t *testing.T) {
 	program := awkwardProgram(t, "'") + "&<x>"
 	home := "/Users/a & b/state"
-	label, b, err := LaunchdAgent(home, program)
+	label, b, err := launchdAgent(home, program)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestLaunchdAgentIsWellFormed(t *testing.T) {
 		}
 	}
 	d := root.Dict.dict()
-	if d["Label"].Text != label || !strings.HasPrefix(label, LaunchdLabel+".") {
+	if d["Label"].Text != label || !strings.HasPrefix(label, launchdBaseLabel+".") {
 		t.Errorf("Label %q, want %q (with a hash of the folder)", d["Label"].Text, label)
 	}
 	var args []string
@@ -156,7 +156,7 @@ func TestLaunchdAgentIsWellFormed(t *testing.T) {
 	if ka := d["KeepAlive"].dict(); ka["SuccessfulExit"].XMLName.Local != "false" {
 		t.Errorf("KeepAlive does not restart the agent after a failure: %+v", d["KeepAlive"])
 	}
-	if _, b, _ := LaunchdAgent("", program); bytes.Contains(b, []byte("BITS_HOME")) {
+	if _, b, _ := launchdAgent("", program); bytes.Contains(b, []byte("BITS_HOME")) {
 		t.Error("the machine-wide agent names a state folder; it must serve each user's default one")
 	}
 }
@@ -167,7 +167,7 @@ func TestLaunchdAgentIsWellFormed(t *testing.T) {
 func TestCronLineQuoting(t *testing.T) {
 	program := awkwardProgram(t, "'")
 	home := "/tmp/it's a 50% \"folder\"; $HOME"
-	line := CronLine(home, program)
+	line := cronLine(home, program)
 	if strings.Count(line, "\n") > 0 || strings.Contains(strings.ReplaceAll(line, `\%`, ""), "%") {
 		t.Fatalf("a %% that cron would turn into a line break: %s", line)
 	}

@@ -55,20 +55,20 @@ func removeStaleSocket(home string) {
 	}
 }
 
-// ErrSocketTaken means another process listens on the worker socket: a
+// errSocketTaken means another process listens on the worker socket: a
 // supervisor's socket, while this worker was started some other way.
-var ErrSocketTaken = errors.New("another process listens on " + socketFile)
+var errSocketTaken = errors.New("another process listens on " + socketFile)
 
 // Listen makes the worker socket of home. A socket file that nobody
 // answers on is left from a worker that died, and replaced; one that a live
-// process listens on is left alone (ErrSocketTaken).
+// process listens on is left alone (errSocketTaken).
 func Listen(home string) (net.Listener, error) {
 	path := filepath.Join(home, socketFile)
 	if _, err := os.Lstat(path); err == nil {
 		c, err := dial(home)
 		if err == nil {
 			c.Close()
-			return nil, ErrSocketTaken
+			return nil, errSocketTaken
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOTSOCK) {
 			return nil, err

@@ -27,7 +27,7 @@ func Start(home string) error {
 		Nudge(home)
 		return nil
 	}
-	lk, err := Lock(home)
+	lk, err := lock(home)
 	switch {
 	case errors.Is(err, ErrRunning):
 		Nudge(home)
@@ -45,7 +45,7 @@ func Start(home string) error {
 		return r.start()
 	}
 	if systemActivation(home) {
-		if c, err := net.DialTimeout("unix", ActivateSocket, time.Second); err == nil {
+		if c, err := net.DialTimeout("unix", activateSocketPath, time.Second); err == nil {
 			c.Close() // the machine-wide service starts this user's worker
 			return nil
 		}
@@ -65,7 +65,7 @@ func ownedByCaller(home string) bool {
 // startSupervised runs `bitsjob worker --supervise` in its own session,
 // with the lock as its descriptor 3 and early output in the log file.
 func startSupervised(home string, lk *os.File) error {
-	exe, err := Program()
+	exe, err := workerProgram()
 	if err != nil {
 		return err
 	}
@@ -87,13 +87,13 @@ func startSupervised(home string, lk *os.File) error {
 	return nil
 }
 
-// ErrNoProgram means the bitsjob program, which runs the worker, is nowhere
+// errNoProgram means the bitsjob program, which runs the worker, is nowhere
 // to be found.
-var ErrNoProgram = errors.New("cannot find the bitsjob program: put it on PATH, beside this program, or name it in BITS_WORKER_BIN")
+var errNoProgram = errors.New("cannot find the bitsjob program: put it on PATH, beside this program, or name it in BITS_WORKER_BIN")
 
-// Program finds the bitsjob program that runs the worker, as an absolute
+// workerProgram finds the bitsjob program that runs the worker, as an absolute
 // path: $BITS_WORKER_BIN, else beside this program, else on PATH.
-func Program() (string, error) {
+func workerProgram() (string, error) {
 	if p := os.Getenv("BITS_WORKER_BIN"); p != "" {
 		return executable(p)
 	}
@@ -104,7 +104,7 @@ func Program() (string, error) {
 	}
 	p, err := exec.LookPath("bitsjob")
 	if err != nil {
-		return "", ErrNoProgram
+		return "", errNoProgram
 	}
 	return filepath.Abs(p)
 }
@@ -112,7 +112,7 @@ func Program() (string, error) {
 func executable(p string) (string, error) {
 	fi, err := os.Stat(p)
 	if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("%w (%s is not an executable file)", ErrNoProgram, p)
+		return "", fmt.Errorf("%w (%s is not an executable file)", errNoProgram, p)
 	}
 	return filepath.Abs(p)
 }

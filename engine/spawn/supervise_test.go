@@ -81,7 +81,7 @@ func TestSuperviseStopsTheWorker(t *testing.T) {
 		})
 	}()
 	testenv.Eventually(t, "the worker to start", func() bool { _, err := os.Stat(ready); return err == nil })
-	if _, err := Lock(home); !errors.Is(err, ErrRunning) {
+	if _, err := lock(home); !errors.Is(err, ErrRunning) {
 		t.Errorf("Lock while supervised: %v, want ErrRunning", err)
 	}
 	if err := Supervise(ctx, Supervision{Home: home, Worker: func() *exec.Cmd { return exec.Command("true") }, Log: &log}); !errors.Is(err, ErrRunning) {
@@ -152,8 +152,8 @@ func TestListenLeavesALiveSocketAlone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
-	if _, err := Listen(home); !errors.Is(err, ErrSocketTaken) {
-		t.Errorf("Listen over a live socket: %v, want ErrSocketTaken", err)
+	if _, err := Listen(home); !errors.Is(err, errSocketTaken) {
+		t.Errorf("Listen over a live socket: %v, want errSocketTaken", err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v (%v), want 0600", fi.Mode().Perm(), err)

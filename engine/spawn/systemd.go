@@ -34,12 +34,12 @@ const (
 	activateSocket  = "bits-activate.socket"
 	activateService = "bits-activate@.service"
 	bootService     = "bits-workers.service"
-	// ActivateSocket is where the machine-wide service takes requests to
+	// activateSocketPath is where the machine-wide service takes requests to
 	// start the worker of the user who connects.
-	ActivateSocket  = "/run/bits-activate.sock"
-	systemUnitDir   = "/etc/systemd/system"
-	lingerDir       = "/var/lib/systemd/linger"
-	restartAfterSec = 2
+	activateSocketPath = "/run/bits-activate.sock"
+	systemUnitDir      = "/etc/systemd/system"
+	lingerDir          = "/var/lib/systemd/linger"
+	restartAfterSec    = 2
 )
 
 // systemdFiles returns the unit files of a user's service (system false)
@@ -59,7 +59,7 @@ func systemdFiles(program string, system bool) (map[string][]byte, error) {
 			tmpl = "system " + name
 		}
 		var b bytes.Buffer
-		data := map[string]any{"Program": program, "RestartSec": restartAfterSec, "ActivateSocket": ActivateSocket}
+		data := map[string]any{"Program": program, "RestartSec": restartAfterSec, "ActivateSocket": activateSocketPath}
 		if err := systemdTemplates.ExecuteTemplate(&b, tmpl, data); err != nil {
 			return nil, err
 		}
@@ -79,8 +79,8 @@ func systemdQuote(s string) string {
 	return s
 }
 
-// EscapePath escapes a path as an instance name, as systemd-escape --path.
-func EscapePath(p string) string {
+// escapePath escapes a path as an instance name, as systemd-escape --path.
+func escapePath(p string) string {
 	p = strings.Trim(filepath.Clean(p), "/")
 	if p == "" {
 		return "-"
@@ -103,7 +103,7 @@ func EscapePath(p string) string {
 }
 
 func userUnits(home string) (socket, service string) {
-	inst := EscapePath(home)
+	inst := escapePath(home)
 	return "bits-worker@" + inst + ".socket", "bits-worker@" + inst + ".service"
 }
 
@@ -230,7 +230,7 @@ func (systemd) status(s *Setup, st *Status, rec *record) {
 	if s.System {
 		st.Active = fileExists(filepath.Join(systemUnitDir, systemService)) && unitEnabled(true, activateSocket)
 		if st.Active {
-			st.Details = append(st.Details, "The machine-wide service is enabled: each user's worker runs as "+systemService+" with the user's uid as instance, started at boot for users with jobs and on request through "+ActivateSocket+".")
+			st.Details = append(st.Details, "The machine-wide service is enabled: each user's worker runs as "+systemService+" with the user's uid as instance, started at boot for users with jobs and on request through "+activateSocketPath+".")
 		}
 		return
 	}
@@ -275,7 +275,7 @@ func systemdInstallSystem(s *Setup, r *Report) error {
 	if _, err := systemctl(true, "start", activateSocket, bootService); err != nil {
 		return err
 	}
-	r.say("Enabled for every user: at boot each user whose state folder (~/.local/state/bits) holds jobs gets a worker, bits-worker@UID.service, running as that user outside every login session, so logout does not stop it; a command of any user starts that user's worker through %s; systemd restarts a worker within %d s if it fails. Logs: journalctl -u 'bits-worker@*'", ActivateSocket, restartAfterSec)
+	r.say("Enabled for every user: at boot each user whose state folder (~/.local/state/bits) holds jobs gets a worker, bits-worker@UID.service, running as that user outside every login session, so logout does not stop it; a command of any user starts that user's worker through %s; systemd restarts a worker within %d s if it fails. Logs: journalctl -u 'bits-worker@*'", activateSocketPath, restartAfterSec)
 	r.say("Users who installed a service of their own (bitsjob service install) keep theirs for their state folder.")
 	return nil
 }

@@ -75,7 +75,7 @@ func StartAllUsers() error {
 	if os.Geteuid() != 0 {
 		return errors.New("starting every user's worker needs root")
 	}
-	program, err := Program()
+	program, err := workerProgram()
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func StartPeer(c *net.UnixConn) (uid int, err error) {
 // it is installed under systemd and home is the caller's default state
 // folder.
 func systemActivation(home string) bool {
-	if !fileExists(ActivateSocket) {
+	if !fileExists(activateSocketPath) {
 		return false
 	}
 	u, err := currentUser()

@@ -294,6 +294,28 @@ logout_system() {
 	journal "$since"
 }
 
+# crash kills alice's worker with SIGKILL: systemd starts it again within a
+# few seconds (Restart=on-failure), in her user manager, and the transfer
+# goes on from its checkpoint.
+crash() {
+	local old deadline
+	worker
+	old=$WORKER_PID
+	[ -n "$old" ] || fail "no worker of alice to kill"
+	say "kill -9 $old (alice's worker)"
+	kill -9 "$old"
+	deadline=$(($(date +%s) + 10))
+	until worker >/dev/null && [ -n "$WORKER_PID" ] && [ "$WORKER_PID" != "$old" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "systemd did not start alice's worker again within 10 s of kill -9"
+		sleep 0.2
+	done
+	worker
+	grep -q 'user@1000\.service' "/proc/$WORKER_PID/cgroup" || fail "the restarted worker does not run in alice's user manager"
+	report || fail "cannot read the job store"
+	watch_growth "$BYTES" 30 || fail "the transfer did not go on after the worker was killed"
+	say "crash: systemd restarted alice's worker ($old -> $WORKER_PID) and the transfer went on"
+}
+
 # complete USER checks the user's job is TRANSFERRED, completes it as the
 # user (without a session) and compares the file with the origin's.
 complete() {
@@ -400,6 +422,8 @@ boot3() {
 	none) ;;
 	*) fail "BITS_VM_LOGOUT=$mode: want both, session, user, system or none" ;;
 	esac
+
+	crash
 
 	# The host suspends the machine (QEMU's stop, then cont) while the
 	# transfer runs: at least 20 s of it must be left.

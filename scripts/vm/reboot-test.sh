@@ -13,6 +13,8 @@
 #     terminate-user (which stops her user manager: the transfer must
 #     resume at her next login, with no bits command), then all of bob with
 #     terminate-user (his transfer must not even pause),
+#   - a crash: alice's worker killed with SIGKILL (systemd must start it
+#     again within seconds),
 #   - a suspend (QEMU's monitor: stop, 60 s, cont): growth within 5 s of
 #     waking, and never ERROR or TRANSIENT_ERROR for the time it slept,
 # until the jobs are TRANSFERRED; each user then completes theirs and the
@@ -321,6 +323,11 @@ if [ "$logout_mode" != none ]; then
 		say "logout $v: ${LINE#*BITSVM logout }"
 	done
 fi
+
+say "stage d2: alice's worker is killed with SIGKILL"
+wait_marker "the restart of the killed worker" 120 "$after_logout" "crash: "
+after_logout=$LINE_NO
+say "${LINE#*BITSVM crash: }"
 
 say "stage e: suspend (QEMU stop, ${suspend_s} s, cont)"
 wait_marker "suspend-ready" 300 "$after_logout" "suspend-ready"
