@@ -131,7 +131,7 @@ func (systemd) install(s *Setup, r *Report, rec *record) error {
 	}
 	if s.Linger && !lingering(u.Username) {
 		if _, err := run("loginctl", "enable-linger", u.Username); err != nil {
-			return err
+			return fmt.Errorf("%w; where logind lets only root turn lingering on, an administrator runs: loginctl enable-linger %s (then install again)", err, u.Username)
 		}
 		rec.Linger = true
 		r.Changed = true
