@@ -139,6 +139,20 @@ func TestWorkerThatCannotStartFailsAtOnce(t *testing.T) {
 	if _, err := os.Stat(dest); err == nil {
 		t.Error("a file appeared under its final name")
 	}
+
+	// /resume fails too, once, and says why once; the job stays queued for
+	// the next worker, and other commands warn about it.
+	u.ok("/create", "later")
+	u.ok("/addfile", "later", o.URL("/file"), dest)
+	out, err = u.command(filepath.Join(lonely, "bitsadmin"), "/resume", "later").CombinedOutput()
+	if !errors.As(err, &exit) || strings.Count(string(out), "cannot find the bitsjob program") != 1 {
+		t.Errorf("bitsadmin /resume without bitsjob: %v\n%s", err, out)
+	}
+	out, err = u.command(filepath.Join(lonely, "bitsadmin"), "/list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "'later' QUEUED") ||
+		!strings.Contains(string(out), "Warning: jobs are waiting, but the transfer worker cannot start") {
+		t.Errorf("bitsadmin /list with a job waiting for a worker that cannot start: %v\n%s", err, out)
+	}
 }
 
 // TestIdleTimeoutZeroNeverExits runs `bitsjob worker --idle-timeout 0` and

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,9 +66,8 @@ type Manager struct {
 	home  string
 	store *storage.Store
 
-	startMu  sync.Mutex
-	started  bool  // this Manager started a worker
-	startErr error // or failed to
+	startMu sync.Mutex
+	started bool // this Manager started a worker
 }
 
 // Open opens the job store in the state folder, creating it (mode 0700)
@@ -394,8 +392,6 @@ func (m *Manager) wake(j *Job) error {
 // EnsureWorker starts the worker if some job needs one (queued, moving or
 // waiting to retry) and none runs, for example after the worker was killed.
 // Front ends call it after every command, so any command revives transfers.
-// When a call before (Resume) already failed to start one, it returns nil:
-// that error was the caller's to report.
 func (m *Manager) EnsureWorker(ctx context.Context) error {
 	if err := m.sweepInactive(ctx); err != nil {
 		return err
@@ -403,12 +399,6 @@ func (m *Manager) EnsureWorker(ctx context.Context) error {
 	n, err := m.Waiting(ctx)
 	if err != nil || n == 0 {
 		return err
-	}
-	m.startMu.Lock()
-	told := m.startErr != nil
-	m.startMu.Unlock()
-	if told {
-		return nil // a call before returned why no worker can start
 	}
 	return m.startWorker()
 }
@@ -424,8 +414,15 @@ func (m *Manager) Waiting(ctx context.Context) (int, error) {
 		}
 		n = len(rows)
 		due, err := tx.JobsNotifyDue()
+		if len(due) == 0 {
+			return err
+		}
+		counted := map[string]bool{}
+		for _, r := range rows {
+			counted[r.ID] = true
+		}
 		for _, r := range due {
-			if !slices.ContainsFunc(rows, func(a storage.Job) bool { return a.ID == r.ID }) {
+			if !counted[r.ID] {
 				n++
 			}
 		}
@@ -437,21 +434,17 @@ func (m *Manager) Waiting(ctx context.Context) (int, error) {
 // startWorker starts a worker once per Manager, and nudges it after that:
 // a worker just started may not hold its lock yet, and a second start would
 // only make a second process that exits at once. A start that failed is
-// not tried again by the same Manager: its error stands.
+// tried again at the next call.
 func (m *Manager) startWorker() error {
 	m.startMu.Lock()
 	defer m.startMu.Unlock()
-	switch {
-	case m.started:
+	if m.started {
 		spawn.Nudge(m.home)
 		return nil
-	case m.startErr != nil:
-		return m.startErr
 	}
 	if err := m.opts.StartWorker(m.home); err != nil {
-		m.startErr = &hresult.Error{Code: hresult.CO_E_SERVER_EXEC_FAILURE, Context: hresult.ContextGeneralQueueManager,
+		return &hresult.Error{Code: hresult.CO_E_SERVER_EXEC_FAILURE, Context: hresult.ContextGeneralQueueManager,
 			Msg: "the transfer worker cannot start: " + err.Error()}
-		return m.startErr
 	}
 	m.started = true
 	return nil

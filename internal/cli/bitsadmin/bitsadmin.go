@@ -61,6 +61,9 @@ type env struct {
 	allUsers    func(ctx context.Context, fn func(*engine.Manager) error) error
 	findAnyUser func(ctx context.Context, m *engine.Manager, arg string) (*engine.Job, *engine.Manager, error)
 	user        string // the caller's login name: the account of /SETHELPERTOKEN without one
+	// toldNoWorker: the command failed because no worker could start, so
+	// the warning after it would say the same again.
+	toldNoWorker bool
 }
 
 // monitorRoundsVar is the environment variable behind env.monitorRounds.
@@ -89,7 +92,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if e.m != nil {
 		// Any command revives transfers: if a job needs the worker and
 		// none runs (it crashed or was killed), start one.
-		if err := e.m.EnsureWorker(context.Background()); err != nil {
+		if err := e.m.EnsureWorker(context.Background()); err != nil && !e.toldNoWorker {
 			why := err.Error()
 			var he *hresult.Error
 			if errors.As(err, &he) && he.Msg != "" {
@@ -262,6 +265,7 @@ func (e *env) report(err error) int {
 	}
 	code, msg := codeAndMessage(ae.err)
 	e.printFailure(ae.action, code, msg)
+	e.toldNoWorker = code == hresult.CO_E_SERVER_EXEC_FAILURE
 	if ae.note != "" {
 		fmt.Fprintln(e.stderr, ae.note)
 	}

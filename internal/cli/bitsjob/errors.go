@@ -131,6 +131,9 @@ func (e *env) report(err error) int {
 	if errors.As(err, &rp) {
 		return int(rp)
 	}
+	if hresult.Is(err, hresult.CO_E_SERVER_EXEC_FAILURE) {
+		e.toldNoWorker = true
+	}
 	var b errorBody
 	code := exitFailed
 	switch {

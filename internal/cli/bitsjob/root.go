@@ -48,6 +48,9 @@ type env struct {
 
 	json bool // --json
 	ran  bool // a command's RunE started: a failure before it is a usage error
+	// toldNoWorker: a failure printed said that no worker can start, so
+	// the warning after the command would say the same again.
+	toldNoWorker bool
 }
 
 // Main runs bitsjob with args and returns the process exit code. It never
@@ -94,7 +97,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	if e.m != nil {
 		// Jobs that wait for a worker that cannot start are worth a
 		// warning, not a failure: the command itself did its work.
-		if werr := e.m.EnsureWorker(context.Background()); werr != nil {
+		if werr := e.m.EnsureWorker(context.Background()); werr != nil && !e.toldNoWorker {
 			e.warnBody(describe(werr), "start the transfer worker", "")
 		}
 		if e.opened {
