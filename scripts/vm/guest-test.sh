@@ -316,6 +316,31 @@ crash() {
 	say "crash: systemd restarted alice's worker ($old -> $WORKER_PID) and the transfer went on"
 }
 
+# uninstall removes alice's service and the machine-wide one: every unit
+# file install wrote is gone, lingering (which alice's install turned on) is
+# off again, and status says that no service is set up.
+uninstall() {
+	local out
+	out=$(in_session alice 'bitsjob service uninstall') || {
+		printf '%s\n' "$out"
+		fail "bitsjob service uninstall failed"
+	}
+	printf '%s\n' "$out"
+	for f in /home/alice/.config/systemd/user/bits-worker@.service /home/alice/.config/systemd/user/bits-worker@.socket "$(store alice)/service.json"; do
+		[ ! -e "$f" ] || fail "uninstall left $f"
+	done
+	[ "$(loginctl show-user alice -P Linger 2>/dev/null)" != yes ] || fail "uninstall left lingering on"
+	bitsjob service uninstall --system 2>&1 || fail "bitsjob service uninstall --system failed"
+	for f in bits-worker@.service bits-activate.socket bits-activate@.service bits-workers.service; do
+		[ ! -e "/etc/systemd/system/$f" ] || fail "uninstall --system left /etc/systemd/system/$f"
+	done
+	systemctl is-active --quiet bits-worker@1001.service && fail "bob's worker still runs after uninstall --system"
+	out=$(as alice bitsjob service status) || fail "bitsjob service status failed"
+	printf '%s\n' "$out"
+	grep -q '^Supervisor: *none' <<<"$out" || fail "status after uninstall does not say none"
+	say "uninstalled: no unit file, no lingering, no service left"
+}
+
 # complete USER checks the user's job is TRANSFERRED, completes it as the
 # user (without a session) and compares the file with the origin's.
 complete() {
@@ -350,16 +375,28 @@ boot1() {
 		fail "bitsjob service install --linger failed"
 	}
 	printf '%s\n' "$out"
+	out=$(in_session alice 'bitsjob service install --linger') || fail "a second bitsjob service install failed"
+	grep -q 'Installed already: nothing changed.' <<<"$out" || {
+		printf '%s\n' "$out"
+		fail "a second bitsjob service install changed something"
+	}
 	say "as alice: bitsjob service status"
 	in_session alice 'bitsjob service status'
 	manager
 
+	# The worker that install started is stopped, so that the command below
+	# finds none: it must start one through systemd (the socket), not as a
+	# process of its own login session.
+	in_session alice "systemctl --user stop $(systemd-escape --template bits-worker@.service --path "$(store alice)")" ||
+		fail "systemctl --user stop failed"
 	say "as alice: bitsadmin /create big, /addfile, /resume"
 	in_session alice "bitsadmin /create big && bitsadmin /addfile big $url $(dest alice) && bitsadmin /resume big" ||
 		fail "bitsadmin could not queue alice's job"
 	sessions
 	watch_growth 0 120 || fail "no bytes moved within 120 s of bitsadmin /resume"
 	worker
+	grep -q 'user@1000\.service/.*bits-worker@' "/proc/$WORKER_PID/cgroup" ||
+		fail "the worker that bitsadmin started does not run under systemd in alice's user manager"
 	manager
 
 	say "as root: bitsjob service install --system"
@@ -447,6 +484,7 @@ boot3() {
 		tick
 	done
 	complete bob
+	uninstall
 	say "result before=$(recall before-reboot) end=$(stat -c %s "$(dest alice)") sha256=ok bob=ok"
 	systemctl poweroff
 }
