@@ -16,8 +16,16 @@ import (
 )
 
 // uploadChunk is how much one Send carries: each one ends in a checkpoint
-// the server has confirmed, so a crash repeats at most this much.
-const uploadChunk = 8 << 20
+// the server has confirmed, so progress moves in steps of at most this
+// much, and a crash repeats no more. It also bounds a fragment, so the
+// first fragment after a restart reaches as far as one sent before the
+// crash could have, and a server's answer to it that names an offset past
+// it is one that no fragment ever reached (see the http Send).
+const uploadChunk = 1 << 20
+
+// maxGoBack is how often in a row a server may send an upload back to an
+// offset it had confirmed before giving up on it.
+const maxGoBack = 3
 
 // discardTimeout bounds how long cancelling an upload session may wait for
 // its server.
@@ -37,6 +45,10 @@ func (w *worker) uploadFile(ctx context.Context, j *Job, idx int, s transport.Se
 		err = w.uploadSession(ctx, j, idx, s, st)
 	}
 	if errors.Is(err, transport.ErrSessionLost) {
+		var why *hresult.Error
+		if errors.As(err, &why) {
+			return why // the server broke the protocol twice: say how
+		}
 		err = hresult.Transient(hresult.BG_E_SESSION_NOT_FOUND, hresult.ContextRemoteFile, "the server lost the upload session twice")
 	}
 	return err
@@ -68,13 +80,18 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 
 	off := int64(0)
 	if f.Session != "" {
-		off, err = up.Resume(ctx, r, f.Session)
+		off, err = up.Resume(ctx, r, f.Session, f.BytesTransferred)
 		if errors.Is(err, transport.ErrSessionLost) || (err == nil && off > f.BytesTotal) {
 			w.log.Info("upload session lost; starting a new one", "job", j.ID, "file", idx)
 			f.Session, off, err = "", 0, nil
 		}
 		if err != nil {
 			return err
+		}
+		if j.Type == UploadReply && off == f.BytesTotal && off > 0 {
+			// The Ack that named the reply may be lost (a restart): the
+			// last byte goes again, and the server names it again.
+			off--
 		}
 	}
 	if f.Session == "" {
@@ -89,15 +106,16 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 	if !w.transition(ctx, j.ID, EvProgress, nil) {
 		return errStopped
 	}
-	for off < f.BytesTotal {
+	for backs := 0; off < f.BytesTotal; {
 		n := min(int64(uploadChunk), f.BytesTotal-off)
 		got, err := up.Send(transport.WithPacer(ctx, st.Wait), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
-		if got > off {
+		if got != f.BytesTransferred {
+			// Forward, or back to what the server really holds: the
+			// record is always the server's last word.
 			f.BytesTransferred = got
 			if rerr := w.record(ctx, j.ID, &f, false, true); rerr != nil {
 				return rerr
 			}
-			off = got
 		}
 		if ctx.Err() != nil {
 			return errStopped
@@ -105,6 +123,15 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 		if err != nil {
 			return err
 		}
+		if got < off {
+			if backs++; backs > maxGoBack {
+				return hresult.Transient(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
+					"the server sent the upload back to an earlier offset %d times in a row", backs)
+			}
+		} else if got > off {
+			backs = 0
+		}
+		off = got
 	}
 	if j.Type == UploadReply {
 		err = w.commitWithReply(ctx, j, up, r, f.Session)

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"io"
 	nethttp "net/http"
 	"strings"
@@ -58,25 +59,15 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 	return sessionToken(size, a.ack.session), nil
 }
 
-// Resume pings the server, as Windows does when it resumes, and asks what
-// it holds with a probe: a Fragment that claims the file's last byte but
-// carries none. [MC-BUP] has the server answer a fragment that does not
-// start at the next byte it expects with 416 and that byte's offset, and
-// an unknown session with BG_E_SESSION_NOT_FOUND. When the probe does
-// start there, the server cannot store a byte it did not get and refuses
-// it (400); so does, whatever it holds, a server that checks a fragment's
-// length first. For such answers Resume reports the offset the server last
-// confirmed to this Transport, or 0 when it knows none (after a restart):
-// never more than the server holds. Send's first fragment then learns the
-// true offset (a 416, or an Ack of what the server holds) and skips the
-// bytes the server has by reading them from its source, not sending them.
-// It also learns of a lost session that the probe could not tell, and
-// Resume remembers that (in memory), as it does for sessions that were
-// committed or cancelled. An answer that says the server holds the whole
-// file may name the reply (upload-reply), which Commit then fetches. An
-// empty upload has no byte to probe for: its session is cancelled and
-// reported lost, to be begun again.
-func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string) (int64, error) {
+// Resume pings the server, as Windows does when it resumes, and reports
+// where to go on from: the offset the server last confirmed to this
+// Transport, or else recorded, the engine's record of it. It does not ask
+// the server: [MC-BUP] has no packet that asks, and a fragment that claims
+// bytes it does not carry is answered by lax servers as if they held them,
+// which once made a 5 MB file look like a whole 30 MB one. Send's first
+// fragment, real bytes from that offset, learns the truth as Windows does:
+// an Ack, a 416 that names the server's offset, or an unknown session.
+func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string, recorded int64) (int64, error) {
 	if err := checkScheme(r.URL); err != nil {
 		return 0, err
 	}
@@ -85,53 +76,13 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 	if !ok || t.uploads.isLost(key) {
 		return 0, transport.ErrSessionLost
 	}
-	if size == 0 {
-		t.Cancel(ctx, r, session) // best effort: the server forgets idle sessions
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		t.uploads.ended(key)
-		return 0, transport.ErrSessionLost
-	}
 	if err := t.ping(ctx, r); err != nil {
 		return 0, err
 	}
-	a, err := t.probe(ctx, r, id, size)
-	switch {
-	case err != nil:
-		return 0, t.uploads.noteLost(key, err)
-	case a.ack.received > size:
-		return 0, badAnswer(packetFragment, "says the server holds %d bytes of a %d-byte upload", a.ack.received, size)
-	case a.ack.received < 0:
-		// A 400, or an answer without an offset: Send will learn it.
-		return t.uploads.lastHeld(key), nil
+	if held, ok := t.uploads.lastHeld(key); ok {
+		return held, nil
 	}
-	t.uploads.setHeld(key, a.ack.received)
-	if a.ack.received == size && a.ack.replyURL != "" {
-		t.uploads.setReply(key, a.ack.replyURL)
-	}
-	return a.ack.received, nil
-}
-
-// probe asks the server where a session stands with a Fragment that claims
-// the file's last byte but carries none (see Resume). 2xx, 416 and 400 are
-// answers, whether or not they carry an offset; an unknown session is
-// transport.ErrSessionLost; other refusals (the server application failed,
-// say) are errors.
-func (t *Transport) probe(ctx context.Context, r *transport.Request, id string, size int64) (answer, error) {
-	a, err := t.post(ctx, r, packetFragment, func(h nethttp.Header) {
-		h.Set(hdrSessionID, id)
-		h.Set("Content-Range", contentRange(size-1, size-1, size))
-	}, nil)
-	switch {
-	case err != nil:
-		return a, err
-	case a.ack.errorCode == hresult.BG_E_SESSION_NOT_FOUND:
-		return a, transport.ErrSessionLost
-	case !a.ok() && a.status != nethttp.StatusRequestedRangeNotSatisfiable && a.status != nethttp.StatusBadRequest:
-		return a, t.refusal(packetFragment, a)
-	}
-	return a, nil
+	return min(max(recorded, 0), size), nil
 }
 
 // Commit closes the session, which makes the server move the file to its
@@ -140,11 +91,10 @@ func (t *Transport) probe(ctx context.Context, r *transport.Request, id string, 
 // would lose it); a BITS-Reply-URL on the Close-Session Ack is fetched
 // after it, and the session closed again, since a server that names the
 // reply then may keep the session until the reply is fetched. The reply URL
-// is kept in memory; when none is known (a restart lost the last Ack, or
-// Send never saw it), Commit asks the server with Resume's probe, which a
-// server answers as the last fragment again. The reply is fetched with one
-// GET; when that fails, reply may hold part of it, and the caller empties
-// it before calling Commit again.
+// is kept in memory: after a restart, the engine sends the last byte again,
+// and the server names the reply in its answer. The reply is fetched with
+// one GET; when that fails, reply may hold part of it, and the caller
+// empties it before calling Commit again.
 func (t *Transport) Commit(ctx context.Context, r *transport.Request, session string, reply io.Writer) error {
 	if err := checkScheme(r.URL); err != nil {
 		return err
@@ -155,16 +105,11 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 		return transport.ErrSessionLost
 	}
 	st := t.uploads.reply(key)
+	if held, _ := t.uploads.lastHeld(key); reply != nil && st.url == "" && held != size {
+		// Closing now could lose the reply for good.
+		return errors.New("upload-reply: the server's answer to the last fragment was not seen; send the last byte again, and the server names the reply")
+	}
 	if !st.closed {
-		if reply != nil && st.url == "" && size > 0 {
-			a, err := t.probe(ctx, r, id, size)
-			if err != nil {
-				return t.uploads.noteLost(key, err)
-			}
-			if a.ack.received == size {
-				st.url = a.ack.replyURL
-			}
-		}
 		fetched := false
 		if reply != nil && st.url != "" {
 			if err := t.fetchReply(ctx, r, st.url, reply); err != nil {

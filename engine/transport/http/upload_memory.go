@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -10,7 +11,7 @@ import (
 
 // uploadMemory is what a Transport remembers of uploads between calls, in
 // memory only: the fragment size per server, the offset each session's
-// server last confirmed, the reply of sessions whose last fragment was
+// server last confirmed and the highest byte sent to it, the reply of sessions whose last fragment was
 // acknowledged, and the sessions that are gone (the server said it does
 // not know them, or they were committed or cancelled). Its zero value is
 // ready for use.
@@ -18,6 +19,7 @@ type uploadMemory struct {
 	mu      sync.Mutex
 	sizers  map[string]*fragmentSizer // by scheme://host:port
 	held    map[string]int64          // by memoryKey
+	sent    map[string]int64          // by memoryKey: the highest end of a fragment sent
 	replies map[string]*replyState    // by memoryKey
 	lost    map[string]bool           // by memoryKey
 }
@@ -86,7 +88,7 @@ func (m *uploadMemory) closed(session, url string) {
 // says so, and returns err. A session never comes back, and Resume's probe
 // cannot always tell (see Resume): this lets it.
 func (m *uploadMemory) noteLost(session string, err error) error {
-	if err == transport.ErrSessionLost {
+	if errors.Is(err, transport.ErrSessionLost) {
 		m.ended(session)
 	}
 	return err
@@ -102,6 +104,7 @@ func (m *uploadMemory) ended(session string) {
 	m.lost[session] = true
 	delete(m.replies, session)
 	delete(m.held, session)
+	delete(m.sent, session)
 }
 
 // setHeld records the offset the session's server last confirmed.
@@ -114,12 +117,25 @@ func (m *uploadMemory) setHeld(session string, n int64) {
 	m.held[session] = n
 }
 
-// lastHeld returns the offset the session's server last confirmed; 0 when
-// none is known.
-func (m *uploadMemory) lastHeld(session string) int64 {
+// lastHeld returns the offset the session's server last confirmed, and
+// whether one is known.
+func (m *uploadMemory) lastHeld(session string) (int64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.held[session]
+	n, ok := m.held[session]
+	return n, ok
+}
+
+// sending records that the session's bytes up to end went to the server,
+// and returns the highest end sent: what the server may say it holds.
+func (m *uploadMemory) sending(session string, end int64) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sent == nil || len(m.sent) >= maxRemembered {
+		m.sent = map[string]int64{}
+	}
+	m.sent[session] = max(m.sent[session], end)
+	return m.sent[session]
 }
 
 func (m *uploadMemory) isLost(session string) bool {

@@ -44,7 +44,12 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 		set(req.Header)
 	}
 	var watch *watchedBody
-	if len(body) > 0 {
+	if len(body) == 0 {
+		// Every packet carries a Content-Length, 0 when it has no body:
+		// IIS refuses one without (400). net/http writes it for a method
+		// other than POST, PUT and PATCH only with the identity encoding.
+		req.ContentLength, req.Body, req.TransferEncoding = 0, nethttp.NoBody, []string{"identity"}
+	} else {
 		watch = &watchedBody{ctx: rctx, idle: t.idle, stall: func() { cancel(errIdle) }}
 		req.ContentLength = int64(len(body))
 		req.GetBody = func() (io.ReadCloser, error) { return watch.over(body), nil }

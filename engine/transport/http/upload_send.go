@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	nethttp "net/http"
 	"strconv"
@@ -22,14 +23,17 @@ const maxStalls = 3
 //
 //   - at the end of the fragment: the next fragment follows;
 //   - inside it: the rest of it is sent again;
-//   - past it: the bytes up to there are read from src and dropped; when
+//   - past it, but no further than a fragment sent before in this session
+//     reached: the bytes up to there are read from src and dropped; when
 //     src ends first, Send returns the server's offset, past src's end;
-//   - before it, but past off: src cannot go back, so Send returns the
-//     server's offset with a nil error, and the caller sends again from
-//     there;
-//   - back at off or before it: the same, with a transient error, so that
-//     a server that keeps losing what it took cannot keep Send busy;
-//     Resume then tells where to go on.
+//   - before it: src cannot go back, so Send returns the server's offset
+//     with a nil error, and the caller sends again from there.
+//
+// A server that says it holds a byte that was never sent to it breaks the
+// protocol in the one way that loses data (the byte would never be sent):
+// the session is cancelled and Send returns transport.ErrSessionLost with
+// the reason, so that the caller begins a new session. Every fragment
+// carries exactly the bytes its Content-Range names.
 //
 // The fragment size adapts to the link (see fragmentSizer); a 413 halves
 // it and the same bytes go again, down to 5 KB. Errors are src's own,
@@ -48,7 +52,7 @@ func (t *Transport) Send(ctx context.Context, r *transport.Request, session stri
 			"cannot send from byte %d of %d in a session begun for %d bytes", off, size, total)
 	}
 	s := &sender{t: t, ctx: ctx, r: r, id: id, size: size, src: src,
-		sizer: t.uploads.sizer(r.URL), start: off, pos: off, confirmed: off}
+		sizer: t.uploads.sizer(r.URL), pos: off, confirmed: off}
 	bp := fragmentBufs.Get().(*[]byte)
 	s.buf = *bp
 	defer func() {
@@ -77,7 +81,6 @@ type sender struct {
 	src   io.Reader
 	sizer *fragmentSizer
 
-	start     int64  // where src began: nothing before it can be sent
 	pos       int64  // the file offset of pending[0]
 	pending   []byte // read from src, not yet confirmed; a slice of buf
 	buf       []byte
@@ -100,6 +103,7 @@ func (s *sender) run() (int64, error) {
 			return s.confirmed, nil
 		}
 		frag := s.pending[:min(want, len(s.pending))]
+		sent := s.t.uploads.sending(memoryKey(s.r.URL, s.id), s.pos+int64(len(frag)))
 		a, took, err := s.send(frag)
 		if err != nil {
 			var he *hresult.Error
@@ -121,8 +125,8 @@ func (s *sender) run() (int64, error) {
 		switch {
 		case got < 0:
 			return s.confirmed, badAnswer(packetFragment, "carries no usable %s%s", hdrReceived, invalidHeaders(a.ack))
-		case got > s.size:
-			return s.confirmed, badAnswer(packetFragment, "says the server holds %d bytes of a %d-byte upload", got, s.size)
+		case got > sent:
+			return s.confirmed, s.untrusted(got, sent)
 		case !a.ok() && got == s.pos:
 			return s.confirmed, badAnswer(packetFragment, "refuses the fragment at %d but expects that very byte", s.pos)
 		}
@@ -189,17 +193,23 @@ func (s *sender) send(frag []byte) (answer, time.Duration, error) {
 	return a, s.t.now().Sub(began), err
 }
 
+// untrusted ends a session whose server said it holds got bytes when no
+// more than sent were sent to it: what it holds cannot be trusted, so it
+// is cancelled (best effort) and a new one must begin.
+func (s *sender) untrusted(got, sent int64) error {
+	s.t.post(s.ctx, s.r, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, s.id) }, nil)
+	return fmt.Errorf("%w: %w", transport.ErrSessionLost, hresult.Fatal(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
+		"the server said it holds %d bytes of the upload when only %d were sent to it", got, sent))
+}
+
 // moveTo carries on from got, the offset the server expects next (see
 // Send), and reports whether this Send is over.
 func (s *sender) moveTo(got int64) (done bool, err error) {
 	s.confirmed, s.answered = got, true
 	end := s.pos + int64(len(s.pending))
 	switch {
-	case got < s.pos && got <= s.start:
-		return true, hresult.Transient(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
-			"the server went back to %d bytes, no more than the %d this transfer began from", got, s.start)
 	case got < s.pos:
-		return true, nil
+		return true, nil // src cannot go back: the caller sends from got
 	case got <= end:
 		s.pending = s.pending[got-s.pos:]
 		s.pos = got

@@ -80,6 +80,7 @@ type bitsRequest struct {
 	contentRange, expect, auth    string
 	status                        int
 	bodyRead                      int64 // body bytes the server read
+	hasLength                     bool  // the request carried a Content-Length
 }
 
 func newBITSServer(t testing.TB, useTLS bool, knobs func(*bitsServer)) *bitsServer {
@@ -212,6 +213,7 @@ func (b *bitsServer) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		method: r.Method, path: r.URL.Path, proto: r.Proto, header: r.Header.Clone(), packet: r.Header.Get("BITS-Packet-Type"),
 		session: r.Header.Get("BITS-Session-Id"), contentRange: r.Header.Get("Content-Range"),
 		expect: r.Header.Get("Expect"), auth: r.Header.Get("Authorization"),
+		hasLength: len(r.Header.Values("Content-Length")) > 0,
 	}
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	defer func() {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	nethttp "net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +142,7 @@ func TestUploadHTTP2(t *testing.T) {
 	content := testenv.RandomContent(3<<20+77, 22)
 	r := b.Request(t, "h2.bin")
 	session, half := sendHalf(t, tr, r, content)
-	if held, err := tr.Resume(context.Background(), r, session); err != nil || held != half {
+	if held, err := tr.Resume(context.Background(), r, session, 0); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want %d", held, err, half)
 	}
 	sendAll(t, tr, r, session, half, content)
@@ -304,7 +306,7 @@ func TestUploadMisspeltReceivedHeader(t *testing.T) {
 	if err != nil || got != half {
 		t.Fatalf("Send = %d, %v; want %d", got, err, half)
 	}
-	if held, err := tr.Resume(context.Background(), r, session); err != nil || held != half {
+	if held, err := tr.Resume(context.Background(), r, session, 0); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want %d", held, err, half)
 	}
 	sendAll(t, tr, r, session, half, content)
@@ -459,12 +461,11 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 		}
 	})
 	got, err = tr.Send(context.Background(), r, session, 1<<20, size, bytes.NewReader(content[1<<20:]))
-	wantHR(t, err, hresult.BG_E_INVALID_SERVER_RESPONSE, true)
-	if got != 1<<20 {
-		t.Fatalf("Send confirmed %d, want the server's 1 MiB", got)
+	if err != nil || got != 1<<20 {
+		t.Fatalf("Send = %d, %v; want the server's 1 MiB and no error: the caller sends again from there", got, err)
 	}
 	b.setHook(nil)
-	held, err := tr.Resume(context.Background(), r, session)
+	held, err := tr.Resume(context.Background(), r, session, 0)
 	if err != nil || held != 1<<20 {
 		t.Fatalf("Resume = %d, %v; want 1 MiB", held, err)
 	}
@@ -483,8 +484,8 @@ func TestUploadSessionLost(t *testing.T) {
 	session, half := sendHalf(t, tr, r, content)
 	b.dropSessions()
 	ctx := context.Background()
-	if n, err := tr.Resume(ctx, r, session); !errors.Is(err, transport.ErrSessionLost) {
-		t.Errorf("Resume = %d, %v; want ErrSessionLost", n, err)
+	if n, err := tr.Resume(ctx, r, session, 0); err != nil || n != half {
+		t.Errorf("Resume = %d, %v; want %d: only a fragment can tell", n, err, half)
 	}
 	got, err := tr.Send(ctx, r, session, half, int64(len(content)), bytes.NewReader(content[half:]))
 	if !errors.Is(err, transport.ErrSessionLost) || got != half {
@@ -497,7 +498,7 @@ func TestUploadSessionLost(t *testing.T) {
 		t.Errorf("Cancel of a lost session = %v; want nil", err)
 	}
 	for _, bad := range []string{"", "{6E1A9B55-0000-4000-8000-000000000000}", "12:", "x:{a}", "-1:{a}", "5:a b"} {
-		if _, err := tr.Resume(ctx, r, bad); !errors.Is(err, transport.ErrSessionLost) {
+		if _, err := tr.Resume(ctx, r, bad, 0); !errors.Is(err, transport.ErrSessionLost) {
 			t.Errorf("Resume(%q) = %v; want ErrSessionLost", bad, err)
 		}
 	}
@@ -532,7 +533,7 @@ func TestUploadCutMidFragment(t *testing.T) {
 			if got != 1<<20 {
 				t.Errorf("Send confirmed %d, want the first fragment's %d", got, 1<<20)
 			}
-			held, err := tr.Resume(ctx, r, session)
+			held, err := tr.Resume(ctx, r, session, 0)
 			if err != nil || held != got {
 				t.Fatalf("Resume = %d, %v; want %d", held, err, got)
 			}
@@ -566,7 +567,7 @@ func TestUploadAnswerBeforeTheBodyEnds(t *testing.T) {
 	if !errors.As(err, &he) || !he.Transient || got != 0 {
 		t.Fatalf("Send answered mid-fragment = %d, %v; want 0 and a transient error", got, err)
 	}
-	held, err := tr.Resume(ctx, r, session)
+	held, err := tr.Resume(ctx, r, session, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,55 +578,65 @@ func TestUploadAnswerBeforeTheBodyEnds(t *testing.T) {
 	wantUploaded(t, b, "early.bin", content)
 }
 
-func TestUploadResumeProbe(t *testing.T) {
+// Resume asks the server nothing: it pings, and reports what the server
+// last confirmed to this Transport, or else the engine's record. Send's
+// first fragment, real bytes from there, learns the truth; no packet ever
+// claims a byte it does not carry.
+func TestUploadResumeSendsOnlyRealFragments(t *testing.T) {
 	b := newBITSServer(t, false, nil)
 	tr := b.transport(t, Options{})
 	ctx := context.Background()
 	content := testenv.RandomContent(300_000, 14)
 	size := int64(len(content))
-	r := b.Request(t, "probe.bin")
+	r := b.Request(t, "resume.bin")
 	session, err := tr.Begin(ctx, r, size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held, err := tr.Resume(ctx, r, session); err != nil || held != 0 {
+	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 0 {
 		t.Fatalf("Resume of a new session = %d, %v; want 0", held, err)
 	}
-	// The probe claims the last byte. When the server holds all but it,
-	// the probe starts at the right place, and it refuses the probe for
-	// carrying no byte: Resume reports what the server last confirmed,
-	// and after a restart, when nothing is known, 0; Send finds the way.
 	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content[:size-1]))
 	if err != nil || got != size-1 {
 		t.Fatalf("Send of all but the last byte = %d, %v", got, err)
 	}
-	if held, err := tr.Resume(ctx, r, session); err != nil || held != size-1 {
+	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != size-1 {
 		t.Fatalf("Resume with all but the last byte held = %d, %v; want %d, as last confirmed", held, err, size-1)
 	}
-	tr = b.transport(t, Options{}) // a restart
-	if held, err := tr.Resume(ctx, r, session); err != nil || held != 0 {
-		t.Fatalf("Resume after a restart with all but the last byte held = %d, %v; want 0 (the probe's fallback)", held, err)
-	}
-	if _, err := b.Read(t, "probe.bin"); err == nil {
-		t.Fatal("the probe completed the upload")
-	}
+	tr = b.transport(t, Options{}) // a restart: only the record is left
 	before := len(b.requests())
-	sendAll(t, tr, r, session, 0, content)
+	held, err := tr.Resume(ctx, r, session, size-100)
+	if err != nil || held != size-100 {
+		t.Fatalf("Resume after a restart = %d, %v; want the record, %d", held, err, size-100)
+	}
+	if _, err := b.Read(t, "resume.bin"); err == nil {
+		t.Fatal("Resume completed the upload")
+	}
+	sendAll(t, tr, r, session, held, content)
+	for _, q := range b.requests()[before:] {
+		if !q.hasLength {
+			t.Errorf("a %s packet went without Content-Length", q.packet)
+		}
+		var first, last, total int64
+		if q.packet == packetFragment {
+			_, err := fmt.Sscanf(q.contentRange, "bytes %d-%d/%d", &first, &last, &total)
+			if n := q.header.Get("Content-Length"); err != nil || n != strconv.FormatInt(last-first+1, 10) {
+				t.Errorf("a Fragment whose Content-Length %s is not the length of its Content-Range %q", n, q.contentRange)
+			}
+		}
+	}
 	sizes, statuses := fragments(b.requests()[before:])
 	if !slices.Equal(statuses, []int{416, 200}) || sizes[1] != 1 {
-		t.Errorf("fragments after the fallback: sizes %v, statuses %v; want a 416, then the last byte", sizes, statuses)
-	}
-	if held, err := tr.Resume(ctx, r, session); err != nil || held != size {
-		t.Fatalf("Resume of a whole upload = %d, %v; want %d", held, err, size)
+		t.Errorf("fragments after the restart: sizes %v, statuses %v; want 100 bytes refused with the server's offset, then the last byte", sizes, statuses)
 	}
 	if err := tr.Commit(ctx, r, session, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantUploaded(t, b, "probe.bin", content)
+	wantUploaded(t, b, "resume.bin", content)
 }
 
 // A server that checks a fragment's length before its session and offset
-// refuses Resume's probe with 400 whatever it holds.
+// answers the resumed upload's first fragment like any other.
 func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 	b := newBITSServer(t, false, func(b *bitsServer) { b.lengthFirst, b.overlap = true, true })
 	tr := b.transport(t, Options{})
@@ -634,14 +645,11 @@ func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 	size := int64(len(content))
 	r := b.Request(t, "length-first.bin")
 	session, half := sendHalf(t, tr, r, content)
-	held, err := tr.Resume(ctx, r, session)
-	if err != nil || held != half {
-		t.Fatalf("Resume = %d, %v; want %d, as last confirmed", held, err, half)
-	}
-	tr = b.transport(t, Options{}) // a restart: nothing is known
-	held, err = tr.Resume(ctx, r, session)
-	if err != nil || held != 0 {
-		t.Fatalf("Resume after a restart = %d, %v; want the fallback 0", held, err)
+	tr = b.transport(t, Options{}) // a restart, the record a little behind the server
+	recorded := half - 1000
+	held, err := tr.Resume(ctx, r, session, recorded)
+	if err != nil || held != recorded {
+		t.Fatalf("Resume after a restart = %d, %v; want the record %d", held, err, recorded)
 	}
 	before := len(b.requests())
 	sendAll(t, tr, r, session, held, content)
@@ -658,23 +666,25 @@ func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 		t.Errorf("fragments carried %d bytes for the %d the server lacked; want no more than the first fragment (%d) again", read, lacked, sizes[0])
 	}
 
-	// A lost session: the probe cannot tell, the first fragment can, and
+	// A lost session: Resume cannot tell, the first fragment can, and
 	// Resume knows it from then on.
 	r = b.Request(t, "length-first-lost.bin")
 	session, half = sendHalf(t, tr, r, content)
 	b.dropSessions()
-	if held, err := tr.Resume(ctx, r, session); err != nil || held != half {
-		t.Fatalf("Resume of a lost session = %d, %v; want the fallback %d", held, err, half)
+	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != half {
+		t.Fatalf("Resume of a lost session = %d, %v; want what was last confirmed, %d", held, err, half)
 	}
 	if _, err := tr.Send(ctx, r, session, half, size, bytes.NewReader(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Send = %v; want ErrSessionLost", err)
 	}
-	if _, err := tr.Resume(ctx, r, session); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Resume(ctx, r, session, half); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume after Send found the session lost = %v; want ErrSessionLost", err)
 	}
 }
 
-func TestUploadEmptySessionResumesAsLost(t *testing.T) {
+// An empty upload interrupted between Begin and Commit has nothing to send
+// again: Resume reports 0 and Commit closes it.
+func TestUploadEmptySessionResumes(t *testing.T) {
 	b := newBITSServer(t, false, nil)
 	tr := b.transport(t, Options{})
 	ctx := context.Background()
@@ -683,12 +693,14 @@ func TestUploadEmptySessionResumesAsLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Resume(ctx, r, session); !errors.Is(err, transport.ErrSessionLost) {
-		t.Fatalf("Resume of an empty upload = %v; want ErrSessionLost", err)
+	tr = b.transport(t, Options{}) // a restart
+	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 0 {
+		t.Fatalf("Resume of an empty upload = %d, %v; want 0", held, err)
 	}
-	if left := b.Leftovers(t, "empty.bin"); len(left) != 0 {
-		t.Fatalf("Resume of an empty upload left %v on the server", left)
+	if err := tr.Commit(ctx, r, session, nil); err != nil {
+		t.Fatal(err)
 	}
+	wantUploaded(t, b, "empty.bin", nil)
 }
 
 func TestUploadReply(t *testing.T) {
@@ -816,8 +828,10 @@ func TestUploadBadAnswers(t *testing.T) {
 		{"OtherProtocol", bitsFault{packetCreateSession, 200, map[string]string{hdrSessionID: "{a}", hdrProtocol: "{00000000-0000-0000-0000-000000000000}"}},
 			hresult.BG_E_CLIENT_SERVER_PROTOCOL_MISMATCH, false},
 		{"NoReceivedRange", bitsFault{packetFragment, 200, nil}, hresult.BG_E_INVALID_SERVER_RESPONSE, true},
+		// More than was sent: the session cannot be trusted (Send also
+		// says it is lost, so that the engine begins a new one).
 		{"ReceivedPastTheEnd", bitsFault{packetFragment, 200, map[string]string{hdrReceived: "20001"}},
-			hresult.BG_E_INVALID_SERVER_RESPONSE, true},
+			hresult.BG_E_INVALID_SERVER_RESPONSE, false},
 		{"Redirected", bitsFault{packetPing, 302, map[string]string{"Location": "/elsewhere"}}, hresult.HTTP(302), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -832,6 +846,9 @@ func TestUploadBadAnswers(t *testing.T) {
 				_, err = tr.Send(ctx, r, session, 0, int64(len(content)), bytes.NewReader(content))
 			}
 			wantHR(t, err, tc.code, tc.transient)
+			if lost := errors.Is(err, transport.ErrSessionLost); lost != (tc.name == "ReceivedPastTheEnd") {
+				t.Errorf("%v: ErrSessionLost %v", err, lost)
+			}
 		})
 	}
 }

@@ -19,9 +19,9 @@ import (
 //     and nothing is left over after it. Empty files and files sent in
 //     fragments work too.
 //   - After a Send whose source fails, whose context is cancelled, or whose
-//     connection is cut (a transient *hresult.Error), Resume reports at
-//     least what Send confirmed and no more than it read, and sending on
-//     from there completes the file.
+//     connection is cut (a transient *hresult.Error), Resume, told what Send
+//     confirmed, reports at least that and no more than Send read, and
+//     sending on from there completes the file.
 //   - Cancel deletes what the server holds; Resume then returns
 //     transport.ErrSessionLost, as it does for a session the server never
 //     knew, and Commit fails.
@@ -110,9 +110,11 @@ func send(t *testing.T, u transport.Uploader, r *transport.Request, session stri
 	}
 }
 
-func resume(t *testing.T, u transport.Uploader, r *transport.Request, session string) int64 {
+// resume resumes a session whose last confirmed offset was recorded, as
+// the engine does.
+func resume(t *testing.T, u transport.Uploader, r *transport.Request, session string, recorded int64) int64 {
 	t.Helper()
-	n, err := u.Resume(context.Background(), r, session)
+	n, err := u.Resume(context.Background(), r, session, recorded)
 	if err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
@@ -164,7 +166,7 @@ func testCommit(t *testing.T, u transport.Uploader, s UploadServer) {
 	wantAbsent(t, s, name, "after Begin")
 	send(t, u, r, session, 0, int64(len(c)), c)
 	wantAbsent(t, s, name, "after Send")
-	if n := resume(t, u, r, session); n != int64(len(c)) {
+	if n := resume(t, u, r, session, int64(len(c))); n != int64(len(c)) {
 		t.Fatalf("Resume after a whole Send = %d, want %d", n, len(c))
 	}
 	commit(t, u, r, session)
@@ -205,7 +207,7 @@ func testFragments(t *testing.T, u transport.Uploader, s UploadServer) {
 	session := begin(t, u, r, size)
 	for off := int64(0); off < size; off += fragment {
 		send(t, u, r, session, off, size, c[off:min(off+fragment, size)])
-		if n := resume(t, u, r, session); n != min(off+fragment, size) {
+		if n := resume(t, u, r, session, min(off+fragment, size)); n != min(off+fragment, size) {
 			t.Fatalf("Resume after the fragment at %d = %d, want %d", off, n, min(off+fragment, size))
 		}
 	}
@@ -221,7 +223,7 @@ func finish(t *testing.T, u transport.Uploader, s UploadServer, name string, r *
 	if confirmed < 0 || confirmed > int64(read) {
 		t.Fatalf("the interrupted Send confirmed %d bytes after reading %d", confirmed, read)
 	}
-	held := resume(t, u, r, session)
+	held := resume(t, u, r, session, confirmed)
 	if held < confirmed || held > int64(read) {
 		t.Fatalf("Resume = %d; the interrupted Send confirmed %d and read %d", held, confirmed, read)
 	}
@@ -296,7 +298,7 @@ func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
 	}
 	wantNoLeftovers(t, s, name)
 	wantAbsent(t, s, name, "after Cancel")
-	if n, err := u.Resume(context.Background(), r, session); !errors.Is(err, transport.ErrSessionLost) {
+	if n, err := u.Resume(context.Background(), r, session, int64(len(c)/2)); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume of a cancelled session = %d, %v; want ErrSessionLost", n, err)
 	}
 	if err := u.Commit(context.Background(), r, session, nil); err == nil {
@@ -314,7 +316,7 @@ func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
 func testUnknownSession(t *testing.T, u transport.Uploader, s UploadServer) {
 	r := s.Request(t, "unknown-session.bin")
 	for _, session := range []string{"no-such-session", "../../no-such-session", "{6E1A9B55-0000-4000-8000-000000000000}"} {
-		if n, err := u.Resume(context.Background(), r, session); !errors.Is(err, transport.ErrSessionLost) {
+		if n, err := u.Resume(context.Background(), r, session, 0); !errors.Is(err, transport.ErrSessionLost) {
 			t.Errorf("Resume(%q) = %d, %v; want ErrSessionLost", session, n, err)
 		}
 	}
