@@ -6,6 +6,7 @@ import (
 	"io"
 	nethttp "net/http"
 	"strings"
+	"time"
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
@@ -56,7 +57,14 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 			"the server's answer to Create-Session carries no usable %s%s: is the URL on a BITS upload server?",
 			hdrSessionID, invalidHeaders(a.ack))
 	}
-	return sessionToken(size, a.ack.session), nil
+	k := token{size: size, id: a.ack.session}
+	if a.ack.hostID != "" {
+		// Windows pings the named host first; a host that cannot be
+		// reached is the next packet's to find, with its fallback.
+		k.host, k.fallback = a.ack.hostID, time.Duration(a.ack.hostFallback)*time.Second
+		t.postSession(ctx, r, k, packetPing, nil, nil)
+	}
+	return k.String(), nil
 }
 
 // Resume pings the server, as Windows does when it resumes, and reports
@@ -71,18 +79,22 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 	if err := checkScheme(r.URL); err != nil {
 		return 0, err
 	}
-	size, id, ok := parseSessionToken(session)
-	key := memoryKey(r.URL, id)
+	k, ok := parseToken(session)
+	key := memoryKey(r.URL, k.id)
 	if !ok || t.uploads.isLost(key) {
 		return 0, transport.ErrSessionLost
 	}
-	if err := t.ping(ctx, r); err != nil {
+	a, err := t.postSession(ctx, r, k, packetPing, nil, nil)
+	switch {
+	case err != nil:
 		return 0, err
+	case !a.ok():
+		return 0, t.refusal(packetPing, a)
 	}
 	if held, ok := t.uploads.lastHeld(key); ok {
 		return held, nil
 	}
-	return min(max(recorded, 0), size), nil
+	return min(max(recorded, 0), k.size), nil
 }
 
 // Commit closes the session, which makes the server move the file to its
@@ -99,13 +111,16 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 	if err := checkScheme(r.URL); err != nil {
 		return err
 	}
-	size, id, ok := parseSessionToken(session)
-	key := memoryKey(r.URL, id)
+	k, ok := parseToken(session)
+	key := memoryKey(r.URL, k.id)
 	if !ok || t.uploads.isLost(key) {
 		return transport.ErrSessionLost
 	}
+	closeSession := func() (answer, error) {
+		return t.postSession(ctx, r, k, packetCloseSession, func(h nethttp.Header) { h.Set(hdrSessionID, k.id) }, nil)
+	}
 	st := t.uploads.reply(key)
-	if held, _ := t.uploads.lastHeld(key); reply != nil && st.url == "" && held != size {
+	if held, _ := t.uploads.lastHeld(key); reply != nil && st.url == "" && held != k.size {
 		// Closing now could lose the reply for good.
 		return errors.New("upload-reply: the server's answer to the last fragment was not seen; send the last byte again, and the server names the reply")
 	}
@@ -117,7 +132,7 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 			}
 			fetched = true
 		}
-		a, err := t.post(ctx, r, packetCloseSession, func(h nethttp.Header) { h.Set(hdrSessionID, id) }, nil)
+		a, err := closeSession()
 		if err != nil {
 			return err
 		}
@@ -137,7 +152,7 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 		}
 		// Best effort: a server that freed the session at the first
 		// Close-Session does not know it any more, which is as good.
-		t.post(ctx, r, packetCloseSession, func(h nethttp.Header) { h.Set(hdrSessionID, id) }, nil)
+		closeSession()
 	}
 	t.uploads.ended(key)
 	return nil
@@ -150,11 +165,11 @@ func (t *Transport) Cancel(ctx context.Context, r *transport.Request, session st
 	if err := checkScheme(r.URL); err != nil {
 		return err
 	}
-	_, id, ok := parseSessionToken(session)
+	k, ok := parseToken(session)
 	if !ok {
 		return nil
 	}
-	a, err := t.post(ctx, r, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, id) }, nil)
+	a, err := t.postSession(ctx, r, k, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, k.id) }, nil)
 	if err != nil {
 		return err
 	}
@@ -163,7 +178,7 @@ func (t *Transport) Cancel(ctx context.Context, r *transport.Request, session st
 			return err
 		}
 	}
-	t.uploads.ended(memoryKey(r.URL, id))
+	t.uploads.ended(memoryKey(r.URL, k.id))
 	return nil
 }
 

@@ -3,8 +3,10 @@ package http
 import (
 	"math"
 	nethttp "net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"bits/engine/hresult"
 )
@@ -35,6 +37,8 @@ const (
 	// latter, but either is accepted.
 	hdrError        = "BITS-Error"
 	hdrErrorContext = "BITS-Error-Context"
+	hdrHostID       = "BITS-Host-Id"
+	hdrHostFallback = "BITS-Host-Id-Fallback-Timeout"
 
 	// maxSessionID bounds a session id, as [MC-BUP] does.
 	maxSessionID = 100
@@ -49,6 +53,8 @@ type ack struct {
 	protocol     string // BITS-Protocol
 	received     int64  // BITS-Received-Content-Range: the next byte the server expects
 	replyURL     string // BITS-Reply-URL
+	hostID       string // BITS-Host-Id
+	hostFallback int64  // BITS-Host-Id-Fallback-Timeout, in seconds; 0 when absent
 	errorCode    hresult.Code
 	errorContext hresult.Context
 	invalid      []string
@@ -88,6 +94,20 @@ func parseAck(h nethttp.Header) ack {
 			a.replyURL = v
 		} else {
 			bad(hdrReplyURL)
+		}
+	}
+	if v, ok := field(h, hdrHostID); ok {
+		if validHostID(v) {
+			a.hostID = v
+		} else {
+			bad(hdrHostID)
+		}
+	}
+	if v, ok := field(h, hdrHostFallback); ok {
+		if n, err := parseCount(v); err == nil && n <= maxFallbackSeconds {
+			a.hostFallback = n
+		} else {
+			bad(hdrHostFallback)
 		}
 	}
 	name = hdrErrorCode
@@ -189,24 +209,67 @@ func validSessionID(s string) bool {
 }
 
 // A session token is what Begin returns and the engine stores:
-// "<size>:<BITS-Session-Id>". The upload's size is in it because probing
-// the server for what it holds (Resume) needs the size every fragment
-// carries, and Resume is not told it.
-
-func sessionToken(size int64, id string) string {
-	return strconv.FormatInt(size, 10) + ":" + id
+// "<size>:<BITS-Session-Id>", or, when the server named a host for the
+// session (BITS-Host-Id, web farms), "<size>;<host>;<fallback seconds>:
+// <BITS-Session-Id>" with the host query-escaped. The upload's size is in
+// it because every fragment carries it and Resume is not told it; the host
+// because a client that restarts must go on talking to the host that holds
+// the session.
+type token struct {
+	size     int64
+	id       string
+	host     string        // BITS-Host-Id, or ""
+	fallback time.Duration // BITS-Host-Id-Fallback-Timeout; 0: never fall back
 }
 
-// parseSessionToken splits a token; ok is false for anything Begin cannot
-// have returned.
-func parseSessionToken(token string) (size int64, id string, ok bool) {
-	n, id, found := strings.Cut(token, ":")
+func (k token) String() string {
+	head := strconv.FormatInt(k.size, 10)
+	if k.host != "" {
+		head += ";" + url.QueryEscape(k.host) + ";" + strconv.FormatInt(int64(k.fallback/time.Second), 10)
+	}
+	return head + ":" + k.id
+}
+
+// parseToken reads a token; ok is false for anything Begin cannot have
+// returned.
+func parseToken(s string) (k token, ok bool) {
+	head, id, found := strings.Cut(s, ":")
 	if !found || !validSessionID(id) {
-		return 0, "", false
+		return token{}, false
 	}
-	size, err := parseCount(n)
+	fields := strings.Split(head, ";")
+	size, err := parseCount(fields[0])
 	if err != nil {
-		return 0, "", false
+		return token{}, false
 	}
-	return size, id, true
+	k = token{size: size, id: id}
+	switch len(fields) {
+	case 1:
+		return k, true
+	case 3:
+		host, err := url.QueryUnescape(fields[1])
+		secs, serr := parseCount(fields[2])
+		if err != nil || serr != nil || !validHostID(host) || secs > maxFallbackSeconds {
+			return token{}, false
+		}
+		k.host, k.fallback = host, time.Duration(secs)*time.Second
+		return k, true
+	}
+	return token{}, false
+}
+
+// Bounds of what a server may name for a session's host: the length IIS
+// allows, and a fallback timeout of at most a year.
+const (
+	maxHostID          = 300
+	maxFallbackSeconds = 366 * 24 * 3600
+)
+
+// validHostID accepts a host name or address, with a port or without.
+func validHostID(h string) bool {
+	if h == "" || len(h) > maxHostID {
+		return false
+	}
+	u, err := url.Parse("http://" + h + "/")
+	return err == nil && u.Host == h && u.Hostname() != "" && u.User == nil
 }

@@ -153,8 +153,9 @@ func FuzzAckRoundTrip(f *testing.F) {
 	})
 }
 
-// FuzzSessionToken checks that a token either reads as a size and a valid
-// session id that write back to the same values, or not at all.
+// FuzzSessionToken checks that a token either reads as a size, a valid
+// session id and, when it names one, a valid host, and writes back to the
+// same values, or does not read at all.
 func FuzzSessionToken(f *testing.F) {
 	f.Add("4892:{6E1A9B55-0000-4000-8000-000000000000}")
 	f.Add("0:a")
@@ -162,24 +163,26 @@ func FuzzSessionToken(f *testing.F) {
 	f.Add("-1:x")
 	f.Add("99999999999999999999:x")
 	f.Add("12:a:b")
-	f.Fuzz(func(t *testing.T, token string) {
-		size, id, ok := parseSessionToken(token)
+	f.Add("12;node7.example%3A8080;3600:{a}")
+	f.Add("12;%5B%3A%3A1%5D;0:s1")
+	f.Add("12;;0:s1")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, ok := parseToken(s)
 		if !ok {
-			if validSessionID(token) {
+			if validSessionID(s) {
 				// Any valid id makes a token with any size.
-				n := int64(len(token))
-				if s2, id2, ok2 := parseSessionToken(sessionToken(n, token)); !ok2 || s2 != n || id2 != token {
-					t.Fatalf("sessionToken(%d, %q) reads as %d, %q, %v", n, token, s2, id2, ok2)
+				n := int64(len(s))
+				if k2, ok2 := parseToken(token{size: n, id: s}.String()); !ok2 || k2 != (token{size: n, id: s}) {
+					t.Fatalf("a token of size %d and id %q reads as %+v, %v", n, s, k2, ok2)
 				}
 			}
 			return
 		}
-		if size < 0 || !validSessionID(id) {
-			t.Fatalf("%q read as size %d, id %q", token, size, id)
+		if k.size < 0 || !validSessionID(k.id) || (k.host != "" && !validHostID(k.host)) || k.fallback < 0 {
+			t.Fatalf("%q read as %+v", s, k)
 		}
-		s2, id2, ok2 := parseSessionToken(sessionToken(size, id))
-		if !ok2 || s2 != size || id2 != id {
-			t.Fatalf("%q: written back and read again as %d, %q, %v", token, s2, id2, ok2)
+		if k2, ok2 := parseToken(k.String()); !ok2 || k2 != k {
+			t.Fatalf("%q: written back as %q and read again as %+v, %v", s, k.String(), k2, ok2)
 		}
 	})
 }

@@ -22,6 +22,7 @@ type uploadMemory struct {
 	sent    map[string]int64          // by memoryKey: the highest end of a fragment sent
 	replies map[string]*replyState    // by memoryKey
 	lost    map[string]bool           // by memoryKey
+	hosts   map[string]*hostState     // by memoryKey: sessions with a BITS-Host-Id
 }
 
 // memoryKey names a session in memory: ids are only unique per server.
@@ -105,6 +106,7 @@ func (m *uploadMemory) ended(session string) {
 	delete(m.replies, session)
 	delete(m.held, session)
 	delete(m.sent, session)
+	delete(m.hosts, session)
 }
 
 // setHeld records the offset the session's server last confirmed.

@@ -43,15 +43,15 @@ func (t *Transport) Send(ctx context.Context, r *transport.Request, session stri
 	if err := checkScheme(r.URL); err != nil {
 		return off, err
 	}
-	total, id, ok := parseSessionToken(session)
+	k, ok := parseToken(session)
 	if !ok {
 		return off, transport.ErrSessionLost
 	}
-	if size != total || off < 0 || off > size {
+	if size != k.size || off < 0 || off > size {
 		return off, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile,
-			"cannot send from byte %d of %d in a session begun for %d bytes", off, size, total)
+			"cannot send from byte %d of %d in a session begun for %d bytes", off, size, k.size)
 	}
-	s := &sender{t: t, ctx: ctx, r: r, id: id, size: size, src: src,
+	s := &sender{t: t, ctx: ctx, r: r, k: k, id: k.id, size: size, src: src,
 		sizer: t.uploads.sizer(r.URL), pos: off, confirmed: off}
 	bp := fragmentBufs.Get().(*[]byte)
 	s.buf = *bp
@@ -60,7 +60,7 @@ func (t *Transport) Send(ctx context.Context, r *transport.Request, session stri
 		fragmentBufs.Put(bp)
 	}()
 	got, err := s.run()
-	key := memoryKey(r.URL, id)
+	key := memoryKey(r.URL, k.id)
 	if s.answered {
 		t.uploads.setHeld(key, got)
 	}
@@ -76,6 +76,7 @@ type sender struct {
 	t     *Transport
 	ctx   context.Context
 	r     *transport.Request
+	k     token
 	id    string
 	size  int64
 	src   io.Reader
@@ -186,7 +187,7 @@ func (s *sender) fill(want int) error {
 func (s *sender) send(frag []byte) (answer, time.Duration, error) {
 	first, last := s.pos, s.pos+int64(len(frag))-1
 	began := s.t.now()
-	a, err := s.t.post(s.ctx, s.r, packetFragment, func(h nethttp.Header) {
+	a, err := s.t.postSession(s.ctx, s.r, s.k, packetFragment, func(h nethttp.Header) {
 		h.Set(hdrSessionID, s.id)
 		h.Set("Content-Range", contentRange(first, last, s.size))
 	}, frag)
@@ -197,7 +198,7 @@ func (s *sender) send(frag []byte) (answer, time.Duration, error) {
 // more than sent were sent to it: what it holds cannot be trusted, so it
 // is cancelled (best effort) and a new one must begin.
 func (s *sender) untrusted(got, sent int64) error {
-	s.t.post(s.ctx, s.r, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, s.id) }, nil)
+	s.t.postSession(s.ctx, s.r, s.k, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, s.id) }, nil)
 	return fmt.Errorf("%w: %w", transport.ErrSessionLost, hresult.Fatal(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
 		"the server said it holds %d bytes of the upload when only %d were sent to it", got, sent))
 }

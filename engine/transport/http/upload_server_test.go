@@ -44,6 +44,8 @@ type bitsServer struct {
 	stall        chan struct{}              // set: fragments are never read, until it is closed
 	http2        bool                       // offer HTTP/2 over TLS
 	lengthFirst  bool                       // check a fragment's length before its session and offset
+	hostID       string                     // set: Create-Session names this host (BITS-Host-Id)
+	hostFallback string                     // with hostID: BITS-Host-Id-Fallback-Timeout
 
 	mu       sync.Mutex
 	files    map[string][]byte // by path
@@ -81,6 +83,7 @@ type bitsRequest struct {
 	status                        int
 	bodyRead                      int64 // body bytes the server read
 	hasLength                     bool  // the request carried a Content-Length
+	host                          string
 }
 
 func newBITSServer(t testing.TB, useTLS bool, knobs func(*bitsServer)) *bitsServer {
@@ -213,7 +216,7 @@ func (b *bitsServer) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		method: r.Method, path: r.URL.Path, proto: r.Proto, header: r.Header.Clone(), packet: r.Header.Get("BITS-Packet-Type"),
 		session: r.Header.Get("BITS-Session-Id"), contentRange: r.Header.Get("Content-Range"),
 		expect: r.Header.Get("Expect"), auth: r.Header.Get("Authorization"),
-		hasLength: len(r.Header.Values("Content-Length")) > 0,
+		hasLength: len(r.Header.Values("Content-Length")) > 0, host: r.Host,
 	}
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	defer func() {
@@ -290,6 +293,12 @@ func (b *bitsServer) createSession(w nethttp.ResponseWriter, r *nethttp.Request)
 	b.sessions[s.id] = s
 	w.Header().Set("BITS-Protocol", strings.ToUpper(uploadProtocol))
 	w.Header().Set("Accept-Encoding", "Identity")
+	if b.hostID != "" {
+		w.Header().Set("BITS-Host-Id", b.hostID)
+		if b.hostFallback != "" {
+			w.Header().Set("BITS-Host-Id-Fallback-Timeout", b.hostFallback)
+		}
+	}
 	ackWith(w, s.id, 201)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	nethttp "net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -967,3 +968,102 @@ func TestUploadSourceErrorIsReturned(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestUploadHostID: a web farm's node names itself in its answer to
+// Create-Session (BITS-Host-Id), and every later packet goes to it, also
+// after a restart (the token keeps the host). Both nodes share the
+// sessions, as a farm does.
+func TestUploadHostID(t *testing.T) {
+	var node *httptest.Server
+	b := newBITSServer(t, false, nil)
+	node = httptest.NewServer(b)
+	t.Cleanup(node.Close)
+	b.hostID = node.Listener.Addr().String()
+	tr := b.transport(t, Options{})
+	ctx := context.Background()
+	content := testenv.RandomContent(2<<20+9, 41)
+	size := int64(len(content))
+	r := b.Request(t, "farm.bin")
+	session, err := tr.Begin(ctx, r, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content[:size/2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr = b.transport(t, Options{}) // a restart
+	if held, err := tr.Resume(ctx, r, session, got); err != nil || held != got {
+		t.Fatalf("Resume = %d, %v", held, err)
+	}
+	sendAll(t, tr, r, session, got, content)
+	if err := tr.Commit(ctx, r, session, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantUploaded(t, b, "farm.bin", content)
+	reqs := b.requests()
+	for i, q := range reqs {
+		wantHost := node.Listener.Addr().String()
+		if i == 0 || q.packet == packetCreateSession {
+			wantHost = r.URL.Host // Ping and Create-Session go to the farm
+		}
+		if q.host != wantHost {
+			t.Errorf("packet %d (%s) went to %s, want %s", i, q.packet, q.host, wantHost)
+		}
+	}
+}
+
+// TestUploadHostIDFallback: a named host that cannot be reached is tried
+// for the fallback timeout, from the first failure; then the client goes
+// back to the original URL. Without a timeout it never does.
+func TestUploadHostIDFallback(t *testing.T) {
+	gone := httptest.NewServer(nethttp.NotFoundHandler())
+	deadHost := gone.Listener.Addr().String()
+	gone.Close() // nobody listens there any more
+	for _, tc := range []struct {
+		name     string
+		fallback string
+	}{{"Timeout", "30"}, {"Never", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBITSServer(t, false, func(b *bitsServer) { b.hostID, b.hostFallback = deadHost, tc.fallback })
+			tr := b.transport(t, Options{})
+			var mu sync.Mutex
+			now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			tr.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			later := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+			ctx := context.Background()
+			content := testenv.RandomContent(100_000, 42)
+			size := int64(len(content))
+			r := b.Request(t, "fallback.bin")
+			session, err := tr.Begin(ctx, r, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cannotConnect := func(err error) {
+				t.Helper()
+				var he *hresult.Error
+				if !errors.As(err, &he) || he.Code != hresult.WINHTTP_CANNOT_CONNECT || !he.Transient {
+					t.Fatalf("Send to the named host = %v; want a transient WINHTTP_CANNOT_CONNECT", err)
+				}
+			}
+			for _, wait := range []time.Duration{0, 29 * time.Second} {
+				later(wait)
+				_, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+				cannotConnect(err)
+			}
+			later(2 * time.Second) // 31 s after the first failure
+			got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+			if tc.fallback == "" {
+				cannotConnect(err)
+				return
+			}
+			if err != nil || got != size {
+				t.Fatalf("Send after the fallback timeout = %d, %v; want the whole file at the original URL", got, err)
+			}
+			if err := tr.Commit(ctx, r, session, nil); err != nil {
+				t.Fatal(err)
+			}
+			wantUploaded(t, b, "fallback.bin", content)
+		})
+	}
+}
