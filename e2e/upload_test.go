@@ -491,3 +491,28 @@ func TestUploadSessionLostStartsAgain(t *testing.T) {
 	}
 	u.ok("/complete", "lost")
 }
+
+// TestUploadToAWebFarmNode runs two bitsservers over one upload folder, as
+// a web farm over shared storage: the one the job names answers
+// Create-Session with BITS-Host-Id (-host-id), and every fragment goes to
+// the node it names. The file arrives whole.
+func TestUploadToAWebFarmNode(t *testing.T) {
+	const size = 6 << 20
+	u := newUser(t)
+	dir := t.TempDir()
+	node := startBitsserver(t, "-upload", "/up="+dir)
+	toNode := testenv.NewTCPProxy(t, strings.TrimPrefix(node.url, "http://"))
+	farm := startBitsserver(t, "-upload", "/up="+dir, "-host-id", toNode.Addr())
+	src, want := uploadSource(t, size)
+	u.ok("/create", "/upload", "farm")
+	u.ok("/addfile", "farm", farm.url+"/up/farm.bin", src)
+	u.ok("/resume", "farm")
+	u.waitState("farm", "TRANSFERRED")
+	if got := fileSum(t, filepath.Join(dir, "farm.bin")); got != want {
+		t.Fatal("the file differs from the source")
+	}
+	if sent := toNode.Forwarded(); sent < size {
+		t.Errorf("%d bytes went to the node the farm named, want the whole %d-byte file", sent, size)
+	}
+	u.ok("/complete", "farm")
+}
