@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"syscall"
+	"time"
 )
 
 // HRESULTs the server sends in BITS-Error-Code. They are spelled out here
@@ -34,6 +35,9 @@ type refusal struct {
 	code    uint32
 	context uint32
 	why     string // for the log, never sent
+	// retryAfter, when set, is sent as Retry-After: when the client
+	// should try again.
+	retryAfter time.Duration
 }
 
 func (e *refusal) Error() string {
@@ -85,6 +89,9 @@ func writeRefusal(w http.ResponseWriter, e *refusal, h http.Header) {
 	if e.code != 0 {
 		h.Set("BITS-Error-Code", fmt.Sprintf("0x%08x", e.code))
 		h.Set("BITS-Error-Context", fmt.Sprintf("0x%x", e.context))
+	}
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", formatSeconds(e.retryAfter+time.Second-1)) // rounded up
 	}
 	writeAck(w, e.status, h)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io/fs"
 	"time"
 )
@@ -22,13 +23,18 @@ func (s *Server) cleanupLoop() {
 
 // sweep deletes the sessions, live or finished, that have made no progress
 // for longer than the session timeout, and anything else in the state
-// folders that has not changed for as long.
+// folders that has not changed for as long. It counts the live sessions
+// it finds against the session limits and, when it could read every
+// folder, stops counting those it did not find (deleted by hand).
 func (s *Server) sweep() {
 	now := s.now()
+	gen := s.limits.beginSweep()
+	whole := true
 	for _, vd := range s.vdirs {
 		entries, err := fs.ReadDir(vd.root.FS(), stateDirName)
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.logf("cleanup of %s: %v", vd.Folder, err)
+			whole = false
 			continue
 		}
 		for _, e := range entries {
@@ -44,6 +50,9 @@ func (s *Server) sweep() {
 			expired := false
 			if sess, err := vd.loadSession(key); err == nil {
 				expired = sess.expired(now, s.cfg.SessionTimeout)
+				if sess.live() && !expired {
+					s.limits.found(key, sess.Client, sess.Updated, gen)
+				}
 			} else if fi, err := e.Info(); err == nil {
 				expired = now.Sub(fi.ModTime()) > s.cfg.SessionTimeout
 			}
@@ -53,8 +62,12 @@ func (s *Server) sweep() {
 				} else {
 					s.logf("session %s: expired", key)
 				}
+				s.limits.release(key)
 			}
 			unlock()
 		}
+	}
+	if whole {
+		s.limits.endSweep(gen)
 	}
 }

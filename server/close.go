@@ -71,12 +71,14 @@ func (s *Server) cancelSession(p *packet) (http.Header, error) {
 	return h, nil
 }
 
-// finish records a session's end and deletes its data.
+// finish records a session's end, which frees its place in the session
+// limits, and deletes its data.
 func (s *Server) finish(vd *vdir, sess *session, st sessionState) error {
 	sess.State = st
 	sess.Updated = s.now()
 	if err := vd.saveSession(sess); err != nil {
 		return err
 	}
+	s.limits.release(sess.Key)
 	return vd.dropData(sess.Key)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"net/url"
 	"path"
 	"strings"
@@ -32,6 +33,19 @@ type Config struct {
 	// CleanupInterval is how often expired sessions are swept away; they
 	// are also swept when the Server starts. 0: 12 hours.
 	CleanupInterval time.Duration
+	// MaxSessions caps the open upload sessions in all, and
+	// MaxSessionsPerClient those of one client: its user when Users is
+	// set (IIS's BITSNumberOfSessionsLimit is per user), else its IP
+	// address (for IPv6, its /64). Closed, cancelled and expired sessions
+	// do not count. 0: no limit.
+	MaxSessions          int
+	MaxSessionsPerClient int
+	// SessionRate is how many sessions a client may create per second,
+	// on average, and SessionBurst how many at once. 0: no limit; a
+	// SessionBurst of 0 with a rate is one second's worth (at least 1).
+	// Create-Session past any of these limits gets 503 with Retry-After.
+	SessionRate  float64
+	SessionBurst int
 	// MaxFragmentSize is the largest Fragment body accepted; a larger one
 	// gets 413, and BITS clients retry with smaller fragments.
 	// 0: 30,000,000 bytes (IIS's request limit).
@@ -121,6 +135,13 @@ const (
 	maxNotifyURL           = 2200 // BITSServerNotificationURL's limit
 )
 
+// Bounds of the creation rate, so that waits stay within reason.
+const (
+	minSessionRate  = 0.001 // one every 1000 s
+	maxSessionRate  = 1e6
+	maxSessionBurst = 1_000_000
+)
+
 func (c *Config) setDefaults() {
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = defaultSessionTimeout
@@ -130,6 +151,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxFragmentSize == 0 {
 		c.MaxFragmentSize = defaultMaxFragmentSize
+	}
+	if c.SessionBurst == 0 && c.SessionRate > 0 {
+		c.SessionBurst = max(1, int(math.Ceil(c.SessionRate)))
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -157,6 +181,14 @@ func (c *Config) check() error {
 		return fmt.Errorf("cleanup interval %v: must be positive", c.CleanupInterval)
 	case c.MaxFragmentSize < 0:
 		return fmt.Errorf("maximum fragment size %d: must be positive", c.MaxFragmentSize)
+	case c.MaxSessions < 0:
+		return fmt.Errorf("maximum sessions %d: must be 0 (no limit) or more", c.MaxSessions)
+	case c.MaxSessionsPerClient < 0:
+		return fmt.Errorf("maximum sessions per client %d: must be 0 (no limit) or more", c.MaxSessionsPerClient)
+	case !(c.SessionRate == 0 || c.SessionRate >= minSessionRate && c.SessionRate <= maxSessionRate):
+		return fmt.Errorf("session rate %v: must be 0 (no limit) or from %v to %d per second", c.SessionRate, minSessionRate, int(maxSessionRate))
+	case c.SessionBurst < 0 || c.SessionBurst > maxSessionBurst:
+		return fmt.Errorf("session burst %d: must be from 1 to %d", c.SessionBurst, maxSessionBurst)
 	case c.HostIDFallbackTimeout < 0:
 		return fmt.Errorf("host id fallback timeout %v: must not be negative", c.HostIDFallbackTimeout)
 	case len(c.HostID) > 300 || strings.ContainsAny(c.HostID, " \t\r\n/"):

@@ -145,7 +145,9 @@ func (s *Server) receive(p *packet, sess *session, first, last int64) error {
 		if durable {
 			sess.Synced, sess.SyncedAt = received, now
 		}
-		err = p.vd.writeSession(sess, durable)
+		if err = p.vd.writeSession(sess, durable); err == nil {
+			s.limits.touch(sess.Key, now)
+		}
 	}
 	switch {
 	case err != nil:

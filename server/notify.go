@@ -67,6 +67,7 @@ func (s *Server) notify(p *packet, sess *session) error {
 	if err := vd.saveSession(sess); err != nil {
 		return err
 	}
+	s.limits.touch(sess.Key, sess.Updated)
 	s.logf("session %s: the application answered", sess.Key)
 	return nil
 }

@@ -73,7 +73,8 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 }
 
 // createSession starts an upload: it agrees on the protocol, checks that
-// the file may be stored under its name, and makes the session.
+// the file may be stored under its name and that the client is within the
+// session limits, and makes the session.
 func (s *Server) createSession(p *packet) (http.Header, error) {
 	if !offersUpload15(p.r.Header.Get("BITS-Supported-Protocols")) {
 		return nil, badPacket("no supported protocol offered")
@@ -92,14 +93,23 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 		Name:    p.name,
 		URL:     requestURL(p.r),
 		Owner:   p.user,
+		Client:  clientOf(p.r, p.user),
 		Total:   -1,
 		State:   stateReceiving,
 		Created: now,
 		Updated: now,
 	}
-	if err := p.vd.createSession(sess); err != nil {
+	// Locked until its record is written, so that a sweep finds it whole.
+	unlock := s.sessions.lock(sess.Key)
+	defer unlock()
+	if err := s.limits.admit(sess.Key, sess.Client, now); err != nil {
 		return nil, err
 	}
+	if err := p.vd.createSession(sess); err != nil {
+		s.limits.release(sess.Key)
+		return nil, err
+	}
+	s.limits.touch(sess.Key, now)
 	s.logf("session %s: %s%s created", sess.Key, p.vd.Prefix, "/"+p.name)
 	h := http.Header{}
 	h.Set("BITS-Protocol", protocolUpload15)
@@ -154,6 +164,7 @@ func (s *Server) openSession(p *packet) (sess *session, h http.Header, unlock fu
 		err = sessionNotFound()
 	case sess.expired(s.now(), s.cfg.SessionTimeout):
 		p.vd.removeSession(key)
+		s.limits.release(key)
 		s.logf("session %s: expired", key)
 		err = sessionNotFound()
 	}

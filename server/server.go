@@ -33,6 +33,7 @@ type Server struct {
 
 	sessions keyedMutex // one request at a time per session
 	dests    keyedMutex // one commit at a time per destination
+	limits   *sessionLimits
 
 	notifyClient *http.Client
 
@@ -44,13 +45,14 @@ type Server struct {
 var _ http.Handler = (*Server)(nil)
 
 // New opens the folders of cfg, deletes the sessions that expired while
-// no server ran, and returns a Server that sweeps them on a timer.
+// no server ran, counts the others against the session limits, and
+// returns a Server that sweeps them on a timer.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users}
+	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users, limits: newSessionLimits(&cfg)}
 	if cfg.Root != "" {
 		fi, err := os.Stat(cfg.Root)
 		if err != nil {

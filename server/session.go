@@ -26,6 +26,7 @@ type session struct {
 	Name   string `json:"name"`   // the file's name in the virtual directory's folder
 	URL    string `json:"url"`    // the upload URL as the client sent it, for the application
 	Owner  string `json:"owner,omitempty"`
+	Client string `json:"client,omitempty"` // whom it counts against in the session limits
 
 	Total    int64        `json:"total"` // -1 until the first fragment says
 	Received int64        `json:"received"`

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,6 +156,16 @@ func TestUsage(t *testing.T) {
 		{[]string{"-upload", "/up=" + dir, "-max-upload-size", "-1"}, 2, "number of bytes"},
 		{[]string{"-upload", "/up=" + dir, "-session-timeout", "forever"}, 2, "duration"},
 		{[]string{"-upload", "/up=" + dir, "-session-timeout", "0"}, 2, "at least 1s"},
+		{[]string{"-upload", "/up=" + dir, "-max-sessions", "-1"}, 2, "-max-sessions must be 0 (no limit) or more"},
+		{[]string{"-upload", "/up=" + dir, "-max-sessions", "many"}, 2, "-max-sessions"},
+		{[]string{"-upload", "/up=" + dir, "-max-sessions-per-client", "-5"}, 2, "-max-sessions-per-client must be 0 (no limit) or more"},
+		{[]string{"-upload", "/up=" + dir, "-session-rate", "-1"}, 2, "-session-rate must be 0 (no limit)"},
+		{[]string{"-upload", "/up=" + dir, "-session-rate", "NaN"}, 2, "-session-rate must be 0 (no limit)"},
+		{[]string{"-upload", "/up=" + dir, "-session-rate", "+Inf"}, 2, "-session-rate must be 0 (no limit)"},
+		{[]string{"-upload", "/up=" + dir, "-session-rate", "fast"}, 2, "-session-rate"},
+		{[]string{"-upload", "/up=" + dir, "-session-burst", "0"}, 2, "-session-burst must be at least 1"},
+		{[]string{"-upload", "/up=" + dir, "-session-rate", "0.0001", "-listen", "127.0.0.1:0"}, 1, "session rate 0.0001"},
+		{[]string{"-upload", "/up=" + dir, "-session-burst", "2000000", "-listen", "127.0.0.1:0"}, 1, "session burst 2000000"},
 		{[]string{"-upload", "/up=" + dir, "-users", badUsers, "-listen", "127.0.0.1:0"}, 1, "not a bcrypt hash"},
 		{[]string{"-root", dir, "-tls-cert", filepath.Join(dir, "none.pem"), "-tls-key", filepath.Join(dir, "none.key"), "-listen", "127.0.0.1:0"}, 1, "TLS certificate"},
 		{[]string{"-config", filepath.Join(dir, "none.conf")}, 2, "none.conf"},
@@ -163,6 +174,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-config", config("root = " + dir + "\nroot = " + dir + "\n")}, 2, "line 2: root is set twice"},
 		{[]string{"-config", config("config = other\n")}, 2, "unknown setting"},
 		{[]string{"-config", config("root = " + dir + "\nrate = fast\n")}, 2, "line 2: rate"},
+		{[]string{"-config", config("upload = /up=" + dir + "\nsession-burst = lots\n")}, 2, "line 2: session-burst"},
 		{[]string{"-hash-password", "a b"}, 2, "no spaces"},
 		{[]string{"-hash-password", "alice"}, 1, "empty password"},
 	} {
@@ -188,7 +200,8 @@ func TestHelp(t *testing.T) {
 	}
 	for _, name := range []string{"-config", "-listen", "-root", "-rate", "-tls-cert", "-tls-key", "-users", "-upload", "-max-upload-size",
 		"-max-fragment-size", "-max-reply-size", "-allow-overwrites", "-notify", "-notify-url", "-notify-timeout", "-session-timeout",
-		"-cleanup-interval", "-host-id", "-host-id-fallback-timeout", "-hash-password"} {
+		"-cleanup-interval", "-max-sessions", "-max-sessions-per-client", "-session-rate", "-session-burst",
+		"-host-id", "-host-id-fallback-timeout", "-hash-password"} {
 		if !strings.Contains(stdout.String(), "  "+name+" ") && !strings.Contains(stdout.String(), "  "+name+"\n") {
 			t.Errorf("-h does not describe %s", name)
 		}
@@ -262,6 +275,66 @@ notify-url = http://127.0.0.1:9/app?x=1#not-a-comment
 	}
 	resp = post(t, c, r.url+"/other/g.bin", nil, "BITS-Packet-Type", "Ping")
 	expectStatus(t, "Ping to the second upload folder", resp, http.StatusOK)
+}
+
+// TestSessionLimitDefaults: without flags the limits are those of a real
+// deployment: IIS's 50 sessions per client, 10000 in all, 10 new sessions
+// a second with bursts of 50.
+func TestSessionLimitDefaults(t *testing.T) {
+	var o options
+	if err := newFlagSet(&o).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.serverConfig()
+	if cfg.MaxSessions != 10000 || cfg.MaxSessionsPerClient != 50 || cfg.SessionRate != 10 || cfg.SessionBurst != 50 {
+		t.Errorf("defaults: %d sessions in all, %d per client, %v a second, bursts of %d",
+			cfg.MaxSessions, cfg.MaxSessionsPerClient, cfg.SessionRate, cfg.SessionBurst)
+	}
+}
+
+// TestSessionLimitSettings: the limits from the config file reach the
+// server, a flag on the command line wins, and a Create-Session past a
+// limit gets 503 with Retry-After.
+func TestSessionLimitSettings(t *testing.T) {
+	up := t.TempDir()
+	name := filepath.Join(t.TempDir(), "bitsserver.conf")
+	os.WriteFile(name, []byte(fmt.Sprintf(`upload = /up=%s
+max-sessions = 5
+max-sessions-per-client = 1
+session-rate = 0.001
+session-burst = 2
+`, up)), 0o644)
+	create := func(url string) *http.Response {
+		return post(t, http.DefaultClient, url+"/up/f.bin", nil, "BITS-Packet-Type", "Create-Session", "BITS-Supported-Protocols", upload15)
+	}
+	expectBusy := func(what string, resp *http.Response) int {
+		t.Helper()
+		expectStatus(t, what, resp, http.StatusServiceUnavailable)
+		if got := resp.Header.Get("BITS-Error-Code"); got != "0x801901f7" {
+			t.Errorf("%s: BITS-Error-Code %q, want BG_E_HTTP_ERROR_503", what, got)
+		}
+		wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil {
+			t.Fatalf("%s: Retry-After %q", what, resp.Header.Get("Retry-After"))
+		}
+		return wait
+	}
+
+	r := start(t, "-config", name, "-listen", "127.0.0.1:0")
+	expectStatus(t, "the first Create-Session", create(r.url), http.StatusOK)
+	if wait := expectBusy("a second session with max-sessions-per-client = 1", create(r.url)); wait != 60 {
+		t.Errorf("Retry-After %d at the limit of open sessions, want 60", wait)
+	}
+	r.stop()
+
+	// The per-client limit lifted on the command line, the rate of the
+	// file holds: its burst of 2 spent, the next session is 1000 s away.
+	r = start(t, "-config", name, "-listen", "127.0.0.1:0", "-max-sessions-per-client", "0")
+	expectStatus(t, "a second session", create(r.url), http.StatusOK)
+	expectStatus(t, "a third session", create(r.url), http.StatusOK)
+	if wait := expectBusy("a fourth session at 0.001 a second", create(r.url)); wait < 990 || wait > 1000 {
+		t.Errorf("Retry-After %d past the rate, want about 1000", wait)
+	}
 }
 
 // TestTLSAndUsers serves HTTPS with Basic authentication.

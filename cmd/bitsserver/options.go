@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type options struct {
 	notifyWait   duration
 	sessionLife  duration
 	cleanupEvery duration
+	maxSessions  int
+	maxPerClient int
+	sessionRate  float64
+	sessionBurst int
 	hostID       string
 	hostIDWait   duration
 	hashPassword string
@@ -49,6 +54,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.sessionLife = duration(14 * 24 * time.Hour)
 	o.cleanupEvery = duration(12 * time.Hour)
 	o.hostIDWait = duration(24 * time.Hour)
+	o.maxSessions = 10_000
+	o.maxPerClient = 50 // IIS's BITSNumberOfSessionsLimit
+	o.sessionRate = 10
+	o.sessionBurst = 50
 
 	fl.StringVar(&o.config, "config", "", "read settings from `file` (key = value lines, keys named as the flags); flags given here win")
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free port (the address is printed)")
@@ -67,6 +76,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fl.Var(&o.notifyWait, "notify-timeout", "how long the application may take to answer (`duration`: 90s, 5m, 2h, 1d)")
 	fl.Var(&o.sessionLife, "session-timeout", "delete upload sessions idle for this `duration`")
 	fl.Var(&o.cleanupEvery, "cleanup-interval", "look for idle sessions this often (`duration`)")
+	fl.IntVar(&o.maxSessions, "max-sessions", o.maxSessions, "most upload sessions open at once, in all (`count`); 0 is no limit")
+	fl.IntVar(&o.maxPerClient, "max-sessions-per-client", o.maxPerClient, "most upload sessions open at once for one client: its user, or its IP address (`count`); 0 is no limit")
+	fl.Float64Var(&o.sessionRate, "session-rate", o.sessionRate, "new upload sessions a client may open per second on average (a `rate` such as 10 or 0.5); 0 is no limit")
+	fl.IntVar(&o.sessionBurst, "session-burst", o.sessionBurst, "new upload sessions a client may open at once, within -session-rate (`count`)")
 	fl.StringVar(&o.hostID, "host-id", "", "send this `host` as BITS-Host-Id, so web-farm clients come back to it")
 	fl.Var(&o.hostIDWait, "host-id-fallback-timeout", "how long clients try -host-id before the original host (`duration`); 0 never")
 	fl.StringVar(&o.hashPassword, "hash-password", "", "print a users-file line for `user`, with the password read from standard input, and exit")
@@ -96,6 +109,10 @@ func (o *options) serverConfig() server.Config {
 		SessionTimeout:        time.Duration(o.sessionLife),
 		CleanupInterval:       time.Duration(o.cleanupEvery),
 		MaxFragmentSize:       int64(o.maxFragment),
+		MaxSessions:           o.maxSessions,
+		MaxSessionsPerClient:  o.maxPerClient,
+		SessionRate:           o.sessionRate,
+		SessionBurst:          o.sessionBurst,
 		HostID:                o.hostID,
 		HostIDFallbackTimeout: time.Duration(o.hostIDWait),
 	}
@@ -132,6 +149,14 @@ func (o *options) check() error {
 		return errors.New("-max-reply-size must be positive")
 	case o.sessionLife < duration(time.Second), o.cleanupEvery < duration(time.Second), o.notifyWait < duration(time.Second):
 		return errors.New("-session-timeout, -cleanup-interval and -notify-timeout must be at least 1s")
+	case o.maxSessions < 0:
+		return errors.New("-max-sessions must be 0 (no limit) or more")
+	case o.maxPerClient < 0:
+		return errors.New("-max-sessions-per-client must be 0 (no limit) or more")
+	case !(o.sessionRate >= 0) || math.IsInf(o.sessionRate, 1): // NaN too
+		return errors.New("-session-rate must be 0 (no limit) or a number of sessions per second such as 10 or 0.5")
+	case o.sessionRate > 0 && o.sessionBurst < 1:
+		return errors.New("-session-burst must be at least 1 with a -session-rate")
 	}
 	return nil
 }
