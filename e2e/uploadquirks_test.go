@@ -79,6 +79,12 @@ func TestUploadToServersWithQuirks(t *testing.T) {
 				if !p.HasContentLength {
 					t.Errorf("a %s packet without Content-Length", p.Type)
 				}
+				// Progress is recorded after every 1 MiB chunk, which no
+				// fragment crosses.
+				var first, last, total int64
+				if _, err := fmt.Sscanf(p.ContentRange, "bytes %d-%d/%d", &first, &last, &total); err == nil && first>>20 != last>>20 {
+					t.Errorf("fragment %s crosses a 1 MiB chunk", p.ContentRange)
+				}
 			}
 			if !strings.Contains(tc.name, "PerConnection") && srv.OpenSessions() != 0 {
 				t.Errorf("%d sessions left open on the server", srv.OpenSessions())
