@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -146,15 +145,26 @@ func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File,
 	var tmp *os.File
 	var err error
 	if f.TempName != "" {
-		tmp, err = os.OpenFile(f.TempName, os.O_RDWR, 0)
-		if errors.Is(err, os.ErrNotExist) {
-			f.TempName, f.BytesTransferred = "", 0
-		} else if err != nil {
+		tmp, err = reopenTemp(f.TempName, f.TempID, os.O_RDWR)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			tmp, f.TempName, f.TempID, f.BytesTransferred = nil, "", "", 0
+		case errors.Is(err, errNotOurs):
+			// Left alone: it may be someone's file. The transfer starts
+			// again under a new name.
+			w.log.Warn("temporary file replaced while the job was away; starting the file again", "job", jobID, "err", err)
+			tmp, f.TempName, f.TempID, f.BytesTransferred = nil, "", "", 0
+		case err != nil:
 			return nil, localError(f.TempName, err)
 		}
 	}
 	if tmp == nil {
-		if tmp, err = createTemp(filepath.Dir(f.LocalName)); err != nil {
+		dir := filepath.Dir(f.LocalName)
+		if tmp, f.TempID, err = createTemp(dir); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, hresult.Transient(hresult.E_PATH_NOT_FOUND, hresult.ContextLocalFile,
+					"the folder %s is missing: the file starts when it is back", dir)
+			}
 			return nil, localError(f.LocalName, err)
 		}
 		f.TempName = tmp.Name()
@@ -180,17 +190,6 @@ func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File,
 	return tmp, nil
 }
 
-func createTemp(dir string) (*os.File, error) {
-	for range 1000 {
-		name := filepath.Join(dir, fmt.Sprintf("BIT%04X.tmp", rand.IntN(0x10000)))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, os.ErrExist) {
-			return f, err
-		}
-	}
-	return nil, errors.New("no free temporary file name")
-}
-
 func localError(path string, err error) error {
 	return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", path, err)}
 }
@@ -211,7 +210,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 		if err != nil {
 			return err
 		}
-		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName,
+		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
 			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
 			Session: f.Session, Verified: f.Verified}); err != nil {
 			return err
@@ -261,6 +260,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		halted := cw.halted.Load()
 		stop()
 		wg.Wait()
+		if cw.gone.Load() {
+			return w.tempGone(jobID, f)
+		}
 		if cw.err != nil {
 			return localError(f.TempName, cw.err)
 		}
@@ -285,6 +287,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 	if err := tmp.Sync(); err != nil {
 		return localError(f.TempName, err)
 	}
+	if !linked(tmp) {
+		return w.tempGone(jobID, f)
+	}
 	if info.Digest.Algorithm != "" {
 		alg, err := verify(tmp, info.Digest)
 		if err != nil {
@@ -297,6 +302,17 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 	}
 	f.Complete = true
 	return w.record(ctx, jobID, f, true, true)
+}
+
+// tempGone forgets a temporary file that lost its name, so that the next
+// attempt starts the file again from byte 0, and says why.
+func (w *worker) tempGone(jobID string, f *File) error {
+	name := f.TempName
+	f.TempName, f.TempID, f.BytesTransferred = "", "", 0
+	if err := w.record(context.Background(), jobID, f, false, false); err != nil {
+		return err
+	}
+	return errTempGone(name)
 }
 
 // checkpoints saves progress on a timer, and at once when the first bytes
@@ -319,6 +335,11 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			}
 			continue
 		case <-t.C:
+		}
+		if !linked(tmp) {
+			cw.gone.Store(true)
+			stop()
+			return
 		}
 		var err error
 		if n := cw.n.Load(); n != f.BytesTransferred {
@@ -355,8 +376,9 @@ type countingWriter struct {
 	first chan struct{} // closed at the first write
 	once  sync.Once
 	// halted is set when the checkpoint loop stops the transfer because
-	// the job left the active states.
-	halted atomic.Bool
+	// the job left the active states; gone, because the temporary file
+	// lost its name.
+	halted, gone atomic.Bool
 }
 
 func (c *countingWriter) halt(stop context.CancelFunc) {

@@ -153,7 +153,7 @@ func (w *worker) commitWithReply(ctx context.Context, j *Job, up transport.Uploa
 	if j.Reply.TempName != "" {
 		os.Remove(j.Reply.TempName) // a reply an earlier attempt began
 	}
-	tmp, err := createTemp(filepath.Dir(name))
+	tmp, _, err := createTemp(filepath.Dir(name))
 	if err != nil {
 		return localError(name, err)
 	}
@@ -222,7 +222,7 @@ func (m *Manager) discard(ctx context.Context, j *Job, s transport.Settings) boo
 	}
 	for _, f := range j.Files {
 		if j.Type == Download && f.TempName != "" {
-			if err := os.Remove(f.TempName); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := removeTemp(f.TempName, f.TempID); err != nil && !errors.Is(err, os.ErrNotExist) {
 				ok = false
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,7 +216,9 @@ func TestChangedFileIsFetchedAgain(t *testing.T) {
 	}
 }
 
-func TestUnwritableDestinationIsFatal(t *testing.T) {
+// A destination folder that is gone is a transient error: the file starts
+// when the folder is back.
+func TestMissingDestinationFolderWaitsForIt(t *testing.T) {
 	h := start(t)
 	o := testenv.NewOrigin(t, []byte("abc"))
 	ctx := context.Background()
@@ -227,10 +230,14 @@ func TestUnwritableDestinationIsFatal(t *testing.T) {
 	}
 	os.Remove(dir)
 	h.m.Resume(ctx, j.ID)
-	got := h.waitState(j.ID, engine.Error)
-	if got.Err.Context != hresult.ContextLocalFile || got.Err.Code != hresult.E_PATH_NOT_FOUND {
-		t.Errorf("error = %+v, want a local file error", got.Err)
+	got := h.waitState(j.ID, engine.TransientError)
+	if got.Err.Context != hresult.ContextLocalFile || got.Err.Code != hresult.E_PATH_NOT_FOUND || !strings.Contains(got.Err.Msg, dir) {
+		t.Errorf("error = %+v, want a local file error naming the folder", got.Err)
 	}
+	os.Mkdir(dir, 0o755)
+	h.clock.Add(got.MinRetryDelay)
+	spawn.Nudge(h.m.Home())
+	h.waitState(j.ID, engine.Transferred)
 }
 
 func TestSuspendKeepsCheckpointAndCancelRemovesTemp(t *testing.T) {

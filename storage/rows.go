@@ -57,6 +57,7 @@ type File struct {
 	Validation            int    // 0 not set, 1 valid, 2 not valid
 	Session               string // an upload's session with the server
 	Verified              string // the digest algorithm the file matched
+	TempID                string // "device:inode" of the temporary file when it was made
 }
 
 // Credential is a row of the credentials table. Nil user and password are
@@ -70,6 +71,7 @@ type Credential struct {
 // columns, so it never overwrites a user's change to the file's names.
 type FileProgress struct {
 	TempName              string
+	TempID                string
 	BytesTotal, BytesDone int64
 	Complete              bool
 	Validator             string
@@ -108,11 +110,11 @@ func (j Job) values() []any {
 		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone, j.MaxBandwidthKbps}
 }
 
-const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified`
+const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified, temp_id`
 
 func (f *File) fields() []any {
 	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete,
-		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified}
+		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified, &f.TempID}
 }
 
 // Tx is one transaction. Its methods are the only SQL in the project.
@@ -261,9 +263,9 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 
 // InsertFile adds a file to a job.
 func (t *Tx) InsertFile(f File) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator,
-		f.Ranges, f.Validation, f.Session, f.Verified)
+		f.Ranges, f.Validation, f.Session, f.Verified, f.TempID)
 	return err
 }
 
@@ -316,8 +318,8 @@ func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 // SetFileProgress records a file's checkpoint. It reports false when the
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
-		session = ?, verified = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
+		session = ?, verified = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
 		p.Session, p.Verified, jobID, idx)
 	if err != nil {
 		return false, err
