@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -21,6 +22,9 @@ type otherUser struct {
 	uid, gid uint32
 	home     string
 }
+
+// otherUsers numbers the accounts that one test run makes.
+var otherUsers atomic.Int32
 
 func newOtherUser(t *testing.T) *otherUser {
 	t.Helper()
@@ -43,7 +47,7 @@ func newOtherUser(t *testing.T) *otherUser {
 	}
 	os.Chmod(base, 0o755)
 	t.Cleanup(func() { os.RemoveAll(base) })
-	name := fmt.Sprintf("bitst%d", os.Getpid()%100000)
+	name := fmt.Sprintf("bitst%d_%d", os.Getpid()%100000, otherUsers.Add(1))
 	home := filepath.Join(base, "home")
 	if out, err := exec.Command(useradd, "-m", "-d", home, "-s", "/bin/sh", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v\n%s", err, out)

@@ -44,46 +44,12 @@ func (m *Manager) AddFileWithRanges(ctx context.Context, id, remote, local strin
 // AddFiles adds several files at once: all of them, or none when one is
 // refused.
 func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) error {
-	for i := range specs {
-		if err := m.checkSpec(&specs[i]); err != nil {
-			return err
-		}
+	if err := m.checkSpecs(specs); err != nil {
+		return err
 	}
 	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
-		if j.State.Final() {
-			return errStateRefused("files cannot be added to a job in state " + j.State.String())
-		}
-		for _, sp := range specs {
-			if j.Type != Download && len(j.Files) > 0 {
-				return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
-			}
-			if len(j.Files) >= m.opts.MaxFilesPerJob {
-				return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
-					Msg: fmt.Sprintf("the limit is %d files", m.opts.MaxFilesPerJob)}
-			}
-			if sp.Ranges != nil && j.Type != Download {
-				return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
-			}
-			if j.Type == Download {
-				if err := checkWritable(sp.Local); err != nil {
-					return err
-				}
-			} else {
-				if err := checkSource(sp.Local); err != nil {
-					return err
-				}
-				if u, _ := transport.ParseRemote(sp.Remote); j.Type == UploadReply && u.Scheme != "http" && u.Scheme != "https" {
-					return invalidArg("upload-reply jobs need an http or https server")
-				}
-			}
-			if sp.Ranges != nil && j.Dynamic {
-				return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
-			}
-			f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
-			j.Files = append(j.Files, f)
-			if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
-				return err
-			}
+		if err := m.addFiles(tx, j, specs); err != nil {
+			return err
 		}
 		j.Modified = m.opts.Now()
 		return nil
@@ -92,6 +58,58 @@ func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) err
 		return err
 	}
 	m.wake(j)
+	return nil
+}
+
+// checkSpecs checks and cleans what a file's names and ranges must be on
+// their own, whatever the job.
+func (m *Manager) checkSpecs(specs []FileSpec) error {
+	for i := range specs {
+		if err := m.checkSpec(&specs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addFiles adds files that checkSpecs passed to j and to tx, under the rules
+// that depend on the job: its state, type, settings and file limit.
+func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
+	if j.State.Final() {
+		return errStateRefused("files cannot be added to a job in state " + j.State.String())
+	}
+	for _, sp := range specs {
+		if j.Type != Download && len(j.Files) > 0 {
+			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
+		}
+		if len(j.Files) >= m.opts.MaxFilesPerJob {
+			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
+				Msg: fmt.Sprintf("the limit is %d files", m.opts.MaxFilesPerJob)}
+		}
+		if sp.Ranges != nil && j.Type != Download {
+			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
+		}
+		if j.Type == Download {
+			if err := checkWritable(sp.Local); err != nil {
+				return err
+			}
+		} else {
+			if err := checkSource(sp.Local); err != nil {
+				return err
+			}
+			if u, _ := transport.ParseRemote(sp.Remote); j.Type == UploadReply && u.Scheme != "http" && u.Scheme != "https" {
+				return invalidArg("upload-reply jobs need an http or https server")
+			}
+		}
+		if sp.Ranges != nil && j.Dynamic {
+			return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
+		}
+		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
+		j.Files = append(j.Files, f)
+		if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -181,6 +199,9 @@ func (m *Manager) renameRemote(ctx context.Context, id string, idx int, remote s
 // file. A file marked not valid sends the job to ERROR with
 // BG_E_VALIDATION_FAILED and starts again from byte 0 at the next Resume.
 func (m *Manager) SetValidationState(ctx context.Context, id string, idx int, valid bool) error {
+	if m.owner != nil && !valid {
+		return refused(hresult.ContextLocalFile, "marking a file of user %s's not valid deletes it: only that user may", m.owner.Name)
+	}
 	_, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
 		if j.State.Final() {
 			return errStateRefused("the job is in state " + j.State.String())
@@ -196,7 +217,7 @@ func (m *Manager) SetValidationState(ctx context.Context, id string, idx int, va
 		if !valid {
 			v = Invalid
 			if f.TempName != "" {
-				os.Remove(f.TempName)
+				removeTemp(f.TempName, f.TempID)
 			}
 			if _, err := tx.SetFileProgress(j.ID, idx, storage.FileProgress{BytesTotal: SizeUnknown}); err != nil {
 				return err
@@ -321,8 +342,12 @@ func (m *Manager) Suspend(ctx context.Context, id string) error {
 }
 
 // Cancel ends a job and deletes its temporary files. It returns
-// BG_S_UNABLE_TO_DELETE_FILES when some could not be deleted.
+// BG_S_UNABLE_TO_DELETE_FILES when some could not be deleted. The job's
+// row and credentials are erased from the store's files too (scrub).
 func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
+	if m.owner != nil {
+		return m.asOwner(ctx, "cancel", id) // its files go with its owner's rights
+	}
 	var j *Job
 	var s transport.Settings
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
@@ -343,6 +368,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.scrub(ctx)
 	spawn.Nudge(m.home)
 	if !m.discard(ctx, j, s) {
 		return hresult.BG_S_UNABLE_TO_DELETE_FILES, nil
@@ -355,8 +381,11 @@ func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
 // is synced; unfinished ones (a download completed early) are deleted and
 // BG_S_PARTIAL_COMPLETE is returned. Upload jobs complete only when
 // TRANSFERRED. If a rename fails the job stays as it was and Complete can be
-// tried again.
+// tried again. The job's row and credentials are erased as by Cancel.
 func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error) {
+	if m.owner != nil {
+		return m.asOwner(ctx, "complete", id) // its files go with its owner's rights
+	}
 	code := hresult.S_OK
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
 		j, err := loadJob(tx, id)
@@ -371,7 +400,7 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 		}
 		if j.Type == UploadReply && j.Reply.TempName != "" {
 			reply := File{TempName: j.Reply.TempName, LocalName: j.ReplyName()}
-			if err := commitFile(reply); err != nil {
+			if err := commit(reply); err != nil {
 				return err
 			}
 			if err := syncDir(filepath.Dir(reply.LocalName)); err != nil {
@@ -390,7 +419,7 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 				}
 				continue
 			}
-			if err := commitFile(f); err != nil {
+			if err := commit(f); err != nil {
 				return err
 			}
 			dirs[filepath.Dir(f.LocalName)] = true
@@ -405,6 +434,7 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 	if err != nil {
 		return 0, err
 	}
+	m.scrub(ctx)
 	spawn.Nudge(m.home)
 	return code, nil
 }
@@ -417,7 +447,7 @@ func commitFile(f File) error {
 		return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile,
 			Msg: fmt.Sprintf("%s: %v", f.LocalName, err)}
 	}
-	tf, err := os.OpenFile(f.TempName, os.O_RDWR, 0)
+	tf, err := reopenTemp(f.TempName, f.TempID, os.O_RDWR)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(f.LocalName); serr == nil {
 			return nil
@@ -426,7 +456,10 @@ func commitFile(f File) error {
 	if err != nil {
 		return fail(err)
 	}
-	err = tf.Sync()
+	err = tf.Chmod(finalMode(f.LocalName))
+	if err == nil {
+		err = tf.Sync()
+	}
 	if cerr := tf.Close(); err == nil {
 		err = cerr
 	}

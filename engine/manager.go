@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"bits/engine/hresult"
@@ -65,6 +66,9 @@ type Manager struct {
 	opts  Options
 	home  string
 	store *storage.Store
+	// owner is the user whose store root opened (openOther); nil for the
+	// caller's own. Root changes that user's files only as that user.
+	owner *spawn.Account
 
 	startMu sync.Mutex
 	started bool // this Manager started a worker
@@ -77,16 +81,45 @@ func Open(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(home, 0o700); err != nil {
+	if err := makeFolder(home); err != nil {
 		return nil, err
 	}
 	st, err := storage.Open(filepath.Join(home, "jobs.db"))
 	if err != nil {
 		return nil, err
 	}
+	m, err := newManager(opts, home, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// makeFolder creates the state folder if it is missing and makes it
+// private (0700); a folder of another user's, where a link may lead, keeps
+// its mode.
+func makeFolder(home string) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	d, err := os.Open(home)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	return d.Chmod(0o700)
+}
+
+// newManager completes opts with the defaults and the policy file.
+func newManager(opts Options, home string, st *storage.Store) (*Manager, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -104,7 +137,6 @@ func Open(opts Options) (*Manager, error) {
 	}
 	pol, err := LoadPolicy(PolicyPath())
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	opts.MaxJobsPerUser = cmp.Or(opts.MaxJobsPerUser, pol.MaxJobsPerUser)
@@ -139,7 +171,9 @@ func (m *Manager) Home() string { return m.home }
 // database files it may have created there go back to that user.
 func (m *Manager) Close() error {
 	err := m.store.Close()
-	giveBack(m.home)
+	if m.owner != nil {
+		giveBack(m.home, *m.owner)
+	}
 	return err
 }
 
@@ -179,28 +213,13 @@ func invalidArg(format string, args ...any) error {
 
 // Create makes a new job. Like every new BITS job it starts SUSPENDED.
 func (m *Manager) Create(ctx context.Context, name string, typ JobType) (*Job, error) {
-	if typ < Download || typ > UploadReply {
-		return nil, invalidArg("job type %d", typ)
+	j, err := m.newJob(name, typ)
+	if err != nil {
+		return nil, err
 	}
-	if len([]rune(name)) > MaxDisplayName {
-		return nil, &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "display name longer than 256 characters"}
-	}
-	now := m.opts.Now()
-	j := &Job{
-		ID: m.opts.NewID(), DisplayName: name, Type: typ, State: Suspended, Priority: Normal,
-		Owner: m.opts.Owner, Created: now, Modified: now,
-		MinRetryDelay: DefaultMinRetryDelay, NoProgressTimeout: DefaultNoProgressTimeout,
-		MaxDownloadTime: DefaultMaxDownloadTime, NotifyFlags: DefaultNotifyFlags,
-		Reply: Reply{BytesTotal: SizeUnknown},
-	}
-	err := m.store.Update(ctx, func(tx *storage.Tx) error {
-		n, err := tx.CountJobs()
-		if err != nil {
+	err = m.store.Update(ctx, func(tx *storage.Tx) error {
+		if err := m.checkJobLimit(tx); err != nil {
 			return err
-		}
-		if n >= m.opts.MaxJobsPerUser {
-			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_JOBS_PER_USER,
-				Msg: fmt.Sprintf("the limit is %d jobs", m.opts.MaxJobsPerUser)}
 		}
 		return tx.InsertJob(toRow(j))
 	})
@@ -208,6 +227,37 @@ func (m *Manager) Create(ctx context.Context, name string, typ JobType) (*Job, e
 		return nil, err
 	}
 	return j, nil
+}
+
+// newJob makes a new job in memory with BITS' defaults.
+func (m *Manager) newJob(name string, typ JobType) (*Job, error) {
+	if typ < Download || typ > UploadReply {
+		return nil, invalidArg("job type %d", typ)
+	}
+	if len([]rune(name)) > MaxDisplayName {
+		return nil, &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "display name longer than 256 characters"}
+	}
+	now := m.opts.Now()
+	return &Job{
+		ID: m.opts.NewID(), DisplayName: name, Type: typ, State: Suspended, Priority: Normal,
+		Owner: m.opts.Owner, Created: now, Modified: now,
+		MinRetryDelay: DefaultMinRetryDelay, NoProgressTimeout: DefaultNoProgressTimeout,
+		MaxDownloadTime: DefaultMaxDownloadTime, NotifyFlags: DefaultNotifyFlags,
+		Reply: Reply{BytesTotal: SizeUnknown},
+	}, nil
+}
+
+// checkJobLimit refuses one more job when the user has the most allowed.
+func (m *Manager) checkJobLimit(tx *storage.Tx) error {
+	n, err := tx.CountJobs()
+	if err != nil {
+		return err
+	}
+	if n >= m.opts.MaxJobsPerUser {
+		return &hresult.Error{Code: hresult.BG_E_TOO_MANY_JOBS_PER_USER,
+			Msg: fmt.Sprintf("the limit is %d jobs", m.opts.MaxJobsPerUser)}
+	}
+	return nil
 }
 
 // Get returns a job by its GUID.
@@ -224,7 +274,7 @@ func (m *Manager) Get(ctx context.Context, id string) (*Job, error) {
 // loadPublic loads a job as front ends may see it: write-only headers are
 // hidden, and credentials are listed by target and scheme only.
 func loadPublic(tx *storage.Tx, id string) (*Job, error) {
-	j, err := loadJob(tx, id)
+	j, err := readJob(tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +363,21 @@ func ParseGUID(s string) (string, bool) {
 	return g, true
 }
 
+// loadJob loads a job to act on it. A job whose record names temporary
+// files that no transfer could have made is refused: see checkTempNames.
 func loadJob(tx *storage.Tx, id string) (*Job, error) {
+	j, err := readJob(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTempNames(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// readJob loads a job as its record is, to show it.
+func readJob(tx *storage.Tx, id string) (*Job, error) {
 	r, err := tx.Job(id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errNotFound(id)
@@ -334,7 +398,7 @@ func loadJob(tx *storage.Tx, id string) (*Job, error) {
 func (m *Manager) change(ctx context.Context, id string, fn func(tx *storage.Tx, j *Job) error) (*Job, error) {
 	var out *Job
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
-		j, err := loadJob(tx, id)
+		j, err := readJob(tx, id) // a broken job can still be suspended or sent to ERROR
 		if err != nil {
 			return err
 		}

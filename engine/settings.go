@@ -442,6 +442,9 @@ func (m *Manager) SetCredentials(ctx context.Context, id string, c Credential) e
 		j.Modified = m.opts.Now()
 		return tx.PutCredential(id, storage.Credential{Target: int(c.Target), Scheme: int(c.Scheme), User: c.User, Password: c.Password})
 	})
+	if err == nil {
+		m.scrub(ctx) // the password this one replaced
+	}
 	return err
 }
 
@@ -461,7 +464,19 @@ func (m *Manager) RemoveCredentials(ctx context.Context, id string, target AuthT
 		j.Modified = m.opts.Now()
 		return tx.DeleteCredentials(id, int(target), int(scheme))
 	})
+	if err == nil {
+		m.scrub(ctx)
+	}
 	return err
+}
+
+// scrub erases what the last transaction deleted (credentials, a whole job)
+// from the WAL too; the database's free pages are zeroed as rows go
+// (secure_delete). It is best effort: the change has landed, and a WAL that
+// a reader holds past the busy timeout is emptied by the next scrub or
+// removed when its last connection closes.
+func (m *Manager) scrub(ctx context.Context) {
+	_ = m.store.Scrub(context.WithoutCancel(ctx))
 }
 
 // TakeOwnership makes the caller the job's owner. As in BITS it removes what
@@ -480,5 +495,8 @@ func (m *Manager) TakeOwnership(ctx context.Context, id string) error {
 		j.Modified = m.opts.Now()
 		return tx.DeleteCredentials(id, 0, 0)
 	})
+	if err == nil {
+		m.scrub(ctx)
+	}
 	return err
 }

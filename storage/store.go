@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -40,12 +41,15 @@ type Store struct {
 // Open opens or creates the database at file (mode 0600) and brings its
 // schema up to date.
 func Open(file string) (*Store, error) {
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	// Never through a link, and only the caller's own file is made
+	// private: root opens users' databases too, and they are the users'.
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	err = private(f)
 	f.Close()
-	if err := os.Chmod(file, 0o600); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	dsn := func(lock string) string {
@@ -54,6 +58,9 @@ func Open(file string) (*Store, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// Deleted rows are overwritten with zeros, so a removed password
+		// stays in no free page; Scrub empties the WAL's older copies.
+		q.Add("_pragma", "secure_delete(1)")
 		q.Set("_txlock", lock)
 		return "file:" + file + "?" + q.Encode()
 	}
@@ -83,6 +90,22 @@ func Open(file string) (*Store, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// private makes the database file mode 0600 if it is the caller's; it
+// must be a regular file.
+func private(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("storage: %s is not a regular file", f.Name())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	return f.Chmod(0o600)
 }
 
 // Close closes the database.
@@ -159,4 +182,17 @@ func (s *Store) run(ctx context.Context, db *sql.DB, fn func(*Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// Scrub copies every committed change into the database file and empties
+// the WAL. The WAL keeps each version of a page until then, so a row
+// deleted under secure_delete is gone from every file only after Scrub.
+// It waits (up to the busy timeout) for readers of older versions.
+func (s *Store) Scrub(ctx context.Context) error {
+	var busy, logFrames, done int
+	err := s.rw.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+	if err == nil && busy != 0 {
+		err = errors.New("storage: the WAL is still in use")
+	}
+	return err
 }

@@ -1,8 +1,10 @@
 package bitsadmin
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 
 	"bits/engine"
 	"bits/engine/hresult"
@@ -26,10 +28,20 @@ func findAnyUser(ctx context.Context, m *engine.Manager, arg string) (*engine.Jo
 }
 
 // eachManager runs fn on the caller's Manager, or with allUsers on every
-// user's.
+// user's. A user's store that the engine left out (not what it should be,
+// or unreadable) is a warning line on stderr, not a failure: the others'
+// jobs are still there.
 func (e *env) eachManager(ctx context.Context, allUsers bool, fn func(*engine.Manager) error) error {
 	if allUsers {
-		return e.allUsers(ctx, fn)
+		err := e.allUsers(ctx, fn)
+		var skipped engine.SkippedStores
+		if !errors.As(err, &skipped) {
+			return err
+		}
+		for _, s := range skipped {
+			e.warnSkipped(s)
+		}
+		return nil
 	}
 	m, err := e.manager()
 	if err != nil {
@@ -43,8 +55,11 @@ func (e *env) listJobs(ctx context.Context, allUsers bool) ([]*engine.Job, error
 	var jobs []*engine.Job
 	err := e.eachManager(ctx, allUsers, func(m *engine.Manager) error {
 		js, err := m.List(ctx)
+		if err != nil {
+			return err // a store read halfway is left out whole
+		}
 		jobs = append(jobs, js...)
-		return err
+		return nil
 	})
 	return jobs, err
 }
@@ -74,4 +89,14 @@ func (e *env) findAny(ctx context.Context, arg string) (j *engine.Job, src *engi
 	}
 	close()
 	return nil, nil, nil, err
+}
+
+// warnSkipped prints the line for a user's store that was left out.
+func (e *env) warnSkipped(s *engine.StoreError) {
+	code, why := hresult.E_FAIL, s.Err.Error()
+	var he *hresult.Error
+	if errors.As(s.Err, &he) {
+		code, why = he.Code, cmp.Or(he.Msg, he.Code.Message())
+	}
+	fmt.Fprintf(e.stderr, "Warning: the jobs of user %s are left out - 0x%08x: %s\n", s.User, uint32(code), why)
 }

@@ -2,6 +2,7 @@ package bitsadmin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -67,38 +68,43 @@ func runTransfer(ctx context.Context, e *env, o transferOptions) error {
 	sig, stop := e.interrupt()
 	defer stop()
 
-	j, err := m.Create(ctx, o.Name, o.Type)
+	spec := engine.JobSpec{Name: o.Name, Type: o.Type}
+	var settingActions []string
+	setting := func(action string, p engine.Props) {
+		spec.Settings = append(spec.Settings, p)
+		settingActions = append(settingActions, action)
+	}
+	if prio != engine.Normal {
+		setting("set the job priority", engine.Props{Priority: &prio})
+	}
+	if acl != nil {
+		setting("set the ACL flags", engine.Props{ACLFlags: acl})
+	}
+	if o.Dynamic {
+		// Dynamic content is for servers that give no size or ranges; the
+		// engine says whether this job may have it.
+		setting("set dynamic content", engine.Props{Dynamic: &o.Dynamic})
+	}
+	for _, f := range o.Files {
+		spec.Files = append(spec.Files, engine.FileSpec{Remote: f[0], Local: f[1]})
+	}
+	// The job is made whole or not at all: bad input leaves nothing.
+	j, err := m.Submit(ctx, spec)
+	var se *engine.SubmitError
+	if errors.As(err, &se) {
+		action := map[engine.SubmitStep]string{engine.StepCreate: "create job", engine.StepFiles: "add file"}[se.Step]
+		if se.Step == engine.StepSettings {
+			action = settingActions[se.Setting]
+		}
+		return &actionError{action: action, err: se.Err}
+	}
 	if err != nil {
 		return &actionError{action: "create job", err: err}
 	}
+	// From here on a failure cancels the job.
 	t := &transfer{e: e, m: m, id: j.ID, sig: sig}
-	// From here on a failure cancels the job, so bad input leaves nothing.
-	settings := []struct {
-		action string
-		props  engine.Props
-		given  bool
-	}{
-		{"set the job priority", engine.Props{Priority: &prio}, prio != engine.Normal},
-		{"set the ACL flags", engine.Props{ACLFlags: acl}, acl != nil},
-		// Dynamic content is for servers that give no size or ranges; the
-		// engine says whether this job may have it.
-		{"set dynamic content", engine.Props{Dynamic: &o.Dynamic}, o.Dynamic},
-	}
-	for _, s := range settings {
-		if !s.given {
-			continue
-		}
-		if err := m.Set(ctx, j.ID, s.props); err != nil {
-			return t.abandon(&actionError{action: s.action, err: err})
-		}
-	}
-	for _, f := range o.Files {
-		if err := m.AddFile(ctx, j.ID, f[0], f[1]); err != nil {
-			return t.abandon(&actionError{action: "add file", err: err})
-		}
-		if t.interrupted() {
-			return t.canceled()
-		}
+	if t.interrupted() {
+		return t.canceled()
 	}
 	if err := m.Resume(ctx, j.ID); err != nil {
 		return t.abandon(&actionError{action: "resume job", err: err})

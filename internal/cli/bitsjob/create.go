@@ -2,6 +2,7 @@ package bitsjob
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -30,9 +31,8 @@ func newCreateCmd(e *env) *cobra.Command {
 		Use:   "create [flags] [REMOTE LOCAL]...",
 		Short: "Create a job, with its settings and files; it starts suspended",
 		Long: `Create a job. Settings given as flags are applied and the files given as
-REMOTE LOCAL pairs are added, all or nothing: if one is refused the job is
-cancelled and nothing is left. Like every new job it is suspended until
-"bitsjob resume".`,
+REMOTE LOCAL pairs are added, all in one step: if one is refused no job is
+made. Like every new job it is suspended until "bitsjob resume".`,
 		Example: `  bitsjob create --name nightly https://example.com/a.iso ~/a.iso
   id=$(bitsjob create --json --priority low | jq -r .JobId)`,
 		Args: pairs(0),
@@ -74,34 +74,28 @@ func runCreate(ctx context.Context, e *env, o createOptions) error {
 	return e.printJobs(e.stdout, []*engine.Job{j})
 }
 
-// newJob creates a job, applies its settings and adds its files. Any
-// failure cancels the job, so bad input leaves nothing behind.
+// submitActions name each step of a submission as the separate calls were
+// named.
+var submitActions = map[engine.SubmitStep]string{
+	engine.StepCreate:   "create the job",
+	engine.StepSettings: "set the job's settings",
+	engine.StepFiles:    "add the files",
+}
+
+// newJob creates a job with its settings and files in one step, so bad
+// input, a crash or a kill leaves nothing behind.
 func newJob(ctx context.Context, e *env, o createOptions) (*engine.Job, error) {
 	m, err := e.manager()
 	if err != nil {
 		return nil, err
 	}
-	j, err := m.Create(ctx, o.Name, o.Type)
+	j, err := m.Submit(ctx, engine.JobSpec{Name: o.Name, Type: o.Type, Settings: []engine.Props{o.Props}, Files: o.Files})
+	var se *engine.SubmitError
+	if errors.As(err, &se) {
+		return nil, &opError{action: submitActions[se.Step], err: se.Err}
+	}
 	if err != nil {
 		return nil, &opError{action: "create the job", err: err}
-	}
-	abandon := func(action string, err error) error {
-		m.Cancel(context.WithoutCancel(ctx), j.ID)
-		return &opError{action: action, err: err}
-	}
-	if !empty(o.Props) {
-		if err := m.Set(ctx, j.ID, o.Props); err != nil {
-			return nil, abandon("set the job's settings", err)
-		}
-	}
-	if len(o.Files) > 0 {
-		if err := m.AddFiles(ctx, j.ID, o.Files); err != nil {
-			return nil, abandon("add the files", err)
-		}
-	}
-	j, err = m.Get(ctx, j.ID)
-	if err != nil {
-		return nil, abandon("read the job", err)
 	}
 	return j, nil
 }

@@ -58,8 +58,11 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 	var all []*engine.Job
 	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
 		js, err := m.List(ctx)
+		if err != nil {
+			return err // a store read halfway is left out whole
+		}
 		all = append(all, js...)
-		return err
+		return nil
 	})
 	if err != nil {
 		return &opError{action: "list jobs", err: err}

@@ -99,10 +99,22 @@ func match(p, s []rune) bool {
 }
 
 // eachManager runs fn on the caller's Manager, or with allUsers on every
-// user's (root only; others get E_ACCESSDENIED).
+// user's (root only; others get E_ACCESSDENIED). A user's store that the
+// engine left out (not what it should be, or unreadable) is a warning, not
+// a failure: the others' jobs are still there.
 func (e *env) eachManager(ctx context.Context, allUsers bool, fn func(*engine.Manager) error) error {
 	if allUsers {
-		return e.allUsers(ctx, fn)
+		err := e.allUsers(ctx, fn)
+		var skipped engine.SkippedStores
+		if !errors.As(err, &skipped) {
+			return err
+		}
+		for _, s := range skipped {
+			b := describe(s.Err)
+			b.Detail = s.Error()
+			e.warnBody(b, "list the jobs of user "+s.User, "")
+		}
+		return nil
 	}
 	m, err := e.manager()
 	if err != nil {
