@@ -108,7 +108,7 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 	}
 	for backs := 0; off < f.BytesTotal; {
 		n := min(int64(uploadChunk), f.BytesTotal-off)
-		got, err := up.Send(transport.WithPacer(ctx, st.Wait), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
+		got, err := up.Send(transport.WithPacer(ctx, st), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
 		if got != f.BytesTransferred {
 			// Forward, or back to what the server really holds: the
 			// record is always the server's last word.

@@ -158,6 +158,18 @@ func (st *Stream) Wait(ctx context.Context, n int) error {
 	return nil
 }
 
+// Rate is how many bytes per second the stream may move now: the
+// tightest of its limits, +Inf when none limits it.
+func (st *Stream) Rate() float64 {
+	r := math.Inf(1)
+	for _, l := range []*rate.Limiter{st.own, st.class, st.total} {
+		if l != nil && l.Limit() != rate.Inf {
+			r = min(r, float64(l.Limit()))
+		}
+	}
+	return r
+}
+
 // take waits for k tokens of l. Unlike rate.Limiter.WaitN it waits for a
 // wait longer than ctx's deadline too, and returns ctx's error when ctx
 // ends first, as any blocked read would.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"time"
@@ -195,44 +196,60 @@ func ObserveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
-// pacerKey carries a transfer's pacer in its context.
+// pacerKey carries a transfer's Pacer in its context.
 type pacerKey struct{}
 
-// WithPacer returns a context under which uploaders hold the bytes they
-// send back until pace lets them go: the engine's bandwidth limits, where
-// the bytes leave. (Downloads are paced by the engine where it writes
-// them.)
-func WithPacer(ctx context.Context, pace func(ctx context.Context, n int) error) context.Context {
-	return context.WithValue(ctx, pacerKey{}, pace)
+// A Pacer paces a transfer's bytes: Wait blocks until n more bytes may
+// move (or ctx ends), and Rate says how many bytes per second may move
+// now, +Inf when nothing limits them.
+type Pacer interface {
+	Wait(ctx context.Context, n int) error
+	Rate() float64
 }
 
-// paceChunk is the most one read of a PacedReader returns: small enough
-// that a slow rate still sends something every few seconds.
-const paceChunk = 4 << 10
+// WithPacer returns a context under which uploaders hold the bytes they
+// send back until p lets them go: the engine's bandwidth limits, where the
+// bytes leave. (Downloads are paced by the engine where it writes them.)
+func WithPacer(ctx context.Context, p Pacer) context.Context {
+	return context.WithValue(ctx, pacerKey{}, p)
+}
+
+// Pacing reads: one read returns what the allowed rate moves in about
+// paceSlice, so that a slow rate still sends something often and a fast
+// one is read in large blocks (few system calls), within these bounds.
+const (
+	paceSlice    = 50 * time.Millisecond
+	minPaceChunk = 4 << 10
+	maxPaceChunk = 1 << 20
+)
 
 // PacedReader returns r read no faster than ctx's pacer allows, or r
 // itself when ctx has none. Uploaders read what they send through it.
 func PacedReader(ctx context.Context, r io.Reader) io.Reader {
-	pace, ok := ctx.Value(pacerKey{}).(func(context.Context, int) error)
+	p, ok := ctx.Value(pacerKey{}).(Pacer)
 	if !ok {
 		return r
 	}
-	return &pacedReader{ctx: ctx, pace: pace, r: r}
+	return &pacedReader{ctx: ctx, p: p, r: r}
 }
 
 type pacedReader struct {
-	ctx  context.Context
-	pace func(context.Context, int) error
-	r    io.Reader
+	ctx context.Context
+	p   Pacer
+	r   io.Reader
 }
 
 func (p *pacedReader) Read(b []byte) (int, error) {
-	if len(b) > paceChunk {
-		b = b[:paceChunk]
+	chunk := maxPaceChunk
+	if rate := p.p.Rate(); !math.IsInf(rate, 1) {
+		chunk = int(min(max(rate*paceSlice.Seconds(), minPaceChunk), maxPaceChunk))
+	}
+	if len(b) > chunk {
+		b = b[:chunk]
 	}
 	n, err := p.r.Read(b)
 	if n > 0 {
-		if perr := p.pace(p.ctx, n); perr != nil {
+		if perr := p.p.Wait(p.ctx, n); perr != nil {
 			return n, perr
 		}
 	}
