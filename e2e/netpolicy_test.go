@@ -172,6 +172,38 @@ func TestBackgroundYieldsToForegroundTraffic(t *testing.T) {
 	s.u.ok("/cancel", job)
 }
 
+// TestBackgroundTakesAnIdleFastLink: on a link with no bottleneck but the
+// machine itself (veth, several Gbit/s), a NORMAL job alone is not held
+// back by yielding: it moves a file at least half as fast as a FOREGROUND
+// job does in the same test (the benchmark, BenchmarkFastLink, holds the
+// real goal, 0.85). Before the controller's slow start it crawled at a
+// twentieth.
+func TestBackgroundTakesAnIdleFastLink(t *testing.T) {
+	s := newNetSetup(t, testenv.LinkOptions{})
+	url := s.serve(t, "fast.bin", 512<<20)
+	took := map[string]time.Duration{}
+	for _, priority := range []string{"FOREGROUND", "NORMAL", "FOREGROUND", "NORMAL"} {
+		dest := filepath.Join(s.dl, "fast-"+strings.ToLower(priority)+".bin")
+		start := time.Now()
+		s.u.ok("/transfer", "fast", "/priority", priority, url, dest)
+		d := time.Since(start)
+		if best, ok := took[priority]; !ok || d < best {
+			took[priority] = d // the better of two: a disk's hiccup is not the controller's
+		}
+		if fi, err := os.Stat(dest); err != nil || fi.Size() != 512<<20 {
+			t.Fatalf("%s: %v", dest, err)
+		}
+		os.Remove(dest)
+	}
+	ratio := took["FOREGROUND"].Seconds() / took["NORMAL"].Seconds()
+	t.Logf("512 MiB: FOREGROUND %v, NORMAL %v: NORMAL at %.2f of FOREGROUND's rate", took["FOREGROUND"], took["NORMAL"], ratio)
+	if ratio < 0.5 {
+		t.Errorf("alone on an idle fast link, a NORMAL job moved at %.2f of a FOREGROUND job's rate; want at least 0.5", ratio)
+		log, _ := os.ReadFile(filepath.Join(s.u.home, "worker.log"))
+		t.Logf("worker log:\n%s", log)
+	}
+}
+
 func percents(rates []float64) []string {
 	var out []string
 	for _, r := range rates {

@@ -238,8 +238,9 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream) error {
 	unknown := f.BytesTotal == SizeUnknown
 	if unknown || f.BytesTransferred < f.BytesTotal {
-		cw := &countingWriter{w: tmp, first: make(chan struct{})}
+		cw := &countingWriter{w: tmp, file: tmp, first: make(chan struct{})}
 		cw.n.Store(f.BytesTransferred)
+		cw.behind = f.BytesTransferred
 		tctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -367,11 +368,19 @@ func (w *worker) checkpoint(jobID string, f *File, tmp *os.File, n int64) error 
 	return w.record(context.Background(), jobID, f, false, progressed)
 }
 
+// writeBehind is how much a download writes before it asks the kernel to
+// send it to the disk: large enough to make few requests, small next to
+// what the disk writes in a second.
+const writeBehind = 8 << 20
+
 // countingWriter counts the bytes written to the temporary file and keeps
 // its own write error apart from the network's.
 type countingWriter struct {
 	w     io.Writer
+	file  *os.File // w's file, written to the disk behind the transfer
 	n     atomic.Int64
+	// behind is where the data not yet sent to the disk starts.
+	behind int64
 	err   error
 	first chan struct{} // closed at the first write
 	once  sync.Once
@@ -388,9 +397,13 @@ func (c *countingWriter) halt(stop context.CancelFunc) {
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
+	end := c.n.Add(int64(n))
 	if n > 0 {
 		c.once.Do(func() { close(c.first) })
+	}
+	if c.file != nil && end-c.behind >= writeBehind {
+		startWriteback(c.file, c.behind, end-c.behind)
+		c.behind = end
 	}
 	if err != nil {
 		c.err = err

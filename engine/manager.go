@@ -72,6 +72,9 @@ type Manager struct {
 
 	startMu sync.Mutex
 	started bool // this Manager started a worker
+
+	changesMu sync.Mutex
+	changes   *storage.Changes // opened by the first WaitChange
 }
 
 // Open opens the job store in the state folder, creating it (mode 0700)
@@ -170,11 +173,35 @@ func (m *Manager) Home() string { return m.home }
 // Close closes the store. When root closed another user's store, the
 // database files it may have created there go back to that user.
 func (m *Manager) Close() error {
+	m.changesMu.Lock()
+	if m.changes != nil {
+		m.changes.Close()
+	}
+	m.changesMu.Unlock()
 	err := m.store.Close()
 	if m.owner != nil {
 		giveBack(m.home, *m.owner)
 	}
 	return err
+}
+
+// WaitChange returns when any job has changed, through any process (the
+// worker, a front end, another Manager), since the last WaitChange
+// returned; after atMost when none has; or with ctx's error. A change is
+// seen within about 10 ms, so a front end that follows a job learns of
+// its end at once rather than at its next poll. The first call returns at
+// once: it starts following, and what changed before it is unknown.
+func (m *Manager) WaitChange(ctx context.Context, atMost time.Duration) error {
+	m.changesMu.Lock()
+	if m.changes == nil {
+		c, err := m.store.Changes(ctx)
+		m.changes = c
+		m.changesMu.Unlock()
+		return err
+	}
+	c := m.changes
+	m.changesMu.Unlock()
+	return c.Wait(ctx, atMost)
 }
 
 func newGUID() string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -105,7 +106,11 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		policy: newPolicyFile(PolicyPath(), o.Log)}
 	w.shaper = netpolicy.NewShaper(w.policy.get().YieldTarget)
 	w.shaper.Trace = func(d netpolicy.Direction, s netpolicy.Sample, rate float64) {
-		w.log.Debug("yield", "dir", d, "ours", s.Ours, "link", s.Link, "delay", s.Delay, "rate", int64(rate))
+		limit := any(int64(rate))
+		if math.IsInf(rate, 1) {
+			limit = "none"
+		}
+		w.log.Debug("yield", "dir", d, "ours", s.Ours, "link", s.Link, "delay", s.Delay, "rate", limit)
 	}
 	defer w.nm.Close()
 	nudges := w.listen(ctx, activated)

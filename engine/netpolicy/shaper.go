@@ -26,9 +26,30 @@ const (
 // background transfers.
 const tick = 100 * time.Millisecond
 
-// chunk is the most a Stream lets through at once: small enough that a
-// change of rate takes effect quickly, large enough to cost little.
-const chunk = 16 << 10
+// A Stream lets bytes through in steps of what its tightest limit allows
+// in burstTime, within [chunk, maxChunk]: small enough that a change of
+// rate takes effect quickly, large enough that a fast rate is not spent
+// waking up (each step is a timer's sleep, and at 16 KiB a step the sleeps
+// held a 500 MB/s link to a fraction of its rate).
+const (
+	chunk     = 16 << 10
+	maxChunk  = 4 << 20
+	burstTime = 5 * time.Millisecond
+)
+
+// setRate sets a limiter's rate, in bytes per second (+Inf: none), and the
+// burst that goes with it.
+func setRate(l *rate.Limiter, bps float64) {
+	if math.IsInf(bps, 1) {
+		// rate.Inf is the largest float, not +Inf: a limiter set to +Inf
+		// would not count as unlimited, and would cut every write into
+		// bursts.
+		l.SetLimit(rate.Inf)
+		return
+	}
+	l.SetLimit(rate.Limit(bps))
+	l.SetBurst(int(min(max(bps*burstTime.Seconds(), chunk), maxChunk)))
+}
 
 // Shaper shares bandwidth among transfers. Every transfer gets a Stream
 // that paces its bytes through up to three token buckets: its job's own
@@ -96,15 +117,15 @@ func (s *Shaper) applyTotal(d Direction) {
 	if s.yield && s.streams[d] > 0 {
 		bps = min(bps, s.ctrl[d].Rate())
 	}
-	s.total[d].SetLimit(rate.Limit(bps))
+	setRate(s.total[d], bps)
 }
 
 func setLimit(l *rate.Limiter, k Kbps) {
 	if k < 0 {
-		l.SetLimit(rate.Inf)
+		setRate(l, math.Inf(1))
 		return
 	}
-	l.SetLimit(rate.Limit(k.BytesPerSecond()))
+	setRate(l, k.BytesPerSecond())
 }
 
 // Open starts a stream for one transfer of a job of priority c, limited
@@ -114,7 +135,8 @@ func (s *Shaper) Open(dir Direction, c Class, jobLimit Kbps, network bool) *Stre
 	st := &Stream{s: s, dir: dir, background: network && c != Foreground}
 	if jobLimit >= 0 {
 		st.own = rate.NewLimiter(rate.Limit(jobLimit.BytesPerSecond()), chunk)
-		st.own.AllowN(time.Now(), chunk) // start with an empty bucket: no burst above the cap
+		setRate(st.own, jobLimit.BytesPerSecond())
+		st.own.AllowN(time.Now(), st.own.Burst()) // start with an empty bucket: no burst above the cap
 	}
 	if st.background {
 		st.class, st.total = s.class[dir][c], s.total[dir]
@@ -138,10 +160,22 @@ type Stream struct {
 	peers []net.IP
 }
 
+// step is how many bytes the stream lets through at once: the smallest
+// burst of its limits, or anything when none applies.
+func (st *Stream) step() int {
+	k := math.MaxInt
+	for _, l := range []*rate.Limiter{st.own, st.class, st.total} {
+		if l != nil && l.Limit() != rate.Inf {
+			k = min(k, l.Burst())
+		}
+	}
+	return max(k, 1)
+}
+
 // Wait blocks until n more bytes may move, or ctx ends.
 func (st *Stream) Wait(ctx context.Context, n int) error {
 	for n > 0 {
-		k := min(n, chunk)
+		k := min(n, st.step())
 		for _, l := range []*rate.Limiter{st.own, st.class, st.total} {
 			if l == nil || l.Limit() == rate.Inf {
 				continue
@@ -174,6 +208,13 @@ func (st *Stream) Rate() float64 {
 // wait longer than ctx's deadline too, and returns ctx's error when ctx
 // ends first, as any blocked read would.
 func take(ctx context.Context, l *rate.Limiter, k int) error {
+	for b := l.Burst(); k > b && b > 0; k -= b {
+		// The burst shrank since the step was chosen: a reservation
+		// larger than it would never be granted.
+		if err := take(ctx, l, b); err != nil {
+			return err
+		}
+	}
 	r := l.ReserveN(time.Now(), k)
 	d := r.Delay()
 	if d <= 0 {
@@ -204,7 +245,7 @@ type pacedWriter struct {
 func (p *pacedWriter) Write(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
-		k := min(len(b)-done, chunk)
+		k := min(len(b)-done, p.st.step())
 		if err := p.st.Wait(p.ctx, k); err != nil {
 			return done, err
 		}
@@ -269,9 +310,6 @@ func (st *Stream) Observe(c net.Conn) {
 	}
 	w := &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir},
 		iface: interfaceOf(local.IP), undo: tuneBackground(rc, st.dir)}
-	if st.dir == Down {
-		w.rcvbuf = minWindow
-	}
 	st.s.conns[tc] = w
 }
 
@@ -339,17 +377,36 @@ func interfaceOf(ip net.IP) int {
 // Run samples the link every tick while background transfers run, and
 // sets their shared rate, until ctx ends.
 func (s *Shaper) Run(ctx context.Context) {
-	t := time.NewTicker(tick)
+	t := time.NewTicker(fastTick)
 	defer t.Stop()
 	s.sampled = s.now()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s.sample()
+		if n%int(tick/fastTick) == 0 || s.slowStarting() {
+			s.sample()
+		}
 	}
+}
+
+// fastTick is how often the shaper samples while a controller is in slow
+// start: it grows fast then, and must see the first queue early.
+const fastTick = 25 * time.Millisecond
+
+// slowStarting reports whether background transfers run in a direction
+// whose controller is still looking for the link's capacity.
+func (s *Shaper) slowStarting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d := range 2 {
+		if s.streams[d] > 0 && s.yield && s.ctrl[d].SlowStart() {
+			return true
+		}
+	}
+	return false
 }
 
 // sample takes one tick's measurements and feeds the controllers. The
@@ -468,8 +525,8 @@ const (
 // already have in flight would drop packets.
 func (s *Shaper) sizeWindows(conns map[*net.TCPConn]*watched, now time.Time) {
 	bps := float64(s.total[Down].Limit())
-	if math.IsInf(bps, 1) {
-		return // not limited: the kernel's tuning is as good as any
+	if math.IsInf(bps, 1) || s.ctrl[Down].SlowStart() {
+		return // not limited, or no queue seen yet: the kernel's tuning is as good as any
 	}
 	for _, w := range conns {
 		b := s.base[w.path]

@@ -60,3 +60,26 @@ func TestStreamWaitEndsWithItsContext(t *testing.T) {
 		t.Errorf("Wait returned %v, want context.Canceled", err)
 	}
 }
+
+// TestUnlimitedStreamWritesWhole: with no limit anywhere, and with the
+// controller not capping (slow start, or yielding off), a background
+// stream passes each write on whole: cut into bursts, a fast link's bytes
+// would cost a system call each 16 KiB.
+func TestUnlimitedStreamWritesWhole(t *testing.T) {
+	s := NewShaper(25 * time.Millisecond)
+	s.SetPolicy(Limits{Total: Unlimited, Class: ClassLimits{Unlimited, Unlimited, Unlimited, Unlimited}}, true, 25*time.Millisecond)
+	st := s.Open(Down, Normal, Unlimited, true)
+	defer st.Close()
+	var w countWrites
+	const n = 8 << 20
+	if _, err := st.Writer(context.Background(), &w).Write(make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if w.calls != 1 {
+		t.Errorf("an unlimited %d-byte write reached the file in %d writes, want 1", n, w.calls)
+	}
+}
+
+type countWrites struct{ calls int }
+
+func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return len(p), nil }

@@ -34,8 +34,14 @@ type Sample struct {
 //     shrinks in proportion. This catches a bottleneck further away,
 //     whose other users our interfaces do not see.
 //
-// With neither signal it grows quickly: straight back to most of the
-// link's known capacity when others leave, then 15% a tick.
+// Until the first of these signals the controller sets no cap at all
+// (slow start): TCP's own slow start finds an idle path's capacity, at any
+// speed, within a few round trips, and the shaper samples every 25 ms then,
+// so the first queue or the first other flow is seen early. This is what
+// LEDBAT (RFC 6817) does too. After the first signal, with neither it
+// grows quickly: straight back to most of the link's known capacity when
+// others leave, then 15% a tick. A controller with no background transfer
+// for forgetAfter starts again from slow start.
 type Controller struct {
 	// Target is the queueing delay we may add.
 	Target time.Duration
@@ -48,6 +54,7 @@ type Controller struct {
 	linkKnown  bool
 	probing    bool    // past slow start: the first sign of anyone else ends it
 	othersPrev float64 // others' smoothed throughput at the last tick
+	last       time.Time
 }
 
 const (
@@ -61,23 +68,26 @@ const (
 	// about half a second.
 	backoff = 0.5
 	// growth is the factor per 100 ms by which we grow with no sign of
-	// anyone else; until the first such sign we double, as TCP's slow
-	// start does, to find the link's capacity within a second or so.
-	growth     = 1.15
-	slowGrowth = 1.5
+	// anyone else, once slow start is over.
+	growth = 1.15
 	// trickle is the share of the link we keep using under load, as BITS
 	// does, so the connection stays alive and the rate is measured.
 	trickle = 0.01
 	// minRate is the smallest rate, whatever the link: 16 Kbit/s.
 	minRate = 2000.0
-	// startRate is the first rate before anything is known: 2 Mbit/s.
-	startRate = 250e3
+	// forgetAfter is how long without background transfers makes the
+	// controller forget the link: its capacity window's length.
+	forgetAfter = 30 * time.Second
 )
 
+// SlowStart reports whether the controller is still looking for the
+// link's capacity: it has seen neither a queue nor anyone else.
+func (c *Controller) SlowStart() bool { return !c.probing }
+
 // Rate returns the rate decided by the last Update, in bytes per second;
-// +Inf before the first.
+// +Inf in slow start.
 func (c *Controller) Rate() float64 {
-	if c.rate == 0 {
+	if !c.probing {
 		return math.Inf(1)
 	}
 	return c.rate
@@ -90,28 +100,31 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	if dt <= 0 {
 		return c.Rate()
 	}
+	if !c.last.IsZero() && now.Sub(c.last) > forgetAfter {
+		*c = Controller{Target: c.Target}
+	}
+	c.last = now
 	ticks := s.Elapsed.Seconds() / 0.1 // factors are per 100 ms
 	alpha := 1 - math.Exp(-s.Elapsed.Seconds()/smoothing.Seconds())
 	ours := float64(s.Ours) / dt
-	c.ours += alpha * (ours - c.ours)
 	if s.Link >= 0 {
 		link := float64(s.Link) / dt
 		if !c.linkKnown {
-			c.link, c.linkKnown = link, true
+			// Both averages start from this sample: one that had run
+			// longer would show others where there are none.
+			c.link, c.ours, c.linkKnown = link, ours, true
 		}
 		c.link += alpha * (link - c.link)
 	} else {
 		c.linkKnown = false
 	}
+	c.ours += alpha * (ours - c.ours)
 	if c.linkKnown {
 		c.capacity.add(now, c.link)
 	} else {
 		c.capacity.add(now, c.ours)
 	}
 	capacity := c.capacity.max(now)
-	if c.rate == 0 {
-		c.rate = startRate
-	}
 	floor := max(minRate, trickle*capacity)
 
 	// Others: what crosses the link that is not ours, beyond the few
@@ -123,8 +136,15 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	othersActive := others > max(0.05*capacity, 12500)
 	congested := s.Delay >= 0 && s.Delay > c.Target
 
-	if othersActive || (s.Delay >= 0 && s.Delay > c.Target/2) {
-		c.probing = true // a queue forms: the link's capacity is near
+	if !c.probing {
+		if !othersActive && !(s.Delay >= 0 && s.Delay > c.Target/2) {
+			c.othersPrev = others
+			return c.Rate()
+		}
+		// A queue forms, or someone else is here: the link's capacity is
+		// near. Go on from what we just moved.
+		c.probing = true
+		c.rate = max(ours, c.ours, floor)
 	}
 	switch {
 	case othersActive:
@@ -162,13 +182,9 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		// Grow only while we use what we have, so an idle allowance does
 		// not pile up into a burst.
 		if c.ours >= 0.7*c.rate {
-			g := slowGrowth
-			if c.probing {
-				g = growth
-			}
-			c.rate *= math.Pow(g, ticks)
+			c.rate *= math.Pow(growth, ticks)
 		}
-		if capacity > 0 && c.probing {
+		if capacity > 0 {
 			c.rate = min(c.rate, 1.25*capacity)
 		}
 	}

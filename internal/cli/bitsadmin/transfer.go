@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"time"
 
 	"bits/engine"
 	"bits/engine/hresult"
@@ -144,11 +143,12 @@ func (t *transfer) canceled() error {
 	return err
 }
 
-// wait polls the job until it ends and reports how it ended.
+// wait follows the job until it ends and reports how it ended: it reads
+// the job again whenever the store changes, and at least every poll.
 func (t *transfer) wait(ctx context.Context) error {
 	view := &progressView{w: t.e.stdout, terminal: t.e.terminal}
-	tick := time.NewTicker(t.e.poll)
-	defer tick.Stop()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
 	for {
 		j, err := t.m.Get(ctx, t.id)
 		if err != nil {
@@ -176,12 +176,17 @@ func (t *transfer) wait(ctx context.Context) error {
 			return t.abandon(exitStatus(exitCode(code)))
 		}
 		// TRANSIENT_ERROR and SUSPENDED keep waiting, as on Windows.
+		changed := make(chan error, 1)
+		go func() { changed <- t.m.WaitChange(wctx, t.e.poll) }()
 		select {
 		case <-t.sig:
 			return t.canceled()
 		case <-ctx.Done():
 			return t.canceled()
-		case <-tick.C:
+		case err := <-changed:
+			if err != nil && ctx.Err() == nil {
+				return t.abandon(&actionError{action: "get the job state", err: err})
+			}
 		}
 	}
 }

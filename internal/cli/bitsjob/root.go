@@ -22,7 +22,8 @@ import (
 // Version is the version of the whole suite.
 const Version = "0.1.0"
 
-// defaultPoll is how often transfer and watch look at their jobs.
+// defaultPoll is how often transfer and watch look at their jobs when
+// nothing tells them of a change.
 const defaultPoll = 250 * time.Millisecond
 
 // env is what a command runs with. Main fills it for real use; tests build
@@ -37,8 +38,9 @@ type env struct {
 	opened bool // m came from open, so run closes it
 	// allUsers runs fn on the Manager of every user's job store (root only).
 	allUsers func(ctx context.Context, fn func(*engine.Manager) error) error
-	// wait returns after the next polling interval of transfer and watch,
-	// or with ctx's error when the command is interrupted.
+	// wait returns when a job changes or after the polling interval of
+	// transfer and watch, or with ctx's error when the command is
+	// interrupted.
 	wait func(ctx context.Context) error
 	now  func() time.Time
 	// terminal: stdout is a terminal, so transfer draws a progress bar.
@@ -65,10 +67,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		allUsers: func(ctx context.Context, fn func(*engine.Manager) error) error {
 			return engine.ForAllUsers(ctx, engine.Options{}, fn)
 		},
-		wait:     pollWait(defaultPoll),
 		now:      time.Now,
 		terminal: isTerminal(stdout),
 	}
+	e.wait = func(ctx context.Context) error { return e.m.WaitChange(ctx, defaultPoll) }
 	return run(ctx, args, e)
 }
 
@@ -106,19 +108,6 @@ func run(ctx context.Context, args []string, e *env) int {
 		}
 	}
 	return code
-}
-
-func pollWait(d time.Duration) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
-	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -1,0 +1,49 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestChangesSeesAnotherHandlesCommit: a commit through another handle on
+// the file (another process, for SQLite) ends a Wait; with no commit a
+// Wait lasts until its deadline.
+func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
+	a, path := openTemp(t)
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	ch, err := a.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+
+	quiet, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := ch.Wait(quiet, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with no commit returned %v before its context ended", err)
+	}
+
+	job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
+		MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
+	if err := b.Update(ctx, func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+		t.Fatal(err)
+	}
+	bounded, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	if err := ch.Wait(bounded, time.Hour); err != nil {
+		t.Fatalf("Wait after another handle's commit: %v", err)
+	}
+	// Seen once: the next Wait waits for the next commit.
+	quiet2, cancel3 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel3()
+	if err := ch.Wait(quiet2, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second Wait for the same commit returned %v", err)
+	}
+}
