@@ -376,14 +376,14 @@ const writeBehind = 8 << 20
 // countingWriter counts the bytes written to the temporary file and keeps
 // its own write error apart from the network's.
 type countingWriter struct {
-	w     io.Writer
-	file  *os.File // w's file, written to the disk behind the transfer
-	n     atomic.Int64
+	w    io.Writer
+	file *os.File // w's file, written to the disk behind the transfer
+	n    atomic.Int64
 	// behind is where the data not yet sent to the disk starts.
 	behind int64
-	err   error
-	first chan struct{} // closed at the first write
-	once  sync.Once
+	err    error
+	first  chan struct{} // closed at the first write
+	once   sync.Once
 	// halted is set when the checkpoint loop stops the transfer because
 	// the job left the active states; gone, because the temporary file
 	// lost its name.
