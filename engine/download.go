@@ -14,6 +14,7 @@ import (
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/transport"
+	"bits/internal/writeback"
 	"bits/storage"
 )
 
@@ -212,7 +213,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 		}
 		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
 			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
-			Session: f.Session, Verified: f.Verified}); err != nil {
+			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
 			return err
 		}
 		if st := State(r.State); st != Connecting && st != Transferring {
@@ -402,7 +403,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.once.Do(func() { close(c.first) })
 	}
 	if c.file != nil && end-c.behind >= writeBehind {
-		startWriteback(c.file, c.behind, end-c.behind)
+		writeback.Start(c.file, c.behind, end-c.behind)
 		c.behind = end
 	}
 	if err != nil {

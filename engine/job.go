@@ -173,6 +173,10 @@ type File struct {
 	// Session is an upload's session with the server, kept so that the
 	// upload resumes; empty before the upload begins.
 	Session string
+	// UploadReach is how far the session's fragments may have reached:
+	// recorded before each chunk is sent, so that after a restart a
+	// server's offset up to it is believed and one beyond it is not.
+	UploadReach int64
 	// Verified names the server's digest algorithm that the transferred
 	// file matched ("sha-256"...); empty when the server offered none.
 	Verified string

@@ -72,7 +72,7 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
 			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,
 			Complete: f.Complete, Validator: f.Validator, Ranges: parseRanges(f.Ranges), Validation: Validation(f.Validation),
-			Session: f.Session, Verified: f.Verified, TempID: f.TempID})
+			Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach})
 	}
 	return j
 }
@@ -81,7 +81,7 @@ func fileRow(jobID string, f File) storage.File {
 	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
 		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,
 		Complete: f.Complete, Validator: f.Validator, Ranges: formatRanges(f.Ranges), Validation: int(f.Validation),
-		Session: f.Session, Verified: f.Verified, TempID: f.TempID}
+		Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach}
 }
 
 // Ranges are stored as "offset:length,..." with "eof" for ToEOF.

@@ -15,13 +15,43 @@ import (
 	"bits/storage"
 )
 
-// uploadChunk is how much one Send carries: each one ends in a checkpoint
-// the server has confirmed, so progress moves in steps of at most this
-// much, and a crash repeats no more. It also bounds a fragment, so the
-// first fragment after a restart reaches as far as one sent before the
-// crash could have, and a server's answer to it that names an offset past
-// it is one that no fragment ever reached (see the http Send).
-const uploadChunk = 1 << 20
+// An upload is sent in chunks, one Send each, and each ends in a checkpoint
+// the server has confirmed: progress moves a chunk at a time, and a crash
+// repeats no more than one. A chunk carries about chunkTime of the upload
+// at the rate the last one went, in a power of two between minUploadChunk
+// and maxUploadChunk, and ends at a multiple of its size: on a slow link
+// progress moves every MiB, on a fast one the per-chunk costs (a round
+// trip, a checkpoint) do not hold the upload back. No fragment crosses a
+// chunk, and the end of a chunk is recorded (File.UploadReach) before it is
+// sent, so after a restart a server's offset up to it is believed and one
+// beyond it is not (see the http Send).
+const (
+	minUploadChunk = 1 << 20
+	maxUploadChunk = 64 << 20
+	chunkTime      = 250 * time.Millisecond
+)
+
+// nextChunk is the chunk size after a chunk of n bytes took d.
+func nextChunk(n int64, d time.Duration) int64 {
+	want := float64(n) / max(d.Seconds(), 1e-6) * chunkTime.Seconds()
+	c := int64(minUploadChunk)
+	for c < maxUploadChunk && float64(2*c) <= want {
+		c *= 2
+	}
+	return c
+}
+
+// chunkEnd is where the chunk of size c that holds off ends, in a file of
+// total bytes. An upload-reply job's last MiB is a chunk of its own: after
+// a restart, the first fragment then carries the last byte, whose answer
+// names the reply.
+func chunkEnd(off, c, total int64, reply bool) int64 {
+	end := min((off/c+1)*c, total)
+	if last := (total - 1) / minUploadChunk * minUploadChunk; reply && off < last {
+		end = min(end, last)
+	}
+	return end
+}
 
 // maxGoBack is how often in a row a server may send an upload back to an
 // offset it had confirmed before giving up on it.
@@ -80,7 +110,7 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 
 	off := int64(0)
 	if f.Session != "" {
-		off, err = up.Resume(ctx, r, f.Session, f.BytesTransferred)
+		off, err = up.Resume(ctx, r, f.Session, f.BytesTransferred, f.UploadReach)
 		if errors.Is(err, transport.ErrSessionLost) || (err == nil && off > f.BytesTotal) {
 			w.log.Info("upload session lost; starting a new one", "job", j.ID, "file", idx)
 			f.Session, off, err = "", 0, nil
@@ -98,8 +128,12 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 		if f.Session, err = up.Begin(ctx, r, f.BytesTotal); err != nil {
 			return err
 		}
+		f.UploadReach = 0
 	}
+	chunk := int64(minUploadChunk)
 	f.BytesTransferred = off
+	reply := j.Type == UploadReply
+	f.UploadReach = max(f.UploadReach, chunkEnd(off, chunk, f.BytesTotal, reply))
 	if err := w.record(ctx, j.ID, &f, false, false); err != nil {
 		return err
 	}
@@ -107,13 +141,27 @@ func (w *worker) uploadSession(ctx context.Context, j *Job, idx int, s transport
 		return errStopped
 	}
 	for backs := 0; off < f.BytesTotal; {
-		n := min(int64(uploadChunk), f.BytesTotal-off)
-		got, err := up.Send(transport.WithPacer(ctx, st), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, n))
-		if got != f.BytesTransferred {
+		end := chunkEnd(off, chunk, f.BytesTotal, reply)
+		if end > f.UploadReach {
+			// Usually recorded with the last chunk's progress, but the
+			// server may have sent the upload somewhere unforeseen.
+			f.UploadReach = end
+			if err := w.record(ctx, j.ID, &f, false, false); err != nil {
+				return err
+			}
+		}
+		began := time.Now()
+		got, err := up.Send(transport.WithPacer(ctx, st), r, f.Session, off, f.BytesTotal, io.NewSectionReader(src, off, end-off))
+		if got == end {
+			chunk = nextChunk(end-off, time.Since(began))
+		}
+		if next := chunkEnd(got, chunk, f.BytesTotal, reply); got != f.BytesTransferred || (got < f.BytesTotal && next > f.UploadReach) {
 			// Forward, or back to what the server really holds: the
-			// record is always the server's last word.
-			f.BytesTransferred = got
-			if rerr := w.record(ctx, j.ID, &f, false, true); rerr != nil {
+			// record is always the server's last word. The next
+			// chunk's end goes with it.
+			progressed := got != f.BytesTransferred
+			f.BytesTransferred, f.UploadReach = got, max(f.UploadReach, next)
+			if rerr := w.record(ctx, j.ID, &f, false, progressed); rerr != nil {
 				return rerr
 			}
 		}

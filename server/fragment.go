@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/writeback"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,6 +130,8 @@ func (s *Server) receive(p *packet, sess *session, first, last int64) error {
 	// Syncing every fragment would tie the upload to the disk's latency
 	// (ten times slower here); the data and record are synced every
 	// syncEvery bytes or syncInterval, and when the upload is complete.
+	// Writeback starts at once, so those syncs find little to wait for.
+	writeback.Start(f, sess.Received, n)
 	now := s.now()
 	received := sess.Received + n
 	durable := received-sess.Synced >= syncEvery || now.Sub(sess.SyncedAt) >= syncInterval ||

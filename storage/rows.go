@@ -58,6 +58,7 @@ type File struct {
 	Session               string // an upload's session with the server
 	Verified              string // the digest algorithm the file matched
 	TempID                string // "device:inode" of the temporary file when it was made
+	UploadReach           int64  // how far an upload's fragments may have reached in its session
 }
 
 // Credential is a row of the credentials table. Nil user and password are
@@ -77,6 +78,7 @@ type FileProgress struct {
 	Validator             string
 	Session               string
 	Verified              string
+	UploadReach           int64
 }
 
 const jobColumns = `id, display_name, description, owner, type, state, priority,
@@ -110,11 +112,11 @@ func (j Job) values() []any {
 		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone, j.MaxBandwidthKbps}
 }
 
-const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified, temp_id`
+const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified, temp_id, upload_reach`
 
 func (f *File) fields() []any {
 	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete,
-		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified, &f.TempID}
+		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified, &f.TempID, &f.UploadReach}
 }
 
 // Tx is one transaction. Its methods are the only SQL in the project.
@@ -263,9 +265,9 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 
 // InsertFile adds a file to a job.
 func (t *Tx) InsertFile(f File) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator,
-		f.Ranges, f.Validation, f.Session, f.Verified, f.TempID)
+		f.Ranges, f.Validation, f.Session, f.Verified, f.TempID, f.UploadReach)
 	return err
 }
 
@@ -319,8 +321,8 @@ func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
-		session = ?, verified = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
-		p.Session, p.Verified, jobID, idx)
+		session = ?, verified = ?, upload_reach = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
+		p.Session, p.Verified, p.UploadReach, jobID, idx)
 	if err != nil {
 		return false, err
 	}

@@ -30,8 +30,8 @@ func TestOpenCreatesPrivateDatabase(t *testing.T) {
 		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
 	}
 	v, err := s.Version(context.Background())
-	if err != nil || v != 6 {
-		t.Errorf("schema version %d, %v; want 6", v, err)
+	if err != nil || v != 7 {
+		t.Errorf("schema version %d, %v; want 7", v, err)
 	}
 }
 
@@ -54,8 +54,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, _ := s.Version(ctx); v != 6 {
-		t.Fatalf("version after upgrade = %d, want 6", v)
+	if v, _ := s.Version(ctx); v != 7 {
+		t.Fatalf("version after upgrade = %d, want 7", v)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")

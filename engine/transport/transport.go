@@ -145,12 +145,14 @@ type Uploader interface {
 	Begin(ctx context.Context, r *Request, size int64) (session string, err error)
 
 	// Resume reports how many bytes the server holds for the session.
-	// recorded is the offset the engine last recorded as confirmed; an
-	// uploader that cannot ask without sending file bytes (the BITS upload
-	// protocol) returns it, or what it confirmed since, and Send's first
-	// fragment learns the truth. A session the server no longer knows
-	// returns ErrSessionLost, and the engine begins a new one.
-	Resume(ctx context.Context, r *Request, session string, recorded int64) (int64, error)
+	// recorded is the offset the engine last recorded as confirmed, and
+	// reach how far an earlier Send may have sent (see File.UploadReach);
+	// an uploader that cannot ask without sending file bytes (the BITS
+	// upload protocol) returns recorded, or what it confirmed since, and
+	// Send's first fragment learns the truth, which it believes up to
+	// reach. A session the server no longer knows returns ErrSessionLost,
+	// and the engine begins a new one.
+	Resume(ctx context.Context, r *Request, session string, recorded, reach int64) (int64, error)
 
 	// Send writes src's bytes (the file's, from offset off, up to where
 	// src ends: the engine sends a file in chunks) into the session and

@@ -132,8 +132,8 @@ func (u unprivileged) Begin(ctx context.Context, r *transport.Request, size int6
 	return session, err
 }
 
-func (u unprivileged) Resume(ctx context.Context, r *transport.Request, session string, recorded int64) (n int64, err error) {
-	onUnprivilegedThread(func() { n, err = u.tr.Resume(ctx, r, session, recorded) })
+func (u unprivileged) Resume(ctx context.Context, r *transport.Request, session string, recorded, reach int64) (n int64, err error) {
+	onUnprivilegedThread(func() { n, err = u.tr.Resume(ctx, r, session, recorded, reach) })
 	return n, err
 }
 

@@ -152,7 +152,7 @@ func TestDiskFull(t *testing.T) {
 	if n <= 0 || n >= int64(len(content)) {
 		t.Fatalf("Send on a full disk confirmed %d of %d bytes (%v)", n, len(content), err)
 	}
-	held, err := tr.Resume(ctx, r, session, 0)
+	held, err := tr.Resume(ctx, r, session, 0, 0)
 	if err != nil || held != n {
 		t.Fatalf("Resume = %d, %v; Send confirmed %d", held, err, n)
 	}
@@ -279,7 +279,7 @@ func TestSendFromAnEarlierOffsetDropsTheRest(t *testing.T) {
 	if err != nil || n != 6 {
 		t.Fatalf("Send at 4 = %d, %v; want 6", n, err)
 	}
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 6 {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != 6 {
 		t.Fatalf("Resume = %d, %v; want 6", held, err)
 	}
 	if err := tr.Commit(ctx, r, session, nil); err != nil {
@@ -361,7 +361,7 @@ func TestSendReturnsSourceError(t *testing.T) {
 	if err != bad {
 		t.Fatalf("Send = %v, want the source's own error", err)
 	}
-	if held, _ := tr.Resume(ctx, r, session, 0); held != 4 {
+	if held, _ := tr.Resume(ctx, r, session, 0, 0); held != 4 {
 		t.Fatalf("Resume = %d, want the 4 bytes read before the failure", held)
 	}
 }
@@ -418,7 +418,7 @@ func TestFailedCommitKeepsTheSession(t *testing.T) {
 	if err := tr.Commit(ctx, r, session, nil); err == nil {
 		t.Fatal("Commit over a folder succeeded")
 	}
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 4 {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != 4 {
 		t.Fatalf("Resume after a failed Commit = %d, %v; want 4", held, err)
 	}
 }
@@ -435,7 +435,7 @@ func TestForeignSessionTokens(t *testing.T) {
 	r := request(t, filepath.Join(dir, "sub", "a.bin"))
 	tr := file.New()
 	for _, token := range []string{"../victim", "victim", "BIT00zz.tmp", "bit0000.tmp", "BIT0000.tmp/..", ""} {
-		if _, err := tr.Resume(ctx, r, token, 0); !errors.Is(err, transport.ErrSessionLost) {
+		if _, err := tr.Resume(ctx, r, token, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 			t.Errorf("Resume(%q) = %v, want ErrSessionLost", token, err)
 		}
 		if err := tr.Cancel(ctx, r, token); err != nil {

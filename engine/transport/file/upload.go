@@ -63,7 +63,7 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 // Resume reports the temporary file's size. Send makes every byte it
 // confirms durable before it returns, and file systems grow a file's size
 // only once the bytes are written, so the size is what the session holds.
-func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string, _ int64) (int64, error) {
+func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string, _, _ int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -75,7 +75,7 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 // which once made a 5 MB file look like a whole 30 MB one. Send's first
 // fragment, real bytes from that offset, learns the truth as Windows does:
 // an Ack, a 416 that names the server's offset, or an unknown session.
-func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string, recorded int64) (int64, error) {
+func (t *Transport) Resume(ctx context.Context, r *transport.Request, session string, recorded, reach int64) (int64, error) {
 	if err := checkScheme(r.URL); err != nil {
 		return 0, err
 	}
@@ -91,6 +91,9 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 	case !a.ok():
 		return 0, t.refusal(packetPing, a)
 	}
+	// What an earlier worker sent may have reached past its record: the
+	// server's word is good up to reach.
+	t.uploads.sending(key, min(max(reach, recorded, 0), k.size))
 	if held, ok := t.uploads.lastHeld(key); ok {
 		return held, nil
 	}

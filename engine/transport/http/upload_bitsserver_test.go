@@ -115,7 +115,7 @@ func TestUploadReplyAfterARestartOnBitsserver(t *testing.T) {
 		// As the engine does: the record says the server has it all, and
 		// the last byte goes again for the server to name the reply.
 		{"Resume", false, func(tr *Transport, r *transport.Request, session string) {
-			if held, err := tr.Resume(ctx, r, session, size); err != nil || held != size {
+			if held, err := tr.Resume(ctx, r, session, size, size); err != nil || held != size {
 				t.Fatalf("Resume = %d, %v; want %d", held, err, size)
 			}
 			sendAll(t, tr, r, session, size-1, content)
@@ -126,7 +126,7 @@ func TestUploadReplyAfterARestartOnBitsserver(t *testing.T) {
 			sendAll(t, tr, r, session, size-1<<20, content)
 		}},
 		{"WhileNotifying", true, func(tr *Transport, r *transport.Request, session string) {
-			if held, err := tr.Resume(ctx, r, session, size); err != nil || held != size {
+			if held, err := tr.Resume(ctx, r, session, size, size); err != nil || held != size {
 				t.Fatalf("Resume = %d, %v; want %d", held, err, size)
 			}
 			sendAll(t, tr, r, session, size-1, content)
@@ -235,7 +235,7 @@ func TestUploadSessionLostOnBitsserver(t *testing.T) {
 	tr = New(Options{})
 	t.Cleanup(tr.CloseIdleConnections)
 	ctx := context.Background()
-	if held, err := tr.Resume(ctx, r, session, half); err != nil || held != half {
+	if held, err := tr.Resume(ctx, r, session, half, half); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want the record, %d", held, err, half)
 	}
 	if _, err := tr.Send(ctx, r, session, half, int64(len(content)), bytes.NewReader(content[half:])); !errors.Is(err, transport.ErrSessionLost) {

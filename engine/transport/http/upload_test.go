@@ -143,7 +143,7 @@ func TestUploadHTTP2(t *testing.T) {
 	content := testenv.RandomContent(3<<20+77, 22)
 	r := b.Request(t, "h2.bin")
 	session, half := sendHalf(t, tr, r, content)
-	if held, err := tr.Resume(context.Background(), r, session, 0); err != nil || held != half {
+	if held, err := tr.Resume(context.Background(), r, session, 0, 0); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want %d", held, err, half)
 	}
 	sendAll(t, tr, r, session, half, content)
@@ -307,7 +307,7 @@ func TestUploadMisspeltReceivedHeader(t *testing.T) {
 	if err != nil || got != half {
 		t.Fatalf("Send = %d, %v; want %d", got, err, half)
 	}
-	if held, err := tr.Resume(context.Background(), r, session, 0); err != nil || held != half {
+	if held, err := tr.Resume(context.Background(), r, session, 0, 0); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want %d", held, err, half)
 	}
 	sendAll(t, tr, r, session, half, content)
@@ -466,7 +466,7 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 		t.Fatalf("Send = %d, %v; want the server's 1 MiB and no error: the caller sends again from there", got, err)
 	}
 	b.setHook(nil)
-	held, err := tr.Resume(context.Background(), r, session, 0)
+	held, err := tr.Resume(context.Background(), r, session, 0, 0)
 	if err != nil || held != 1<<20 {
 		t.Fatalf("Resume = %d, %v; want 1 MiB", held, err)
 	}
@@ -485,7 +485,7 @@ func TestUploadSessionLost(t *testing.T) {
 	session, half := sendHalf(t, tr, r, content)
 	b.dropSessions()
 	ctx := context.Background()
-	if n, err := tr.Resume(ctx, r, session, 0); err != nil || n != half {
+	if n, err := tr.Resume(ctx, r, session, 0, 0); err != nil || n != half {
 		t.Errorf("Resume = %d, %v; want %d: only a fragment can tell", n, err, half)
 	}
 	got, err := tr.Send(ctx, r, session, half, int64(len(content)), bytes.NewReader(content[half:]))
@@ -499,7 +499,7 @@ func TestUploadSessionLost(t *testing.T) {
 		t.Errorf("Cancel of a lost session = %v; want nil", err)
 	}
 	for _, bad := range []string{"", "{6E1A9B55-0000-4000-8000-000000000000}", "12:", "x:{a}", "-1:{a}", "5:a b"} {
-		if _, err := tr.Resume(ctx, r, bad, 0); !errors.Is(err, transport.ErrSessionLost) {
+		if _, err := tr.Resume(ctx, r, bad, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 			t.Errorf("Resume(%q) = %v; want ErrSessionLost", bad, err)
 		}
 	}
@@ -534,7 +534,7 @@ func TestUploadCutMidFragment(t *testing.T) {
 			if got != 1<<20 {
 				t.Errorf("Send confirmed %d, want the first fragment's %d", got, 1<<20)
 			}
-			held, err := tr.Resume(ctx, r, session, 0)
+			held, err := tr.Resume(ctx, r, session, 0, 0)
 			if err != nil || held != got {
 				t.Fatalf("Resume = %d, %v; want %d", held, err, got)
 			}
@@ -568,7 +568,7 @@ func TestUploadAnswerBeforeTheBodyEnds(t *testing.T) {
 	if !errors.As(err, &he) || !he.Transient || got != 0 {
 		t.Fatalf("Send answered mid-fragment = %d, %v; want 0 and a transient error", got, err)
 	}
-	held, err := tr.Resume(ctx, r, session, 0)
+	held, err := tr.Resume(ctx, r, session, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,19 +594,19 @@ func TestUploadResumeSendsOnlyRealFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 0 {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != 0 {
 		t.Fatalf("Resume of a new session = %d, %v; want 0", held, err)
 	}
 	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content[:size-1]))
 	if err != nil || got != size-1 {
 		t.Fatalf("Send of all but the last byte = %d, %v", got, err)
 	}
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != size-1 {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != size-1 {
 		t.Fatalf("Resume with all but the last byte held = %d, %v; want %d, as last confirmed", held, err, size-1)
 	}
 	tr = b.transport(t, Options{}) // a restart: only the record is left
 	before := len(b.requests())
-	held, err := tr.Resume(ctx, r, session, size-100)
+	held, err := tr.Resume(ctx, r, session, size-100, size-100)
 	if err != nil || held != size-100 {
 		t.Fatalf("Resume after a restart = %d, %v; want the record, %d", held, err, size-100)
 	}
@@ -648,7 +648,7 @@ func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 	session, half := sendHalf(t, tr, r, content)
 	tr = b.transport(t, Options{}) // a restart, the record a little behind the server
 	recorded := half - 1000
-	held, err := tr.Resume(ctx, r, session, recorded)
+	held, err := tr.Resume(ctx, r, session, recorded, recorded)
 	if err != nil || held != recorded {
 		t.Fatalf("Resume after a restart = %d, %v; want the record %d", held, err, recorded)
 	}
@@ -672,13 +672,13 @@ func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 	r = b.Request(t, "length-first-lost.bin")
 	session, half = sendHalf(t, tr, r, content)
 	b.dropSessions()
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != half {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != half {
 		t.Fatalf("Resume of a lost session = %d, %v; want what was last confirmed, %d", held, err, half)
 	}
 	if _, err := tr.Send(ctx, r, session, half, size, bytes.NewReader(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Send = %v; want ErrSessionLost", err)
 	}
-	if _, err := tr.Resume(ctx, r, session, half); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Resume(ctx, r, session, half, half); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume after Send found the session lost = %v; want ErrSessionLost", err)
 	}
 }
@@ -695,7 +695,7 @@ func TestUploadEmptySessionResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr = b.transport(t, Options{}) // a restart
-	if held, err := tr.Resume(ctx, r, session, 0); err != nil || held != 0 {
+	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != 0 {
 		t.Fatalf("Resume of an empty upload = %d, %v; want 0", held, err)
 	}
 	if err := tr.Commit(ctx, r, session, nil); err != nil {
@@ -993,7 +993,7 @@ func TestUploadHostID(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr = b.transport(t, Options{}) // a restart
-	if held, err := tr.Resume(ctx, r, session, got); err != nil || held != got {
+	if held, err := tr.Resume(ctx, r, session, got, got); err != nil || held != got {
 		t.Fatalf("Resume = %d, %v", held, err)
 	}
 	sendAll(t, tr, r, session, got, content)
@@ -1064,6 +1064,51 @@ func TestUploadHostIDFallback(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantUploaded(t, b, "fallback.bin", content)
+		})
+	}
+}
+
+// After a restart, a server that holds more than the record is believed up
+// to the reach the engine recorded before its last chunk (an earlier
+// worker may have sent that far), and not beyond: with the reach at the
+// record, the same answer names bytes no fragment could have carried.
+func TestUploadResumeBelievesUpToTheReach(t *testing.T) {
+	b := newBITSServer(t, false, nil)
+	ctx := context.Background()
+	content := testenv.RandomContent(3<<20+5, 24)
+	size := int64(len(content))
+	const recorded = 4096
+	for _, tc := range []struct {
+		name    string
+		reach   func(half int64) int64
+		believe bool
+	}{
+		{"within", func(half int64) int64 { return half }, true},
+		{"beyond", func(int64) int64 { return recorded }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.Request(t, "reach-"+tc.name+".bin")
+			session, half := sendHalf(t, b.transport(t, Options{}), r, content)
+			tr := b.transport(t, Options{}) // a restart, the record far behind the server
+			held, err := tr.Resume(ctx, r, session, recorded, tc.reach(half))
+			if err != nil || held != recorded {
+				t.Fatalf("Resume = %d, %v; want the record %d", held, err, recorded)
+			}
+			got, err := tr.Send(ctx, r, session, held, size, bytes.NewReader(content[held:2*held]))
+			if !tc.believe {
+				if !errors.Is(err, transport.ErrSessionLost) {
+					t.Fatalf("Send = %d, %v; want ErrSessionLost for a claim past the reach", got, err)
+				}
+				return
+			}
+			if err != nil || got != half {
+				t.Fatalf("Send = %d, %v; want the server's %d, believed", got, err, half)
+			}
+			sendAll(t, tr, r, session, got, content)
+			if err := tr.Commit(ctx, r, session, nil); err != nil {
+				t.Fatal(err)
+			}
+			wantUploaded(t, b, "reach-within.bin", content)
 		})
 	}
 }

@@ -82,7 +82,7 @@ func TestUploadSurvivesServerCrash(t *testing.T) {
 	}
 
 	s.Restart()
-	held, err := tr.Resume(ctx, r, session, 0)
+	held, err := tr.Resume(ctx, r, session, 0, 0)
 	if err != nil || held < confirmed {
 		t.Fatalf("Resume = %d, %v; want at least the %d confirmed", held, err, confirmed)
 	}

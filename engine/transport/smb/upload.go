@@ -57,7 +57,7 @@ func (tr *Transport) Begin(ctx context.Context, r *transport.Request, size int64
 }
 
 // Resume reports the temporary file's size.
-func (tr *Transport) Resume(ctx context.Context, r *transport.Request, session string, _ int64) (int64, error) {
+func (tr *Transport) Resume(ctx context.Context, r *transport.Request, session string, _, _ int64) (int64, error) {
 	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
 		return 0, err

@@ -39,7 +39,7 @@ func TestUpload(t *testing.T) {
 	if n, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(data[:half])); err != nil || n != half {
 		t.Fatalf("Send = %d, %v; want %d", n, err, half)
 	}
-	if n, err := tr.Resume(ctx, r, session, 0); err != nil || n != half {
+	if n, err := tr.Resume(ctx, r, session, 0, 0); err != nil || n != half {
 		t.Fatalf("Resume = %d, %v; want %d", n, err, half)
 	}
 	// Bytes past the offset given are not confirmed: they are dropped.
@@ -60,7 +60,7 @@ func TestUpload(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 	// The session ended with Commit.
-	if _, err := tr.Resume(ctx, r, session, 0); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Resume(ctx, r, session, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume after Commit = %v, want ErrSessionLost", err)
 	}
 
@@ -103,7 +103,7 @@ func TestUploadCancel(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.Dir(), "up.bin")); !os.IsNotExist(err) {
 		t.Fatalf("the remote file appeared: %v", err)
 	}
-	if _, err := tr.Resume(ctx, r, session, 0); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Resume(ctx, r, session, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume = %v, want ErrSessionLost", err)
 	}
 	if _, err := tr.Send(ctx, r, session, 0, 10, bytes.NewReader(nil)); !errors.Is(err, transport.ErrSessionLost) {

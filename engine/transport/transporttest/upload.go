@@ -114,7 +114,7 @@ func send(t *testing.T, u transport.Uploader, r *transport.Request, session stri
 // the engine does.
 func resume(t *testing.T, u transport.Uploader, r *transport.Request, session string, recorded int64) int64 {
 	t.Helper()
-	n, err := u.Resume(context.Background(), r, session, recorded)
+	n, err := u.Resume(context.Background(), r, session, recorded, recorded)
 	if err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
@@ -298,7 +298,7 @@ func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
 	}
 	wantNoLeftovers(t, s, name)
 	wantAbsent(t, s, name, "after Cancel")
-	if n, err := u.Resume(context.Background(), r, session, int64(len(c)/2)); !errors.Is(err, transport.ErrSessionLost) {
+	if n, err := u.Resume(context.Background(), r, session, int64(len(c)/2), int64(len(c)/2)); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume of a cancelled session = %d, %v; want ErrSessionLost", n, err)
 	}
 	if err := u.Commit(context.Background(), r, session, nil); err == nil {
@@ -316,7 +316,7 @@ func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
 func testUnknownSession(t *testing.T, u transport.Uploader, s UploadServer) {
 	r := s.Request(t, "unknown-session.bin")
 	for _, session := range []string{"no-such-session", "../../no-such-session", "{6E1A9B55-0000-4000-8000-000000000000}"} {
-		if n, err := u.Resume(context.Background(), r, session, 0); !errors.Is(err, transport.ErrSessionLost) {
+		if n, err := u.Resume(context.Background(), r, session, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 			t.Errorf("Resume(%q) = %d, %v; want ErrSessionLost", session, n, err)
 		}
 	}
