@@ -310,6 +310,9 @@ func (st *Stream) Observe(c net.Conn) {
 	}
 	w := &watched{rc: rc, dir: st.dir, path: pathKey{remote.IP.String(), st.dir},
 		iface: interfaceOf(local.IP), undo: tuneBackground(rc, st.dir)}
+	if st.dir == Down {
+		w.rcvbuf = minWindow
+	}
 	st.s.conns[tc] = w
 }
 
@@ -425,6 +428,7 @@ func (s *Shaper) sample() {
 	// What our connections moved, their queueing delay, and the
 	// interfaces they use, by direction.
 	var wire [2]int64
+	var fresh [2]bool
 	delay := [2]time.Duration{-1, -1}
 	ifaces := [2]map[int]bool{{}, {}}
 	var dead []*net.TCPConn
@@ -439,6 +443,7 @@ func (s *Shaper) sample() {
 		moved := int64(bytes - w.bytes)
 		if !w.seen {
 			moved = 0
+			fresh[w.dir] = true
 		}
 		wire[w.dir] += moved
 		w.bytes, w.seen = bytes, true
@@ -489,7 +494,7 @@ func (s *Shaper) sample() {
 				}
 			}
 		}
-		smp := Sample{Elapsed: elapsed, Ours: ours, Link: link, Delay: delay[d]}
+		smp := Sample{Elapsed: elapsed, Ours: ours, Link: link, Delay: delay[d], NewConn: fresh[d]}
 		r := s.ctrl[d].Update(smp, now)
 		s.applyTotal(Direction(d))
 		if s.Trace != nil {
@@ -506,6 +511,10 @@ func (s *Shaper) sample() {
 		}
 	}
 }
+
+// slowWindowGain is how far ahead of the throughput seen a background
+// download's window grows in slow start.
+const slowWindowGain = 4
 
 // minWindow and maxWindow bound the receive buffer a background download
 // gets; a FOREGROUND transfer that takes over its pooled connection gets
@@ -525,16 +534,24 @@ const (
 // already have in flight would drop packets.
 func (s *Shaper) sizeWindows(conns map[*net.TCPConn]*watched, now time.Time) {
 	bps := float64(s.total[Down].Limit())
-	if math.IsInf(bps, 1) || s.ctrl[Down].SlowStart() {
-		return // not limited, or no queue seen yet: the kernel's tuning is as good as any
+	if s.ctrl[Down].SlowStart() {
+		// No queue seen yet, so no rate to size for: the window grows
+		// ahead of what arrives, by slowWindowGain each tick, as the
+		// kernel's autotuning would, and stays the shaper's to size
+		// once a queue forms. (Left to autotuning, it would have grown
+		// with the queue, past what the shaper could take back.)
+		bps = slowWindowGain * s.ctrl[Down].Seen()
 	}
 	for _, w := range conns {
 		b := s.base[w.path]
 		if w.dir != Down || !w.seen || b == nil {
 			continue
 		}
-		want := int(bps * (b.min(now) + s.ctrl[Down].Target).Seconds())
-		want = min(max(want, minWindow), maxWindow)
+		want := maxWindow
+		if !math.IsInf(bps, 1) {
+			want = int(min(bps*(b.min(now)+s.ctrl[Down].Target).Seconds(), maxWindow))
+		}
+		want = max(want, minWindow)
 		if want > w.rcvbuf*11/10 {
 			setReceiveBuffer(w.rc, want)
 			w.rcvbuf = want

@@ -58,11 +58,10 @@ const notSentLowat = 128 << 10
 // pacing does the work.
 func tuneBackground(rc syscall.RawConn, dir Direction) (undo func()) {
 	if dir == Down {
-		// The kernel tunes the window until the shaper sees a queue on
-		// the path (sizeWindows): a buffer set now would cap an idle fast
-		// path at net.core.rmem_max over the round trip. Autotuning stays
-		// off once a size is set, so a FOREGROUND transfer that takes the
-		// connection over gets the largest.
+		// A small window to start with, before any data: the shaper
+		// grows it with the rate (sizeWindows). Autotuning stays off once
+		// a size is set, so a FOREGROUND transfer gets the largest.
+		setReceiveBuffer(rc, minWindow)
 		return func() { setReceiveBuffer(rc, maxWindow) }
 	}
 	var cc string

@@ -19,6 +19,9 @@ type Sample struct {
 	// its round-trip time now less the smallest seen on that path; -1 when
 	// there is no sample.
 	Delay time.Duration
+	// NewConn: one of our connections was first seen in this tick, so
+	// what it moved is in Link but not in Ours.
+	NewConn bool
 }
 
 // Controller decides how fast background transfers may go in one
@@ -54,6 +57,7 @@ type Controller struct {
 	linkKnown  bool
 	probing    bool    // past slow start: the first sign of anyone else ends it
 	othersPrev float64 // others' smoothed throughput at the last tick
+	oursNow    float64 // ours in the last tick alone
 	last       time.Time
 }
 
@@ -84,6 +88,10 @@ const (
 // link's capacity: it has seen neither a queue nor anyone else.
 func (c *Controller) SlowStart() bool { return !c.probing }
 
+// Seen is the throughput background transfers reached lately, in bytes
+// per second: the larger of the last tick's and the smoothed one.
+func (c *Controller) Seen() float64 { return max(c.ours, c.oursNow) }
+
 // Rate returns the rate decided by the last Update, in bytes per second;
 // +Inf in slow start.
 func (c *Controller) Rate() float64 {
@@ -107,6 +115,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	ticks := s.Elapsed.Seconds() / 0.1 // factors are per 100 ms
 	alpha := 1 - math.Exp(-s.Elapsed.Seconds()/smoothing.Seconds())
 	ours := float64(s.Ours) / dt
+	c.oursNow = ours
 	if s.Link >= 0 {
 		link := float64(s.Link) / dt
 		if !c.linkKnown {
@@ -137,7 +146,9 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	congested := s.Delay >= 0 && s.Delay > c.Target
 
 	if !c.probing {
-		if !othersActive && !(s.Delay >= 0 && s.Delay > c.Target/2) {
+		// A connection's first tick is on the link's counters but not
+		// in ours: it says nothing of others.
+		if !(othersActive && !s.NewConn) && !(s.Delay >= 0 && s.Delay > c.Target/2) {
 			c.othersPrev = others
 			return c.Rate()
 		}
