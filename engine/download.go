@@ -239,7 +239,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream) error {
 	unknown := f.BytesTotal == SizeUnknown
 	if unknown || f.BytesTransferred < f.BytesTotal {
-		cw := &countingWriter{w: tmp, file: tmp, first: make(chan struct{})}
+		cw := &countingWriter{w: tmp, first: make(chan struct{})}
 		cw.n.Store(f.BytesTransferred)
 		cw.behind = f.BytesTransferred
 		tctx, stop := context.WithCancel(ctx)
@@ -377,9 +377,8 @@ const writeBehind = 8 << 20
 // countingWriter counts the bytes written to the temporary file and keeps
 // its own write error apart from the network's.
 type countingWriter struct {
-	w    io.Writer
-	file *os.File // w's file, written to the disk behind the transfer
-	n    atomic.Int64
+	w *os.File
+	n atomic.Int64
 	// behind is where the data not yet sent to the disk starts.
 	behind int64
 	err    error
@@ -402,8 +401,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	if n > 0 {
 		c.once.Do(func() { close(c.first) })
 	}
-	if c.file != nil && end-c.behind >= writeBehind {
-		writeback.Start(c.file, c.behind, end-c.behind)
+	if end-c.behind >= writeBehind {
+		writeback.Start(c.w, c.behind, end-c.behind)
 		c.behind = end
 	}
 	if err != nil {

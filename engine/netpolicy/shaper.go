@@ -134,7 +134,7 @@ func setLimit(l *rate.Limiter, k Kbps) {
 func (s *Shaper) Open(dir Direction, c Class, jobLimit Kbps, network bool) *Stream {
 	st := &Stream{s: s, dir: dir, background: network && c != Foreground}
 	if jobLimit >= 0 {
-		st.own = rate.NewLimiter(rate.Limit(jobLimit.BytesPerSecond()), chunk)
+		st.own = rate.NewLimiter(0, chunk)
 		setRate(st.own, jobLimit.BytesPerSecond())
 		st.own.AllowN(time.Now(), st.own.Burst()) // start with an empty bucket: no burst above the cap
 	}

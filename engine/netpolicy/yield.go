@@ -128,9 +128,14 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		c.linkKnown = false
 	}
 	c.ours += alpha * (ours - c.ours)
-	if c.linkKnown {
+	// The capacity comes from full ticks only: the short ones of slow
+	// start see bursts (a tbf bucket, a window opening) that would make a
+	// full link look as if it had room.
+	switch {
+	case s.Elapsed < tick*3/4:
+	case c.linkKnown:
 		c.capacity.add(now, c.link)
-	} else {
+	default:
 		c.capacity.add(now, c.ours)
 	}
 	capacity := c.capacity.max(now)
