@@ -514,7 +514,7 @@ func (s *Shaper) sample() {
 
 // slowWindowGain is how far ahead of the throughput seen a background
 // download's window grows in slow start.
-const slowWindowGain = 4
+const slowWindowGain = 2
 
 // minWindow and maxWindow bound the receive buffer a background download
 // gets; a FOREGROUND transfer that takes over its pooled connection gets
