@@ -158,8 +158,11 @@ type Uploader interface {
 	// src ends: the engine sends a file in chunks) into the session and
 	// returns the offset the server confirms it holds, which may be less
 	// than off plus what was read after an error. size is the whole file's
-	// size, which some protocols send with every fragment.
-	Send(ctx context.Context, r *Request, session string, off, size int64, src io.Reader) (int64, error)
+	// size, which some protocols send with every fragment. src is a
+	// section of the file, which an uploader may read at any offset and
+	// more than once: a fragment the server did not take is read again
+	// rather than held in memory.
+	Send(ctx context.Context, r *Request, session string, off, size int64, src *io.SectionReader) (int64, error)
 
 	// Commit ends the session and makes the file appear under its remote
 	// name. A server that answers with a reply (upload-reply jobs) writes

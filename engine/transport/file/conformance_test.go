@@ -137,7 +137,7 @@ func (u unprivileged) Resume(ctx context.Context, r *transport.Request, session 
 	return n, err
 }
 
-func (u unprivileged) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src io.Reader) (n int64, err error) {
+func (u unprivileged) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src *io.SectionReader) (n int64, err error) {
 	onUnprivilegedThread(func() { n, err = u.tr.Send(ctx, r, session, off, size, src) })
 	return n, err
 }

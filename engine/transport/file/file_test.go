@@ -16,6 +16,7 @@ import (
 	"bits/engine/hresult"
 	"bits/engine/transport"
 	"bits/engine/transport/file"
+	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
 )
 
@@ -147,7 +148,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := tr.Send(ctx, r, session, 0, int64(len(content)), bytes.NewReader(content))
+	n, err := tr.Send(ctx, r, session, 0, int64(len(content)), transporttest.Section(content))
 	wantHR(t, err, hresult.E_DISK_FULL, false)
 	if n <= 0 || n >= int64(len(content)) {
 		t.Fatalf("Send on a full disk confirmed %d of %d bytes (%v)", n, len(content), err)
@@ -265,7 +266,7 @@ func upload(t *testing.T, tr *file.Transport, dest string, b []byte) (*transport
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := tr.Send(ctx, r, session, 0, int64(len(b)), bytes.NewReader(b)); err != nil || n != int64(len(b)) {
+	if n, err := tr.Send(ctx, r, session, 0, int64(len(b)), transporttest.Section(b)); err != nil || n != int64(len(b)) {
 		t.Fatalf("Send = %d, %v", n, err)
 	}
 	return r, session
@@ -275,7 +276,7 @@ func TestSendFromAnEarlierOffsetDropsTheRest(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "a.bin")
 	tr := file.New()
 	r, session := upload(t, tr, dest, []byte("0123456789"))
-	n, err := tr.Send(ctx, r, session, 4, 10, bytes.NewReader([]byte("ab")))
+	n, err := tr.Send(ctx, r, session, 4, 10, transporttest.Section([]byte("ab")))
 	if err != nil || n != 6 {
 		t.Fatalf("Send at 4 = %d, %v; want 6", n, err)
 	}
@@ -293,7 +294,7 @@ func TestSendFromAnEarlierOffsetDropsTheRest(t *testing.T) {
 func TestSendRefusesAGap(t *testing.T) {
 	tr := file.New()
 	r, session := upload(t, tr, filepath.Join(t.TempDir(), "a.bin"), []byte("0123"))
-	n, err := tr.Send(ctx, r, session, 8, 10, bytes.NewReader([]byte("89")))
+	n, err := tr.Send(ctx, r, session, 8, 10, transporttest.Section([]byte("89")))
 	wantHR(t, err, hresult.E_INVALIDARG, false)
 	if n != 4 {
 		t.Fatalf("Send past the held bytes confirmed %d, want the 4 held", n)
@@ -308,7 +309,7 @@ func TestSendWritesNoMoreThanSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := tr.Send(ctx, r, session, 0, 4, bytes.NewReader([]byte("0123456789"))); err != nil || n != 4 {
+	if n, err := tr.Send(ctx, r, session, 0, 4, transporttest.Section([]byte("0123456789"))); err != nil || n != 4 {
 		t.Fatalf("Send = %d, %v; want 4", n, err)
 	}
 }
@@ -357,7 +358,7 @@ func TestSendReturnsSourceError(t *testing.T) {
 	tr := file.New()
 	r, session := upload(t, tr, filepath.Join(t.TempDir(), "a.bin"), nil)
 	bad := errors.New("local read failed")
-	_, err := tr.Send(ctx, r, session, 0, 10, io.MultiReader(bytes.NewReader([]byte("0123")), failingReader{bad}))
+	_, err := tr.Send(ctx, r, session, 0, 10, io.NewSectionReader(failingReader{[]byte("0123"), bad}, 0, 10))
 	if err != bad {
 		t.Fatalf("Send = %v, want the source's own error", err)
 	}
@@ -366,9 +367,19 @@ func TestSendReturnsSourceError(t *testing.T) {
 	}
 }
 
-type failingReader struct{ err error }
+// failingReader holds b, and fails with err past it.
+type failingReader struct {
+	b   []byte
+	err error
+}
 
-func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+func (r failingReader) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, r.b[min(off, int64(len(r.b))):])
+	if n < len(p) {
+		return n, r.err
+	}
+	return n, nil
+}
 
 func TestCommitModes(t *testing.T) {
 	dir := t.TempDir()

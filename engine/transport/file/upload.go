@@ -91,7 +91,7 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 // engine does, with src a section of that length) or as the whole file's
 // (src then ends first), nothing past the upload is written. It stops
 // between chunks when ctx ends, and returns src's own errors unchanged.
-func (t *Transport) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src io.Reader) (int64, error) {
+func (t *Transport) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src *io.SectionReader) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return off, err
 	}

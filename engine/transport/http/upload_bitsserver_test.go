@@ -152,7 +152,7 @@ func TestUploadReplyAfterARestartOnBitsserver(t *testing.T) {
 					<-called
 					cancel()
 				}()
-				if got, err := tr.Send(sctx, r, session, 0, size, bytes.NewReader(content)); err == nil {
+				if got, err := tr.Send(sctx, r, session, 0, size, transporttest.Section(content)); err == nil {
 					t.Fatalf("Send while the application hangs = %d, nil; want an error", got)
 				}
 				cancel()
@@ -238,7 +238,7 @@ func TestUploadSessionLostOnBitsserver(t *testing.T) {
 	if held, err := tr.Resume(ctx, r, session, half, half); err != nil || held != half {
 		t.Fatalf("Resume = %d, %v; want the record, %d", held, err, half)
 	}
-	if _, err := tr.Send(ctx, r, session, half, int64(len(content)), bytes.NewReader(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Send(ctx, r, session, half, int64(len(content)), transporttest.Section(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Send = %v; want ErrSessionLost", err)
 	}
 	upload(t, tr, r, content)

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Fragment sizes. BITS clients send 5 KB to 13 MB per fragment; each
-// fragment is held in memory until the server acknowledges it.
+// Fragment sizes. BITS clients send 5 KB to 13 MB per fragment; the bytes
+// are read from the file as they leave, and again when a fragment is sent
+// again.
 const (
 	minFragment   = 5 << 10
 	maxFragment   = 13 << 20

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	nethttp "net/http"
 	"time"
@@ -21,7 +22,7 @@ import (
 
 // postSession sends a packet of session k: to the host the server named
 // for it, unless the client fell back to the original URL.
-func (t *Transport) postSession(ctx context.Context, r *transport.Request, k token, packet string, set func(nethttp.Header), body []byte) (answer, error) {
+func (t *Transport) postSession(ctx context.Context, r *transport.Request, k token, packet string, set func(nethttp.Header), body *io.SectionReader) (answer, error) {
 	key := memoryKey(r.URL, k.id)
 	if k.host == "" || t.uploads.fellBack(key) {
 		return t.post(ctx, r, packet, set, body)

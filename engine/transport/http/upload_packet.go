@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -23,16 +22,17 @@ type answer struct {
 func (a answer) ok() bool { return a.status >= 200 && a.status <= 299 }
 
 // post sends one packet of the upload protocol to r's URL and reads the
-// answer. set adds the packet's own headers; body is a fragment's bytes.
-// Errors are the failures to get an answer at all; what the answer says
-// is the caller's to judge.
+// answer. set adds the packet's own headers; body is a fragment's bytes,
+// read as they leave. Errors are the failures to get an answer at all (or
+// to read body: its own error); what the answer says is the caller's to
+// judge.
 //
 // A fragment goes with "Expect: 100-continue", so that a server that
 // refuses it (416, 413, an unknown session, an authentication challenge)
 // can say so before the body crosses the link. Its body is watched: when
 // the link takes none of it for the idle timeout, the request ends with a
 // transient WINHTTP_TIMEOUT.
-func (t *Transport) post(ctx context.Context, r *transport.Request, packet string, set func(nethttp.Header), body []byte) (answer, error) {
+func (t *Transport) post(ctx context.Context, r *transport.Request, packet string, set func(nethttp.Header), body *io.SectionReader) (answer, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := t.newRequest(rctx, methodBITSPost, r)
@@ -44,14 +44,14 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 		set(req.Header)
 	}
 	var watch *watchedBody
-	if len(body) == 0 {
+	if body == nil || body.Size() == 0 {
 		// Every packet carries a Content-Length, 0 when it has no body:
 		// IIS refuses one without (400). net/http writes it for a method
 		// other than POST, PUT and PATCH only with the identity encoding.
 		req.ContentLength, req.Body, req.TransferEncoding = 0, nethttp.NoBody, []string{"identity"}
 	} else {
 		watch = &watchedBody{ctx: rctx, idle: t.idle, stall: func() { cancel(errIdle) }}
-		req.ContentLength = int64(len(body))
+		req.ContentLength = body.Size()
 		req.GetBody = func() (io.ReadCloser, error) { return watch.over(body), nil }
 		req.Body = watch.over(body)
 		req.Header.Set("Expect", "100-continue")
@@ -59,6 +59,9 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 	}
 	resp, err := t.do(ctx, rctx, r, req)
 	if err != nil {
+		if serr := watch.sourceErr(); serr != nil {
+			return answer{}, serr
+		}
 		if watch != nil && ctx.Err() == nil && errors.Is(context.Cause(rctx), errIdle) {
 			return answer{}, hresult.Transient(hresult.WINHTTP_TIMEOUT, hresult.ContextRemoteFile,
 				"the link took no fragment bytes for %s", t.idle)
@@ -88,10 +91,11 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 // before it, the connection, the TLS handshake and the wait for "100
 // Continue" have timeouts of their own, and after it the wait for the
 // answer has the header timeout. Every copy made for a resend shares it.
+// It keeps the first error of the source itself, which is the one to
+// report whatever net/http makes of it.
 //
 // Once stopped, its readers read nothing more: net/http may go on reading
-// a request's body after it returned the answer, and the bytes belong to a
-// buffer that the next fragment fills.
+// a request's body after it returned the answer.
 type watchedBody struct {
 	ctx   context.Context // paces the bytes as they go (transport.PacedReader)
 	idle  time.Duration
@@ -100,16 +104,16 @@ type watchedBody struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	stopped bool
+	srcErr  error
 }
 
 // errFragmentDone ends a read of a fragment whose request is over.
 var errFragmentDone = errors.New("the fragment's request is over")
 
-// over returns a reader of b for one sending of the fragment. The bytes are
-// paced as they leave, not as the fragment is read from the file: the
-// fragment sits whole in memory, and would otherwise go out in one burst.
-func (w *watchedBody) over(b []byte) io.ReadCloser {
-	r := &watchedReader{r: bytes.NewReader(b), w: w}
+// over returns a reader of b for one sending of the fragment, paced as
+// the bytes leave.
+func (w *watchedBody) over(b *io.SectionReader) io.ReadCloser {
+	r := &watchedReader{r: io.NewSectionReader(b, 0, b.Size()), w: w}
 	return readCloser{transport.PacedReader(w.ctx, r), r}
 }
 
@@ -128,9 +132,20 @@ func (w *watchedBody) stop() {
 	}
 }
 
+// sourceErr is the error the fragment's source gave, if any; w may be nil.
+func (w *watchedBody) sourceErr() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.srcErr
+}
+
 type watchedReader struct {
-	r *bytes.Reader
-	w *watchedBody
+	r    *io.SectionReader
+	w    *watchedBody
+	read int64
 }
 
 func (r *watchedReader) Read(p []byte) (int, error) {
@@ -146,8 +161,16 @@ func (r *watchedReader) Read(p []byte) (int, error) {
 		w.timer.Reset(w.idle)
 	}
 	n, err := r.r.Read(p)
-	if r.r.Len() == 0 {
+	r.read += int64(n)
+	left := r.r.Size() - r.read
+	switch {
+	case left == 0:
 		w.timer.Stop() // all read: the header timeout takes over
+	case err == io.EOF:
+		err = io.ErrUnexpectedEOF // the file is shorter than it was
+	}
+	if err != nil && err != io.EOF && w.srcErr == nil {
+		w.srcErr = err
 	}
 	return n, err
 }

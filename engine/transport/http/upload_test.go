@@ -52,7 +52,7 @@ func upload(t *testing.T, tr *Transport, r *transport.Request, content []byte) s
 // sendAll sends content[off:] and wants all of it confirmed.
 func sendAll(t *testing.T, tr *Transport, r *transport.Request, session string, off int64, content []byte) {
 	t.Helper()
-	got, err := tr.Send(context.Background(), r, session, off, int64(len(content)), bytes.NewReader(content[off:]))
+	got, err := tr.Send(context.Background(), r, session, off, int64(len(content)), transporttest.Section(content[off:]))
 	if err != nil || got != int64(len(content)) {
 		t.Fatalf("Send from %d = %d, %v; want %d, nil", off, got, err, len(content))
 	}
@@ -282,7 +282,7 @@ func TestUploadTooLargeAtTheMinimum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), bytes.NewReader(content))
+	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), transporttest.Section(content))
 	wantHR(t, err, hresult.HTTP(413), false)
 	if got != 0 {
 		t.Errorf("Send confirmed %d bytes that no fragment carried", got)
@@ -303,7 +303,7 @@ func TestUploadMisspeltReceivedHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	half := int64(len(content) / 2)
-	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), bytes.NewReader(content[:half]))
+	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), transporttest.Section(content[:half]))
 	if err != nil || got != half {
 		t.Fatalf("Send = %d, %v; want %d", got, err, half)
 	}
@@ -325,7 +325,7 @@ func sendHalf(t *testing.T, tr *Transport, r *transport.Request, content []byte)
 		t.Fatal(err)
 	}
 	half := int64(len(content)/2 + 1234)
-	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), bytes.NewReader(content[:half]))
+	got, err := tr.Send(context.Background(), r, session, 0, int64(len(content)), transporttest.Section(content[:half]))
 	if err != nil || got != half {
 		t.Fatalf("Send of the first half = %d, %v; want %d", got, err, half)
 	}
@@ -448,7 +448,7 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 			}
 		}
 	})
-	got, err := tr.Send(context.Background(), r, session, 0, size, bytes.NewReader(content))
+	got, err := tr.Send(context.Background(), r, session, 0, size, transporttest.Section(content))
 	if err != nil || got != 1<<20 {
 		t.Fatalf("Send = %d, %v; want 1 MiB and no error: the caller sends again from there", got, err)
 	}
@@ -461,7 +461,7 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 			}
 		}
 	})
-	got, err = tr.Send(context.Background(), r, session, 1<<20, size, bytes.NewReader(content[1<<20:]))
+	got, err = tr.Send(context.Background(), r, session, 1<<20, size, transporttest.Section(content[1<<20:]))
 	if err != nil || got != 1<<20 {
 		t.Fatalf("Send = %d, %v; want the server's 1 MiB and no error: the caller sends again from there", got, err)
 	}
@@ -488,7 +488,7 @@ func TestUploadSessionLost(t *testing.T) {
 	if n, err := tr.Resume(ctx, r, session, 0, 0); err != nil || n != half {
 		t.Errorf("Resume = %d, %v; want %d: only a fragment can tell", n, err, half)
 	}
-	got, err := tr.Send(ctx, r, session, half, int64(len(content)), bytes.NewReader(content[half:]))
+	got, err := tr.Send(ctx, r, session, half, int64(len(content)), transporttest.Section(content[half:]))
 	if !errors.Is(err, transport.ErrSessionLost) || got != half {
 		t.Errorf("Send = %d, %v; want %d, ErrSessionLost", got, err, half)
 	}
@@ -526,7 +526,7 @@ func TestUploadCutMidFragment(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.CutNext(t, "cut.bin", 1<<20+500_000) // inside the second fragment
-			got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+			got, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content))
 			var he *hresult.Error
 			if !errors.As(err, &he) || !he.Transient {
 				t.Fatalf("Send over a cut connection = %d, %v; want a transient *hresult.Error", got, err)
@@ -563,7 +563,7 @@ func TestUploadAnswerBeforeTheBodyEnds(t *testing.T) {
 	b.mu.Lock()
 	b.early = 100_000
 	b.mu.Unlock()
-	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+	got, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content))
 	var he *hresult.Error
 	if !errors.As(err, &he) || !he.Transient || got != 0 {
 		t.Fatalf("Send answered mid-fragment = %d, %v; want 0 and a transient error", got, err)
@@ -597,7 +597,7 @@ func TestUploadResumeSendsOnlyRealFragments(t *testing.T) {
 	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != 0 {
 		t.Fatalf("Resume of a new session = %d, %v; want 0", held, err)
 	}
-	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content[:size-1]))
+	got, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content[:size-1]))
 	if err != nil || got != size-1 {
 		t.Fatalf("Send of all but the last byte = %d, %v", got, err)
 	}
@@ -675,7 +675,7 @@ func TestUploadResumeFromALengthFirstServer(t *testing.T) {
 	if held, err := tr.Resume(ctx, r, session, 0, 0); err != nil || held != half {
 		t.Fatalf("Resume of a lost session = %d, %v; want what was last confirmed, %d", held, err, half)
 	}
-	if _, err := tr.Send(ctx, r, session, half, size, bytes.NewReader(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Send(ctx, r, session, half, size, transporttest.Section(content[half:])); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Send = %v; want ErrSessionLost", err)
 	}
 	if _, err := tr.Resume(ctx, r, session, half, half); !errors.Is(err, transport.ErrSessionLost) {
@@ -803,7 +803,7 @@ func TestUploadServerErrors(t *testing.T) {
 			b.fault(tc.fault)
 			session, err := tr.Begin(ctx, r, int64(len(content)))
 			if err == nil {
-				_, err = tr.Send(ctx, r, session, 0, int64(len(content)), bytes.NewReader(content))
+				_, err = tr.Send(ctx, r, session, 0, int64(len(content)), transporttest.Section(content))
 			}
 			if err == nil {
 				err = tr.Commit(ctx, r, session, nil)
@@ -844,7 +844,7 @@ func TestUploadBadAnswers(t *testing.T) {
 			b.fault(tc.fault)
 			session, err := tr.Begin(ctx, r, int64(len(content)))
 			if err == nil {
-				_, err = tr.Send(ctx, r, session, 0, int64(len(content)), bytes.NewReader(content))
+				_, err = tr.Send(ctx, r, session, 0, int64(len(content)), transporttest.Section(content))
 			}
 			wantHR(t, err, tc.code, tc.transient)
 			if lost := errors.Is(err, transport.ErrSessionLost); lost != (tc.name == "ReceivedPastTheEnd") {
@@ -908,7 +908,7 @@ func TestUploadIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got, err := tr.Send(ctx, r, session, 0, int64(len(content)), bytes.NewReader(content))
+	got, err := tr.Send(ctx, r, session, 0, int64(len(content)), transporttest.Section(content))
 	wantHR(t, err, hresult.WINHTTP_TIMEOUT, true)
 	if got != 0 {
 		t.Errorf("Send confirmed %d bytes the server never read", got)
@@ -953,11 +953,11 @@ func TestUploadSourceErrorIsReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("disk on fire")
-	src := io.MultiReader(bytes.NewReader(make([]byte, 1000)), errReader{boom})
+	src := io.NewSectionReader(brokenAt{1000, boom}, 0, 100_000)
 	if got, err := tr.Send(context.Background(), r, session, 0, 100_000, src); !errors.Is(err, boom) || got != 0 {
 		t.Errorf("Send = %d, %v; want 0 and the source's error", got, err)
 	}
-	long := bytes.NewReader(make([]byte, 100_001))
+	long := transporttest.Section(make([]byte, 100_001))
 	got, err := tr.Send(context.Background(), r, session, 0, 100_000, long)
 	wantHR(t, err, hresult.E_INVALIDARG, false)
 	if got != 0 {
@@ -965,9 +965,20 @@ func TestUploadSourceErrorIsReturned(t *testing.T) {
 	}
 }
 
-type errReader struct{ err error }
+// brokenAt reads as zeros up to n, and fails with err from there.
+type brokenAt struct {
+	n   int64
+	err error
+}
 
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+func (b brokenAt) ReadAt(p []byte, off int64) (int, error) {
+	k := int(min(max(b.n-off, 0), int64(len(p))))
+	clear(p[:k])
+	if k < len(p) {
+		return k, b.err
+	}
+	return k, nil
+}
 
 // TestUploadHostID: a web farm's node names itself in its answer to
 // Create-Session (BITS-Host-Id), and every later packet goes to it, also
@@ -988,7 +999,7 @@ func TestUploadHostID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content[:size/2]))
+	got, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content[:size/2]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1048,11 +1059,11 @@ func TestUploadHostIDFallback(t *testing.T) {
 			}
 			for _, wait := range []time.Duration{0, 29 * time.Second} {
 				later(wait)
-				_, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+				_, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content))
 				cannotConnect(err)
 			}
 			later(2 * time.Second) // 31 s after the first failure
-			got, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(content))
+			got, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(content))
 			if tc.fallback == "" {
 				cannotConnect(err)
 				return
@@ -1094,7 +1105,7 @@ func TestUploadResumeBelievesUpToTheReach(t *testing.T) {
 			if err != nil || held != recorded {
 				t.Fatalf("Resume = %d, %v; want the record %d", held, err, recorded)
 			}
-			got, err := tr.Send(ctx, r, session, held, size, bytes.NewReader(content[held:2*held]))
+			got, err := tr.Send(ctx, r, session, held, size, transporttest.Section(content[held:2*held]))
 			if !tc.believe {
 				if !errors.Is(err, transport.ErrSessionLost) {
 					t.Fatalf("Send = %d, %v; want ErrSessionLost for a claim past the reach", got, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"bits/engine/hresult"
+	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
 )
 
@@ -75,7 +76,7 @@ func TestUploadSurvivesServerCrash(t *testing.T) {
 	}
 
 	src := &crashingReader{r: bytes.NewReader(data), at: 2*syncEvery + 1<<20, crash: s.Kill}
-	confirmed, err := tr.Send(ctx, r, session, 0, size, src)
+	confirmed, err := tr.Send(ctx, r, session, 0, size, io.NewSectionReader(src, 0, size))
 	wantError(t, err, hresult.BG_E_CONNECTION_CLOSED, hresult.ContextGeneralTransport, true)
 	if !src.crashed || confirmed != 2*syncEvery {
 		t.Fatalf("Send confirmed %d (crashed %v); want the %d bytes flushed before the crash", confirmed, src.crashed, 2*syncEvery)
@@ -86,7 +87,7 @@ func TestUploadSurvivesServerCrash(t *testing.T) {
 	if err != nil || held < confirmed {
 		t.Fatalf("Resume = %d, %v; want at least the %d confirmed", held, err, confirmed)
 	}
-	if n, err := tr.Send(ctx, r, session, confirmed, size, bytes.NewReader(data[confirmed:])); err != nil || n != size {
+	if n, err := tr.Send(ctx, r, session, confirmed, size, transporttest.Section(data[confirmed:])); err != nil || n != size {
 		t.Fatalf("resumed Send = %d, %v; want %d", n, err, size)
 	}
 	if err := tr.Commit(ctx, r, session, nil); err != nil {
@@ -101,24 +102,23 @@ func TestUploadSurvivesServerCrash(t *testing.T) {
 	}
 }
 
-// crashingReader calls crash once it has handed out at bytes.
+// crashingReader calls crash once a read reaches at. The uploader reads it
+// in order, through a section.
 type crashingReader struct {
-	r       io.Reader
-	n, at   int64
+	r       io.ReaderAt
+	at      int64
 	crash   func()
 	crashed bool
 }
 
-func (c *crashingReader) Read(p []byte) (int, error) {
+func (c *crashingReader) ReadAt(p []byte, off int64) (int, error) {
 	if !c.crashed {
-		if c.n >= c.at {
+		if off >= c.at {
 			c.crashed = true
 			c.crash()
 		} else {
-			p = p[:min(int64(len(p)), c.at-c.n)]
+			p = p[:min(int64(len(p)), c.at-off)]
 		}
 	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	return c.r.ReadAt(p, off)
 }

@@ -73,7 +73,7 @@ func (tr *Transport) Resume(ctx context.Context, r *transport.Request, session s
 // Send writes src at off into the temporary file, dropping whatever the
 // file held past off, and flushes it to the server's disk before it
 // confirms an offset. After a failure it returns the last flushed offset.
-func (tr *Transport) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src io.Reader) (int64, error) {
+func (tr *Transport) Send(ctx context.Context, r *transport.Request, session string, off, size int64, src *io.SectionReader) (int64, error) {
 	if off < 0 {
 		return 0, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextGeneralTransport, "negative offset %d", off)
 	}
@@ -101,10 +101,11 @@ func (tr *Transport) Send(ctx context.Context, r *transport.Request, session str
 			return off, o.fail(err)
 		}
 	}
+	var in io.Reader = src
 	if size >= 0 {
-		src = io.LimitReader(src, max(size-off, 0))
+		in = io.LimitReader(src, max(size-off, 0))
 	}
-	return o.copyUp(f, off, transport.PacedReader(ctx, src))
+	return o.copyUp(f, off, transport.PacedReader(ctx, in))
 }
 
 // copyUp copies src into f from off, flushing every syncEvery bytes and

@@ -11,6 +11,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
 )
 
@@ -36,14 +37,14 @@ func TestUpload(t *testing.T) {
 	}
 
 	half := size / 2
-	if n, err := tr.Send(ctx, r, session, 0, size, bytes.NewReader(data[:half])); err != nil || n != half {
+	if n, err := tr.Send(ctx, r, session, 0, size, transporttest.Section(data[:half])); err != nil || n != half {
 		t.Fatalf("Send = %d, %v; want %d", n, err, half)
 	}
 	if n, err := tr.Resume(ctx, r, session, 0, 0); err != nil || n != half {
 		t.Fatalf("Resume = %d, %v; want %d", n, err, half)
 	}
 	// Bytes past the offset given are not confirmed: they are dropped.
-	if n, err := tr.Send(ctx, r, session, half-10, size, bytes.NewReader(data[half-10:])); err != nil || n != size {
+	if n, err := tr.Send(ctx, r, session, half-10, size, transporttest.Section(data[half-10:])); err != nil || n != size {
 		t.Fatalf("Send = %d, %v; want %d", n, err, size)
 	}
 	if old, _ := os.ReadFile(filepath.Join(s.Dir(), "sub/up.bin")); len(old) == len(data) {
@@ -70,7 +71,7 @@ func TestUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Send(ctx, r2, session, 0, 3, bytes.NewReader([]byte("abc"))); err != nil {
+	if _, err := tr.Send(ctx, r2, session, 0, 3, transporttest.Section([]byte("abc"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Commit(ctx, r2, session, nil); err != nil {
@@ -89,7 +90,7 @@ func TestUploadCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Send(ctx, r, session, 0, 10, bytes.NewReader([]byte("0123456789"))); err != nil {
+	if _, err := tr.Send(ctx, r, session, 0, 10, transporttest.Section([]byte("0123456789"))); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // cancelling twice is no error
@@ -106,7 +107,7 @@ func TestUploadCancel(t *testing.T) {
 	if _, err := tr.Resume(ctx, r, session, 0, 0); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Resume = %v, want ErrSessionLost", err)
 	}
-	if _, err := tr.Send(ctx, r, session, 0, 10, bytes.NewReader(nil)); !errors.Is(err, transport.ErrSessionLost) {
+	if _, err := tr.Send(ctx, r, session, 0, 10, transporttest.Section(nil)); !errors.Is(err, transport.ErrSessionLost) {
 		t.Fatalf("Send = %v, want ErrSessionLost", err)
 	}
 	if err := tr.Commit(ctx, r, session, nil); !errors.Is(err, transport.ErrSessionLost) {

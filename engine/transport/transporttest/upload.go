@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,38 +53,60 @@ func RunUploader(t *testing.T, u transport.Uploader, s UploadServer) {
 
 var errSource = errors.New("transporttest: the local file could not be read")
 
-// failingReader reads from r until left bytes have been read, then fails.
+// Section is b as the source of a Send.
+func Section(b []byte) *io.SectionReader {
+	return io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))
+}
+
+// failingSource is c as the source of a Send whose bytes from left on
+// cannot be read.
+func failingSource(c []byte, left int) *io.SectionReader {
+	return io.NewSectionReader(failingReader{bytes.NewReader(c), int64(left)}, 0, int64(len(c)))
+}
+
 type failingReader struct {
-	r    io.Reader
-	left int
+	r    io.ReaderAt
+	left int64
 }
 
-func (f *failingReader) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, errSource
+func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= f.left {
+		return f.r.ReadAt(p, off)
 	}
-	n, err := f.r.Read(p[:min(len(p), f.left)])
-	f.left -= n
-	return n, err
+	n, _ := f.r.ReadAt(p[:max(f.left-off, 0)], off)
+	return n, errSource
 }
 
-// hookReader reads from r, counts what it read, and calls hook, if set,
-// once at bytes have been read.
+// hookReader reads from r, keeps how far into it any read reached, and
+// calls hook, if set, once a read reaches at. An uploader may read it from
+// any goroutine.
 type hookReader struct {
-	r    io.Reader
-	at   int
-	read int
+	r    io.ReaderAt
+	at   int64
 	hook func()
+
+	mu      sync.Mutex
+	reached int64
 }
 
-func (h *hookReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	before := h.read
-	h.read += n
-	if h.hook != nil && before < h.at && h.read >= h.at {
+func (h *hookReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := h.r.ReadAt(p, off)
+	h.mu.Lock()
+	before := h.reached
+	h.reached = max(h.reached, off+int64(n))
+	call := h.hook != nil && before < h.at && h.reached >= h.at
+	h.mu.Unlock()
+	if call {
 		h.hook()
 	}
 	return n, err
+}
+
+// read is how far into r any read reached.
+func (h *hookReader) read() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return int(h.reached)
 }
 
 func begin(t *testing.T, u transport.Uploader, r *transport.Request, size int64) string {
@@ -101,7 +124,7 @@ func begin(t *testing.T, u transport.Uploader, r *transport.Request, size int64)
 // send sends b as the file's bytes from off and wants them all confirmed.
 func send(t *testing.T, u transport.Uploader, r *transport.Request, session string, off, size int64, b []byte) {
 	t.Helper()
-	got, err := u.Send(context.Background(), r, session, off, size, bytes.NewReader(b))
+	got, err := u.Send(context.Background(), r, session, off, size, Section(b))
 	if err != nil {
 		t.Fatalf("Send(%d, %d bytes): %v", off, len(b), err)
 	}
@@ -239,7 +262,7 @@ func testSourceFails(t *testing.T, u transport.Uploader, s UploadServer) {
 	r := s.Request(t, name)
 	session := begin(t, u, r, int64(len(c)))
 	read := len(c)/3 + 11
-	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), &failingReader{r: bytes.NewReader(c), left: read})
+	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), failingSource(c, read))
 	if err == nil {
 		t.Fatalf("Send confirmed %d bytes and no error although its source failed", confirmed)
 	}
@@ -254,16 +277,16 @@ func testCanceledSend(t *testing.T, u transport.Uploader, s UploadServer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var canceledAt time.Time
-	src := &hookReader{r: bytes.NewReader(c), at: len(c) / 4, hook: func() {
+	src := &hookReader{r: bytes.NewReader(c), at: int64(len(c) / 4), hook: func() {
 		canceledAt = time.Now()
 		cancel()
 	}}
-	confirmed, err := u.Send(ctx, r, session, 0, int64(len(c)), src)
+	confirmed, err := u.Send(ctx, r, session, 0, int64(len(c)), io.NewSectionReader(src, 0, int64(len(c))))
 	wantCanceled(t, "Send cancelled mid-transfer", err)
 	if took := time.Since(canceledAt); took > prompt {
 		t.Errorf("Send returned %s after its context was cancelled", took)
 	}
-	finish(t, u, s, name, r, session, c, confirmed, src.read)
+	finish(t, u, s, name, r, session, c, confirmed, src.read())
 }
 
 func testCutSend(t *testing.T, u transport.Uploader, s UploadServer) {
@@ -279,12 +302,12 @@ func testCutSend(t *testing.T, u transport.Uploader, s UploadServer) {
 		return
 	}
 	src := &hookReader{r: bytes.NewReader(c)}
-	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), src)
+	confirmed, err := u.Send(context.Background(), r, session, 0, int64(len(c)), io.NewSectionReader(src, 0, int64(len(c))))
 	if err == nil {
 		t.Fatalf("Send over a cut connection confirmed %d bytes and no error", confirmed)
 	}
 	wantTransient(t, "Send over a cut connection", err)
-	finish(t, u, s, name, r, session, c, confirmed, src.read)
+	finish(t, u, s, name, r, session, c, confirmed, src.read())
 }
 
 func testCancel(t *testing.T, u transport.Uploader, s UploadServer) {
@@ -331,7 +354,7 @@ func testUploadDenied(t *testing.T, u transport.Uploader, s UploadServer) {
 	// The server may refuse at any step; the first refusal must be fatal.
 	session, err := u.Begin(context.Background(), r, int64(len(c)))
 	if err == nil {
-		_, err = u.Send(context.Background(), r, session, 0, int64(len(c)), bytes.NewReader(c))
+		_, err = u.Send(context.Background(), r, session, 0, int64(len(c)), Section(c))
 		if err == nil {
 			err = u.Commit(context.Background(), r, session, nil)
 		}
