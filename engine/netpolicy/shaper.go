@@ -215,19 +215,34 @@ func take(ctx context.Context, l *rate.Limiter, k int) error {
 			return err
 		}
 	}
-	r := l.ReserveN(time.Now(), k)
-	d := r.Delay()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		r.Cancel()
-		return ctx.Err()
+	for {
+		r := l.ReserveN(time.Now(), k)
+		d := r.Delay()
+		if d <= 0 {
+			return nil
+		}
+		// A wait longer than a tick gives the tokens back and asks again
+		// after one: the controller may raise the rate meanwhile, and a
+		// reservation made at a trickle would hold the transfer for
+		// seconds after the link came free.
+		long := d > tick
+		if long {
+			r.Cancel()
+			d = tick
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+			if !long {
+				return nil
+			}
+		case <-ctx.Done():
+			t.Stop()
+			if !long {
+				r.Cancel()
+			}
+			return ctx.Err()
+		}
 	}
 }
 
@@ -518,9 +533,12 @@ const slowWindowGain = 2
 
 // minWindow and maxWindow bound the receive buffer a background download
 // gets; a FOREGROUND transfer that takes over its pooled connection gets
-// maxWindow (the kernel caps both at net.core.rmem_max).
+// maxWindow (the kernel caps both at net.core.rmem_max). minWindow is a
+// few packets: on a 1 Mbit/s link even 8 KiB is 64 ms in flight, and a
+// larger floor would let the sender fill the bottleneck's queue whatever
+// the rate.
 const (
-	minWindow = 64 << 10
+	minWindow = 8 << 10
 	maxWindow = 16 << 20
 )
 

@@ -83,3 +83,30 @@ func TestUnlimitedStreamWritesWhole(t *testing.T) {
 type countWrites struct{ calls int }
 
 func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return len(p), nil }
+
+// TestStreamWaitSeesARateRise: a transfer held back at a trickle goes on
+// within a tick or two once the rate rises (others left the link), rather
+// than sleeping out the wait the trickle asked for.
+func TestStreamWaitSeesARateRise(t *testing.T) {
+	s := NewShaper(25 * time.Millisecond)
+	trickle := Limits{Total: 2, Class: ClassLimits{Unlimited, Unlimited, Unlimited, Unlimited}} // 2 Kbps: 16 KiB takes a minute
+	s.SetPolicy(trickle, false, 25*time.Millisecond)
+	st := s.Open(Down, Normal, Unlimited, true)
+	defer st.Close()
+	done := make(chan error, 1)
+	go func() { done <- st.Wait(context.Background(), 2*chunk) }() // the bucket holds one chunk
+	select {
+	case err := <-done:
+		t.Fatalf("Wait for %d bytes at 2 Kbps returned at once: %v", 2*chunk, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	s.SetPolicy(Limits{Total: Unlimited, Class: trickle.Class}, false, 25*time.Millisecond)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait still held the transfer 5 s after the limit was lifted")
+	}
+}

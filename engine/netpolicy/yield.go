@@ -55,9 +55,10 @@ type Controller struct {
 	capacity   windowMax // the link's throughput when it was full
 	yielded    bool      // the rate is low because others used the link
 	linkKnown  bool
-	probing    bool    // past slow start: the first sign of anyone else ends it
-	othersPrev float64 // others' smoothed throughput at the last tick
-	oursNow    float64 // ours in the last tick alone
+	probing    bool          // past slow start: the first sign of anyone else ends it
+	othersPrev float64       // others' smoothed throughput at the last tick
+	othersFor  time.Duration // how long others have been seen without a break
+	oursNow    float64       // ours in the last tick alone
 	last       time.Time
 }
 
@@ -77,6 +78,12 @@ const (
 	// trickle is the share of the link we keep using under load, as BITS
 	// does, so the connection stays alive and the rate is measured.
 	trickle = 0.01
+	// drainTime is how soon a queue beyond the target should drain once
+	// we slow down for it.
+	drainTime = 250 * time.Millisecond
+	// minQueue is the least queue, in bytes, a window-based flow keeps
+	// at a bottleneck: a few full packets.
+	minQueue = 4 * 1500.0
 	// minRate is the smallest rate, whatever the link: 16 Kbit/s.
 	minRate = 2000.0
 	// forgetAfter is how long without background transfers makes the
@@ -119,9 +126,12 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	if s.Link >= 0 {
 		link := float64(s.Link) / dt
 		if !c.linkKnown {
-			// Both averages start from this sample: one that had run
-			// longer would show others where there are none.
-			c.link, c.ours, c.linkKnown = link, ours, true
+			// Both averages start from ours: one that had run longer
+			// would show others where there are none, and a first
+			// sample's difference (a handshake, a connection not yet
+			// watched) would stay in the average for several ticks.
+			// Others show within a few ticks.
+			c.link, c.ours, c.linkKnown = ours, ours, true
 		}
 		c.link += alpha * (link - c.link)
 	} else {
@@ -139,6 +149,9 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		c.capacity.add(now, c.ours)
 	}
 	capacity := c.capacity.max(now)
+	if capacity == 0 {
+		capacity = max(c.link, c.ours) // no full tick yet
+	}
 	floor := max(minRate, trickle*capacity)
 
 	// Others: what crosses the link that is not ours, beyond the few
@@ -147,20 +160,36 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 	if c.linkKnown {
 		others = max(0, c.link-1.05*c.ours)
 	}
-	othersActive := others > max(0.05*capacity, 12500)
-	congested := s.Delay >= 0 && s.Delay > c.Target
+	threshold := max(0.05*capacity, 12500)
+	othersActive := others > threshold
+	// The queue we may add: the target, or a few packets where the link
+	// is so slow that they take longer (a TCP flow cannot do with less).
+	target := c.Target
+	if capacity > 0 {
+		target = max(target, time.Duration(minQueue/capacity*float64(time.Second)))
+	}
+	congested := s.Delay >= 0 && s.Delay > target
 
+	// Slow start ends for others seen in this tick's own counters as well
+	// as on average, for a whole tick: a few packets more on the link than
+	// in ours (a handshake, headers, a tbf burst) are a large rate in a
+	// short tick, and the average remembers them. A connection's first
+	// tick is on the link's counters but not in ours: it says nothing of
+	// others.
+	if s.Link >= 0 && othersActive && float64(s.Link)-1.05*float64(s.Ours) > threshold*dt && !s.NewConn {
+		c.othersFor += s.Elapsed
+	} else {
+		c.othersFor = 0
+	}
 	if !c.probing {
-		// A connection's first tick is on the link's counters but not
-		// in ours: it says nothing of others.
-		if !(othersActive && !s.NewConn) && !(s.Delay >= 0 && s.Delay > c.Target/2) {
+		if c.othersFor < tick && !(s.Delay >= 0 && s.Delay > target/2) {
 			c.othersPrev = others
 			return c.Rate()
 		}
 		// A queue forms, or someone else is here: the link's capacity is
-		// near. Go on from what we just moved.
+		// near. Go on from what we moved lately.
 		c.probing = true
-		c.rate = max(ours, c.ours, floor)
+		c.rate = max(c.Seen(), floor)
 	}
 	switch {
 	case othersActive:
@@ -173,7 +202,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		// stream at a fixed rate) stops growing, and the room it leaves is
 		// idle: take it back, slowly. A queue forming says the link is
 		// full even when bursty counters make its capacity look larger.
-		queueing := s.Delay >= 0 && s.Delay > c.Target/2
+		queueing := s.Delay >= 0 && s.Delay > target/2
 		switch {
 		case congested || queueing || c.link >= 0.9*capacity:
 			c.rate = min(c.rate, capacity*(1-headroom)-others)
@@ -185,10 +214,13 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		}
 	case congested:
 		// The queue grows beyond the target: someone we cannot see, or
-		// we ourselves, fill a bottleneck. Shrink in proportion, as LEDBAT
-		// does.
-		over := float64(s.Delay-c.Target) / float64(c.Target)
-		c.rate *= math.Pow(max(0.5, 1-0.5*over), ticks)
+		// we ourselves, fill a bottleneck. Go below what we move by what
+		// drains the excess in drainTime, as LEDBAT shrinks in proportion
+		// to it: a few packets too many on a slow link cost a few
+		// percent, a queue that someone else keeps full takes us down
+		// to a trickle within a second.
+		excess := float64(s.Delay-target) / float64(drainTime)
+		c.rate = min(c.rate, c.Seen()) * math.Pow(max(0.5, 1-excess), ticks)
 		c.yielded = true
 	default:
 		if c.yielded && capacity > 0 {
@@ -196,9 +228,15 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		}
 		c.yielded = false
 		// Grow only while we use what we have, so an idle allowance does
-		// not pile up into a burst.
+		// not pile up into a burst; and the less, the nearer the queue is
+		// to the target, as LEDBAT does, so the rate settles where the
+		// link is full rather than swinging across it.
 		if c.ours >= 0.7*c.rate {
-			c.rate *= math.Pow(growth, ticks)
+			room := 1.0
+			if s.Delay >= 0 {
+				room = 1 - float64(s.Delay)/float64(target)
+			}
+			c.rate *= math.Pow(growth, ticks*room)
 		}
 		if capacity > 0 {
 			c.rate = min(c.rate, 1.25*capacity)

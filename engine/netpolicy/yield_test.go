@@ -183,3 +183,43 @@ func TestControllerDelayOnly(t *testing.T) {
 		t.Errorf("3 s after the queue emptied the rate is %.0f, was %.0f", again, high)
 	}
 }
+
+// TestControllerSlowStartOutlivesAFirstBurst: the first tick that sees the
+// link's counters may count more than ours (a handshake, a connection not
+// yet watched); that is not another flow, and slow start goes on.
+func TestControllerSlowStartOutlivesAFirstBurst(t *testing.T) {
+	c := &Controller{Target: 25 * time.Millisecond}
+	now := time.Unix(1e9, 0)
+	const fast = 25 * time.Millisecond
+	c.Update(Sample{Elapsed: fast, Ours: 512, Link: 4220, Delay: -1}, now.Add(fast))
+	for i := 2; i <= 20; i++ {
+		n := int64(3000 * i) // TCP's own slow start, and nobody else
+		c.Update(Sample{Elapsed: fast, Ours: n, Link: n + n/100, Delay: -1}, now.Add(time.Duration(i)*fast))
+	}
+	if !c.SlowStart() {
+		t.Errorf("a first tick's burst on the link ended slow start: the rate is %.0f B/s", c.Rate())
+	}
+}
+
+// TestControllerSlowLinkKeepsItsShare: on a 1 Mbit/s link a packet takes
+// 12 ms, so the few a TCP flow keeps queued are more than the 25 ms
+// target; that is no reason to leave the link.
+func TestControllerSlowLinkKeepsItsShare(t *testing.T) {
+	const capacity = 125e3 // bytes per second: 1 Mbit/s
+	c := &Controller{Target: 25 * time.Millisecond}
+	now := time.Unix(1e9, 0)
+	var ours []float64
+	for range 50 {
+		now = now.Add(tick)
+		us := min(c.Rate(), capacity)
+		c.Update(Sample{Elapsed: tick, Ours: int64(us * tick.Seconds()), Link: int64(us * tick.Seconds()), Delay: 40 * time.Millisecond}, now)
+		ours = append(ours, us)
+	}
+	mean := 0.0
+	for _, o := range ours[20:] {
+		mean += o / 30
+	}
+	if mean < 0.85*capacity {
+		t.Errorf("with three packets queued on a 1 Mbit/s link we use %.0f%% of it; want 85%% or more", 100*mean/capacity)
+	}
+}
