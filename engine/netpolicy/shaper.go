@@ -534,11 +534,12 @@ const slowWindowGain = 2
 // minWindow and maxWindow bound the receive buffer a background download
 // gets; a FOREGROUND transfer that takes over its pooled connection gets
 // maxWindow (the kernel caps both at net.core.rmem_max). minWindow is a
-// few packets: on a 1 Mbit/s link even 8 KiB is 64 ms in flight, and a
-// larger floor would let the sender fill the bottleneck's queue whatever
-// the rate.
+// few packets: 64 KiB, half a second at 1 Mbit/s, let the sender fill a
+// slow bottleneck's queue whatever the rate; 8 KiB kept the queue short
+// but made a yielding download's trickle add to a foreground flow's queue
+// (measured: BenchmarkRamp, BenchmarkYield).
 const (
-	minWindow = 8 << 10
+	minWindow = 16 << 10
 	maxWindow = 16 << 20
 )
 
