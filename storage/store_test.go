@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -30,8 +31,8 @@ func TestOpenCreatesPrivateDatabase(t *testing.T) {
 		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
 	}
 	v, err := s.Version(context.Background())
-	if err != nil || v != 7 {
-		t.Errorf("schema version %d, %v; want 7", v, err)
+	if err != nil || v != 8 {
+		t.Errorf("schema version %d, %v; want 8", v, err)
 	}
 }
 
@@ -54,8 +55,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, _ := s.Version(ctx); v != 7 {
-		t.Fatalf("version after upgrade = %d, want 7", v)
+	if v, _ := s.Version(ctx); v != 8 {
+		t.Fatalf("version after upgrade = %d, want 8", v)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")
@@ -206,4 +207,45 @@ func TestFileProgressTouchesOnlyProgress(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestQueriesUseIndexes: what the worker and the front ends look for every
+// second or every command is found through an index, never by reading
+// every job (a store of 100,000 jobs would then cost a scan each time), and
+// a list of every job comes in order from an index rather than sorted in
+// memory.
+func TestQueriesUseIndexes(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	for q, scan := range map[string]bool{
+		`SELECT id FROM jobs WHERE state IN (1, 2, 3, 5) ORDER BY created_ns, id`: false,
+		`SELECT id FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`:       true, // a partial index: only due jobs
+		`SELECT id FROM jobs WHERE modified_ns < 5 ORDER BY modified_ns`:          false,
+		`SELECT id FROM jobs WHERE display_name = 'x' ORDER BY created_ns, id`:    false,
+		`SELECT id FROM jobs ORDER BY created_ns, id`:                             true,
+	} {
+		rows, err := s.ro.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		switch {
+		case !strings.Contains(joined, "INDEX"):
+			t.Errorf("%s\nplan: %s; want an index", q, joined)
+		case !scan && strings.Contains(joined, "SCAN"):
+			t.Errorf("%s\nplan: %s; want a search, not a scan", q, joined)
+		case scan && strings.Contains(joined, "TEMP B-TREE"):
+			t.Errorf("%s\nplan: %s; want the index's order, not a sort", q, joined)
+		}
+	}
 }
