@@ -298,41 +298,51 @@ func (m *Manager) Get(ctx context.Context, id string) (*Job, error) {
 	return j, err
 }
 
-// loadPublic loads a job as front ends may see it: write-only headers are
-// hidden, and credentials are listed by target and scheme only.
+// loadPublic loads a job as front ends may see it (see public).
 func loadPublic(tx *storage.Tx, id string) (*Job, error) {
 	j, err := readJob(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if j.HeadersWriteOnly {
-		j.CustomHeaders = ""
-	}
 	creds, err := tx.Credentials(id)
 	if err != nil {
 		return nil, err
 	}
+	kinds := make([]storage.CredentialKind, len(creds))
+	for i, c := range creds {
+		kinds[i] = storage.CredentialKind{Target: c.Target, Scheme: c.Scheme}
+	}
+	return public(j, kinds), nil
+}
+
+// public makes j what front ends may see: write-only headers are hidden,
+// and credentials are listed by target and scheme only.
+func public(j *Job, creds []storage.CredentialKind) *Job {
+	if j.HeadersWriteOnly {
+		j.CustomHeaders = ""
+	}
 	for _, c := range creds {
 		j.Credentials = append(j.Credentials, CredentialInfo{Target: AuthTarget(c.Target), Scheme: AuthScheme(c.Scheme)})
 	}
-	return j, nil
+	return j
+}
+
+// Each calls fn with every job, oldest first, as front ends may see it,
+// from one snapshot of the store read as fn goes: a list of any length
+// holds one job at a time. An error from fn ends the walk and is returned.
+func (m *Manager) Each(ctx context.Context, fn func(*Job) error) error {
+	return m.store.View(ctx, func(tx *storage.Tx) error {
+		return tx.EachJob(func(r storage.Job, files []storage.File, creds []storage.CredentialKind) error {
+			return fn(public(fromRow(r, files), creds))
+		})
+	})
 }
 
 // List returns every job, oldest first.
 func (m *Manager) List(ctx context.Context) ([]*Job, error) {
 	var out []*Job
-	err := m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.Jobs()
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			j, err := loadPublic(tx, r.ID)
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
+	err := m.Each(ctx, func(j *Job) error {
+		out = append(out, j)
 		return nil
 	})
 	return out, err

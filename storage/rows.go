@@ -135,9 +135,99 @@ func (t *Tx) Job(id string) (Job, error) {
 	return j, err
 }
 
-// Jobs returns every job, oldest first.
-func (t *Tx) Jobs() ([]Job, error) {
-	return t.queryJobs(`SELECT ` + jobColumns + ` FROM jobs ORDER BY created_ns, id`)
+// CredentialKind names a credential without its secrets: what a listing
+// may show.
+type CredentialKind struct{ Target, Scheme int }
+
+// EachJob calls fn for every job, oldest first, with its files and the
+// kinds of its credentials, reading the store as it goes: three cursors walk
+// the jobs, the files and the credentials in the same order (each an
+// index's), so a list of any length holds one job at a time. fn's slices
+// are its own.
+func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
+	jobs, err := t.tx.QueryContext(t.ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY created_ns, id`)
+	if err != nil {
+		return err
+	}
+	defer jobs.Close()
+	files, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("f.", fileColumns)+` FROM jobs j JOIN files f ON f.job_id = j.id
+		ORDER BY j.created_ns, j.id, f.idx`)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	creds, err := t.tx.QueryContext(t.ctx, `SELECT c.job_id, c.target, c.scheme FROM jobs j JOIN credentials c ON c.job_id = j.id
+		ORDER BY j.created_ns, j.id, c.target, c.scheme`)
+	if err != nil {
+		return err
+	}
+	defer creds.Close()
+	nextFile := peeker(files, func(f *File) (string, error) { return f.JobID, files.Scan(f.fields()...) })
+	type kind struct {
+		job string
+		CredentialKind
+	}
+	nextCred := peeker(creds, func(c *kind) (string, error) { return c.job, creds.Scan(&c.job, &c.Target, &c.Scheme) })
+	for jobs.Next() {
+		var j Job
+		if err := jobs.Scan(j.fields()...); err != nil {
+			return err
+		}
+		fs, err := nextFile(j.ID)
+		if err != nil {
+			return err
+		}
+		ks, err := nextCred(j.ID)
+		if err != nil {
+			return err
+		}
+		var kinds []CredentialKind
+		for _, k := range ks {
+			kinds = append(kinds, k.CredentialKind)
+		}
+		if err := fn(j, fs, kinds); err != nil {
+			return err
+		}
+	}
+	return errors.Join(jobs.Err(), files.Err(), creds.Err())
+}
+
+// peeker reads rows that come grouped by job, in the jobs' order, and
+// returns what takes the next job's group: the rows of that job, leaving
+// the first row of the next one read ahead. scan reads the current row and
+// says which job it belongs to.
+func peeker[T any](rows *sql.Rows, scan func(*T) (string, error)) func(job string) ([]T, error) {
+	var ahead *T
+	var aheadJob string
+	return func(job string) ([]T, error) {
+		var out []T
+		for {
+			if ahead == nil {
+				if !rows.Next() {
+					return out, nil
+				}
+				ahead = new(T)
+				var err error
+				if aheadJob, err = scan(ahead); err != nil {
+					return nil, err
+				}
+			}
+			if aheadJob != job {
+				return out, nil // the next job's
+			}
+			out = append(out, *ahead)
+			ahead = nil
+		}
+	}
+}
+
+// prefixed qualifies each of a comma-separated list of columns.
+func prefixed(p, columns string) string {
+	fields := strings.Split(columns, ",")
+	for i, f := range fields {
+		fields[i] = p + strings.TrimSpace(f)
+	}
+	return strings.Join(fields, ", ")
 }
 
 // JobsNamed returns the jobs with this display name, oldest first.

@@ -2,9 +2,11 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +249,84 @@ func TestQueriesUseIndexes(t *testing.T) {
 		case scan && strings.Contains(joined, "TEMP B-TREE"):
 			t.Errorf("%s\nplan: %s; want the index's order, not a sort", q, joined)
 		}
+	}
+}
+
+// TestEachJobStreams lists 20,000 jobs (some with no files, some with
+// credentials) and checks that each comes with exactly its own files and
+// credential kinds, oldest first, and that the live heap stays small while
+// the list runs: the rows are read as they are used, not gathered first.
+func TestEachJobStreams(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	const n = 20000
+	id := func(i int) string { return fmt.Sprintf("J%05d", i) }
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range n {
+			// Created in the reverse order of the ids: the list follows
+			// creation, and the files and credentials must follow it too.
+			j := Job{ID: id(i), DisplayName: strings.Repeat("x", 200), Owner: "o", CreatedNS: int64(n - i),
+				ModifiedNS: 1, MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
+			if err := tx.InsertJob(j); err != nil {
+				return err
+			}
+			for k := range i % 3 {
+				f := File{JobID: j.ID, Idx: k, RemoteName: "http://h/" + j.ID, LocalName: "/tmp/" + j.ID, BytesTotal: -1}
+				if err := tx.InsertFile(f); err != nil {
+					return err
+				}
+			}
+			if i%7 == 0 {
+				if err := tx.PutCredential(j.ID, Credential{Target: 1, Scheme: 2}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak uint64
+	seen := 0
+	err = s.View(ctx, func(tx *Tx) error {
+		return tx.EachJob(func(j Job, files []File, creds []CredentialKind) error {
+			i := n - 1 - seen
+			if j.ID != id(i) {
+				return fmt.Errorf("job %d is %s, want %s (oldest first)", seen, j.ID, id(i))
+			}
+			if len(files) != i%3 {
+				return fmt.Errorf("%s has %d files, want %d", j.ID, len(files), i%3)
+			}
+			for k, f := range files {
+				if f.JobID != j.ID || f.Idx != k {
+					return fmt.Errorf("%s's file %d is %s's file %d", j.ID, k, f.JobID, f.Idx)
+				}
+			}
+			if want := i%7 == 0; (len(creds) == 1) != want || want && creds[0] != (CredentialKind{Target: 1, Scheme: 2}) {
+				return fmt.Errorf("%s has credentials %v", j.ID, creds)
+			}
+			if seen++; seen%2000 == 0 {
+				runtime.GC()
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapAlloc)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != n {
+		t.Fatalf("listed %d jobs, want %d", seen, n)
+	}
+	// Gathered first, the jobs alone would hold n * (200-byte name + a
+	// 48-field row) = more than 10 MB.
+	if grew := int64(peak) - int64(before.HeapAlloc); grew > 4<<20 {
+		t.Errorf("the live heap grew by %d KiB while listing; want the rows read as they are used", grew>>10)
 	}
 }

@@ -53,15 +53,18 @@ func (e *env) eachManager(ctx context.Context, allUsers bool, fn func(*engine.Ma
 // listJobs returns the caller's jobs, or with allUsers every user's.
 func (e *env) listJobs(ctx context.Context, allUsers bool) ([]*engine.Job, error) {
 	var jobs []*engine.Job
-	err := e.eachManager(ctx, allUsers, func(m *engine.Manager) error {
-		js, err := m.List(ctx)
-		if err != nil {
-			return err // a store read halfway is left out whole
-		}
-		jobs = append(jobs, js...)
+	err := e.eachJob(ctx, allUsers, func(j *engine.Job) error {
+		jobs = append(jobs, j)
 		return nil
 	})
 	return jobs, err
+}
+
+// eachJob calls fn with the caller's jobs, or with allUsers every user's,
+// oldest first in each store, as each store is read: a list of any length
+// holds one job at a time.
+func (e *env) eachJob(ctx context.Context, allUsers bool, fn func(*engine.Job) error) error {
+	return e.eachManager(ctx, allUsers, func(m *engine.Manager) error { return m.Each(ctx, fn) })
 }
 
 // findAny is find for /TAKEOWNERSHIP: the job may be another user's. It

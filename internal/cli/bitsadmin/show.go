@@ -1,6 +1,7 @@
 package bitsadmin
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -176,27 +177,35 @@ func bindList(ctx context.Context, e *env, c call) error {
 	return runList(ctx, e, listOptions{AllUsers: c.has(swAllUsers.name), Verbose: c.has(swVerbose.name)})
 }
 
+// runList prints the jobs as the store is read, through a buffer: a list
+// of any length holds one job at a time, and costs a write per buffer, not
+// per line.
 func runList(ctx context.Context, e *env, o listOptions) error {
-	jobs, err := e.listJobs(ctx, o.AllUsers)
-	if err != nil {
-		return failed("list jobs", err)
-	}
-	for i, j := range jobs {
+	w := bufio.NewWriter(e.stdout)
+	defer w.Flush()
+	n := 0
+	err := e.eachJob(ctx, o.AllUsers, func(j *engine.Job) error {
 		if o.Verbose {
-			if i > 0 {
-				fmt.Fprintln(e.stdout)
+			if n > 0 {
+				fmt.Fprintln(w)
 			}
-			writeVerbose(e.stdout, j, e.tz)
+			writeVerbose(w, j, e.tz)
 		} else {
-			fmt.Fprintln(e.stdout, listLine(j))
+			fmt.Fprintln(w, listLine(j))
 		}
+		n++
+		return nil
+	})
+	if err != nil {
+		w.Flush() // the jobs read before the failure, then the failure
+		return failed("list jobs", err)
 	}
 	// A blank line closes the list, as on Windows; with no jobs the
 	// banner's own blank line already stands before the count.
-	if len(jobs) > 0 {
-		fmt.Fprintln(e.stdout)
+	if n > 0 {
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(e.stdout, "Listed %d job(s).\n", len(jobs))
+	fmt.Fprintf(w, "Listed %d job(s).\n", n)
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package bitsjob
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,54 +57,56 @@ func newListCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// runGet prints the jobs that the arguments pick, in the order they were
+// created, each once. The store is read as the jobs are printed, so a list
+// of any length holds one job at a time with --json (JSON Lines); a table
+// gathers its rows first, since its columns fit the longest. Arguments that
+// are all GUIDs are looked up, not searched for.
 func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*engine.Job) error) error {
-	var all []*engine.Job
-	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
-		js, err := m.List(ctx)
-		if err != nil {
-			return err // a store read halfway is left out whole
+	w := bufio.NewWriter(e.stdout) // a write per buffer, not per job
+	defer w.Flush()
+	var held []*engine.Job
+	emit := func(j *engine.Job) error {
+		if e.json {
+			return print(w, []*engine.Job{j})
 		}
-		all = append(all, js...)
+		held = append(held, j)
 		return nil
+	}
+	found := make([]bool, len(o.Jobs))
+	guids, byGUID := allGUIDs(o.Jobs)
+	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
+		if byGUID {
+			return emitByGUID(ctx, m, guids, found, emit)
+		}
+		return m.Each(ctx, func(j *engine.Job) error {
+			picked := len(o.Jobs) == 0
+			for i, arg := range o.Jobs {
+				if guid, ok := parseJobGUID(arg); ok && guid == "{"+j.ID+"}" || !ok && matchName(arg, j.DisplayName) {
+					found[i], picked = true, true
+				}
+			}
+			if !picked {
+				return nil
+			}
+			return emit(j)
+		})
 	})
 	if err != nil {
+		w.Flush() // the jobs read before the failure, then the failure
 		return &opError{action: "list jobs", err: err}
 	}
-	if len(o.Jobs) == 0 {
-		return print(e.stdout, all)
+	if err := print(w, held); err != nil {
+		return err
 	}
-	picked := make([]bool, len(all))
-	var missing []string
-	for _, arg := range o.Jobs {
-		guid, isGUID := parseJobGUID(arg)
-		found := false
-		for i, j := range all {
-			var ok bool
-			switch {
-			case isGUID:
-				ok = "{"+j.ID+"}" == guid
-			default:
-				ok = matchName(arg, j.DisplayName)
-			}
-			if ok {
-				picked[i], found = true, true
-			}
-		}
-		if !found && (isGUID || !hasWildcard(arg)) {
-			missing = append(missing, arg)
-		}
-	}
-	var out []*engine.Job
-	for i, j := range all {
-		if picked[i] {
-			out = append(out, j)
-		}
-	}
-	if err := print(e.stdout, out); err != nil {
+	if err := w.Flush(); err != nil {
 		return err
 	}
 	code := exitOK
-	for _, arg := range missing {
+	for i, arg := range o.Jobs {
+		if _, isGUID := parseJobGUID(arg); found[i] || !isGUID && hasWildcard(arg) {
+			continue // a pattern may match nothing
+		}
 		c := e.report(&lookupError{arg: arg, err: &hresult.Error{Code: hresult.BG_E_NOT_FOUND,
 			Context: hresult.ContextGeneralQueueManager, Msg: fmt.Sprintf("no job matches %s", quoteArg(arg))}})
 		if code == exitOK {
@@ -110,6 +115,48 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 	}
 	if code != exitOK {
 		return reported(code)
+	}
+	return nil
+}
+
+// allGUIDs returns the arguments as GUIDs (braced, upper case) when every
+// one is a GUID, and there is at least one.
+func allGUIDs(args []string) ([]string, bool) {
+	guids := make([]string, len(args))
+	for i, arg := range args {
+		g, ok := parseJobGUID(arg)
+		if !ok {
+			return nil, false
+		}
+		guids[i] = g
+	}
+	return guids, len(args) > 0
+}
+
+// emitByGUID looks the GUIDs up in m's store and emits the jobs found, in
+// the order they were created, each once.
+func emitByGUID(ctx context.Context, m *engine.Manager, guids []string, found []bool, emit func(*engine.Job) error) error {
+	var jobs []*engine.Job
+	for i, g := range guids {
+		j, err := m.Get(ctx, strings.Trim(g, "{}"))
+		if hresult.Is(err, hresult.BG_E_NOT_FOUND) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		found[i] = true
+		if !slices.ContainsFunc(jobs, func(k *engine.Job) bool { return k.ID == j.ID }) {
+			jobs = append(jobs, j)
+		}
+	}
+	slices.SortFunc(jobs, func(a, b *engine.Job) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	for _, j := range jobs {
+		if err := emit(j); err != nil {
+			return err
+		}
 	}
 	return nil
 }
