@@ -509,24 +509,8 @@ func (m *Manager) EnsureWorker(ctx context.Context) error {
 func (m *Manager) Waiting(ctx context.Context) (int, error) {
 	n := 0
 	err := m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
-		if err != nil {
-			return err
-		}
-		n = len(rows)
-		due, err := tx.JobsNotifyDue()
-		if len(due) == 0 {
-			return err
-		}
-		counted := map[string]bool{}
-		for _, r := range rows {
-			counted[r.ID] = true
-		}
-		for _, r := range due {
-			if !counted[r.ID] {
-				n++
-			}
-		}
+		var err error
+		n, err = tx.CountWaiting(int(Queued), int(Connecting), int(Transferring), int(TransientError))
 		return err
 	})
 	return n, err

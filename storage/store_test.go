@@ -33,8 +33,8 @@ func TestOpenCreatesPrivateDatabase(t *testing.T) {
 		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
 	}
 	v, err := s.Version(context.Background())
-	if err != nil || v != 8 {
-		t.Errorf("schema version %d, %v; want 8", v, err)
+	if err != nil || v != 9 {
+		t.Errorf("schema version %d, %v; want 9", v, err)
 	}
 }
 
@@ -57,8 +57,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, _ := s.Version(ctx); v != 8 {
-		t.Fatalf("version after upgrade = %d, want 8", v)
+	if v, _ := s.Version(ctx); v != 9 {
+		t.Fatalf("version after upgrade = %d, want 9", v)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")
@@ -328,5 +328,41 @@ func TestEachJobStreams(t *testing.T) {
 	// 48-field row) = more than 10 MB.
 	if grew := int64(peak) - int64(before.HeapAlloc); grew > 4<<20 {
 		t.Errorf("the live heap grew by %d KiB while listing; want the rows read as they are used", grew>>10)
+	}
+}
+
+// TestCountJobsFollowsInsertsAndDeletes: the count the job limit is
+// checked against is kept by the store itself, whoever inserts or deletes.
+func TestCountJobsFollowsInsertsAndDeletes(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	count := func() int {
+		var n int
+		s.View(ctx, func(tx *Tx) error {
+			var err error
+			n, err = tx.CountJobs()
+			return err
+		})
+		return n
+	}
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, id := range []string{"A", "B", "C"} {
+			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("CountJobs = %d after 3 inserts", n)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.DeleteJob("B") }); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("CountJobs = %d after 3 inserts and a delete", n)
 	}
 }

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bits/engine"
+)
+
+// BenchmarkScale measures the front ends and the idle worker with 1,000,
+// 10,000 and 100,000 jobs of 10 files each in one store, all SUSPENDED,
+// against `curl --version` (the cost of starting a process here) in the
+// same run:
+//
+//   - bitsadmin /getstate, /info (one job, by GUID) and /create, and bitsjob
+//     get --json of one job: the median of 10 runs, as a ratio to curl's
+//     (goal: 1.2 or less at any size);
+//   - bitsadmin /list and bitsjob list --json: time to the last line, and
+//     the largest resident set (goal: 1 s and 2 s, 50 MB);
+//   - the worker, started on the store and left idle for 5 s: its share of
+//     a core over 10 s (goal: under 0.5 %);
+//   - the rate at which the engine creates the jobs (Manager.Submit, one
+//     transaction each).
+func BenchmarkScale(b *testing.B) {
+	curl := needTool(b, "curl")
+	bin := buildPrograms(b)
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("%djobs", n), func(b *testing.B) {
+			home := b.TempDir()
+			policy := filepath.Join(home, "policy.conf")
+			if err := os.WriteFile(policy, []byte("MaxJobsPerUser = 1000000\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			env := append(os.Environ(), "BITS_HOME="+home, "BITS_POLICY="+policy, "BITS_WORKER_IDLE=0")
+			rate, last := fillStore(b, home, n)
+			b.ReportMetric(rate, "create-jobs/s")
+
+			ref := medianRun(b, env, curl, "--version")
+			b.ReportMetric(ref.Seconds()*1000, "curl-version-ms")
+			admin, job := filepath.Join(bin, "bitsadmin"), filepath.Join(bin, "bitsjob")
+			for _, c := range []struct {
+				name string
+				args []string
+			}{
+				{"getstate", []string{admin, "/getstate", "{" + last + "}"}},
+				{"info", []string{admin, "/info", "{" + last + "}"}},
+				{"create", []string{admin, "/create", "scale"}},
+				{"get-json", []string{job, "get", "--json", last}},
+			} {
+				d := medianRun(b, env, c.args[0], c.args[1:]...)
+				b.ReportMetric(float64(d)/float64(ref), c.name+"/curl")
+			}
+			for _, c := range []struct {
+				name string
+				args []string
+			}{
+				{"list", []string{admin, "/list"}},
+				{"list-json", []string{job, "list", "--json"}},
+			} {
+				d, rss, lines := runCounted(b, env, c.args[0], c.args[1:]...)
+				if lines < n {
+					b.Fatalf("%s printed %d lines for %d jobs", c.name, lines, n)
+				}
+				b.ReportMetric(d.Seconds(), c.name+"-s")
+				b.ReportMetric(float64(rss)/1e6, c.name+"-MB")
+			}
+			b.ReportMetric(idleWorker(b, bin, home), "worker-idle-%")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// fillStore creates n SUSPENDED jobs of 10 files in the store at home
+// through the engine, and returns the rate and the last job's GUID.
+func fillStore(tb testing.TB, home string, n int) (jobsPerSecond float64, last string) {
+	tb.Helper()
+	m, err := engine.Open(engine.Options{Home: home, MaxJobsPerUser: n + 1000, StartWorker: func(string) error { return nil }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if err := os.Mkdir(filepath.Join(home, "out"), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	for i := range n {
+		spec := engine.JobSpec{Name: fmt.Sprintf("job-%d", i), Type: engine.Download}
+		for k := range 10 {
+			spec.Files = append(spec.Files, engine.FileSpec{
+				Remote: fmt.Sprintf("http://127.0.0.1:9/%d/%d.bin", i, k),
+				Local:  filepath.Join(home, "out", fmt.Sprintf("%d-%d.bin", i, k)),
+			})
+		}
+		j, err := m.Submit(ctx, spec)
+		if err != nil {
+			tb.Fatalf("job %d: %v", i, err)
+		}
+		last = j.ID
+	}
+	return float64(n) / time.Since(start).Seconds(), last
+}
+
+// medianRun runs a command 10 times and returns the median wall time.
+func medianRun(tb testing.TB, env []string, name string, args ...string) time.Duration {
+	tb.Helper()
+	var ds []time.Duration
+	for range 10 {
+		cmd := exec.Command(name, args...)
+		cmd.Env = env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// runCounted runs a command once and returns its wall time, its largest
+// resident set in bytes and how many lines it printed.
+func runCounted(tb testing.TB, env []string, name string, args ...string) (time.Duration, int64, int) {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	start := time.Now()
+	out, err := cmd.Output()
+	d := time.Since(start)
+	if err != nil {
+		tb.Fatalf("%s %v: %v", name, args, err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return d, ru.Maxrss * 1024, strings.Count(string(out), "\n")
+}
+
+// idleWorker starts a worker on the store at home, lets it settle, and
+// returns the share of a core it used over the next 10 s.
+func idleWorker(tb testing.TB, bin, home string) float64 {
+	tb.Helper()
+	w := startWorker(tb, bin, home)
+	time.Sleep(2 * time.Second) // startup (recovery, the first scan) is not idling
+	before, at := w.cpuTime(tb), time.Now()
+	time.Sleep(10 * time.Second) // the measurement window
+	return 100 * (w.cpuTime(tb) - before).Seconds() / time.Since(at).Seconds()
+}
