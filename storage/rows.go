@@ -135,6 +135,39 @@ func (t *Tx) Job(id string) (Job, error) {
 	return j, err
 }
 
+// Summary is what a list of jobs shows of each: a few of the job's columns
+// and the totals over its files that the store keeps (see migration 0010),
+// so a list reads one row per job.
+type Summary struct {
+	ID, DisplayName, Owner string
+	Type, State            int
+	FilesTotal, FilesDone  int
+	BytesDone, BytesKnown  int64
+	SizesUnknown           int
+}
+
+// EachSummary calls fn for every job's summary, oldest first, reading the
+// store as it goes.
+func (t *Tx) EachSummary(fn func(Summary) error) error {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, display_name, owner, type, state,
+		files_total, files_done, bytes_done, bytes_known, sizes_unknown FROM jobs ORDER BY created_ns, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m Summary
+		if err := rows.Scan(&m.ID, &m.DisplayName, &m.Owner, &m.Type, &m.State,
+			&m.FilesTotal, &m.FilesDone, &m.BytesDone, &m.BytesKnown, &m.SizesUnknown); err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // CredentialKind names a credential without its secrets: what a listing
 // may show.
 type CredentialKind struct{ Target, Scheme int }

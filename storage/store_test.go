@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,8 +34,8 @@ func TestOpenCreatesPrivateDatabase(t *testing.T) {
 		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
 	}
 	v, err := s.Version(context.Background())
-	if err != nil || v != 9 {
-		t.Errorf("schema version %d, %v; want 9", v, err)
+	if err != nil || v != 10 {
+		t.Errorf("schema version %d, %v; want 10", v, err)
 	}
 }
 
@@ -57,8 +58,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, _ := s.Version(ctx); v != 9 {
-		t.Fatalf("version after upgrade = %d, want 9", v)
+	if v, _ := s.Version(ctx); v != 10 {
+		t.Fatalf("version after upgrade = %d, want 10", v)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		j, err := tx.Job("6AF46E48-41D3-453F-B7AF-A694BBC823F7")
@@ -364,5 +365,84 @@ func TestCountJobsFollowsInsertsAndDeletes(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("CountJobs = %d after 3 inserts and a delete", n)
+	}
+}
+
+// TestSummaryTotalsFollowFiles: the totals a list reads stay what the
+// files say, through inserts, checkpoints (sizes learnt, bytes moved, files
+// completed) and deletions, as a random series of them checks.
+func TestSummaryTotalsFollowFiles(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	files := map[string]int{}
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range 50 {
+			id := fmt.Sprintf("J%02d", i)
+			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}); err != nil {
+				return err
+			}
+			files[id] = rng.IntN(4)
+			for k := range files[id] {
+				if err := tx.InsertFile(File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: int64(rng.IntN(3)) - 1}); err != nil {
+					return err
+				}
+			}
+		}
+		for range 300 {
+			id := fmt.Sprintf("J%02d", rng.IntN(50))
+			if files[id] == 0 {
+				continue
+			}
+			total := int64(rng.IntN(1000)) - 1
+			p := FileProgress{BytesTotal: total, BytesDone: max(0, total/2), Complete: rng.IntN(2) == 0}
+			if _, err := tx.SetFileProgress(id, rng.IntN(files[id]), p); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"J03", "J17"} {
+			if err := tx.DeleteJob(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx *Tx) error {
+		n := 0
+		err := tx.EachSummary(func(m Summary) error {
+			n++
+			fs, err := tx.Files(m.ID)
+			if err != nil {
+				return err
+			}
+			var want Summary
+			want.FilesTotal = len(fs)
+			for _, f := range fs {
+				if f.Complete {
+					want.FilesDone++
+				}
+				want.BytesDone += f.BytesDone
+				if f.BytesTotal < 0 {
+					want.SizesUnknown++
+				} else {
+					want.BytesKnown += f.BytesTotal
+				}
+			}
+			got := Summary{FilesTotal: m.FilesTotal, FilesDone: m.FilesDone, BytesDone: m.BytesDone, BytesKnown: m.BytesKnown, SizesUnknown: m.SizesUnknown}
+			if got != want {
+				t.Errorf("%s: totals %+v, its files say %+v", m.ID, got, want)
+			}
+			return nil
+		})
+		if n != 48 {
+			t.Errorf("listed %d jobs, want 48", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,7 +52,7 @@ func runMonitor(ctx context.Context, e *env, o monitorOptions) error {
 		}
 		fmt.Fprintf(e.stdout, "MONITORING BACKGROUND COPY MANAGER(%d second refresh)\n", seconds(o.Refresh))
 		for _, j := range jobs {
-			fmt.Fprintln(e.stdout, listLine(j))
+			fmt.Fprintln(e.stdout, listLine(j.Summary()))
 		}
 		if e.monitorRounds > 0 && round >= e.monitorRounds {
 			return nil

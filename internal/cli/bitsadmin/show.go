@@ -32,10 +32,9 @@ func formatBytes(n int64) string {
 }
 
 // listLine is one job in /LIST: {GUID} 'name' STATE files bytes.
-func listLine(j *engine.Job) string {
-	total, done, files, filesDone := j.Progress()
-	return fmt.Sprintf("{%s} '%s' %s %d / %d %d / %s", j.ID, j.DisplayName, j.State,
-		filesDone, files, done, formatBytes(total))
+func listLine(s engine.Summary) string {
+	return fmt.Sprintf("{%s} '%s' %s %d / %d %d / %s", s.ID, s.DisplayName, s.State,
+		s.FilesTransferred, s.FilesTotal, s.BytesTransferred, formatBytes(s.BytesTotal))
 }
 
 // fileLine is one entry of JOB FILES and /LISTFILES.
@@ -184,18 +183,25 @@ func runList(ctx context.Context, e *env, o listOptions) error {
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
 	n := 0
-	err := e.eachJob(ctx, o.AllUsers, func(j *engine.Job) error {
-		if o.Verbose {
-			if n > 0 {
+	var err error
+	if o.Verbose {
+		err = e.eachJob(ctx, o.AllUsers, func(j *engine.Job) error {
+			if n++; n > 1 {
 				fmt.Fprintln(w)
 			}
 			writeVerbose(w, j, e.tz)
-		} else {
-			fmt.Fprintln(w, listLine(j))
-		}
-		n++
-		return nil
-	})
+			return nil
+		})
+	} else {
+		// One row per job: the store keeps each job's totals.
+		err = e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
+			return m.EachSummary(ctx, func(s engine.Summary) error {
+				n++
+				fmt.Fprintln(w, listLine(s))
+				return nil
+			})
+		})
+	}
 	if err != nil {
 		w.Flush() // the jobs read before the failure, then the failure
 		return failed("list jobs", err)
@@ -226,7 +232,7 @@ func runInfo(ctx context.Context, e *env, o infoOptions) error {
 	if o.Verbose {
 		writeVerbose(e.stdout, j, e.tz)
 	} else {
-		fmt.Fprintln(e.stdout, listLine(j))
+		fmt.Fprintln(e.stdout, listLine(j.Summary()))
 	}
 	return nil
 }

@@ -50,7 +50,10 @@ func newListCmd(e *env) *cobra.Command {
 		Short: "List jobs, one line each",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGet(cmd.Context(), e, o, e.printJobs)
+			if e.json {
+				return runGet(cmd.Context(), e, o, e.printJobs)
+			}
+			return runListTable(cmd.Context(), e, o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.AllUsers, "all-users", false, "every user's jobs (root only)")
@@ -115,6 +118,25 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 	}
 	if code != exitOK {
 		return reported(code)
+	}
+	return nil
+}
+
+// runListTable prints every job as a row of a table, from the totals the
+// store keeps: one row read per job, not its files.
+func runListTable(ctx context.Context, e *env, o getOptions) error {
+	var rows []engine.Summary
+	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
+		return m.EachSummary(ctx, func(s engine.Summary) error {
+			rows = append(rows, s)
+			return nil
+		})
+	})
+	if err != nil {
+		return &opError{action: "list jobs", err: err}
+	}
+	if len(rows) > 0 {
+		printSummaries(e.stdout, rows)
 	}
 	return nil
 }

@@ -66,18 +66,22 @@ func (e *env) printJobs(w io.Writer, jobs []*engine.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	t := newTable(w, "JOB ID", "NAME", "TYPE", "STATE", "OWNER", "FILES", "BYTES")
-	for _, j := range jobs {
-		t.Append(jobRow(j))
+	summaries := make([]engine.Summary, len(jobs))
+	for i, j := range jobs {
+		summaries[i] = j.Summary()
 	}
-	t.Render()
+	printSummaries(w, summaries)
 	return nil
 }
 
-func jobRow(j *engine.Job) []string {
-	total, done, files, filesDone := j.Progress()
-	return []string{jobID(j), j.DisplayName, nameOr(typeNames, j.Type), nameOr(stateNames, j.State), j.Owner,
-		fmt.Sprintf("%d/%d", filesDone, files), progressText(done, total)}
+// printSummaries prints jobs as a table, a row each.
+func printSummaries(w io.Writer, jobs []engine.Summary) {
+	t := newTable(w, "JOB ID", "NAME", "TYPE", "STATE", "OWNER", "FILES", "BYTES")
+	for _, s := range jobs {
+		t.Append([]string{strings.ToLower(s.ID), s.DisplayName, nameOr(typeNames, s.Type), nameOr(stateNames, s.State), s.Owner,
+			fmt.Sprintf("%d/%d", s.FilesTransferred, s.FilesTotal), progressText(s.BytesTransferred, s.BytesTotal)})
+	}
+	t.Render()
 }
 
 // progressText is "done/total", with "?" for a total not known yet.
