@@ -55,8 +55,8 @@ demo: build ## download 64 MiB twice from a local bitsserver with bitsadmin
 	scripts/demo.sh
 
 bench: ## compare with curl (1 GiB over loopback, uploads) and yielding on a 20 Mbit/s bottleneck
-	scripts/deps.sh go curl ip tc aria2c
-	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+	scripts/deps.sh go curl ip tc aria2c /usr/bin/time
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
 
 reboot-test: ## reboot, power off, log out and suspend a Debian VM (QEMU) mid-transfer; the service must resume it
 	scripts/vm/reboot-test.sh

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -126,11 +125,15 @@ func medianRun(tb testing.TB, env []string, name string, args ...string) time.Du
 	return ds[len(ds)/2]
 }
 
-// runCounted runs a command once and returns its wall time, its largest
-// resident set in bytes and how many lines it printed.
+// runCounted runs a command once under GNU time and returns its wall
+// time, its largest resident set in bytes and how many lines it printed.
+// (The rusage Go reports for a child counts, in its largest resident set,
+// the parent's memory before the exec: the benchmark's own, swollen by the
+// store it filled.)
 func runCounted(tb testing.TB, env []string, name string, args ...string) (time.Duration, int64, int) {
 	tb.Helper()
-	cmd := exec.Command(name, args...)
+	rss := filepath.Join(tb.TempDir(), "rss")
+	cmd := exec.Command(needTool(tb, "/usr/bin/time"), append([]string{"-f", "%M", "-o", rss, name}, args...)...)
 	cmd.Env = env
 	start := time.Now()
 	out, err := cmd.Output()
@@ -138,8 +141,15 @@ func runCounted(tb testing.TB, env []string, name string, args ...string) (time.
 	if err != nil {
 		tb.Fatalf("%s %v: %v", name, args, err)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return d, ru.Maxrss * 1024, strings.Count(string(out), "\n")
+	b, err := os.ReadFile(rss)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var kb int64
+	if _, err := fmt.Sscan(string(b), &kb); err != nil {
+		tb.Fatalf("GNU time wrote %q: %v", b, err)
+	}
+	return d, kb * 1024, strings.Count(string(out), "\n")
 }
 
 // idleWorker starts a worker on the store at home, lets it settle, and

@@ -23,6 +23,7 @@ declare -A package=(
 	[tc]=iproute2
 	[dbus-daemon]=dbus-daemon
 	[aria2c]=aria2
+	[/usr/bin/time]=time
 	[crontab]=cron
 	[systemd-analyze]=systemd
 	[systemd-escape]=systemd

@@ -66,6 +66,7 @@ type Shaper struct {
 	total   [2]*rate.Limiter
 	ctrl    [2]*Controller
 	streams [2]int // background network streams open, by direction
+	opened  chan struct{} // a background stream opened: Run wakes up
 	ours    [2]atomic.Int64
 	conns   map[*net.TCPConn]*watched
 	base    map[pathKey]*windowMin // smallest RTT by peer and direction
@@ -80,7 +81,8 @@ type Shaper struct {
 // NewShaper returns a shaper with no limits that yields to other traffic
 // with the given target delay.
 func NewShaper(target time.Duration) *Shaper {
-	s := &Shaper{conns: map[*net.TCPConn]*watched{}, base: map[pathKey]*windowMin{}, now: time.Now, yield: true}
+	s := &Shaper{conns: map[*net.TCPConn]*watched{}, base: map[pathKey]*windowMin{}, now: time.Now, yield: true,
+		opened: make(chan struct{}, 1)}
 	for d := range 2 {
 		s.total[d] = rate.NewLimiter(rate.Inf, chunk)
 		for c := range numClasses {
@@ -142,6 +144,10 @@ func (s *Shaper) Open(dir Direction, c Class, jobLimit Kbps, network bool) *Stre
 		st.class, st.total = s.class[dir][c], s.total[dir]
 		s.mu.Lock()
 		s.streams[dir]++
+		select {
+		case s.opened <- struct{}{}:
+		default:
+		}
 		s.applyTotal(dir)
 		s.mu.Unlock()
 	}
@@ -393,12 +399,28 @@ func interfaceOf(ip net.IP) int {
 }
 
 // Run samples the link every tick while background transfers run, and
-// sets their shared rate, until ctx ends.
+// sets their shared rate, until ctx ends. With none running it sleeps
+// until one opens: an idle worker reads no counters.
 func (s *Shaper) Run(ctx context.Context) {
 	t := time.NewTicker(fastTick)
 	defer t.Stop()
 	s.sampled = s.now()
 	for n := 1; ; n++ {
+		if !s.running() {
+			t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.opened:
+			}
+			// Counters read before the sleep would make its traffic
+			// look like one tick's.
+			s.mu.Lock()
+			s.links = nil
+			s.mu.Unlock()
+			s.sampled = s.now()
+			t.Reset(fastTick)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -408,6 +430,13 @@ func (s *Shaper) Run(ctx context.Context) {
 			s.sample()
 		}
 	}
+}
+
+// running reports whether background network streams are open.
+func (s *Shaper) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams != [2]int{}
 }
 
 // fastTick is how often the shaper samples while a controller is in slow
