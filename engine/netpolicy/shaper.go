@@ -65,7 +65,7 @@ type Shaper struct {
 	class   [2][numClasses]*rate.Limiter
 	total   [2]*rate.Limiter
 	ctrl    [2]*Controller
-	streams [2]int // background network streams open, by direction
+	streams [2]int        // background network streams open, by direction
 	opened  chan struct{} // a background stream opened: Run wakes up
 	ours    [2]atomic.Int64
 	conns   map[*net.TCPConn]*watched
