@@ -163,7 +163,7 @@ type File struct {
 	RemoteName       string
 	LocalName        string
 	TempName         string // full path of BIT<hex>.tmp, empty until created
-	TempID           string // its "device:inode" when it was made
+	TempID           string // its "device:inode:birth" when it was made (see identity)
 	BytesTotal       int64  // SizeUnknown until the server says
 	BytesTransferred int64  // the last checkpoint: synced to disk
 	Complete         bool

@@ -66,7 +66,7 @@ func reopenTemp(name, id string, flag int) (*os.File, error) {
 		return nil, err
 	}
 	got, err := identity(f)
-	if err == nil && id != "" && got != id { // none was recorded before the store kept them
+	if err == nil && !sameFile(id, got) {
 		err = fmt.Errorf("%w (%s)", errNotOurs, name)
 	}
 	if err != nil {
@@ -87,8 +87,11 @@ func removeTemp(name, id string) error {
 	return os.Remove(name)
 }
 
-// identity returns an open temporary file's "device:inode", once it is known
-// to be a regular file owned by this process's user with one name.
+// identity returns an open temporary file's "device:inode:birth", once it
+// is known to be a regular file owned by this process's user with one name.
+// The birth time (where the file system keeps one) tells apart a file made
+// at the same inode after ours was removed: file systems reuse a freed
+// inode number at once.
 func identity(f *os.File) (string, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -101,7 +104,25 @@ func identity(f *os.File) (string, error) {
 	case !fi.Mode().IsRegular(), int(st.Uid) != os.Geteuid(), st.Nlink > 1:
 		return "", fmt.Errorf("%w (%s)", errNotOurs, f.Name())
 	}
-	return fmt.Sprintf("%d:%d", uint64(st.Dev), st.Ino), nil
+	id := fmt.Sprintf("%d:%d", uint64(st.Dev), st.Ino)
+	if ns, ok := birth(f); ok {
+		id += ":" + strconv.FormatInt(ns, 10)
+	}
+	return id, nil
+}
+
+// sameFile reports whether got, an identity read now, is the recorded one.
+// An empty record (none was kept before the store kept them) matches any
+// file, and a record of device and inode alone (before birth times were
+// kept) matches on those.
+func sameFile(recorded, got string) bool {
+	switch {
+	case recorded == "" || recorded == got:
+		return true
+	case strings.Count(recorded, ":") == 1:
+		return strings.HasPrefix(got, recorded+":")
+	}
+	return false
 }
 
 // linked reports whether an open file still has a name: its folder was not

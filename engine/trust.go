@@ -280,7 +280,7 @@ func commit(f File) error {
 	tf := os.NewFile(uintptr(fd), f.TempName)
 	defer tf.Close()
 	id, err := identity(tf)
-	if err == nil && f.TempID != "" && id != f.TempID {
+	if err == nil && !sameFile(f.TempID, id) {
 		err = fmt.Errorf("%w (%s)", errNotOurs, f.TempName)
 	}
 	if err == nil {

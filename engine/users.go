@@ -382,7 +382,7 @@ func (h *heldTemps) take(name, recorded string) (string, error) {
 	}
 	h.files = append(h.files, f)
 	id, err := identity(f)
-	if err == nil && recorded != "" && id != recorded {
+	if err == nil && !sameFile(recorded, id) {
 		err = fmt.Errorf("%w (%s)", errNotOurs, name)
 	}
 	return id, err

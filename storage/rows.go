@@ -57,7 +57,7 @@ type File struct {
 	Validation            int    // 0 not set, 1 valid, 2 not valid
 	Session               string // an upload's session with the server
 	Verified              string // the digest algorithm the file matched
-	TempID                string // "device:inode" of the temporary file when it was made
+	TempID                string // "device:inode:birth" of the temporary file when it was made
 	UploadReach           int64  // how far an upload's fragments may have reached in its session
 }
 
