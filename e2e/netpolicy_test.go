@@ -306,6 +306,49 @@ func TestCappedJobKeepsToItsCap(t *testing.T) {
 	s.u.ok("/cancel", job)
 }
 
+// TestCapChangesWhileRunning: a job's own limit, lifted and set again while
+// the job runs, takes effect within a second or two each time: lifted, the
+// job moves more than five times the cap; capped again, it comes back to
+// the cap.
+func TestCapChangesWhileRunning(t *testing.T) {
+	s := newNetSetup(t, testenv.LinkOptions{Mbit: linkMbit, Queue: 50 * time.Millisecond})
+	url := s.serve(t, "recapped.bin", 1<<30)
+	const capKbps = 800
+	const capBytes = capKbps * 1000 / 8
+	job := strings.TrimSpace(s.u.ok("/rawreturn", "/create", "recapped"))
+	s.u.ok("/addfile", job, url, filepath.Join(s.dl, "recapped.bin"))
+	s.u.ok("/setpriority", job, "FOREGROUND") // nothing else slows it: only the cap
+	setCap := func(kbps int) {
+		t.Helper()
+		if out, err := s.u.command("bitsjob", "set", job, "--max-bandwidth", strconv.Itoa(kbps)).CombinedOutput(); err != nil {
+			t.Fatalf("bitsjob set --max-bandwidth %d: %v\n%s", kbps, err, out)
+		}
+	}
+	// rate is what the job moves over 2 s, from 2 s after now: the change
+	// has that long to take effect.
+	rate := func() float64 {
+		time.Sleep(2 * time.Second) // the time a change may take: part of what is measured
+		from, start := s.received(t), time.Now()
+		time.Sleep(2 * time.Second) // the measurement window
+		return float64(s.received(t)-from) / time.Since(start).Seconds()
+	}
+	setCap(capKbps)
+	s.u.ok("/resume", job)
+	testenv.Eventually(t, "the first bytes", func() bool { return s.received(t) > 0 })
+	if r := rate(); r > 1.5*capBytes {
+		t.Fatalf("capped at %d Kbps the job moved %.0f B/s", capKbps, r)
+	}
+	setCap(0)
+	if r := rate(); r < 5*capBytes {
+		t.Errorf("2 s after its cap of %d B/s was lifted the job moved %.0f B/s; want more than five times the cap", capBytes, r)
+	}
+	setCap(capKbps)
+	if r := rate(); r > 1.5*capBytes {
+		t.Errorf("2 s after its cap was set again the job moved %.0f B/s; want the cap, %d B/s", r, capBytes)
+	}
+	s.u.ok("/cancel", job)
+}
+
 // TestNetworkLossAndReturn: the client's link goes down mid-transfer; the
 // job goes to TRANSIENT_ERROR with BG_E_NETWORK_DISCONNECTED, and when the
 // link comes back it resumes at once (its retry delay is an hour) and

@@ -293,6 +293,9 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 		if j != nil {
 			created = j.Created
 			r.priority = j.Priority // the user may change it while the job runs
+			if st := r.stream.Load(); st != nil {
+				st.SetLimit(jobLimit(j)) // and its own limit
+			}
 		}
 		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
 	}
@@ -472,6 +475,14 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 	}
 }
 
+// jobLimit is j's own bandwidth limit as the shaper takes it.
+func jobLimit(j *Job) netpolicy.Kbps {
+	if j.MaxBandwidth > 0 {
+		return netpolicy.Kbps(j.MaxBandwidth)
+	}
+	return netpolicy.Unlimited
+}
+
 // transferFile moves one file through a stream of the shaper; the stream's
 // peers are kept so that a lost network can be told apart and noticed
 // coming back.
@@ -480,11 +491,7 @@ func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Se
 	if j.Type != Download {
 		dir = netpolicy.Up
 	}
-	limit := netpolicy.Unlimited
-	if j.MaxBandwidth > 0 {
-		limit = netpolicy.Kbps(j.MaxBandwidth)
-	}
-	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), limit, overNetwork(j.Files[i].RemoteName))
+	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), jobLimit(j), overNetwork(j.Files[i].RemoteName))
 	r.stream.Store(st)
 	defer func() {
 		st.Close()

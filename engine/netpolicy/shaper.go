@@ -134,12 +134,8 @@ func setLimit(l *rate.Limiter, k Kbps) {
 // to jobLimit of its own. Only network transfers of background jobs
 // share the background budgets and are watched for yielding.
 func (s *Shaper) Open(dir Direction, c Class, jobLimit Kbps, network bool) *Stream {
-	st := &Stream{s: s, dir: dir, background: network && c != Foreground}
-	if jobLimit >= 0 {
-		st.own = rate.NewLimiter(0, chunk)
-		setRate(st.own, jobLimit.BytesPerSecond())
-		st.own.AllowN(time.Now(), st.own.Burst()) // start with an empty bucket: no burst above the cap
-	}
+	st := &Stream{s: s, dir: dir, background: network && c != Foreground, own: rate.NewLimiter(rate.Inf, chunk)}
+	st.SetLimit(jobLimit)
 	if st.background {
 		st.class, st.total = s.class[dir][c], s.total[dir]
 		s.mu.Lock()
@@ -164,6 +160,20 @@ type Stream struct {
 
 	mu    sync.Mutex
 	peers []net.IP
+}
+
+// SetLimit puts the job's own limit in force, at once: the user may set,
+// change or lift it while the transfer runs.
+func (st *Stream) SetLimit(k Kbps) {
+	if k < 0 {
+		setRate(st.own, math.Inf(1))
+		return
+	}
+	unlimited := st.own.Limit() == rate.Inf
+	setRate(st.own, k.BytesPerSecond())
+	if unlimited {
+		st.own.AllowN(time.Now(), st.own.Burst()) // start with an empty bucket: no burst above the cap
+	}
 }
 
 // step is how many bytes the stream lets through at once: the smallest

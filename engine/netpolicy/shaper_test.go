@@ -3,6 +3,7 @@ package netpolicy
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +109,32 @@ func TestStreamWaitSeesARateRise(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wait still held the transfer 5 s after the limit was lifted")
+	}
+}
+
+// TestStreamLimitLiftedWhileWaiting: a transfer held back by its job's own
+// limit goes on within a tick or two once the user lifts it.
+func TestStreamLimitLiftedWhileWaiting(t *testing.T) {
+	s := NewShaper(25 * time.Millisecond)
+	st := s.Open(Down, Foreground, 2, true) // 2 Kbps: 16 KiB takes a minute
+	defer st.Close()
+	done := make(chan error, 1)
+	go func() { done <- st.Wait(context.Background(), chunk) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait for %d bytes at 2 Kbps returned at once: %v", chunk, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	st.SetLimit(Unlimited)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait still held the transfer 5 s after its limit was lifted")
+	}
+	if r := st.Rate(); !math.IsInf(r, 1) {
+		t.Errorf("Rate = %.0f after the limit was lifted, want +Inf", r)
 	}
 }
