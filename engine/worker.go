@@ -238,13 +238,14 @@ func (w *worker) recoverJobs(ctx context.Context) error {
 func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	var jobs []*Job
 	err = w.m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
+		active := []int{int(Queued), int(Connecting), int(Transferring), int(TransientError)}
+		rows, err := tx.JobsInState(active...)
+		if err != nil {
+			return err
+		}
+		files, err := tx.FilesOfJobsInState(active...)
 		for _, r := range rows {
-			files, err := tx.Files(r.ID)
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, fromRow(r, files))
+			jobs = append(jobs, fromRow(r, files[r.ID]))
 		}
 		return err
 	})

@@ -281,6 +281,34 @@ func (t *Tx) JobsInState(states ...int) ([]Job, error) {
 	return t.queryJobs(q, args...)
 }
 
+// FilesOfJobsInState returns the files of the jobs in any of these states,
+// by job, each job's in the order they were added: one query for what
+// would take one per job.
+func (t *Tx) FilesOfJobsInState(states ...int) (map[string][]File, error) {
+	out := map[string][]File{}
+	if len(states) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(states))
+	for i, s := range states {
+		args[i] = s
+	}
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_id IN
+		(SELECT id FROM jobs WHERE state IN (?`+strings.Repeat(",?", len(states)-1)+`)) ORDER BY job_id, idx`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(f.fields()...); err != nil {
+			return nil, err
+		}
+		out[f.JobID] = append(out[f.JobID], f)
+	}
+	return out, rows.Err()
+}
+
 func (t *Tx) queryJobs(q string, args ...any) ([]Job, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
