@@ -238,12 +238,17 @@ func (w *worker) recoverJobs(ctx context.Context) error {
 func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	var jobs []*Job
 	err = w.m.store.View(ctx, func(tx *storage.Tx) error {
-		active := []int{int(Queued), int(Connecting), int(Transferring), int(TransientError)}
-		rows, err := tx.JobsInState(active...)
+		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
 		if err != nil {
 			return err
 		}
-		files, err := tx.FilesOfJobsInState(active...)
+		var need []string
+		for _, r := range rows {
+			if scanNeedsFiles(r) {
+				need = append(need, r.ID)
+			}
+		}
+		files, err := tx.FilesOf(need)
 		for _, r := range rows {
 			jobs = append(jobs, fromRow(r, files[r.ID]))
 		}
@@ -326,6 +331,21 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 		}()
 	}
 	return busy, nil
+}
+
+// scanNeedsFiles says whether the scan looks at a job's files: to start or
+// stop it (the gates and the route need them), or to see whether what held
+// it back is gone. A job waiting out its retry delay needs only its times,
+// and a thousand of them cost a scan ten thousand file rows a second.
+func scanNeedsFiles(r storage.Job) bool {
+	if State(r.State) != TransientError {
+		return true
+	}
+	switch hresult.Code(r.ErrorCode) {
+	case hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, hresult.BG_E_BLOCKED_BY_POLICY, hresult.BG_E_NETWORK_DISCONNECTED:
+		return true
+	}
+	return false
 }
 
 // forget drops what the worker remembers of jobs that are no longer

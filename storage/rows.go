@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -281,20 +282,19 @@ func (t *Tx) JobsInState(states ...int) ([]Job, error) {
 	return t.queryJobs(q, args...)
 }
 
-// FilesOfJobsInState returns the files of the jobs in any of these states,
-// by job, each job's in the order they were added: one query for what
-// would take one per job.
-func (t *Tx) FilesOfJobsInState(states ...int) (map[string][]File, error) {
+// FilesOf returns the files of these jobs, by job, each job's in the order
+// they were added: one query for what would take one per job.
+func (t *Tx) FilesOf(jobIDs []string) (map[string][]File, error) {
 	out := map[string][]File{}
-	if len(states) == 0 {
+	if len(jobIDs) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(states))
-	for i, s := range states {
-		args[i] = s
+	ids, err := json.Marshal(jobIDs)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_id IN
-		(SELECT id FROM jobs WHERE state IN (?`+strings.Repeat(",?", len(states)-1)+`)) ORDER BY job_id, idx`, args...)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_id IN (SELECT value FROM json_each(?))
+		ORDER BY job_id, idx`, string(ids))
 	if err != nil {
 		return nil, err
 	}

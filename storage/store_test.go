@@ -221,12 +221,12 @@ func TestQueriesUseIndexes(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	for q, scan := range map[string]bool{
-		`SELECT id FROM jobs WHERE state IN (1, 2, 3, 5) ORDER BY created_ns, id`:                                false,
-		`SELECT id FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`:                                      true, // a partial index: only due jobs
-		`SELECT id FROM jobs WHERE modified_ns < 5 ORDER BY modified_ns`:                                         false,
-		`SELECT id FROM jobs WHERE display_name = 'x' ORDER BY created_ns, id`:                                   false,
-		`SELECT id FROM jobs ORDER BY created_ns, id`:                                                            true,
-		`SELECT idx FROM files WHERE job_id IN (SELECT id FROM jobs WHERE state IN (1, 2)) ORDER BY job_id, idx`: false,
+		`SELECT id FROM jobs WHERE state IN (1, 2, 3, 5) ORDER BY created_ns, id`:                               false,
+		`SELECT id FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`:                                     true, // a partial index: only due jobs
+		`SELECT id FROM jobs WHERE modified_ns < 5 ORDER BY modified_ns`:                                        false,
+		`SELECT id FROM jobs WHERE display_name = 'x' ORDER BY created_ns, id`:                                  false,
+		`SELECT id FROM jobs ORDER BY created_ns, id`:                                                           true,
+		`SELECT idx FROM files WHERE job_id IN (SELECT value FROM json_each('["a","b"]')) ORDER BY job_id, idx`: false,
 	} {
 		rows, err := s.ro.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
 		if err != nil {
@@ -246,7 +246,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		switch {
 		case !strings.Contains(joined, "INDEX"):
 			t.Errorf("%s\nplan: %s; want an index", q, joined)
-		case !scan && strings.Contains(joined, "SCAN"):
+		case !scan && (strings.Contains(joined, "SCAN jobs") || strings.Contains(joined, "SCAN files")):
 			t.Errorf("%s\nplan: %s; want a search, not a scan", q, joined)
 		case scan && strings.Contains(joined, "TEMP B-TREE"):
 			t.Errorf("%s\nplan: %s; want the index's order, not a sort", q, joined)
