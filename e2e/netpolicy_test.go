@@ -276,12 +276,8 @@ func TestCappedJobKeepsToItsCap(t *testing.T) {
 	url := s.serve(t, "capped.bin", 1<<30)
 	const capKbps = 4000
 	const capBytes = capKbps * 1000 / 8
-	job := strings.TrimSpace(s.u.ok("/rawreturn", "/create", "capped"))
-	s.u.ok("/addfile", job, url, filepath.Join(s.dl, "capped.bin"))
-	s.u.ok("/setpriority", job, "FOREGROUND") // nothing else slows it: only the cap
-	if out, err := s.u.command("bitsjob", "set", job, "--max-bandwidth", strconv.Itoa(capKbps)).CombinedOutput(); err != nil {
-		t.Fatalf("bitsjob set --max-bandwidth: %v\n%s", err, out)
-	}
+	job := s.foregroundJob(t, "capped", url)
+	s.setCap(t, job, capKbps)
 	s.u.ok("/resume", job)
 	testenv.Eventually(t, "the first bytes", func() bool { return s.received(t) > 0 })
 
@@ -306,6 +302,24 @@ func TestCappedJobKeepsToItsCap(t *testing.T) {
 	s.u.ok("/cancel", job)
 }
 
+// foregroundJob creates a suspended FOREGROUND job that downloads url into
+// the download folder as name.bin: nothing but its own cap slows it.
+func (s *netSetup) foregroundJob(t *testing.T, name, url string) string {
+	t.Helper()
+	job := strings.TrimSpace(s.u.ok("/rawreturn", "/create", name))
+	s.u.ok("/addfile", job, url, filepath.Join(s.dl, name+".bin"))
+	s.u.ok("/setpriority", job, "FOREGROUND")
+	return job
+}
+
+// setCap sets a job's own bandwidth limit; 0 lifts it.
+func (s *netSetup) setCap(t *testing.T, job string, kbps int) {
+	t.Helper()
+	if out, err := s.u.command("bitsjob", "set", job, "--max-bandwidth", strconv.Itoa(kbps)).CombinedOutput(); err != nil {
+		t.Fatalf("bitsjob set --max-bandwidth %d: %v\n%s", kbps, err, out)
+	}
+}
+
 // TestCapChangesWhileRunning: a job's own limit, lifted and set again while
 // the job runs, takes effect within a second or two each time: lifted, the
 // job moves more than five times the cap; capped again, it comes back to
@@ -315,15 +329,8 @@ func TestCapChangesWhileRunning(t *testing.T) {
 	url := s.serve(t, "recapped.bin", 1<<30)
 	const capKbps = 800
 	const capBytes = capKbps * 1000 / 8
-	job := strings.TrimSpace(s.u.ok("/rawreturn", "/create", "recapped"))
-	s.u.ok("/addfile", job, url, filepath.Join(s.dl, "recapped.bin"))
-	s.u.ok("/setpriority", job, "FOREGROUND") // nothing else slows it: only the cap
-	setCap := func(kbps int) {
-		t.Helper()
-		if out, err := s.u.command("bitsjob", "set", job, "--max-bandwidth", strconv.Itoa(kbps)).CombinedOutput(); err != nil {
-			t.Fatalf("bitsjob set --max-bandwidth %d: %v\n%s", kbps, err, out)
-		}
-	}
+	job := s.foregroundJob(t, "recapped", url)
+	setCap := func(kbps int) { s.setCap(t, job, kbps) }
 	// rate is what the job moves over 2 s, from 2 s after now: the change
 	// has that long to take effect.
 	rate := func() float64 {

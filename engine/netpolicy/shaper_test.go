@@ -94,22 +94,9 @@ func TestStreamWaitSeesARateRise(t *testing.T) {
 	s.SetPolicy(trickle, false, 25*time.Millisecond)
 	st := s.Open(Down, Normal, Unlimited, true)
 	defer st.Close()
-	done := make(chan error, 1)
-	go func() { done <- st.Wait(context.Background(), 2*chunk) }() // the bucket holds one chunk
-	select {
-	case err := <-done:
-		t.Fatalf("Wait for %d bytes at 2 Kbps returned at once: %v", 2*chunk, err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	s.SetPolicy(Limits{Total: Unlimited, Class: trickle.Class}, false, 25*time.Millisecond)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Wait still held the transfer 5 s after the limit was lifted")
-	}
+	heldThenFreed(t, st, 2*chunk, func() { // the bucket holds one chunk
+		s.SetPolicy(Limits{Total: Unlimited, Class: trickle.Class}, false, 25*time.Millisecond)
+	})
 }
 
 // TestStreamLimitLiftedWhileWaiting: a transfer held back by its job's own
@@ -118,23 +105,31 @@ func TestStreamLimitLiftedWhileWaiting(t *testing.T) {
 	s := NewShaper(25 * time.Millisecond)
 	st := s.Open(Down, Foreground, 2, true) // 2 Kbps: 16 KiB takes a minute
 	defer st.Close()
+	heldThenFreed(t, st, chunk, func() { st.SetLimit(Unlimited) })
+	if r := st.Rate(); !math.IsInf(r, 1) {
+		t.Errorf("Rate = %.0f after the limit was lifted, want +Inf", r)
+	}
+}
+
+// heldThenFreed waits for n bytes of st, checks that the wait holds, runs
+// free, and checks that the wait then ends within 5 s (not the minute the
+// limit asked for).
+func heldThenFreed(t *testing.T, st *Stream, n int, free func()) {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- st.Wait(context.Background(), chunk) }()
+	go func() { done <- st.Wait(context.Background(), n) }()
 	select {
 	case err := <-done:
-		t.Fatalf("Wait for %d bytes at 2 Kbps returned at once: %v", chunk, err)
+		t.Fatalf("Wait for %d bytes at 2 Kbps returned at once: %v", n, err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	st.SetLimit(Unlimited)
+	free()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("Wait still held the transfer 5 s after its limit was lifted")
-	}
-	if r := st.Rate(); !math.IsInf(r, 1) {
-		t.Errorf("Rate = %.0f after the limit was lifted, want +Inf", r)
+		t.Fatal("Wait still held the transfer 5 s after the limit was lifted")
 	}
 }

@@ -180,7 +180,7 @@ func nameOr[K comparable](m map[K]string, k K) string {
 
 // jobID is how bitsjob shows a job's GUID: lower case without braces, as
 // PowerShell shows a Guid.
-func jobID(j *engine.Job) string { return strings.ToLower(j.ID) }
+func jobID(id string) string { return strings.ToLower(id) }
 
 // toJSON converts a job for printing. Credentials appear as the target and
 // scheme pairs that are set: the engine never hands out more.
@@ -188,7 +188,7 @@ func toJSON(j *engine.Job) jobJSON {
 	total, done, files, filesDone := j.Progress()
 	out := jobJSON{
 		SchemaVersion: SchemaVersion,
-		JobId:         jobID(j), DisplayName: j.DisplayName, Description: j.Description,
+		JobId:         jobID(j.ID), DisplayName: j.DisplayName, Description: j.Description,
 		TransferType: nameOr(typeNames, j.Type), JobState: nameOr(stateNames, j.State),
 		OwnerAccount: j.Owner, Priority: nameOr(priorityNames, j.Priority),
 		TransferPolicy:   netpolicy.FormatCostStates(j.TransferPolicy),

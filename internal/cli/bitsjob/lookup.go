@@ -136,7 +136,7 @@ func (e *env) completeJobs(cmd *cobra.Command, _ []string, _ string) ([]string, 
 	}
 	var out []string
 	for _, j := range jobs {
-		out = append(out, jobID(j)+"\t"+j.DisplayName)
+		out = append(out, jobID(j.ID)+"\t"+j.DisplayName)
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -78,7 +78,7 @@ func (e *env) printJobs(w io.Writer, jobs []*engine.Job) error {
 func printSummaries(w io.Writer, jobs []engine.Summary) {
 	t := newTable(w, "JOB ID", "NAME", "TYPE", "STATE", "OWNER", "FILES", "BYTES")
 	for _, s := range jobs {
-		t.Append([]string{strings.ToLower(s.ID), s.DisplayName, nameOr(typeNames, s.Type), nameOr(stateNames, s.State), s.Owner,
+		t.Append([]string{jobID(s.ID), s.DisplayName, nameOr(typeNames, s.Type), nameOr(stateNames, s.State), s.Owner,
 			fmt.Sprintf("%d/%d", s.FilesTransferred, s.FilesTotal), progressText(s.BytesTransferred, s.BytesTotal)})
 	}
 	t.Render()

@@ -58,7 +58,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 	m := e.m
 	if err := m.Resume(ctx, j.ID); err != nil {
 		m.Cancel(context.WithoutCancel(ctx), j.ID)
-		return &opError{action: "resume", job: jobID(j), err: err}
+		return &opError{action: "resume", job: jobID(j.ID), err: err}
 	}
 	view := e.progressView()
 	for {
@@ -73,7 +73,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 		case err != nil && ctx.Err() != nil:
 			return cancelTransfer(m, j)
 		case err != nil:
-			return &opError{action: "follow", job: jobID(j), err: err}
+			return &opError{action: "follow", job: jobID(j.ID), err: err}
 		}
 		j = cur
 		switch j.State {
@@ -82,13 +82,13 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 			code, err := m.Complete(context.WithoutCancel(ctx), j.ID)
 			if err != nil {
 				view.end()
-				return &opError{action: "complete", job: jobID(j), err: err}
+				return &opError{action: "complete", job: jobID(j.ID), err: err}
 			}
 			j.State = engine.Acknowledged
 			clearTemps(j)
 			view.show(j)
 			view.end()
-			e.warn(code, "complete", jobID(j))
+			e.warn(code, "complete", jobID(j.ID))
 			return nil
 		case engine.Error:
 			view.show(j)
@@ -104,7 +104,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 
 func cancelTransfer(m *engine.Manager, j *engine.Job) error {
 	if _, err := m.Cancel(context.Background(), j.ID); err != nil && !hresult.Is(err, hresult.BG_E_NOT_FOUND) {
-		return &opError{action: "cancel", job: jobID(j), err: err}
+		return &opError{action: "cancel", job: jobID(j.ID), err: err}
 	}
 	return &interrupted{note: "the job was cancelled"}
 }
