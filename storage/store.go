@@ -126,6 +126,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	// Most opens find the schema current: a read says so without taking
+	// the write lock, which every command would otherwise wait for.
+	latest := migrationVersion(names[len(names)-1])
+	if v, err := s.Version(ctx); err == nil && latest >= 0 && v >= latest {
+		return nil
+	}
 	tx, err := s.rw.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -141,8 +147,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	for _, name := range names {
 		base := path.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
+		v := migrationVersion(base)
+		if v < 0 {
 			return fmt.Errorf("migration %s: no version number", base)
 		}
 		if v <= have {
@@ -160,6 +166,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// migrationVersion is the version number a migration file's name starts
+// with, or -1.
+func migrationVersion(name string) int {
+	v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // Update runs fn in a write transaction: all of fn's changes land, or none.

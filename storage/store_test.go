@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openTemp(t *testing.T) (*Store, string) {
@@ -444,6 +445,46 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 		return err
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenCurrentStoreWaitsForNoWriter: opening a store whose schema is
+// current does not take the write lock, so a command starts at once even
+// while another process holds a long write transaction.
+func TestOpenCurrentStoreWaitsForNoWriter(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	locked, release := make(chan struct{}), make(chan struct{})
+	writer := make(chan error, 1)
+	go func() {
+		writer <- s.Update(ctx, func(tx *Tx) error {
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	opened := make(chan error, 1)
+	go func() {
+		o, err := Open(path)
+		if err == nil {
+			o.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Errorf("Open beside a writer: %v", err)
+		}
+		close(release)
+	case <-time.After(3 * time.Second):
+		t.Error("Open waited for another handle's write transaction")
+		close(release)
+		<-opened
+	}
+	if err := <-writer; err != nil {
 		t.Fatal(err)
 	}
 }
