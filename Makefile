@@ -54,7 +54,7 @@ $(PWSH_GRAMMAR)/node_modules/.installed: $(PWSH_GRAMMAR)/package.json $(PWSH_GRA
 demo: build ## download 64 MiB twice from a local bitsserver with bitsadmin
 	scripts/demo.sh
 
-bench: ## compare with curl (1 GiB over loopback, uploads) and yielding on a 20 Mbit/s bottleneck
+bench: ## compare with curl and aria2c: downloads, uploads, fast links, ramp, yielding, and stores of 100,000 jobs
 	scripts/deps.sh go curl ip tc aria2c /usr/bin/time
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
 

@@ -199,6 +199,25 @@ func (j *Job) Progress() (bytesTotal, bytesTransferred int64, filesTotal, filesT
 	return
 }
 
+// Summary is what a list shows of a job: who it is, its state and its
+// progress, read from one row per job (the store keeps the totals over the
+// files), so a list of any length reads no file.
+type Summary struct {
+	ID, DisplayName, Owner string
+	Type                   JobType
+	State                  State
+	// BytesTotal is SizeUnknown while any file's size is.
+	BytesTotal, BytesTransferred int64
+	FilesTotal, FilesTransferred int
+}
+
+// Summary is j as a list shows it.
+func (j *Job) Summary() Summary {
+	total, done, files, filesDone := j.Progress()
+	return Summary{ID: j.ID, DisplayName: j.DisplayName, Owner: j.Owner, Type: j.Type, State: j.State,
+		BytesTotal: total, BytesTransferred: done, FilesTotal: files, FilesTransferred: filesDone}
+}
+
 // ErrorFile returns the file the job's error is about, if any.
 func (j *Job) ErrorFile() (File, bool) {
 	if j.Err == nil || j.Err.FileIndex < 0 || j.Err.FileIndex >= len(j.Files) {

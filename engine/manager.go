@@ -556,18 +556,6 @@ func (m *Manager) sweepInactive(ctx context.Context) error {
 	return err
 }
 
-// Summary is what a list shows of a job: who it is, its state and its
-// progress, read from one row per job (the store keeps the totals over the
-// files), so a list of any length reads no file.
-type Summary struct {
-	ID, DisplayName, Owner string
-	Type                   JobType
-	State                  State
-	// BytesTotal is SizeUnknown while any file's size is.
-	BytesTotal, BytesTransferred int64
-	FilesTotal, FilesTransferred int
-}
-
 // EachSummary calls fn with every job's Summary, oldest first, from one
 // snapshot of the store read as fn goes.
 func (m *Manager) EachSummary(ctx context.Context, fn func(Summary) error) error {
@@ -581,11 +569,4 @@ func (m *Manager) EachSummary(ctx context.Context, fn func(Summary) error) error
 				BytesTotal: total, BytesTransferred: r.BytesDone, FilesTotal: r.FilesTotal, FilesTransferred: r.FilesDone})
 		})
 	})
-}
-
-// Summary is j as a list shows it.
-func (j *Job) Summary() Summary {
-	total, done, files, filesDone := j.Progress()
-	return Summary{ID: j.ID, DisplayName: j.DisplayName, Owner: j.Owner, Type: j.Type, State: j.State,
-		BytesTotal: total, BytesTransferred: done, FilesTotal: files, FilesTransferred: filesDone}
 }

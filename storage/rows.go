@@ -274,12 +274,18 @@ func (t *Tx) JobsInState(states ...int) ([]Job, error) {
 	if len(states) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(states))
-	for i, s := range states {
-		args[i] = s
+	in, args := inList(states)
+	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE state IN (`+in+`) ORDER BY created_ns, id`, args...)
+}
+
+// inList is the placeholders of an SQL IN list of these values, and the
+// values as query arguments.
+func inList(values []int) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
 	}
-	q := `SELECT ` + jobColumns + ` FROM jobs WHERE state IN (?` + strings.Repeat(",?", len(states)-1) + `) ORDER BY created_ns, id`
-	return t.queryJobs(q, args...)
+	return strings.TrimSuffix(strings.Repeat("?,", len(values)), ","), args
 }
 
 // FilesOf returns the files of these jobs, by job, each job's in the order
@@ -329,11 +335,7 @@ func (t *Tx) queryJobs(q string, args ...any) ([]Job, error) {
 // CountWaiting returns how many jobs are in any of these states or have a
 // notification due: an index's count, not a read of each job.
 func (t *Tx) CountWaiting(states ...int) (int, error) {
-	args := make([]any, len(states))
-	for i, s := range states {
-		args[i] = s
-	}
-	in := strings.TrimSuffix(strings.Repeat("?,", len(states)), ",")
+	in, args := inList(states)
 	var n int
 	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (`+in+`))
 		+ (SELECT COUNT(*) FROM jobs WHERE notify_at_ns != 0 AND state NOT IN (`+in+`))`, append(args, args...)...).Scan(&n)

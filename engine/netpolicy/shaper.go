@@ -165,13 +165,9 @@ type Stream struct {
 // SetLimit puts the job's own limit in force, at once: the user may set,
 // change or lift it while the transfer runs.
 func (st *Stream) SetLimit(k Kbps) {
-	if k < 0 {
-		setRate(st.own, math.Inf(1))
-		return
-	}
 	unlimited := st.own.Limit() == rate.Inf
-	setRate(st.own, k.BytesPerSecond())
-	if unlimited {
+	setLimit(st.own, k)
+	if unlimited && k >= 0 {
 		st.own.AllowN(time.Now(), st.own.Burst()) // start with an empty bucket: no burst above the cap
 	}
 }

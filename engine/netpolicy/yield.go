@@ -169,6 +169,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		target = max(target, time.Duration(minQueue/capacity*float64(time.Second)))
 	}
 	congested := s.Delay >= 0 && s.Delay > target
+	queueing := s.Delay >= 0 && s.Delay > target/2
 
 	// Slow start ends for others seen in this tick's own counters as well
 	// as on average, for a whole tick: a few packets more on the link than
@@ -182,7 +183,7 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		c.othersFor = 0
 	}
 	if !c.probing {
-		if c.othersFor < tick && !(s.Delay >= 0 && s.Delay > target/2) {
+		if c.othersFor < tick && !queueing {
 			c.othersPrev = others
 			return c.Rate()
 		}
@@ -202,7 +203,6 @@ func (c *Controller) Update(s Sample, now time.Time) float64 {
 		// stream at a fixed rate) stops growing, and the room it leaves is
 		// idle: take it back, slowly. A queue forming says the link is
 		// full even when bursty counters make its capacity look larger.
-		queueing := s.Delay >= 0 && s.Delay > target/2
 		switch {
 		case congested || queueing || c.link >= 0.9*capacity:
 			c.rate = min(c.rate, capacity*(1-headroom)-others)

@@ -77,7 +77,8 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 		return nil
 	}
 	found := make([]bool, len(o.Jobs))
-	guids, byGUID := allGUIDs(o.Jobs)
+	guids, isGUID := parseArgs(o.Jobs)
+	byGUID := len(o.Jobs) > 0 && !slices.Contains(isGUID, false)
 	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
 		if byGUID {
 			return emitByGUID(ctx, m, guids, found, emit)
@@ -85,7 +86,7 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 		return m.Each(ctx, func(j *engine.Job) error {
 			picked := len(o.Jobs) == 0
 			for i, arg := range o.Jobs {
-				if guid, ok := parseJobGUID(arg); ok && guid == "{"+j.ID+"}" || !ok && matchName(arg, j.DisplayName) {
+				if isGUID[i] && guids[i] == "{"+j.ID+"}" || !isGUID[i] && matchName(arg, j.DisplayName) {
 					found[i], picked = true, true
 				}
 			}
@@ -107,7 +108,7 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 	}
 	code := exitOK
 	for i, arg := range o.Jobs {
-		if _, isGUID := parseJobGUID(arg); found[i] || !isGUID && hasWildcard(arg) {
+		if found[i] || !isGUID[i] && hasWildcard(arg) {
 			continue // a pattern may match nothing
 		}
 		c := e.report(&lookupError{arg: arg, err: &hresult.Error{Code: hresult.BG_E_NOT_FOUND,
@@ -141,18 +142,14 @@ func runListTable(ctx context.Context, e *env, o getOptions) error {
 	return nil
 }
 
-// allGUIDs returns the arguments as GUIDs (braced, upper case) when every
-// one is a GUID, and there is at least one.
-func allGUIDs(args []string) ([]string, bool) {
-	guids := make([]string, len(args))
+// parseArgs reads each argument as a GUID (braced, upper case) where it is
+// one, once for the whole list.
+func parseArgs(args []string) (guids []string, isGUID []bool) {
+	guids, isGUID = make([]string, len(args)), make([]bool, len(args))
 	for i, arg := range args {
-		g, ok := parseJobGUID(arg)
-		if !ok {
-			return nil, false
-		}
-		guids[i] = g
+		guids[i], isGUID[i] = parseJobGUID(arg)
 	}
-	return guids, len(args) > 0
+	return guids, isGUID
 }
 
 // emitByGUID looks the GUIDs up in m's store and emits the jobs found, in
