@@ -1123,3 +1123,51 @@ func TestUploadResumeBelievesUpToTheReach(t *testing.T) {
 		})
 	}
 }
+
+// recordingPacer lets everything through at once but records each Wait,
+// and says it allows rate bytes per second.
+type recordingPacer struct {
+	rate  float64
+	mu    sync.Mutex
+	waits []int
+}
+
+func (p *recordingPacer) Wait(_ context.Context, n int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waits = append(p.waits, n)
+	return nil
+}
+
+func (p *recordingPacer) Rate() float64 { return p.rate }
+
+// TestUploadFragmentLeavesPaced: under a limit, a fragment's bytes go
+// through the pacer as they are read for the link, in pieces of about
+// 50 ms of the rate, not as one block of the fragment's size.
+func TestUploadFragmentLeavesPaced(t *testing.T) {
+	b := newBITSServer(t, false, nil)
+	tr := b.transport(t, Options{})
+	r := b.Request(t, "paced.bin")
+	content := testenv.RandomContent(1<<20, 61)
+	session, err := tr.Begin(context.Background(), r, int64(len(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingPacer{rate: 200e3}
+	ctx := transport.WithPacer(context.Background(), p)
+	if got, err := tr.Send(ctx, r, session, 0, int64(len(content)), transporttest.Section(content)); err != nil || got != int64(len(content)) {
+		t.Fatalf("Send = %d, %v; want all %d bytes", got, err, len(content))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sum, most := 0, 0
+	for _, n := range p.waits {
+		sum, most = sum+n, max(most, n)
+	}
+	if sum < len(content) {
+		t.Errorf("the pacer was asked for %d bytes of the %d sent", sum, len(content))
+	}
+	if piece := int(p.rate * 0.05); most > piece {
+		t.Errorf("the pacer let %d bytes through at once; want pieces of at most %d (50 ms at the rate)", most, piece)
+	}
+}
