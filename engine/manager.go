@@ -556,6 +556,20 @@ func (m *Manager) sweepInactive(ctx context.Context) error {
 	return err
 }
 
+// nextInactive returns when the job modified longest ago reaches the job
+// inactivity timeout: when sweepInactive next has work. Zero: no job.
+func (m *Manager) nextInactive(ctx context.Context) (time.Time, error) {
+	var next time.Time
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		oldest, ok, err := tx.OldestModified()
+		if ok {
+			next = time.Unix(0, oldest).Add(m.opts.JobInactivityTimeout)
+		}
+		return err
+	})
+	return next, err
+}
+
 // EachSummary calls fn with every job's Summary, oldest first, from one
 // snapshot of the store read as fn goes.
 func (m *Manager) EachSummary(ctx context.Context, fn func(Summary) error) error {

@@ -348,6 +348,48 @@ func (t *Tx) JobsNotifyDue() ([]Job, error) {
 	return t.queryJobs(`SELECT ` + jobColumns + ` FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`)
 }
 
+// Revisions returns the revision of every job in any of these states, by
+// id, from the state index alone: what tells a reader which jobs changed
+// since it last read them.
+func (t *Tx) Revisions(states ...int) (map[string]int64, error) {
+	in, args := inList(states)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, rev FROM jobs WHERE state IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			return nil, err
+		}
+		out[id] = rev
+	}
+	return out, rows.Err()
+}
+
+// JobsByID returns these jobs, those that exist, oldest first.
+func (t *Tx) JobsByID(ids []string) ([]Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY created_ns, id`, string(b))
+}
+
+// OldestModified returns the earliest modification time of any job, and
+// false when there is none.
+func (t *Tx) OldestModified() (int64, bool, error) {
+	var ns sql.NullInt64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT MIN(modified_ns) FROM jobs`).Scan(&ns)
+	return ns.Int64, ns.Valid, err
+}
+
 // JobsModifiedBefore returns the jobs last modified before ns.
 func (t *Tx) JobsModifiedBefore(ns int64) ([]Job, error) {
 	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE modified_ns < ? ORDER BY modified_ns`, ns)
