@@ -27,9 +27,11 @@ type gates struct {
 	cost   uint32
 }
 
-// check says why j may not transfer now, or nil.
-func (g gates) check(j *Job) *hresult.Error {
-	if !jobUsesNetwork(j) {
+// check says why j may not transfer now, or nil; network says whether it
+// has a file to move over a network (jobUsesNetwork, which the worker
+// works out once for each revision of the job).
+func (g gates) check(j *Job, network bool) *hresult.Error {
+	if !network {
 		return nil
 	}
 	policy := j.TransferPolicy

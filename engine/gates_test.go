@@ -44,7 +44,7 @@ func TestGates(t *testing.T) {
 		{"the window ended after midnight", job(Low, 0, remote), afterWindow, throttle, netpolicy.CostUnrestricted, 0},
 	} {
 		g := gates{policy: pol, limits: c.b.At(c.at), cost: c.cost}
-		got := g.check(c.j)
+		got := g.check(c.j, jobUsesNetwork(c.j))
 		switch {
 		case c.want == 0 && got != nil:
 			t.Errorf("%s: held back: %v", c.name, got)

@@ -88,11 +88,13 @@ type runner struct {
 	uses     atomic.Pointer[runSettings] // what the transfer was started with
 }
 
-// known is an active job as the worker last read it, at its revision.
+// known is an active job as the worker last read it, at its revision, with
+// what the worker works out from it once rather than at every turn.
 type known struct {
-	rev  int64
-	job  *Job
-	uses runSettings // for a job that moves: what a transfer would use now
+	rev     int64
+	job     *Job
+	network bool        // jobUsesNetwork
+	uses    runSettings // for a job that moves: what a transfer would use now
 }
 
 // runSettings are the settings a transfer takes when it starts and cannot
@@ -349,6 +351,7 @@ func (w *worker) refresh(ctx context.Context) error {
 		}
 		for _, r := range rows {
 			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
+			k.network = jobUsesNetwork(k.job)
 			if k.job.State == Connecting || k.job.State == Transferring {
 				creds, err := tx.Credentials(r.ID)
 				if err != nil {
@@ -367,59 +370,62 @@ func (w *worker) refresh(ctx context.Context) error {
 // user changed or whose network went away, and gives the slots to the jobs
 // that the scheduler picks, from the jobs as last read.
 func (w *worker) decide(ctx context.Context) {
-	jobs := make([]*Job, 0, len(w.active))
+	jobs := make([]known, 0, len(w.active))
+	network := false
 	for _, k := range w.active {
-		jobs = append(jobs, k.job)
+		jobs = append(jobs, k)
+		network = network || k.network
 	}
-	slices.SortFunc(jobs, func(a, b *Job) int {
-		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	slices.SortFunc(jobs, func(a, b known) int {
+		return cmp.Or(a.job.Created.Compare(b.job.Created), strings.Compare(a.job.ID, b.job.ID))
 	})
 	now := w.m.opts.Now()
 	pol := w.policy.get()
 	limits := pol.Bandwidth.At(now)
 	w.shaper.SetPolicy(limits, pol.Yield, pol.YieldTarget)
 	g := gates{policy: pol, limits: limits, cost: netpolicy.CostUnrestricted}
-	if slices.ContainsFunc(jobs, jobUsesNetwork) {
+	if network {
 		g.cost = w.networkCost(ctx, pol) // NetworkManager is asked only when it matters
 	}
 
-	live := map[string]*Job{}
+	live := map[string]known{} // jobs that may hold a slot
 	var queued []*Job
-	for _, j := range jobs {
+	for _, k := range jobs {
+		j := k.job
 		switch j.State {
 		case TransientError:
-			w.retryOrGiveUp(ctx, j, now, g)
+			w.retryOrGiveUp(ctx, k, now, g)
 		case Queued:
-			if why := g.check(j); why != nil {
+			if why := g.check(j, k.network); why != nil {
 				w.block(ctx, j.ID, why)
 				continue
 			}
 			queued = append(queued, j)
-			live[j.ID] = j
+			live[j.ID] = k
 		default:
-			live[j.ID] = j
+			live[j.ID] = k
 		}
 	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.forget(jobs)
+	w.forget()
 	var running []slotJob
 	for id, r := range w.running {
-		j := live[id]
-		if cause := w.stopCause(j, r, g); cause != nil {
-			if !r.stopping {
+		k, ok := live[id]
+		if cause := w.stopCause(k, ok, r, g); cause != nil {
+			if !r.stopping && cause != context.Canceled { // not the usual end: a runner that recorded its end
 				w.log.Info("job stops", "job", id, "why", cause)
 			}
 			r.cancel(cause)
 			r.stopping = true
 		}
 		created := time.Time{}
-		if j != nil {
-			created = j.Created
-			r.priority = j.Priority // the user may change it while the job runs
+		if ok {
+			created = k.job.Created
+			r.priority = k.job.Priority // the user may change it while the job runs
 			if st := r.stream.Load(); st != nil {
-				st.SetLimit(jobLimit(j)) // and its own limit
+				st.SetLimit(jobLimit(k.job)) // and its own limit
 			}
 		}
 		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
@@ -440,7 +446,7 @@ func (w *worker) decide(ctx context.Context) {
 	}
 	for _, id := range start {
 		rctx, cancel := context.WithCancelCause(ctx)
-		r := &runner{cancel: cancel, priority: live[id].Priority, since: time.Now()}
+		r := &runner{cancel: cancel, priority: live[id].job.Priority, since: time.Now()}
 		w.running[id] = r
 		w.lastTurn[id] = r.since
 		go func() {
@@ -468,34 +474,31 @@ func needsFiles(r storage.Job) bool {
 
 // forget drops what the worker remembers of jobs that are no longer
 // active (their turns and peers), so a long-lived worker does not grow.
-func (w *worker) forget(active []*Job) {
-	keep := map[string]bool{}
-	for _, j := range active {
-		keep[j.ID] = true
-	}
+func (w *worker) forget() {
 	for id := range w.lastTurn {
-		if !keep[id] {
+		if _, ok := w.active[id]; !ok {
 			delete(w.lastTurn, id)
 		}
 	}
 	for id := range w.peers {
-		if !keep[id] {
+		if _, ok := w.active[id]; !ok {
 			delete(w.peers, id)
 		}
 	}
 }
 
 // stopCause says why a running job must stop now, or nil: the user
-// suspended, cancelled or completed it (j is nil: it left the active
-// states), the policy holds it back, or no route leads to its server.
-func (w *worker) stopCause(j *Job, r *runner, g gates) error {
-	if j == nil {
+// suspended, cancelled or completed it (!live: it left the active states),
+// the policy holds it back, its settings changed, or no route leads to its
+// server.
+func (w *worker) stopCause(k known, live bool, r *runner, g gates) error {
+	if !live {
 		return context.Canceled
 	}
-	if why := g.check(j); why != nil {
+	if why := g.check(k.job, k.network); why != nil {
 		return why
 	}
-	if uses := r.uses.Load(); uses != nil && j.State != Queued && !reflect.DeepEqual(*uses, w.active[j.ID].uses) {
+	if uses := r.uses.Load(); uses != nil && k.job.State != Queued && !reflect.DeepEqual(*uses, k.uses) {
 		return errSettingsChanged
 	}
 	if st := r.stream.Load(); st != nil {
@@ -506,7 +509,8 @@ func (w *worker) stopCause(j *Job, r *runner, g gates) error {
 	return nil
 }
 
-func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gates) {
+func (w *worker) retryOrGiveUp(ctx context.Context, k known, now time.Time, g gates) {
+	j := k.job
 	retry := func(why string) {
 		w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
 		w.log.Info(why, "job", j.ID)
@@ -516,7 +520,7 @@ func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gat
 		case hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, hresult.BG_E_BLOCKED_BY_POLICY:
 			// Held back, not failing: it runs as soon as it may, and the
 			// wait does not count against the no-progress timeout.
-			if g.check(j) == nil {
+			if g.check(j, k.network) == nil {
 				retry("the policy lets the job run again")
 			}
 			return
