@@ -349,7 +349,7 @@ func (t *Tx) JobsNotifyDue() ([]Job, error) {
 }
 
 // Revisions returns the revision of every job in any of these states, by
-// id, from the state index alone: what tells a reader which jobs changed
+// id, found through the state index: what tells a reader which jobs changed
 // since it last read them.
 func (t *Tx) Revisions(states ...int) (map[string]int64, error) {
 	in, args := inList(states)
@@ -419,7 +419,7 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 		set = append(set, strings.TrimSpace(c)+" = ?")
 	}
 	args := append(j.values()[1:], j.ID, from)
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET `+strings.Join(set, ", ")+` WHERE id = ? AND state = ?`, args...)
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET `+strings.Join(set, ", ")+`, rev = rev + 1 WHERE id = ? AND state = ?`, args...)
 	if err != nil {
 		return false, err
 	}
@@ -430,21 +430,21 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 // TouchJob records that the job made progress: its modification time moves
 // and the no-progress clock stops. It touches no other column.
 func (t *Tx) TouchJob(id string, modifiedNS int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET modified_ns = ?, transient_since_ns = 0 WHERE id = ?`, modifiedNS, id)
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET modified_ns = ?, transient_since_ns = 0, rev = rev + 1 WHERE id = ?`, modifiedNS, id)
 	return err
 }
 
 // AddTransferTime adds d nanoseconds to the time a job has spent
 // transferring.
 func (t *Tx) AddTransferTime(id string, d int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET transfer_ns = transfer_ns + ? WHERE id = ?`, max(d, 0), id)
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET transfer_ns = transfer_ns + ?, rev = rev + 1 WHERE id = ?`, max(d, 0), id)
 	return err
 }
 
 // SetReplyProgress records an upload-reply job's reply: its temporary
 // file and its progress.
 func (t *Tx) SetReplyProgress(id, temp string, total, done int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ? WHERE id = ?`, temp, total, done, id)
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ?, rev = rev + 1 WHERE id = ?`, temp, total, done, id)
 	return err
 }
 
