@@ -70,6 +70,7 @@ type worker struct {
 	notifyAt time.Time
 	sweepAt  time.Time
 	notified bool // some notification is due or being retried
+	unread   bool // the last read of the jobs failed
 
 	mu        sync.Mutex
 	running   map[string]*runner
@@ -229,8 +230,11 @@ func (w *worker) turn(ctx context.Context, changed bool) (busy bool) {
 			w.log.Error("inactivity sweep", "err", err)
 		}
 	}
-	if changed {
-		if err := w.refresh(ctx); err != nil {
+	if changed || w.unread {
+		// A read that failed is tried again at the next turn: the change
+		// that called for it has been counted already.
+		err := w.refresh(ctx)
+		if w.unread = err != nil; w.unread {
 			w.log.Error("reading jobs", "err", err)
 		}
 	}
