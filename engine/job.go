@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bits/internal/uploadproto"
 	"time"
 
 	"bits/engine/hresult"
@@ -115,6 +116,22 @@ func (j *Job) ReplyName() string {
 		return j.ReplyFileName
 	}
 	return j.Files[0].LocalName + "." + j.ID + ".reply"
+}
+
+// Method is the HTTP method the job uses: its own, or its type's default,
+// GET for downloads and BITS_POST for uploads.
+func (j *Job) Method() string {
+	if j.HTTPMethod != "" {
+		return j.HTTPMethod
+	}
+	return defaultMethod(j.Type)
+}
+
+func defaultMethod(t JobType) string {
+	if t == Download {
+		return "GET"
+	}
+	return uploadproto.Method
 }
 
 // ClientCert names a client certificate as BITS does: a store and a SHA-1

@@ -364,11 +364,7 @@ func (c ClientCert) check() error {
 // before the first Resume, not with dynamic content, and it makes the job
 // FOREGROUND for good. The default method is a no-op.
 func setMethod(j *Job, method string) error {
-	def := "GET"
-	if j.Type != Download {
-		def = "BITS_POST"
-	}
-	if method == "" || strings.EqualFold(method, def) {
+	if method == "" || strings.EqualFold(method, defaultMethod(j.Type)) {
 		return nil
 	}
 	if j.Resumed {

@@ -235,18 +235,6 @@ func bindMakeHeadersWriteOnly(ctx context.Context, e *env, c call) error {
 		Props: engine.Props{MakeHeadersWriteOnly: true}, Done: "Custom headers are now write-only."})
 }
 
-// httpMethod is the job's HTTP method: GET, or BITS_POST for uploads,
-// when none was set.
-func httpMethod(j *engine.Job) string {
-	switch {
-	case j.HTTPMethod != "":
-		return j.HTTPMethod
-	case j.Type == engine.Download:
-		return "GET"
-	}
-	return "BITS_POST"
-}
-
 // certLocations are the certificate store locations, in the order of
 // their API values (0-7); bitsadmin numbers them from 1.
 var certLocations = []string{"CURRENT_USER", "LOCAL_MACHINE", "CURRENT_SERVICE", "SERVICES", "USERS",
