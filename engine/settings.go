@@ -237,6 +237,13 @@ func (p Props) apply(j *Job) error {
 		if runes(*p.CustomHeaders) > MaxCustomHeaders {
 			return tooLong("custom headers", MaxCustomHeaders)
 		}
+		if *p.CustomHeaders != "" {
+			for h := range strings.SplitSeq(*p.CustomHeaders, "\r\n") {
+				if err := CheckHeader(h); err != nil {
+					return err
+				}
+			}
+		}
 		j.CustomHeaders = *p.CustomHeaders
 	}
 	if p.MakeHeadersWriteOnly {
@@ -356,6 +363,22 @@ func (c ClientCert) check() error {
 	}
 	if len(c.Hash) != 0 && len(c.Hash) != 20 {
 		return invalidArg("a certificate hash has 20 bytes, not %d", len(c.Hash))
+	}
+	return nil
+}
+
+// CheckHeader accepts a custom header of the form Name: value, with a name
+// of HTTP token characters and no line break anywhere. Its error does not
+// repeat the header, which may hold a token.
+func CheckHeader(h string) error {
+	name, _, ok := strings.Cut(h, ":")
+	if !ok || name == "" || strings.ContainsAny(h, "\r\n") {
+		return invalidArg("a header is not of the form Name: value")
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return invalidArg("a header is not of the form Name: value")
+		}
 	}
 	return nil
 }
