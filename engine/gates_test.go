@@ -6,10 +6,11 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/policy"
 )
 
 func TestGates(t *testing.T) {
-	pol := DefaultPolicy()
+	pol := policy.Default()
 	throttle := netpolicy.Bandwidth{Throttle: &netpolicy.Throttle{
 		Window: netpolicy.Window{Days: netpolicy.EveryDay, Start: 23, End: 1}, Rate: 0, Others: netpolicy.Unlimited}}
 	beforeMidnight := time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/storage"
 )
@@ -138,7 +139,7 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 	if opts.Transports.Downloaders == nil {
 		opts.Transports = DefaultTransports()
 	}
-	pol, err := LoadPolicy(PolicyPath())
+	pol, err := policy.Load(policy.Path())
 	if err != nil {
 		return nil, err
 	}

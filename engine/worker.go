@@ -18,6 +18,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/storage"
@@ -59,7 +60,7 @@ type worker struct {
 	o      WorkerOptions
 	log    *slog.Logger
 	done   chan string // runner finished, by job id
-	policy *policyFile
+	policy *policy.File
 	shaper *netpolicy.Shaper
 	nm     netpolicy.NetworkManager
 
@@ -142,8 +143,8 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 
 	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, active: map[string]known{},
 		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},
-		policy: newPolicyFile(PolicyPath(), o.Log)}
-	w.shaper = netpolicy.NewShaper(w.policy.get().YieldTarget)
+		policy: policy.NewFile(policy.Path(), o.Log)}
+	w.shaper = netpolicy.NewShaper(w.policy.Get().YieldTarget)
 	w.shaper.Trace = func(d netpolicy.Direction, s netpolicy.Sample, rate float64) {
 		limit := any(int64(rate))
 		if math.IsInf(rate, 1) {
@@ -384,7 +385,7 @@ func (w *worker) decide(ctx context.Context) {
 		return cmp.Or(a.job.Created.Compare(b.job.Created), strings.Compare(a.job.ID, b.job.ID))
 	})
 	now := w.m.opts.Now()
-	pol := w.policy.get()
+	pol := w.policy.Get()
 	limits := pol.Bandwidth.At(now)
 	w.shaper.SetPolicy(limits, pol.Yield, pol.YieldTarget)
 	g := gates{policy: pol, limits: limits, cost: netpolicy.CostUnrestricted}
