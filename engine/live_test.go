@@ -3,11 +3,8 @@ package engine_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"bits/engine"
@@ -18,29 +15,8 @@ import (
 // while a job moves reaches the server at once: the transfer starts again
 // from where it stopped, with the new settings, and the file arrives whole.
 func TestSettingsChangeOnARunningJob(t *testing.T) {
-	// A forward proxy that counts what it carries.
-	var proxied atomic.Int64
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxied.Add(1)
-		out, err := http.NewRequestWithContext(r.Context(), r.Method, r.URL.String(), nil)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		out.Header = r.Header.Clone()
-		resp, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(proxy.Close)
+	proxy := testenv.StartProxy(t) // a real tinyproxy
+	proxied := func() bool { return len(proxy.Requests()) > 0 }
 
 	one, two := "X-Test: one", "X-Test: two"
 	high := engine.High
@@ -51,8 +27,8 @@ func TestSettingsChangeOnARunningJob(t *testing.T) {
 		seen func(testenv.Request) bool
 	}{
 		{"headers", engine.Props{CustomHeaders: &two}, func(r testenv.Request) bool { return r.Header.Get("X-Test") == "two" }},
-		{"proxy", engine.Props{Proxy: &engine.ProxySettings{Usage: engine.ProxyOverride, List: proxy.Listener.Addr().String()}},
-			func(testenv.Request) bool { return proxied.Load() > 0 }},
+		{"proxy", engine.Props{Proxy: &engine.ProxySettings{Usage: engine.ProxyOverride, List: proxy.Addr()}},
+			func(testenv.Request) bool { return proxied() }},
 		{"priority", engine.Props{Priority: &high}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
