@@ -14,10 +14,10 @@ var _ transport.Prefetcher = (*Transport)(nil)
 // StatGet sends the GET of the whole file and, when the server answers 200
 // with a length, takes the size, validators and digest from its headers, as
 // Stat takes them from HEAD's, and keeps the body open for the download:
-// one request per small file instead of two. An error status is the
-// error HEAD's would have been; any other answer (a body of unknown length
-// or in an encoding, a 206) is dropped and Stat asks again with HEAD, so
-// that what such an answer means stays what it was.
+// one request per small file instead of two. Any other answer (an error
+// status, a body of unknown length or in an encoding, a 206) is dropped and
+// Stat asks again with HEAD, so that what such an answer means stays what
+// it was.
 func (t *Transport) StatGet(ctx context.Context, r *transport.Request) (transport.RemoteInfo, transport.Body, error) {
 	if err := checkScheme(r.URL); err != nil || r.Method != "" {
 		info, err := t.Stat(ctx, r)
@@ -34,15 +34,14 @@ func (t *Transport) StatGet(ctx context.Context, r *transport.Request) (transpor
 		cancel(nil)
 		return transport.RemoteInfo{Size: -1}, nil, err
 	}
-	switch {
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		// What HEAD would have answered, as far as servers are sane.
-		defer cancel(nil)
-		defer resp.Body.Close()
-		return transport.RemoteInfo{Size: -1}, nil, t.statusError(resp)
-	case resp.StatusCode != nethttp.StatusOK || resp.ContentLength < 0 || encodingError(resp) != nil:
-		// Closing an unread body drops the connection: the unusual
-		// answers this leaves to Stat are rare.
+	if resp.StatusCode != nethttp.StatusOK || resp.ContentLength < 0 || encodingError(resp) != nil {
+		// An error status is drained so the connection stays; a body is
+		// closed unread, which drops it. Either way these answers are
+		// rare, and Stat then answers what it always did: the file's size
+		// and a download that fails on its own, or HEAD's error.
+		if resp.StatusCode >= 300 {
+			io.CopyN(io.Discard, resp.Body, 64<<10)
+		}
 		resp.Body.Close()
 		cancel(nil)
 		info, err := t.Stat(ctx, r)

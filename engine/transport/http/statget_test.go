@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	nethttp "net/http"
 	"testing"
 
 	"bits/engine/hresult"
@@ -38,8 +39,8 @@ func TestStatGetSaysWhatHEADSaysInOneRequest(t *testing.T) {
 	}
 }
 
-// An error status is HEAD's error; an answer without a length goes the
-// HEAD way, as before.
+// An error status, or an answer without a length, goes the HEAD way, as
+// before: HEAD's answer is what StatGet says.
 func TestStatGetFallsBackToHEAD(t *testing.T) {
 	tr := New(Options{})
 	o := testenv.NewOrigin(t, []byte("abc"))
@@ -47,6 +48,18 @@ func TestStatGetFallsBackToHEAD(t *testing.T) {
 	wantHR(t, err, hresult.HTTP(404), false)
 	if body != nil {
 		t.Error("a body with an error")
+	}
+	// A server whose GET fails where HEAD does not: HEAD's size, and the
+	// download then fails on its own.
+	o.Handle("/gone", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if r.Method == nethttp.MethodHead {
+			w.Header().Set("Content-Length", "1000")
+			return
+		}
+		nethttp.NotFound(w, r)
+	}))
+	if info, body, err := tr.StatGet(context.Background(), parse(t, o.URL("/gone"))); err != nil || body != nil || info.Size != 1000 {
+		t.Errorf("StatGet = %+v, %v, %v; want HEAD's size 1000 and no body", info, body, err)
 	}
 
 	content := testenv.RandomContent(50_000, 42)
