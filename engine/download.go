@@ -240,7 +240,7 @@ func localError(path string, err error) error {
 func (w *worker) record(ctx context.Context, jobID string, f *File, complete, progressed bool) error {
 	stopped := false
 	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
-		r, err := tx.Job(jobID)
+		state, err := tx.JobState(jobID)
 		if errors.Is(err, storage.ErrNotFound) {
 			stopped = true
 			return nil
@@ -253,7 +253,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
 			return err
 		}
-		if st := State(r.State); st != Connecting && st != Transferring {
+		if st := State(state); st != Connecting && st != Transferring {
 			stopped = true
 			return nil
 		}

@@ -182,3 +182,30 @@ func outOfOrder(j *engine.Job) string {
 	}
 	return ""
 }
+
+// A follower of a job hears of its change of state however long it asked
+// to wait.
+func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
+	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	j, err := m.Submit(ctx, engine.JobSpec{Name: "w", Type: engine.Download,
+		Files: []engine.FileSpec{{Remote: "http://127.0.0.1:9/a", Local: filepath.Join(t.TempDir(), "a")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitJob(ctx, j.ID, j.State, time.Millisecond); err != nil { // starts following
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.WaitJob(ctx, j.ID, engine.Suspended, time.Hour) }()
+	if err := m.Resume(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
