@@ -128,6 +128,14 @@ func BenchmarkSmallFiles(b *testing.B) {
 		}
 		b.ReportMetric(median(r), name+"/wget")
 	}
+	// Against the peer that also leaves every file on disk.
+	for _, name := range []string{"bitsadmin", "bitsjob"} {
+		var r []float64
+		for i := range secs[name] {
+			r = append(r, secs[name][i]/secs["curl+sync"][i])
+		}
+		b.ReportMetric(median(r), name+"/curl+sync")
+	}
 }
 
 // curlConfig writes a curl -K file that fetches every URL into dir.
