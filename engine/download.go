@@ -62,6 +62,17 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if err != nil {
 			return err
 		}
+		if run.ahead() && (info.Size < 0 || info.Size > aheadSize) {
+			// A big file waits for its turn; the GET it would have used
+			// is dropped rather than held open meanwhile.
+			if p, ok := get.(*prefetched); ok {
+				p.body.Close()
+				get = d
+			}
+			if err := run.turn(ctx); err != nil {
+				return err
+			}
+		}
 		if info.FinalURL != "" && info.FinalURL != f.RemoteName {
 			// ALLOW_REPORT: the file's remote name becomes where it was found.
 			if err := w.m.renameRemote(ctx, j.ID, f.Index, info.FinalURL); err != nil {
@@ -137,6 +148,9 @@ func restartable(err error) bool {
 // content) or that a custom method returns: one request from byte 0 to the
 // end of the body. It cannot resume: every attempt starts again.
 func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request, st *netpolicy.Stream, run fileRun) error {
+	if err := run.turn(ctx); err != nil { // its size is not known: it may be big
+		return err
+	}
 	f.BytesTransferred, f.BytesTotal, f.Validator = 0, SizeUnknown, ""
 	tmp, err := w.openTemp(ctx, jobID, f)
 	if err != nil {
@@ -286,7 +300,7 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.checkpoints(tctx, stop, jobID, *f, tmp, cw, run.moving)
+			w.checkpoints(tctx, stop, jobID, *f, tmp, cw, run)
 		}()
 		var err error
 		for _, s := range segs {
@@ -312,7 +326,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		}
 		n := cw.n.Load()
 		if ctx.Err() != nil || halted {
-			w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
+			if !run.ahead() {
+				w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
+			}
 			return errStopped
 		}
 		if err == nil && !unknown && n != f.BytesTotal {
@@ -320,7 +336,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 				"got %d of %d bytes", n, f.BytesTotal)
 		}
 		if err != nil {
-			w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
+			if !run.ahead() {
+				w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
+			}
 			return err
 		}
 		f.BytesTransferred, f.BytesTotal = n, n
@@ -341,14 +359,10 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 	if !info.ModTime.IsZero() {
 		os.Chtimes(f.TempName, info.ModTime, info.ModTime) // as BITS does with Last-Modified
 	}
-	if run.prev != nil {
-		select {
-		case <-run.prev:
-		case <-ctx.Done():
-			// The file before it failed, or the job stops: this one is
-			// fetched again next time, as it would not have started.
-			return errStopped
-		}
+	// When the file before it failed, or the job stops, this one is
+	// fetched again next time, as it would not have started.
+	if err := run.turn(ctx); err != nil {
+		return err
 	}
 	f.Complete = true
 	return w.record(ctx, jobID, f, true, true)
@@ -366,10 +380,11 @@ func (w *worker) tempGone(jobID string, f *File) error {
 }
 
 // checkpoints saves progress on a timer, and at once when the first bytes
-// of the job's run arrive so the job shows TRANSFERRING promptly (moving
-// says they did: a job of many files changes state once, not once a file).
+// of the job's run arrive so the job shows TRANSFERRING promptly
+// (run.moving says they did: a job of many files changes state once, not
+// once a file). A file ahead of its turn saves none (see fileRun.ahead).
 // It stops the transfer (stop) when the job is no longer active.
-func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID string, f File, tmp *os.File, cw *countingWriter, moving *atomic.Bool) {
+func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID string, f File, tmp *os.File, cw *countingWriter, run fileRun) {
 	t := time.NewTicker(w.o.Checkpoint)
 	defer t.Stop()
 	first := cw.first
@@ -379,7 +394,7 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			return
 		case <-first:
 			first = nil
-			if moving.Swap(true) {
+			if run.moving.Swap(true) {
 				continue // another file of the run changes the state
 			}
 			w.log.Debug("first bytes", "job", jobID)
@@ -398,7 +413,7 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			return
 		}
 		var err error
-		if n := cw.n.Load(); n != f.BytesTransferred {
+		if n := cw.n.Load(); n != f.BytesTransferred && !run.ahead() {
 			err = w.checkpoint(jobID, &f, tmp, n)
 		} else {
 			err = w.record(ctx, jobID, &f, false, false) // no new bytes: still check the job is active

@@ -14,6 +14,11 @@ import (
 // as the HTTP transport keeps idle connections for per server.
 const fileWindow = 8
 
+// aheadSize is the largest file that moves before its turn, while files
+// before it still move: a larger one waits for its turn, so big files go
+// one after another, each at the job's full rate, as BITS moves them.
+const aheadSize = 1 << 20
+
 // A fileRun is what one file's transfer shares with the rest of its job's
 // run.
 type fileRun struct {
@@ -24,6 +29,36 @@ type fileRun struct {
 	// nil when there is none to wait for. Files finish in order, as BITS'
 	// do, even when they move at once.
 	prev <-chan struct{}
+}
+
+// ahead says whether the file moves before its turn: the one before it is
+// not recorded complete yet. Such a file records no progress, so the job
+// shows what BITS shows, bytes moving in one file at a time.
+func (r fileRun) ahead() bool {
+	if r.prev == nil {
+		return false
+	}
+	select {
+	case <-r.prev:
+		return false
+	default:
+		return true
+	}
+}
+
+// turn waits until the file before this one is recorded complete. It
+// returns errStopped when ctx ends first: that file failed, or the job
+// stops.
+func (r fileRun) turn(ctx context.Context) error {
+	if r.prev == nil {
+		return nil
+	}
+	select {
+	case <-r.prev:
+		return nil
+	case <-ctx.Done():
+		return errStopped
+	}
 }
 
 // transferFiles moves the job's unfinished files and returns the index of

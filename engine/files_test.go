@@ -173,11 +173,15 @@ func TestFilesFinishInOrder(t *testing.T) {
 	}
 }
 
-// outOfOrder says how a job's complete files are not the first ones, or "".
+// outOfOrder says how a job's files do not look as BITS' do, or "": the
+// complete ones come first, and bytes move in one file at a time.
 func outOfOrder(j *engine.Job) string {
 	for i := 1; i < len(j.Files); i++ {
 		if j.Files[i].Complete && !j.Files[i-1].Complete {
 			return fmt.Sprintf("file %d is complete before file %d", i, i-1)
+		}
+		if j.Files[i].BytesTransferred > 0 && !j.Files[i-1].Complete {
+			return fmt.Sprintf("file %d shows %d bytes before file %d is complete", i, j.Files[i].BytesTransferred, i-1)
 		}
 	}
 	return ""
