@@ -7,6 +7,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -212,4 +213,51 @@ func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A big file behind one still moving waits for its turn: the GET that
+// told its size is dropped, and it is fetched when its turn comes.
+func TestBigFileWaitsForItsTurn(t *testing.T) {
+	h := start(t)
+	small := testenv.RandomContent(10_000, 34)
+	big := testenv.RandomContent(2<<20, 35)
+	o := testenv.NewOrigin(t, nil)
+	release := make(chan struct{})
+	o.Handle("/first", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		<-release
+		nethttp.ServeContent(w, r, "first", time.Time{}, bytes.NewReader(small))
+	}))
+	dropped := make(chan struct{})
+	var gets atomic.Int64
+	o.Handle("/big", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if r.Method == nethttp.MethodGet && gets.Add(1) == 1 {
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			w.WriteHeader(nethttp.StatusOK)
+			w.(nethttp.Flusher).Flush()
+			<-r.Context().Done() // the worker let go of it
+			close(dropped)
+			return
+		}
+		nethttp.ServeContent(w, r, "big", time.Time{}, bytes.NewReader(big))
+	}))
+	j := h.smallJob(2, func(i int) string { return o.URL([]string{"/first", "/big"}[i]) })
+	<-dropped
+	close(release)
+	j = h.waitState(j.ID, engine.Transferred)
+	if got := h.completeAndReadFile(j, 1); !bytes.Equal(got, big) {
+		t.Fatalf("the big file has %d bytes, not the server's %d", len(got), len(big))
+	}
+}
+
+// completeAndReadFile completes a transferred job and returns file i.
+func (h *harness) completeAndReadFile(j *engine.Job, i int) []byte {
+	h.t.Helper()
+	if _, err := h.m.Complete(context.Background(), j.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := os.ReadFile(j.Files[i].LocalName)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return b
 }
