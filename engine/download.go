@@ -26,7 +26,11 @@ const maxRestarts = 3
 // last checkpoint. The temporary file lives beside the final name; a
 // checkpoint syncs it and then records its length, so the recorded length
 // is always on disk.
-func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream) error {
+//
+// A file with nothing on disk yet is asked for with one GET when the
+// transport can learn from it what Stat says (transport.Prefetcher): the
+// size and validators come from its headers and its body is the download.
+func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream, run fileRun) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
 	r, d, err := w.m.downloader(s, f.RemoteName)
@@ -34,12 +38,40 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		return err
 	}
 	if web := r.URL.Scheme == "http" || r.URL.Scheme == "https"; web && (j.Dynamic || r.Method != "") {
-		return w.streamFile(ctx, j.ID, &f, d, r, st)
+		return w.streamFile(ctx, j.ID, &f, d, r, st, run)
 	}
+	var opened []transport.Body
+	defer func() {
+		for _, b := range opened {
+			b.Close()
+		}
+	}()
 	for restarts := 0; ; restarts++ {
-		info, err := d.Stat(ctx, r)
+		var info transport.RemoteInfo
+		get := d
+		if p, ok := d.(transport.Prefetcher); ok && restarts == 0 && f.Ranges == nil && f.BytesTransferred == 0 {
+			var body transport.Body
+			info, body, err = p.StatGet(ctx, r)
+			if body != nil {
+				opened = append(opened, body)
+				get = &prefetched{Downloader: d, body: body, size: info.Size}
+			}
+		} else {
+			info, err = d.Stat(ctx, r)
+		}
 		if err != nil {
 			return err
+		}
+		if run.ahead() && (info.Size < 0 || info.Size > aheadSize) {
+			// A big file waits for its turn; the GET it would have used
+			// is dropped rather than held open meanwhile.
+			if p, ok := get.(*prefetched); ok {
+				p.body.Close()
+				get = d
+			}
+			if err := run.turn(ctx); err != nil {
+				return err
+			}
 		}
 		if info.FinalURL != "" && info.FinalURL != f.RemoteName {
 			// ALLOW_REPORT: the file's remote name becomes where it was found.
@@ -69,7 +101,7 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if err != nil {
 			return err
 		}
-		err = w.copyFile(ctx, j.ID, &f, tmp, d, r, info, segs, st)
+		err = w.copyFile(ctx, j.ID, &f, tmp, get, r, info, segs, st, run)
 		tmp.Close()
 		if f.Ranges != nil && errors.Is(err, transport.ErrNoRanges) {
 			return hresult.Fatal(hresult.BG_E_INSUFFICIENT_RANGE_SUPPORT, hresult.ContextRemoteFile,
@@ -90,6 +122,22 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 	}
 }
 
+// prefetched is a Downloader with the open answer of a StatGet: the
+// download of the whole file reads it instead of asking again.
+type prefetched struct {
+	transport.Downloader
+	body transport.Body
+	size int64
+}
+
+func (p *prefetched) Download(ctx context.Context, r *transport.Request, off, end int64, want transport.RemoteInfo, w io.Writer) (int64, error) {
+	if b := p.body; b != nil && off == 0 && end == p.size && want.Size == p.size {
+		p.body = nil
+		return b.Copy(ctx, w)
+	}
+	return p.Downloader.Download(ctx, r, off, end, want, w)
+}
+
 // restartable says whether a transfer error means "fetch the file again
 // from byte 0" rather than a failure of the attempt.
 func restartable(err error) bool {
@@ -99,14 +147,17 @@ func restartable(err error) bool {
 // streamFile fetches a file whose size is not known in advance (dynamic
 // content) or that a custom method returns: one request from byte 0 to the
 // end of the body. It cannot resume: every attempt starts again.
-func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request, st *netpolicy.Stream) error {
+func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transport.Downloader, r *transport.Request, st *netpolicy.Stream, run fileRun) error {
+	if err := run.turn(ctx); err != nil { // its size is not known: it may be big
+		return err
+	}
 	f.BytesTransferred, f.BytesTotal, f.Validator = 0, SizeUnknown, ""
 	tmp, err := w.openTemp(ctx, jobID, f)
 	if err != nil {
 		return err
 	}
 	defer tmp.Close()
-	return w.copyFile(ctx, jobID, f, tmp, d, r, transport.RemoteInfo{Size: -1}, []segment{{off: 0, end: -1, at: 0}}, st)
+	return w.copyFile(ctx, jobID, f, tmp, d, r, transport.RemoteInfo{Size: -1}, []segment{{off: 0, end: -1, at: 0}}, st, run)
 }
 
 // A segment is a run of remote bytes that lands at local offset at in the
@@ -203,7 +254,7 @@ func localError(path string, err error) error {
 func (w *worker) record(ctx context.Context, jobID string, f *File, complete, progressed bool) error {
 	stopped := false
 	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
-		r, err := tx.Job(jobID)
+		state, err := tx.JobState(jobID)
 		if errors.Is(err, storage.ErrNotFound) {
 			stopped = true
 			return nil
@@ -216,7 +267,7 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
 			return err
 		}
-		if st := State(r.State); st != Connecting && st != Transferring {
+		if st := State(state); st != Connecting && st != Transferring {
 			stopped = true
 			return nil
 		}
@@ -235,8 +286,10 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 // by segment, saving a checkpoint every o.Checkpoint. A file of unknown size
 // (one segment that ends at -1) runs until the server stops sending. The
 // bytes pass st, which paces them: holding a write back holds the read
-// from the connection back, and the server slows down.
-func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream) error {
+// from the connection back, and the server slows down. The file is synced
+// when its last byte is in, and recorded complete once run.prev says the
+// file before it was.
+func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream, run fileRun) error {
 	unknown := f.BytesTotal == SizeUnknown
 	if unknown || f.BytesTransferred < f.BytesTotal {
 		cw := &countingWriter{w: tmp, first: make(chan struct{})}
@@ -247,7 +300,7 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.checkpoints(tctx, stop, jobID, *f, tmp, cw)
+			w.checkpoints(tctx, stop, jobID, *f, tmp, cw, run)
 		}()
 		var err error
 		for _, s := range segs {
@@ -273,7 +326,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		}
 		n := cw.n.Load()
 		if ctx.Err() != nil || halted {
-			w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
+			if !run.ahead() {
+				w.checkpoint(jobID, f, tmp, n) // suspended or stopping: keep what arrived
+			}
 			return errStopped
 		}
 		if err == nil && !unknown && n != f.BytesTotal {
@@ -281,7 +336,9 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 				"got %d of %d bytes", n, f.BytesTotal)
 		}
 		if err != nil {
-			w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
+			if !run.ahead() {
+				w.checkpoint(jobID, f, tmp, n) // keep what arrived before the failure
+			}
 			return err
 		}
 		f.BytesTransferred, f.BytesTotal = n, n
@@ -302,6 +359,11 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 	if !info.ModTime.IsZero() {
 		os.Chtimes(f.TempName, info.ModTime, info.ModTime) // as BITS does with Last-Modified
 	}
+	// When the file before it failed, or the job stops, this one is
+	// fetched again next time, as it would not have started.
+	if err := run.turn(ctx); err != nil {
+		return err
+	}
 	f.Complete = true
 	return w.record(ctx, jobID, f, true, true)
 }
@@ -318,9 +380,11 @@ func (w *worker) tempGone(jobID string, f *File) error {
 }
 
 // checkpoints saves progress on a timer, and at once when the first bytes
-// arrive so the job shows TRANSFERRING promptly. It stops the transfer
-// (stop) when the job is no longer active.
-func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID string, f File, tmp *os.File, cw *countingWriter) {
+// of the job's run arrive so the job shows TRANSFERRING promptly
+// (run.moving says they did: a job of many files changes state once, not
+// once a file). A file ahead of its turn saves none (see fileRun.ahead).
+// It stops the transfer (stop) when the job is no longer active.
+func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID string, f File, tmp *os.File, cw *countingWriter, run fileRun) {
 	t := time.NewTicker(w.o.Checkpoint)
 	defer t.Stop()
 	first := cw.first
@@ -330,8 +394,13 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			return
 		case <-first:
 			first = nil
+			if run.moving.Swap(true) {
+				continue // another file of the run changes the state
+			}
 			w.log.Debug("first bytes", "job", jobID)
-			if !w.transition(ctx, jobID, EvProgress, nil) {
+			// Not cancelled with the file: a small file may be done
+			// before the state changes, and the job must still show it.
+			if !w.transition(context.WithoutCancel(ctx), jobID, EvProgress, nil) {
 				cw.halt(stop)
 				return
 			}
@@ -344,7 +413,7 @@ func (w *worker) checkpoints(ctx context.Context, stop context.CancelFunc, jobID
 			return
 		}
 		var err error
-		if n := cw.n.Load(); n != f.BytesTransferred {
+		if n := cw.n.Load(); n != f.BytesTransferred && !run.ahead() {
 			err = w.checkpoint(jobID, &f, tmp, n)
 		} else {
 			err = w.record(ctx, jobID, &f, false, false) // no new bytes: still check the job is active

@@ -143,6 +143,12 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 // the defaults.
 func startWith(t *testing.T, tr engine.Transports) *harness {
 	t.Helper()
+	return startEvery(t, tr, 50*time.Millisecond)
+}
+
+// startEvery is startWith with a worker that checkpoints every interval.
+func startEvery(t *testing.T, tr engine.Transports, checkpoint time.Duration) *harness {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	m, err := engine.Open(engine.Options{Home: t.TempDir(), Now: c.Now, Transports: tr,
 		StartWorker: func(string) error { return nil }})
@@ -154,7 +160,7 @@ func startWith(t *testing.T, tr engine.Transports) *harness {
 	logs := &testenv.SyncBuffer{}
 	go func() {
 		done <- engine.RunWorker(ctx, m, engine.WorkerOptions{IdleTimeout: time.Hour,
-			Checkpoint: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))})
+			Checkpoint: checkpoint, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	}()
 	t.Cleanup(func() {
 		cancel()

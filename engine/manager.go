@@ -205,6 +205,46 @@ func (m *Manager) WaitChange(ctx context.Context, atMost time.Duration) error {
 	return c.Wait(ctx, atMost)
 }
 
+// progressEvery is how often WaitJob lets a change of progress alone
+// through.
+const progressEvery = 100 * time.Millisecond
+
+// WaitJob is WaitChange for a front end that follows one job, last seen
+// in state last: it returns within about 10 ms of a change of the job's
+// state (or of its going away), and of changes of its progress alone at
+// most every 100 ms. A job of many small files changes hundreds of times a
+// second, and each time the follower would read all its files again.
+func (m *Manager) WaitJob(ctx context.Context, id string, last State, atMost time.Duration) error {
+	start := time.Now()
+	until := start.Add(atMost)
+	for {
+		left := time.Until(until)
+		if left <= 0 {
+			return nil
+		}
+		if err := m.WaitChange(ctx, left); err != nil {
+			return err
+		}
+		if !time.Now().Before(until) {
+			return nil
+		}
+		var st int
+		err := m.store.View(ctx, func(tx *storage.Tx) error {
+			var err error
+			st, err = tx.JobState(id)
+			return err
+		})
+		if err != nil || State(st) != last {
+			return nil // the caller reads the job now, or says why it cannot
+		}
+		// Progress: shown when the window ends, or at once with a change
+		// of state before that.
+		if w := start.Add(progressEvery); w.Before(until) {
+			until = w
+		}
+	}
+}
+
 func newGUID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {

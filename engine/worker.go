@@ -564,7 +564,7 @@ func (w *worker) transition(ctx context.Context, id string, ev Event, edit func(
 	return err == nil
 }
 
-// runJob transfers a job's files one after another, in the order added,
+// runJob transfers a job's files in the order added (see transferFiles),
 // within what is left of the job's maximum download time. Each file's bytes
 // go through a stream of the shaper, which paces them by the job's limit
 // and, for background jobs, the bandwidth policy and the yield controller.
@@ -599,14 +599,7 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 	account := sync.OnceFunc(func() { w.addTransferTime(id, start) })
 	defer account()
 	w.log.Info("job started", "job", id, "name", j.DisplayName)
-	for i := range j.Files {
-		if j.Files[i].Complete {
-			continue
-		}
-		err = w.transferFile(jctx, j, i, s, r)
-		if err == nil {
-			continue
-		}
+	if i, err := w.transferFiles(jctx, j, s, r); err != nil {
 		account()
 		var blocked *hresult.Error
 		switch {
@@ -638,24 +631,17 @@ func jobLimit(j *Job) netpolicy.Kbps {
 // transferFile moves one file through a stream of the shaper; the stream's
 // peers are kept so that a lost network can be told apart and noticed
 // coming back.
-func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Settings, r *runner) error {
+func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Settings, r *runner, run fileRun) error {
 	dir := netpolicy.Down
 	if j.Type != Download {
 		dir = netpolicy.Up
 	}
 	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), jobLimit(j), overNetwork(j.Files[i].RemoteName))
 	r.stream.Store(st)
-	defer func() {
-		st.Close()
-		if peers := st.Peers(); len(peers) > 0 {
-			w.mu.Lock()
-			w.peers[j.ID] = peers
-			w.mu.Unlock()
-		}
-	}()
+	defer w.closeStream(j.ID, st)
 	ctx = transport.WithConnObserver(ctx, st.Observe)
 	if j.Type == Download {
-		return w.downloadFile(ctx, j, i, s, st)
+		return w.downloadFile(ctx, j, i, s, st, run)
 	}
 	return w.uploadFile(ctx, j, i, s, st)
 }

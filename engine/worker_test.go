@@ -147,7 +147,8 @@ func TestFatalHTTPErrorGoesToError(t *testing.T) {
 func TestTransientErrorRetriesAfterDelay(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(100_000, 3)
-	o := testenv.NewOrigin(t, content, testenv.FailFirst(1, 503, "Retry-After", "900"))
+	// Two: the GET that would spare the HEAD, and the HEAD it falls back to.
+	o := testenv.NewOrigin(t, content, testenv.FailFirst(2, 503, "Retry-After", "900"))
 	id := h.job(o.URL("/file")).ID
 	j := h.waitState(id, engine.TransientError)
 	if j.Err == nil || j.Err.Code != 0x801901F7 {

@@ -136,6 +136,17 @@ func (t *Tx) Job(id string) (Job, error) {
 	return j, err
 }
 
+// JobState returns one job's state, or ErrNotFound: a transfer's records
+// check it, and the whole row costs more to ask for than the write they make.
+func (t *Tx) JobState(id string) (int, error) {
+	var state int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return state, err
+}
+
 // Summary is what a list of jobs shows of each: a few of the job's columns
 // and the totals over its files that the store keeps (see migration 0010),
 // so a list reads one row per job.

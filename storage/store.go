@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,9 +36,15 @@ var ErrNotFound = errors.New("storage: not found")
 // processes may open the same file: writes take SQLite's write lock at BEGIN
 // (BEGIN IMMEDIATE), so read-modify-write transactions never interleave.
 type Store struct {
-	rw  *sql.DB // BEGIN IMMEDIATE transactions
-	ro  *sql.DB // deferred transactions: readers never wait for writers (WAL)
-	txs atomic.Int64
+	rw *sql.DB // BEGIN IMMEDIATE transactions
+	ro *sql.DB // deferred transactions: readers never wait for writers (WAL)
+	// wmu queues this process's writers. Without it they would meet at
+	// SQLite's write lock, whose busy handler sleeps 1 to 100 ms between
+	// tries: the worker's transfers, each writing its checkpoints and
+	// files' ends, would wait out those sleeps rather than each other.
+	wmu    sync.Mutex
+	txs    atomic.Int64 // transactions begun, reads and writes
+	writes atomic.Int64 // write transactions committed
 }
 
 // Open opens or creates the database at file (mode 0600) and brings its
@@ -181,9 +188,20 @@ func migrationVersion(name string) int {
 }
 
 // Update runs fn in a write transaction: all of fn's changes land, or none.
+// The process's writers take turns; fn must not call Update itself.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, s.rw, fn)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.run(ctx, s.rw, fn); err != nil {
+		return err
+	}
+	s.writes.Add(1)
+	return nil
 }
+
+// Writes returns how many write transactions this Store committed: tests
+// count what a transfer costs the store.
+func (s *Store) Writes() int64 { return s.writes.Load() }
 
 // View runs fn in a read transaction that sees one consistent snapshot.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {

@@ -136,6 +136,29 @@ type Downloader interface {
 	Download(ctx context.Context, r *Request, off, end int64, want RemoteInfo, w io.Writer) (int64, error)
 }
 
+// A Prefetcher is a Downloader that can learn what Stat says from the GET
+// of the whole file, sparing a request (HTTP's HEAD) per file.
+type Prefetcher interface {
+	// StatGet asks for the whole file and returns what Stat would have
+	// returned, with the response held open. Download, given the returned
+	// Body and this info, reads the bytes from byte 0 out of it instead of
+	// asking again. The caller closes the Body. When the answer is not
+	// the plain whole file (an error status, no size), StatGet returns no
+	// Body and what Stat itself returns.
+	StatGet(ctx context.Context, r *Request) (RemoteInfo, Body, error)
+}
+
+// A Body is the open answer of Prefetcher.StatGet.
+type Body interface {
+	// Copy writes the whole file to w, as Download from byte 0 to the end
+	// would, with the same errors, and returns how many bytes it wrote. It
+	// may be called once.
+	Copy(ctx context.Context, w io.Writer) (int64, error)
+	// Close releases the response; a body not read to its end drops its
+	// connection.
+	Close() error
+}
+
 // An Uploader writes files to a server in sessions that survive
 // interruptions: the engine records the session's token and the bytes the
 // server holds, and carries on from there after a crash or a reboot.

@@ -177,7 +177,7 @@ func (t *transfer) wait(ctx context.Context) error {
 		}
 		// TRANSIENT_ERROR and SUSPENDED keep waiting, as on Windows.
 		changed := make(chan error, 1)
-		go func() { changed <- t.m.WaitChange(wctx, t.e.poll) }()
+		go func() { changed <- t.m.WaitJob(wctx, t.id, j.State, t.e.poll) }()
 		select {
 		case <-t.sig:
 			return t.canceled()

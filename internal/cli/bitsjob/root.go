@@ -42,7 +42,10 @@ type env struct {
 	// transfer and watch, or with ctx's error when the command is
 	// interrupted.
 	wait func(ctx context.Context) error
-	now  func() time.Time
+	// waitJob is wait for one job last seen in state last (transfer):
+	// changes of its progress alone come at most every 100 ms. Nil: wait.
+	waitJob func(ctx context.Context, id string, last engine.State) error
+	now     func() time.Time
 	// terminal: stdout is a terminal, so transfer draws a progress bar.
 	terminal bool
 
@@ -71,6 +74,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		terminal: isTerminal(stdout),
 	}
 	e.wait = func(ctx context.Context) error { return e.m.WaitChange(ctx, defaultPoll) }
+	e.waitJob = func(ctx context.Context, id string, last engine.State) error {
+		return e.m.WaitJob(ctx, id, last, defaultPoll)
+	}
 	return run(ctx, args, e)
 }
 

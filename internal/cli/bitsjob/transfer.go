@@ -96,7 +96,11 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 			return &jobFailed{job: j, id: j.ID}
 		}
 		view.show(j)
-		if err := e.wait(ctx); err != nil {
+		wait := e.wait
+		if e.waitJob != nil {
+			wait = func(ctx context.Context) error { return e.waitJob(ctx, j.ID, j.State) }
+		}
+		if err := wait(ctx); err != nil {
 			return cancelTransfer(m, j)
 		}
 	}

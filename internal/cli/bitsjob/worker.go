@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -25,6 +26,7 @@ type workerOptions struct {
 	debug      bool
 	supervise  bool
 	logFile    string
+	cpuProfile string
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -57,6 +59,7 @@ within seconds when it dies of anything but a clean exit.`,
 	f.IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
 	f.BoolVar(&o.supervise, "supervise", false, "run the worker as a child and start it again when it dies; log to --log-file, else worker.log in the state folder")
 	f.StringVar(&o.logFile, "log-file", "", "write the log to this file, rotated at 10 MB with 3 old files kept, instead of stderr")
+	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the worker to this file when it exits (go tool pprof reads it)")
 	return cmd
 }
 
@@ -99,6 +102,17 @@ func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
 		f := spawn.RotatingLog(o.logFile)
 		defer f.Close()
 		stderr = f
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	m, err := engine.Open(engine.Options{})
 	if err != nil {
