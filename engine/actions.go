@@ -78,6 +78,7 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 	if j.State.Final() {
 		return errStateRefused("files cannot be added to a job in state " + j.State.String())
 	}
+	rows := make([]storage.File, 0, len(specs))
 	for _, sp := range specs {
 		if j.Type != Download && len(j.Files) > 0 {
 			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
@@ -106,11 +107,9 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 		}
 		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
 		j.Files = append(j.Files, f)
-		if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
-			return err
-		}
+		rows = append(rows, fileRow(j.ID, f))
 	}
-	return nil
+	return tx.InsertFiles(rows)
 }
 
 func (m *Manager) checkSpec(sp *FileSpec) error {
@@ -298,27 +297,30 @@ func checkWritable(local string) error {
 // can be started, the job is resumed all the same (it waits in QUEUED for
 // the next worker) and the error, CO_E_SERVER_EXEC_FAILURE, says why.
 func (m *Manager) Resume(ctx context.Context, id string) error {
-	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
-		if len(j.Files) == 0 && !j.State.Final() {
-			return &hresult.Error{Code: hresult.BG_E_EMPTY, Msg: "the job has no files"}
-		}
-		if j.State == Transferred && allComplete(j) {
-			return nil // nothing left to move
-		}
-		if err := m.fire(j, EvResume); err != nil {
-			return err
-		}
-		j.Resumed = true
-		if j.State == Queued {
-			j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
-			j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time
-		}
-		return nil
-	})
+	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error { return m.resume(j) })
 	if err != nil {
 		return err
 	}
 	return m.wake(j)
+}
+
+// resume applies Resume to j in memory.
+func (m *Manager) resume(j *Job) error {
+	if len(j.Files) == 0 && !j.State.Final() {
+		return &hresult.Error{Code: hresult.BG_E_EMPTY, Msg: "the job has no files"}
+	}
+	if j.State == Transferred && allComplete(j) {
+		return nil // nothing left to move
+	}
+	if err := m.fire(j, EvResume); err != nil {
+		return err
+	}
+	j.Resumed = true
+	if j.State == Queued {
+		j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
+		j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time
+	}
+	return nil
 }
 
 func allComplete(j *Job) bool {

@@ -61,6 +61,9 @@ func Open(file string) (*Store, error) {
 		// Deleted rows are overwritten with zeros, so a removed password
 		// stays in no free page; Scrub empties the WAL's older copies.
 		q.Add("_pragma", "secure_delete(1)")
+		// Savepoints (one per job of an import) keep their undo pages in
+		// memory rather than in a temporary file, written page by page.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", lock)
 		return "file:" + file + "?" + q.Encode()
 	}
@@ -194,7 +197,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, fn func(*Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+	if err := fn(&Tx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}); err != nil {
 		return err
 	}
 	return tx.Commit()

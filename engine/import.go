@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+
+	"bits/storage"
+)
+
+// importBatchTime bounds how long Import holds the store's write lock at
+// once: other processes' changes (the worker's checkpoints, a command)
+// wait at most about this long.
+const importBatchTime = 100 * time.Millisecond
+
+// Import creates the jobs that specs yields, each as Submit would and with
+// the same checks, but many to a transaction: each job in a savepoint of
+// its own, so a refused job takes back only itself, and a transaction
+// commits when specs has nothing ready or after importBatchTime. Every job
+// is in the store whole or not at all, wherever the process is killed.
+//
+// done is called once for each item of specs, in their order: with the new
+// job's GUID once the transaction that holds it has committed, or with the
+// error that refused it (a *SubmitError, or the error specs yielded with
+// the item, which is passed on untouched so that reports keep the input's
+// order). specs runs on a goroutine of its own, beside done. Import returns
+// when specs ends, or with the store's error or ctx's; the items of the
+// transaction that failed are not reported. Queued jobs wake the worker.
+func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], done func(id string, err error)) error {
+	type item struct {
+		p   prepared
+		err error
+	}
+	// specs is read ahead so that a transaction never waits for input
+	// while it holds the write lock: it commits when nothing is ready.
+	items := make(chan item, 256)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(items)
+		for spec, err := range specs {
+			it := item{err: err}
+			if err == nil {
+				it.p = m.prepare(spec) // the checks that need no store, beside the transaction
+			}
+			select {
+			case items <- it:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	type outcome struct {
+		id  string
+		err error
+	}
+	var batch []outcome
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-items:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return nil
+		}
+		batch = batch[:0]
+		active := false
+		err := m.store.Update(ctx, func(tx *storage.Tx) error {
+			start := time.Now()
+			for {
+				if it.err != nil {
+					batch = append(batch, outcome{err: it.err})
+				} else {
+					var j *Job
+					err := tx.Savepoint(func() error {
+						var err error
+						j, err = m.insert(tx, it.p)
+						return err
+					})
+					var se *SubmitError
+					switch {
+					case errors.As(err, &se):
+						batch = append(batch, outcome{err: err})
+					case err != nil:
+						return err
+					default:
+						batch = append(batch, outcome{id: j.ID})
+						active = active || j.State.Active()
+					}
+				}
+				if time.Since(start) >= importBatchTime {
+					return nil
+				}
+				select {
+				case it, ok = <-items:
+					if !ok {
+						return nil
+					}
+				default:
+					return nil
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if active {
+			// As after Submit, a worker that cannot start is the front
+			// end's to report (EnsureWorker).
+			m.startWorker()
+		}
+		for _, o := range batch {
+			done(o.id, o.err)
+		}
+	}
+}
