@@ -112,18 +112,15 @@ func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
 		return nil, p.err
 	}
 	j := p.job
-	if p.given {
-		if err := checkUnused(tx, j.ID); err != nil {
-			return nil, &SubmitError{Step: StepCreate, Err: err}
-		}
-	}
 	if err := m.checkJobLimit(tx); err != nil {
 		return nil, &SubmitError{Step: StepCreate, Err: err}
 	}
 	if p.err != nil {
 		return nil, p.err
 	}
-	if err := tx.InsertJob(toRow(j)); err != nil {
+	if err := tx.InsertJob(toRow(j)); errors.Is(err, storage.ErrExists) && p.given {
+		return nil, &SubmitError{Step: StepCreate, Err: invalidArg("a job {%s} exists already", j.ID)}
+	} else if err != nil {
 		return nil, err
 	}
 	if err := m.addFiles(tx, j, p.files); err != nil {
@@ -138,16 +135,4 @@ func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
 		}
 	}
 	return j, nil
-}
-
-// checkUnused refuses a GUID that a job in the store has.
-func checkUnused(tx *storage.Tx, id string) error {
-	_, err := tx.Job(id)
-	switch {
-	case err == nil:
-		return invalidArg("a job {%s} exists already", id)
-	case errors.Is(err, storage.ErrNotFound):
-		return nil
-	}
-	return err
 }

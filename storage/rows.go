@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Job is a row of the jobs table. Times are Unix nanoseconds, durations
@@ -426,9 +429,15 @@ func (t *Tx) CountJobs() (int, error) {
 	return n, err
 }
 
-// InsertJob adds a new job.
+// ErrExists is returned by InsertJob when a job has the same ID.
+var ErrExists = errors.New("storage: a job has this ID")
+
+// InsertJob adds a new job, or returns ErrExists.
 func (t *Tx) InsertJob(j Job) error {
 	_, err := t.exec(insertJob, j.values()...)
+	if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return ErrExists
+	}
 	return err
 }
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // importFixture creates jobs that carry every setting import maps back,
@@ -112,6 +114,7 @@ func TestGoldenImport(t *testing.T) {
 		`{"DisplayName":"custom method","TransferType":"Upload","HttpMethod":"PUT","Priority":"Low"}`,
 		`{"JobId":"0a000000-0000-4000-8000-000000000001","DisplayName":"kept GUID","TransferType":"Upload","Priority":"Low","JobState":"Error","BytesTransferred":5}`,
 		`{"SchemaVersion":2,"DisplayName":"from the future"}`,
+		`{"DisplayName":"rounded by jq","BytesTotal":18446744073709552000,"JobState":"Transferred","FileList":[{"RemoteName":"http://127.0.0.1/r","LocalName":"$DIR/r","BytesTotal":1.8e19,"IsTransferComplete":"yes"}]}`,
 	}
 	writeInput(t, h, "jobs.ndjson", lines)
 	h.record("import", "$DIR/jobs.ndjson")
@@ -167,4 +170,21 @@ func TestImportJSONNamesEachJob(t *testing.T) {
 	if len(got) != 2 || got[0].Line != 1 || got[1].Line != 3 || got[0].JobId != id(1) || got[1].JobId != id(2) {
 		t.Errorf("import --json printed %+v", got)
 	}
+}
+
+// Every setting create takes as a flag is read back from a job's JSON by
+// import, so a new setting cannot be left out of the round trip.
+func TestImportReadsEverySettingFlag(t *testing.T) {
+	fs := pflag.NewFlagSet("create", pflag.ContinueOnError)
+	var s settings
+	s.register(fs)
+	mapped := map[string]bool{"remove-client-cert": true} // an action, not a value JSON shows
+	for _, js := range jsonSettings {
+		mapped[js.flag] = true
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !mapped[f.Name] {
+			t.Errorf("--%s has no field in import's jsonSettings", f.Name)
+		}
+	})
 }
