@@ -9,16 +9,17 @@ import (
 	"bits/storage"
 )
 
-// importBatchTime bounds how long Import holds the store's write lock at
-// once: other processes' changes (the worker's checkpoints, a command)
-// wait at most about this long.
+// importBatchTime is how long one transaction of Import lasts: other
+// processes' changes (the worker's checkpoints, a command) wait at most
+// about this long for the write lock.
 const importBatchTime = 100 * time.Millisecond
 
 // Import creates the jobs that specs yields, each as Submit would and with
 // the same checks, but many to a transaction: each job in a savepoint of
-// its own, so a refused job takes back only itself, and a transaction
-// commits when specs has nothing ready or after importBatchTime. Every job
-// is in the store whole or not at all, wherever the process is killed.
+// its own, so a refused job takes back only itself. A transaction starts
+// with the first item ready and commits after importBatchTime, or when
+// specs ends. Every job is in the store whole or not at all, wherever the
+// process is killed.
 //
 // done is called once for each item of specs, in their order: with the new
 // job's GUID once the transaction that holds it has committed, or with the
@@ -32,8 +33,9 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 		p   prepared
 		err error
 	}
-	// specs is read ahead so that a transaction never waits for input
-	// while it holds the write lock: it commits when nothing is ready.
+	// specs is read ahead, beside the transaction, and no transaction
+	// begins before an item is ready: a slow input holds the write lock
+	// for importBatchTime at most.
 	items := make(chan item, 256)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -70,7 +72,8 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 		batch = batch[:0]
 		active := false
 		err := m.store.Update(ctx, func(tx *storage.Tx) error {
-			start := time.Now()
+			deadline := time.NewTimer(importBatchTime)
+			defer deadline.Stop()
 			for {
 				if it.err != nil {
 					batch = append(batch, outcome{err: it.err})
@@ -92,15 +95,12 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 						active = active || j.State.Active()
 					}
 				}
-				if time.Since(start) >= importBatchTime {
-					return nil
-				}
 				select {
 				case it, ok = <-items:
 					if !ok {
 						return nil
 					}
-				default:
+				case <-deadline.C:
 					return nil
 				}
 			}
