@@ -14,6 +14,13 @@ import (
 // about this long for the write lock.
 const importBatchTime = 100 * time.Millisecond
 
+// importItem is an item of Import's input, checked as far as it can be
+// without the store.
+type importItem struct {
+	p   prepared
+	err error
+}
+
 // Import creates the jobs that specs yields, each as Submit would and with
 // the same checks, but many to a transaction: each job in a savepoint of
 // its own, so a refused job takes back only itself. A transaction starts
@@ -29,20 +36,16 @@ const importBatchTime = 100 * time.Millisecond
 // when specs ends, or with the store's error or ctx's; the items of the
 // transaction that failed are not reported. Queued jobs wake the worker.
 func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], done func(id string, err error)) error {
-	type item struct {
-		p   prepared
-		err error
-	}
 	// specs is read ahead, beside the transaction, and no transaction
 	// begins before an item is ready: a slow input holds the write lock
 	// for importBatchTime at most.
-	items := make(chan item, 256)
+	items := make(chan importItem, 256)
 	quit := make(chan struct{})
 	defer close(quit)
 	go func() {
 		defer close(items)
 		for spec, err := range specs {
-			it := item{err: err}
+			it := importItem{err: err}
 			if err == nil {
 				it.p = m.prepare(spec) // the checks that need no store, beside the transaction
 			}
@@ -53,13 +56,21 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 			}
 		}
 	}()
+	return m.store.Batches(ctx, func(update func(func(*storage.Tx) error) error) error {
+		return m.importBatches(ctx, items, update, done)
+	})
+}
+
+// importBatches writes the prepared items, a transaction at a time, and
+// reports them.
+func (m *Manager) importBatches(ctx context.Context, items <-chan importItem, update func(func(*storage.Tx) error) error, done func(id string, err error)) error {
 	type outcome struct {
 		id  string
 		err error
 	}
 	var batch []outcome
 	for {
-		var it item
+		var it importItem
 		var ok bool
 		select {
 		case it, ok = <-items:
@@ -71,7 +82,7 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 		}
 		batch = batch[:0]
 		active := false
-		err := m.store.Update(ctx, func(tx *storage.Tx) error {
+		err := update(func(tx *storage.Tx) error {
 			deadline := time.NewTimer(importBatchTime)
 			defer deadline.Stop()
 			for {

@@ -61,9 +61,6 @@ func Open(file string) (*Store, error) {
 		// Deleted rows are overwritten with zeros, so a removed password
 		// stays in no free page; Scrub empties the WAL's older copies.
 		q.Add("_pragma", "secure_delete(1)")
-		// Savepoints (one per job of an import) keep their undo pages in
-		// memory rather than in a temporary file, written page by page.
-		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", lock)
 		return "file:" + file + "?" + q.Encode()
 	}
@@ -191,7 +188,28 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	return s.run(ctx, s.ro, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, fn func(*Tx) error) error {
+// Batches runs fn with a connection of its own for a long series of
+// write transactions, which each call of update runs as Update would. On
+// that connection savepoints keep their undo pages in memory, not in a
+// temporary file written page by page: Import puts each job in one. (Not
+// on every connection: a list's sort would then hold its rows in memory.)
+func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error) error) error) error {
+	conn, err := s.rw.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		return err
+	}
+	// The connection goes back to the pool as it came.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = DEFAULT`)
+	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, f) })
+}
+
+func (s *Store) run(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(*Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

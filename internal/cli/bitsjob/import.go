@@ -100,12 +100,10 @@ func runImport(ctx context.Context, e *env, o importOptions) error {
 		return err
 	}
 	name, in := o.File, e.stdin
-	if o.File == "-" {
-		name = "-"
-	} else {
-		f, err := os.Open(o.File)
+	if name != "-" {
+		f, err := os.Open(name)
 		if err != nil {
-			return &opError{action: "read " + o.File, err: err}
+			return &opError{action: "read " + name, err: err}
 		}
 		defer f.Close()
 		in = f
