@@ -64,8 +64,11 @@ func TestBatchesSavepointsTakeBackOnlyThemselves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var temp int
+	var temp, pages int
 	if err := s.rw.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp); err != nil || temp != 0 {
 		t.Errorf("temp_store %d, %v after Batches; want 0 (default)", temp, err)
+	}
+	if err := s.rw.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 1000 {
+		t.Errorf("wal_autocheckpoint %d, %v after Batches; want 1000 (default)", pages, err)
 	}
 }
