@@ -83,10 +83,16 @@ func BenchmarkScale(b *testing.B) {
 				b.ReportMetric(d.Seconds(), c.name+"-s")
 				b.ReportMetric(float64(rss)/1e6, c.name+"-MB")
 			}
-			b.ReportMetric(idleWorker(b, bin, home, nil), "worker-idle-%")
+			b.ReportMetric(idleWorker(b, bin, home, nil, nil), "worker-idle-%")
 			// 1,000 jobs waiting to retry among the rest: each tried once,
 			// its server refused it, and it waits out its retry delay.
-			b.ReportMetric(idleWorker(b, bin, home, func() { resumeFirst(b, home, 1000) }), "worker-1000-waiting-%")
+			b.ReportMetric(idleWorker(b, bin, home, func() { resumeFirst(b, home, 1000, engine.Props{}) },
+				map[engine.State]int{engine.TransientError: 1000}), "worker-1000-waiting-%")
+			// 1,000 QUEUED among the rest: the first ones take the
+			// background slots and wait on a server that never answers.
+			queued := engine.Props{Proxy: &engine.ProxySettings{Usage: engine.ProxyOverride, List: holdConnections(b)}}
+			b.ReportMetric(idleWorker(b, bin, home, func() { resumeFirst(b, home, 1000, queued) },
+				map[engine.State]int{engine.Connecting: 2, engine.Queued: 998}), "worker-1000-queued-%")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -163,8 +169,9 @@ func fillStore(tb testing.TB, bin string, env []string, home string, n int) (all
 	return float64(n) / (d1 + d2).Seconds(), float64(n-first) / d2.Seconds(), last
 }
 
-// resumeFirst resumes the n oldest jobs of the store at home.
-func resumeFirst(tb testing.TB, home string, n int) {
+// resumeFirst gives the n oldest jobs of the store at home the settings p
+// and resumes them.
+func resumeFirst(tb testing.TB, home string, n int, p engine.Props) {
 	tb.Helper()
 	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
 	if err != nil {
@@ -183,6 +190,9 @@ func resumeFirst(tb testing.TB, home string, n int) {
 		tb.Fatal(err)
 	}
 	for _, id := range ids {
+		if err := m.Set(ctx, id, p); err != nil {
+			tb.Fatal(err)
+		}
 		if err := m.Resume(ctx, id); err != nil {
 			tb.Fatal(err)
 		}
@@ -234,19 +244,50 @@ func runCounted(tb testing.TB, env []string, name string, args ...string) (time.
 }
 
 // idleWorker starts a worker on the store at home, runs then (if any),
-// lets the worker settle, and returns the share of a core it used over the
-// next 10 s.
-func idleWorker(tb testing.TB, bin, home string, then func()) float64 {
+// waits until the store holds the jobs in the states it names, lets the
+// worker settle, and returns the share of a core it used over the next 10 s.
+func idleWorker(tb testing.TB, bin, home string, then func(), settled map[engine.State]int) float64 {
 	tb.Helper()
 	w := startWorker(tb, bin, home)
 	if then != nil {
 		then()
 	}
-	time.Sleep(5 * time.Second) // startup (recovery, the first scan, first tries) is not idling
+	waitStates(tb, home, settled)
+	time.Sleep(5 * time.Second) // startup (recovery, the first reads) is not idling
 	before, at := w.cpuTime(tb), time.Now()
 	time.Sleep(10 * time.Second) // the measurement window
 	share := 100 * (w.cpuTime(tb) - before).Seconds() / time.Since(at).Seconds()
 	w.cmd.Process.Signal(syscall.SIGTERM) // the next measurement starts a worker of its own
 	<-w.done
 	return share
+}
+
+// waitStates waits, for up to two minutes, until the store at home holds
+// at least the given number of jobs in each state.
+func waitStates(tb testing.TB, home string, want map[engine.State]int) {
+	tb.Helper()
+	if len(want) == 0 {
+		return
+	}
+	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer m.Close()
+	var have map[engine.State]int
+	for range 240 {
+		have = map[engine.State]int{}
+		err := m.EachSummary(context.Background(), func(s engine.Summary) error {
+			have[s.State]++
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(want)), func(s engine.State) bool { return have[s] < want[s] }) {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	tb.Fatalf("the jobs never settled: %v, want at least %v", have, want)
 }

@@ -3,16 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/policy"
 	"bits/engine/transport"
 	"bits/storage"
 )
@@ -22,24 +19,26 @@ import (
 // that gives the job's priority nothing at this hour. Both concern network
 // transfers only; local copies always run.
 type gates struct {
-	policy Policy
+	policy policy.Policy
 	limits netpolicy.Limits
 	cost   uint32
 }
 
-// check says why j may not transfer now, or nil.
-func (g gates) check(j *Job) *hresult.Error {
-	if !jobUsesNetwork(j) {
+// check says why j may not transfer now, or nil; network says whether it
+// has a file to move over a network (jobUsesNetwork, which the worker
+// works out once for each revision of the job).
+func (g gates) check(j *Job, network bool) *hresult.Error {
+	if !network {
 		return nil
 	}
-	policy := j.TransferPolicy
-	if policy == 0 {
-		policy = g.policy.TransferPolicy[j.Priority]
+	allowed := j.TransferPolicy
+	if allowed == 0 {
+		allowed = g.policy.TransferPolicy[j.Priority]
 	}
-	if !netpolicy.Allows(policy, g.cost) {
+	if !netpolicy.Allows(allowed, g.cost) {
 		return &hresult.Error{Code: hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, Context: hresult.ContextGeneralQueueManager,
 			Transient: true, Msg: fmt.Sprintf("the network's cost is %s; the job may transfer in %s",
-				netpolicy.FormatCostStates(g.cost), netpolicy.FormatCostStates(policy))}
+				netpolicy.FormatCostStates(g.cost), netpolicy.FormatCostStates(allowed))}
 	}
 	if g.limits.For(netpolicy.Class(j.Priority)) == 0 {
 		return &hresult.Error{Code: hresult.BG_E_BLOCKED_BY_POLICY, Context: hresult.ContextGeneralQueueManager,
@@ -75,7 +74,7 @@ func overNetwork(remote string) bool {
 
 // networkCost is the cost state of the network now: the policy's, else
 // NetworkManager's, else Unrestricted.
-func (w *worker) networkCost(ctx context.Context, p Policy) uint32 {
+func (w *worker) networkCost(ctx context.Context, p policy.Policy) uint32 {
 	if p.NetworkCost != 0 {
 		return p.NetworkCost
 	}
@@ -163,53 +162,4 @@ func hostOf(remote string) string {
 		return ""
 	}
 	return u.Hostname()
-}
-
-// policyFile is the policy file as the worker last read it: it reads it
-// again when the file changes, and keeps the last good policy while the
-// file has an error (which it logs once).
-type policyFile struct {
-	path string
-	log  *slog.Logger
-
-	mu     sync.Mutex
-	policy Policy
-	stamp  string // size, modification time and inode of the file read; "" when missing
-	bad    string // the stamp of a file that did not parse
-}
-
-func newPolicyFile(path string, log *slog.Logger) *policyFile {
-	pf := &policyFile{path: path, log: log, policy: DefaultPolicy(), stamp: "-"}
-	pf.get()
-	return pf
-}
-
-// get returns the policy in force, reading the file again if it changed.
-func (pf *policyFile) get() Policy {
-	pf.mu.Lock()
-	defer pf.mu.Unlock()
-	stamp := ""
-	if fi, err := os.Stat(pf.path); err == nil {
-		// The inode too: SetPolicy renames a new file into place, which a
-		// change of the same size within the clock's grain would hide.
-		ino := uint64(0)
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = st.Ino
-		}
-		stamp = fmt.Sprintf("%d:%d:%d", fi.Size(), fi.ModTime().UnixNano(), ino)
-	}
-	if stamp == pf.stamp || stamp == pf.bad {
-		return pf.policy
-	}
-	p, err := LoadPolicy(pf.path)
-	if err != nil {
-		pf.bad = stamp
-		pf.log.Error("policy file not applied; keeping the last good one", "err", err)
-		return pf.policy
-	}
-	if pf.stamp != "-" {
-		pf.log.Info("policy file read again", "path", pf.path)
-	}
-	pf.policy, pf.stamp, pf.bad = p, stamp, ""
-	return p
 }

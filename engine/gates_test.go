@@ -6,10 +6,11 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/policy"
 )
 
 func TestGates(t *testing.T) {
-	pol := DefaultPolicy()
+	pol := policy.Default()
 	throttle := netpolicy.Bandwidth{Throttle: &netpolicy.Throttle{
 		Window: netpolicy.Window{Days: netpolicy.EveryDay, Start: 23, End: 1}, Rate: 0, Others: netpolicy.Unlimited}}
 	beforeMidnight := time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)
@@ -44,7 +45,7 @@ func TestGates(t *testing.T) {
 		{"the window ended after midnight", job(Low, 0, remote), afterWindow, throttle, netpolicy.CostUnrestricted, 0},
 	} {
 		g := gates{policy: pol, limits: c.b.At(c.at), cost: c.cost}
-		got := g.check(c.j)
+		got := g.check(c.j, jobUsesNetwork(c.j))
 		switch {
 		case c.want == 0 && got != nil:
 			t.Errorf("%s: held back: %v", c.name, got)

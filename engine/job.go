@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"bits/internal/uploadproto"
+	"strconv"
+	"strings"
 	"time"
 
 	"bits/engine/hresult"
@@ -117,6 +120,22 @@ func (j *Job) ReplyName() string {
 	return j.Files[0].LocalName + "." + j.ID + ".reply"
 }
 
+// Method is the HTTP method the job uses: its own, or its type's default,
+// GET for downloads and BITS_POST for uploads.
+func (j *Job) Method() string {
+	if j.HTTPMethod != "" {
+		return j.HTTPMethod
+	}
+	return defaultMethod(j.Type)
+}
+
+func defaultMethod(t JobType) string {
+	if t == Download {
+		return "GET"
+	}
+	return uploadproto.Method
+}
+
 // ClientCert names a client certificate as BITS does: a store and a SHA-1
 // hash, or a store and a subject name.
 type ClientCert struct {
@@ -139,6 +158,29 @@ type Range struct {
 
 // ToEOF is the length of a range that runs to the end of the file.
 const ToEOF = ^uint64(0)
+
+// ParseRanges reads ranges as both command lines take them: OFFSET:LENGTH
+// pairs separated by commas, where LENGTH may be eof, as in
+// 0:100,2000:100,5000:eof. Blanks around a pair are ignored. Overlaps are
+// refused when the file is added, not here.
+func ParseRanges(s string) ([]Range, error) {
+	var out []Range
+	for _, p := range strings.Split(s, ",") {
+		off, length, ok := strings.Cut(strings.TrimSpace(p), ":")
+		o, err := strconv.ParseUint(off, 10, 64)
+		if !ok || err != nil {
+			return nil, invalidArg("range %q is not offset:length", p)
+		}
+		r := Range{Offset: o, Length: ToEOF}
+		if !strings.EqualFold(length, "eof") {
+			if r.Length, err = strconv.ParseUint(length, 10, 64); err != nil || r.Length == ToEOF {
+				return nil, invalidArg("range %q is not offset:length", p)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
 
 // Validation is the state an application gave a transferred file.
 type Validation int

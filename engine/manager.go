@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/storage"
 )
@@ -138,7 +139,7 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 	if opts.Transports.Downloaders == nil {
 		opts.Transports = DefaultTransports()
 	}
-	pol, err := LoadPolicy(PolicyPath())
+	pol, err := policy.Load(policy.Path())
 	if err != nil {
 		return nil, err
 	}
@@ -562,6 +563,20 @@ func (m *Manager) sweepInactive(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// nextInactive returns when the job modified longest ago reaches the job
+// inactivity timeout: when sweepInactive next has work. Zero: no job.
+func (m *Manager) nextInactive(ctx context.Context) (time.Time, error) {
+	var next time.Time
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		oldest, ok, err := tx.OldestModified()
+		if ok {
+			next = time.Unix(0, oldest).Add(m.opts.JobInactivityTimeout)
+		}
+		return err
+	})
+	return next, err
 }
 
 // EachSummary calls fn with every job's Summary, oldest first, from one

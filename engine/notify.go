@@ -18,7 +18,7 @@ const maxNotifyOutput = 64 << 10
 // notifyDue starts the notification programs that are due. Each runs in
 // its own goroutine, at most one per job, so a slow program holds up
 // nothing else.
-func (w *worker) notifyDue(ctx context.Context) (pending bool) {
+func (w *worker) notifyDue(ctx context.Context) (pending bool, next time.Time) {
 	var due []*Job
 	err := w.m.store.View(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.JobsNotifyDue()
@@ -29,13 +29,19 @@ func (w *worker) notifyDue(ctx context.Context) (pending bool) {
 	})
 	if err != nil {
 		w.log.Error("notifications", "err", err)
-		return false
+		return false, time.Time{}
 	}
 	now := w.m.opts.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, j := range due {
-		if now.Before(j.notifyAt) || w.notifying[j.ID] {
+		if now.Before(j.notifyAt) {
+			if next.IsZero() || j.notifyAt.Before(next) {
+				next = j.notifyAt
+			}
+			continue
+		}
+		if w.notifying[j.ID] {
 			continue
 		}
 		w.notifying[j.ID] = true
@@ -46,7 +52,7 @@ func (w *worker) notifyDue(ctx context.Context) (pending bool) {
 			w.mu.Unlock()
 		}()
 	}
-	return len(due) > 0
+	return len(due) > 0, next
 }
 
 // notify runs a job's notification program as BITS does: without a shell,

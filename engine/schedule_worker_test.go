@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"bits/engine"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/internal/testenv"
 )
@@ -299,7 +300,7 @@ func TestMoreSlotsInThePolicyFileStartAWaitingJob(t *testing.T) {
 		t.Fatalf("the second job's origin got GETs %q with one slot", g)
 	}
 
-	if err := engine.SetPolicy(path, "MaxBackgroundTransfers", "2"); err != nil {
+	if err := policy.Set(path, "MaxBackgroundTransfers", "2"); err != nil {
 		t.Fatal(err)
 	}
 	spawn.Nudge(h.m.Home())

@@ -237,6 +237,13 @@ func (p Props) apply(j *Job) error {
 		if runes(*p.CustomHeaders) > MaxCustomHeaders {
 			return tooLong("custom headers", MaxCustomHeaders)
 		}
+		if *p.CustomHeaders != "" {
+			for h := range strings.SplitSeq(*p.CustomHeaders, "\r\n") {
+				if err := CheckHeader(h); err != nil {
+					return err
+				}
+			}
+		}
 		j.CustomHeaders = *p.CustomHeaders
 	}
 	if p.MakeHeadersWriteOnly {
@@ -360,15 +367,27 @@ func (c ClientCert) check() error {
 	return nil
 }
 
+// CheckHeader accepts a custom header of the form Name: value, with a name
+// of HTTP token characters and no line break anywhere. Its error does not
+// repeat the header, which may hold a token.
+func CheckHeader(h string) error {
+	name, _, ok := strings.Cut(h, ":")
+	if !ok || name == "" || strings.ContainsAny(h, "\r\n") {
+		return invalidArg("a header is not of the form Name: value")
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return invalidArg("a header is not of the form Name: value")
+		}
+	}
+	return nil
+}
+
 // setMethod applies BITS' rules for a custom HTTP method: a token, set
 // before the first Resume, not with dynamic content, and it makes the job
 // FOREGROUND for good. The default method is a no-op.
 func setMethod(j *Job, method string) error {
-	def := "GET"
-	if j.Type != Download {
-		def = "BITS_POST"
-	}
-	if method == "" || strings.EqualFold(method, def) {
+	if method == "" || strings.EqualFold(method, defaultMethod(j.Type)) {
 		return nil
 	}
 	if j.Resumed {

@@ -130,26 +130,10 @@ func TestInactiveJobsAreCancelled(t *testing.T) {
 	}
 }
 
-func TestPolicyFile(t *testing.T) {
+// TestPolicyFileLimitsJobs: the Manager takes its limits from the policy
+// file that $BITS_POLICY names.
+func TestPolicyFileLimitsJobs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.conf")
-	os.WriteFile(path, []byte("# limits\nMaxJobsPerUser = 2\nMaxRangesPerFile=3 # few\nJobInactivityTimeout = 7\n"), 0o644)
-	p, err := engine.LoadPolicy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.MaxJobsPerUser != 2 || p.MaxRangesPerFile != 3 || p.MaxFilesPerJob != 200 || p.JobInactivityTimeout != 7*24*time.Hour {
-		t.Errorf("policy = %+v", p)
-	}
-	for _, bad := range []string{"MaxJobsPerUser = 0\n", "MaxJobs = 3\n", "JobInactivityTimeout = 1000\n", "MaxFilesPerJob\n"} {
-		os.WriteFile(path, []byte(bad), 0o644)
-		if _, err := engine.LoadPolicy(path); err == nil {
-			t.Errorf("%q was accepted", bad)
-		}
-	}
-	if p, err := engine.LoadPolicy(filepath.Join(t.TempDir(), "none")); err != nil || p != engine.DefaultPolicy() {
-		t.Errorf("missing file: %+v, %v", p, err)
-	}
-
 	os.WriteFile(path, []byte("MaxJobsPerUser = 1\n"), 0o644)
 	t.Setenv("BITS_POLICY", path)
 	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})

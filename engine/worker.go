@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/storage"
@@ -39,22 +41,37 @@ type WorkerOptions struct {
 	// Lock is the worker lock, already held, when the process that started
 	// this worker handed it over (spawn.InheritedLock); nil takes it.
 	Lock *os.File
+
+	// For tests: turns come on tick instead of every turnInterval, and
+	// turned is called after each turn that a tick started.
+	tick   <-chan time.Time
+	turned func()
 }
 
 // NeverIdle is the IdleTimeout of a worker that never exits by itself.
 const NeverIdle time.Duration = -1
 
-// scanInterval is how often the worker looks at the store without a nudge.
-const scanInterval = time.Second
+// turnInterval is how often the worker takes a turn without a nudge: it
+// looks whether the store changed and decides from what it holds.
+const turnInterval = time.Second
 
 type worker struct {
 	m      *Manager
 	o      WorkerOptions
 	log    *slog.Logger
 	done   chan string // runner finished, by job id
-	policy *policyFile
+	policy *policy.File
 	shaper *netpolicy.Shaper
 	nm     netpolicy.NetworkManager
+
+	changes *storage.Changes
+	// Owned by the main loop: the jobs in the active states as last read,
+	// and when the next notification and inactivity sweep are due.
+	active   map[string]known
+	notifyAt time.Time
+	sweepAt  time.Time
+	notified bool // some notification is due or being retried
+	unread   bool // the last read of the jobs failed
 
 	mu        sync.Mutex
 	running   map[string]*runner
@@ -70,7 +87,30 @@ type runner struct {
 	since    time.Time // when it got its slot
 	stopping bool      // asked to give its slot up
 	stream   atomic.Pointer[netpolicy.Stream]
+	uses     atomic.Pointer[runSettings] // what the transfer was started with
 }
+
+// known is an active job as the worker last read it, at its revision, with
+// what the worker works out from it once rather than at every turn.
+type known struct {
+	rev     int64
+	job     *Job
+	network bool        // jobUsesNetwork
+	uses    runSettings // for a job that moves: what a transfer would use now
+}
+
+// runSettings are the settings a transfer takes when it starts and cannot
+// change on the way: when any differs, the transfer starts again from where
+// it stopped. The job's own bandwidth limit is not among them: the stream
+// takes it at once.
+type runSettings struct {
+	priority  Priority
+	transport transport.Settings
+}
+
+// errSettingsChanged ends a transfer whose job's settings changed; the job
+// goes back to the queue and starts again with them.
+var errSettingsChanged = errors.New("the job's settings changed")
 
 // errPreempted ends a transfer whose slot goes to another job; the job
 // goes back to the queue.
@@ -101,10 +141,10 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	}
 	defer lk.Close()
 
-	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{},
+	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, active: map[string]known{},
 		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},
-		policy: newPolicyFile(PolicyPath(), o.Log)}
-	w.shaper = netpolicy.NewShaper(w.policy.get().YieldTarget)
+		policy: policy.NewFile(policy.Path(), o.Log)}
+	w.shaper = netpolicy.NewShaper(w.policy.Get().YieldTarget)
 	w.shaper.Trace = func(d netpolicy.Direction, s netpolicy.Sample, rate float64) {
 		limit := any(int64(rate))
 		if math.IsInf(rate, 1) {
@@ -122,48 +162,94 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	}
 	w.log.Info("worker started", "home", m.home, "pid", os.Getpid())
 
+	// Every commit to the store, by any process, moves its data version:
+	// the worker reads the store again only then, or when a time it knows
+	// of comes.
+	if w.changes, err = m.store.Changes(ctx); err != nil {
+		return err
+	}
+	defer w.changes.Close()
+
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRunners()
 	go w.shaper.Run(runCtx)
-	tick := time.NewTicker(scanInterval)
+	tick := time.NewTicker(turnInterval)
 	defer tick.Stop()
 	// Idleness is measured on the real clock: it is about this process's
 	// life, not about job times, which follow the injectable one.
 	idleSince := time.Now()
+	changed, ticked := true, false
 	for {
-		if err := m.sweepInactive(runCtx); err != nil {
-			w.log.Error("inactivity sweep", "err", err)
+		if !changed {
+			if changed, err = w.changes.Changed(runCtx); err != nil {
+				w.log.Error("store changes", "err", err)
+				changed = true
+			}
 		}
-		busy, err := w.scan(runCtx)
-		if err != nil {
-			w.log.Error("scan", "err", err)
-		}
-		if w.notifyDue(runCtx) {
-			busy = true
-		}
-		if busy || w.active() > 0 {
+		busy := w.turn(runCtx, changed)
+		if busy || w.runners() > 0 {
 			idleSince = time.Now()
 		} else if o.IdleTimeout != NeverIdle && time.Since(idleSince) >= o.IdleTimeout {
 			w.log.Info("worker idle, exiting")
 			return nil
 		}
+		if ticked && o.turned != nil {
+			o.turned()
+		}
+		changed, ticked = false, false
 		select {
 		case <-ctx.Done():
 			w.log.Info("worker stopping", "reason", context.Cause(ctx))
 			stopRunners()
-			for w.active() > 0 {
+			for w.runners() > 0 {
 				w.finish(<-w.done)
 			}
 			return nil
 		case id := <-w.done:
 			w.finish(id)
+			changed = true
 		case <-nudges:
-		case <-tick.C:
+			changed = true
+		case <-cmp.Or(o.tick, tick.C):
+			ticked = true
 		}
 	}
 }
 
-func (w *worker) active() int {
+// turn is one look at the jobs: the store is read again only when it
+// changed, or for a notification or inactivity sweep whose time came;
+// retries, policy gates and the schedule are decided from what the worker
+// holds in memory. It reports whether any job still needs the worker.
+func (w *worker) turn(ctx context.Context, changed bool) (busy bool) {
+	now := w.m.opts.Now()
+	if changed || due(w.sweepAt, now) {
+		err := w.m.sweepInactive(ctx)
+		if err == nil {
+			w.sweepAt, err = w.m.nextInactive(ctx)
+		}
+		if err != nil {
+			w.log.Error("inactivity sweep", "err", err)
+		}
+	}
+	if changed || w.unread {
+		// A read that failed is tried again at the next turn: the change
+		// that called for it has been counted already.
+		err := w.refresh(ctx)
+		if w.unread = err != nil; w.unread {
+			w.log.Error("reading jobs", "err", err)
+		}
+	}
+	if changed || due(w.notifyAt, now) {
+		w.notified, w.notifyAt = w.notifyDue(ctx)
+	}
+	w.decide(ctx)
+	return len(w.active) > 0 || w.notified
+}
+
+// due says whether a time the worker waits for has come; zero is never.
+func due(at, now time.Time) bool { return !at.IsZero() && !now.Before(at) }
+
+func (w *worker) runners() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.running)
@@ -178,7 +264,8 @@ func (w *worker) finish(id string) {
 // listen accepts nudges on the worker socket: the one systemd passed, or
 // one of its own. The socket is an optimisation: without it (a path too
 // long for a unix socket, or a supervisor's socket while this worker was
-// started by hand) the once-a-second scan still finds every change.
+// started by hand) the once-a-second look at the store's data version
+// still finds every change.
 func (w *worker) listen(ctx context.Context, ln net.Listener) <-chan struct{} {
 	nudges := make(chan struct{}, 1)
 	if ln == nil {
@@ -230,77 +317,120 @@ func (w *worker) recoverJobs(ctx context.Context) error {
 	return nil
 }
 
-// scan looks at every job once: it retries or gives up transient errors
-// whose time has come, holds back jobs the policy does not let run now,
-// stops runners whose job the user changed or whose network went away, and
-// gives the slots to the jobs that the scheduler picks. It reports whether
-// any job still needs the worker.
-func (w *worker) scan(ctx context.Context) (busy bool, err error) {
-	var jobs []*Job
-	err = w.m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.JobsInState(int(Queued), int(Connecting), int(Transferring), int(TransientError))
+// activeStates are the states of the jobs the worker acts on.
+var activeStates = []int{int(Queued), int(Connecting), int(Transferring), int(TransientError)}
+
+// refresh brings w.active up to date with the store: the revisions of the
+// active jobs come from an index, and only the jobs whose revision moved are
+// read again, with their files where the worker needs them.
+func (w *worker) refresh(ctx context.Context) error {
+	return w.m.store.View(ctx, func(tx *storage.Tx) error {
+		revs, err := tx.Revisions(activeStates...)
+		if err != nil {
+			return err
+		}
+		for id := range w.active {
+			if _, ok := revs[id]; !ok {
+				delete(w.active, id)
+			}
+		}
+		var moved []string
+		for id, rev := range revs {
+			if k, ok := w.active[id]; !ok || k.rev != rev {
+				moved = append(moved, id)
+			}
+		}
+		rows, err := tx.JobsByID(moved)
 		if err != nil {
 			return err
 		}
 		var need []string
 		for _, r := range rows {
-			if scanNeedsFiles(r) {
+			if needsFiles(r) {
 				need = append(need, r.ID)
 			}
 		}
 		files, err := tx.FilesOf(need)
-		for _, r := range rows {
-			jobs = append(jobs, fromRow(r, files[r.ID]))
+		if err != nil {
+			return err
 		}
-		return err
+		for _, r := range rows {
+			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
+			k.network = jobUsesNetwork(k.job)
+			if k.job.State == Connecting || k.job.State == Transferring {
+				creds, err := tx.Credentials(r.ID)
+				if err != nil {
+					return err
+				}
+				k.uses = runSettings{priority: k.job.Priority, transport: transportSettings(k.job, creds, w.m.home)}
+			}
+			w.active[r.ID] = k
+		}
+		return nil
 	})
-	if err != nil {
-		return false, err
+}
+
+// decide retries or gives up transient errors whose time has come, holds
+// back jobs the policy does not let run now, stops runners whose job the
+// user changed or whose network went away, and gives the slots to the jobs
+// that the scheduler picks, from the jobs as last read.
+func (w *worker) decide(ctx context.Context) {
+	jobs := make([]known, 0, len(w.active))
+	network := false
+	for _, k := range w.active {
+		jobs = append(jobs, k)
+		network = network || k.network
 	}
+	slices.SortFunc(jobs, func(a, b known) int {
+		return cmp.Or(a.job.Created.Compare(b.job.Created), strings.Compare(a.job.ID, b.job.ID))
+	})
 	now := w.m.opts.Now()
-	pol := w.policy.get()
+	pol := w.policy.Get()
 	limits := pol.Bandwidth.At(now)
 	w.shaper.SetPolicy(limits, pol.Yield, pol.YieldTarget)
 	g := gates{policy: pol, limits: limits, cost: netpolicy.CostUnrestricted}
-	if slices.ContainsFunc(jobs, jobUsesNetwork) {
+	if network {
 		g.cost = w.networkCost(ctx, pol) // NetworkManager is asked only when it matters
 	}
 
-	live := map[string]*Job{}
+	live := map[string]known{} // jobs that may hold a slot
 	var queued []*Job
-	for _, j := range jobs {
-		busy = true
+	for _, k := range jobs {
+		j := k.job
 		switch j.State {
 		case TransientError:
-			w.retryOrGiveUp(ctx, j, now, g)
+			w.retryOrGiveUp(ctx, k, now, g)
 		case Queued:
-			if why := g.check(j); why != nil {
+			if why := g.check(j, k.network); why != nil {
 				w.block(ctx, j.ID, why)
 				continue
 			}
 			queued = append(queued, j)
-			live[j.ID] = j
+			live[j.ID] = k
 		default:
-			live[j.ID] = j
+			live[j.ID] = k
 		}
 	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.forget(jobs)
+	w.forget()
 	var running []slotJob
 	for id, r := range w.running {
-		j := live[id]
-		if cause := w.stopCause(j, r, g); cause != nil {
+		k, ok := live[id]
+		if cause := w.stopCause(k, ok, r, g); cause != nil {
+			if !r.stopping && cause != context.Canceled { // not the usual end: a runner that recorded its end
+				w.log.Info("job stops", "job", id, "why", cause)
+			}
 			r.cancel(cause)
 			r.stopping = true
 		}
 		created := time.Time{}
-		if j != nil {
-			created = j.Created
-			r.priority = j.Priority // the user may change it while the job runs
+		if ok {
+			created = k.job.Created
+			r.priority = k.job.Priority // the user may change it while the job runs
 			if st := r.stream.Load(); st != nil {
-				st.SetLimit(jobLimit(j)) // and its own limit
+				st.SetLimit(jobLimit(k.job)) // and its own limit
 			}
 		}
 		running = append(running, slotJob{id: id, priority: r.priority, since: r.since, created: created, stopping: r.stopping})
@@ -321,7 +451,7 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 	}
 	for _, id := range start {
 		rctx, cancel := context.WithCancelCause(ctx)
-		r := &runner{cancel: cancel, priority: live[id].Priority, since: time.Now()}
+		r := &runner{cancel: cancel, priority: live[id].job.Priority, since: time.Now()}
 		w.running[id] = r
 		w.lastTurn[id] = r.since
 		go func() {
@@ -330,14 +460,13 @@ func (w *worker) scan(ctx context.Context) (busy bool, err error) {
 			w.done <- id
 		}()
 	}
-	return busy, nil
 }
 
-// scanNeedsFiles says whether the scan looks at a job's files: to start or
-// stop it (the gates and the route need them), or to see whether what held
-// it back is gone. A job waiting out its retry delay needs only its times,
-// and a thousand of them cost a scan ten thousand file rows a second.
-func scanNeedsFiles(r storage.Job) bool {
+// needsFiles says whether the worker reads a job's files: to start or stop
+// it (the gates and the route need them), or to see whether what held it
+// back is gone. A job waiting out its retry delay needs only its times, and
+// a thousand of them would cost ten thousand file rows at each read.
+func needsFiles(r storage.Job) bool {
 	if State(r.State) != TransientError {
 		return true
 	}
@@ -350,32 +479,32 @@ func scanNeedsFiles(r storage.Job) bool {
 
 // forget drops what the worker remembers of jobs that are no longer
 // active (their turns and peers), so a long-lived worker does not grow.
-func (w *worker) forget(active []*Job) {
-	keep := map[string]bool{}
-	for _, j := range active {
-		keep[j.ID] = true
-	}
+func (w *worker) forget() {
 	for id := range w.lastTurn {
-		if !keep[id] {
+		if _, ok := w.active[id]; !ok {
 			delete(w.lastTurn, id)
 		}
 	}
 	for id := range w.peers {
-		if !keep[id] {
+		if _, ok := w.active[id]; !ok {
 			delete(w.peers, id)
 		}
 	}
 }
 
 // stopCause says why a running job must stop now, or nil: the user
-// suspended, cancelled or completed it (j is nil: it left the active
-// states), the policy holds it back, or no route leads to its server.
-func (w *worker) stopCause(j *Job, r *runner, g gates) error {
-	if j == nil {
+// suspended, cancelled or completed it (!live: it left the active states),
+// the policy holds it back, its settings changed, or no route leads to its
+// server.
+func (w *worker) stopCause(k known, live bool, r *runner, g gates) error {
+	if !live {
 		return context.Canceled
 	}
-	if why := g.check(j); why != nil {
+	if why := g.check(k.job, k.network); why != nil {
 		return why
+	}
+	if uses := r.uses.Load(); uses != nil && k.job.State != Queued && !reflect.DeepEqual(*uses, k.uses) {
+		return errSettingsChanged
 	}
 	if st := r.stream.Load(); st != nil {
 		if peers := st.Peers(); len(peers) > 0 && netpolicy.Unreachable("", peers) {
@@ -385,7 +514,8 @@ func (w *worker) stopCause(j *Job, r *runner, g gates) error {
 	return nil
 }
 
-func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gates) {
+func (w *worker) retryOrGiveUp(ctx context.Context, k known, now time.Time, g gates) {
+	j := k.job
 	retry := func(why string) {
 		w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
 		w.log.Info(why, "job", j.ID)
@@ -395,7 +525,7 @@ func (w *worker) retryOrGiveUp(ctx context.Context, j *Job, now time.Time, g gat
 		case hresult.BG_E_BLOCKED_BY_COST_TRANSFER_POLICY, hresult.BG_E_BLOCKED_BY_POLICY:
 			// Held back, not failing: it runs as soon as it may, and the
 			// wait does not count against the no-progress timeout.
-			if g.check(j) == nil {
+			if g.check(j, k.network) == nil {
 				retry("the policy lets the job run again")
 			}
 			return
@@ -451,6 +581,7 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 		w.fail(ctx, id, -1, err)
 		return
 	}
+	r.uses.Store(&runSettings{priority: j.Priority, transport: s})
 	jctx := ctx
 	if j.MaxDownloadTime > 0 {
 		left := j.MaxDownloadTime - j.TransferTime

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,7 +76,7 @@ func writeAck(w http.ResponseWriter, status int, h http.Header) {
 	for k, v := range h {
 		out[k] = v
 	}
-	out.Set("BITS-Packet-Type", "Ack")
+	out.Set(uploadproto.HeaderPacketType, uploadproto.PacketAck)
 	out.Set("Content-Length", "0")
 	w.WriteHeader(status)
 }
@@ -87,8 +88,8 @@ func writeRefusal(w http.ResponseWriter, e *refusal, h http.Header) {
 		h = http.Header{}
 	}
 	if e.code != 0 {
-		h.Set("BITS-Error-Code", fmt.Sprintf("0x%08x", e.code))
-		h.Set("BITS-Error-Context", fmt.Sprintf("0x%x", e.context))
+		h.Set(uploadproto.HeaderErrorCode, fmt.Sprintf("0x%08x", e.code))
+		h.Set(uploadproto.HeaderErrorContext, fmt.Sprintf("0x%x", e.context))
 	}
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", formatSeconds(e.retryAfter+time.Second-1)) // rounded up

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
@@ -131,7 +132,7 @@ func (s *Server) authenticate(r *http.Request) (string, bool) {
 // challenge answers 401 with a Basic challenge; to BITS_POST as an Ack.
 func challenge(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="bitsserver", charset="UTF-8"`)
-	if r.Method == methodBITSPost {
+	if r.Method == uploadproto.Method {
 		writeAck(w, http.StatusUnauthorized, nil)
 		return
 	}

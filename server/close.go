@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"net/http"
 	"strconv"
 )
@@ -33,7 +34,7 @@ func (s *Server) closeSession(p *packet) (http.Header, error) {
 		// All bytes are needed, and with notification the application
 		// must have had them. No fragment at all is an empty file.
 		if p.vd.Notify != NotifyNone || sess.Total >= 0 && !sess.complete() {
-			h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+			h.Set(uploadproto.HeaderReceived, strconv.FormatInt(sess.Received, 10))
 			return h, badPacket("Close-Session before the upload is complete")
 		}
 		if err := s.commit(p.vd, sess); err != nil {

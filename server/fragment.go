@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"bits/internal/writeback"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	// An unknown session, a gap and a resend are answered before the body
 	// is looked at: a client asks where to resume with an empty fragment.
 	if first > sess.Received {
-		h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+		h.Set(uploadproto.HeaderReceived, strconv.FormatInt(sess.Received, 10))
 		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "gap before the fragment"}
 	}
 	if last < sess.Received {
@@ -65,7 +66,7 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 		return h, badPacket("only the identity encoding is accepted")
 	}
 	err = s.receive(p, sess, first, last)
-	h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+	h.Set(uploadproto.HeaderReceived, strconv.FormatInt(sess.Received, 10))
 	if err != nil || !sess.complete() || p.vd.Notify == NotifyNone {
 		return h, err
 	}
@@ -81,13 +82,13 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 // Once it has, every resend's 416 names the reply too, so a client that
 // lost track (a restart) learns it from whatever fragment it sends.
 func (s *Server) resend(p *packet, sess *session, h http.Header, last int64) (http.Header, error) {
-	h.Set("BITS-Received-Content-Range", strconv.FormatInt(sess.Received, 10))
+	h.Set(uploadproto.HeaderReceived, strconv.FormatInt(sess.Received, 10))
 	if p.vd.Notify != NotifyNone && last == sess.Total-1 {
 		return s.lastAck(p, sess, h)
 	}
 	if p.vd.Notify != NotifyNone && sess.State == stateReplied {
 		if reply := replyURL(p.r, p.vd, sess); len(reply) <= maxNotifyURL {
-			h.Set("BITS-Reply-URL", reply)
+			h.Set(uploadproto.HeaderReplyURL, reply)
 		}
 	}
 	return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "the fragment holds nothing new"}
@@ -106,7 +107,7 @@ func (s *Server) lastAck(p *packet, sess *session, h http.Header) (http.Header, 
 	if len(reply) > maxNotifyURL {
 		return h, badPacket("the reply URL would be too long")
 	}
-	h.Set("BITS-Reply-URL", reply)
+	h.Set(uploadproto.HeaderReplyURL, reply)
 	return h, nil
 }
 

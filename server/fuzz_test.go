@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"bytes"
 	"io"
 	"net/http"
@@ -110,7 +111,7 @@ func FuzzServeHTTP(f *testing.F) {
 
 		status := w.Code
 		switch r.Method {
-		case methodBITSPost:
+		case uploadproto.Method:
 			if !slices.Contains(packetStatuses, status) {
 				t.Fatalf("BITS_POST answered %d", status)
 			}
@@ -183,7 +184,7 @@ func fuzzRequest(method, target string, body []byte) *http.Request {
 // createForFuzz makes a session for target through the handler and
 // returns its id, or "" when target takes none.
 func createForFuzz(s *Server, target string) string {
-	r := fuzzRequest(methodBITSPost, target, nil)
+	r := fuzzRequest(uploadproto.Method, target, nil)
 	if r == nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"context"
 	"errors"
 	"fmt"
@@ -53,7 +54,7 @@ func (s *Server) notify(p *packet, sess *session) error {
 		}
 		return appRefusal(status, codeHTTPBase+uint32(resp.StatusCode), "the application refused the upload")
 	}
-	if static := resp.Header.Get("BITS-Static-Response-URL"); static != "" {
+	if static := resp.Header.Get(uploadproto.HeaderStaticResponseURL); static != "" {
 		if !validReplyURL(static) {
 			return appRefusal(http.StatusBadGateway, codeInvalidArg, "the application's BITS-Static-Response-URL is not an absolute URL")
 		}
@@ -61,7 +62,7 @@ func (s *Server) notify(p *packet, sess *session) error {
 	} else if err := s.keepReply(vd, sess, resp.Body); err != nil {
 		return err
 	}
-	_, sess.CopyToDestination = resp.Header[http.CanonicalHeaderKey("BITS-Copy-File-To-Destination")]
+	_, sess.CopyToDestination = resp.Header[http.CanonicalHeaderKey(uploadproto.HeaderCopyFileToDestination)]
 	sess.State = stateReplied
 	sess.Updated = s.now()
 	if err := vd.saveSession(sess); err != nil {
@@ -98,7 +99,7 @@ func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session) (*h
 		}
 		return nil, appRefusal(http.StatusBadGateway, codeInvalidArg, err.Error())
 	}
-	req.Header.Set("BITS-Original-Request-URL", sess.URL)
+	req.Header.Set(uploadproto.HeaderOriginalRequestURL, sess.URL)
 	if vd.Notify == NotifyByValue {
 		req.ContentLength = sess.Received
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -107,10 +108,10 @@ func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session) (*h
 		reply := filepath.Join(vd.abs, stateDirName, sess.Key, replyFileName)
 		// The Windows documentation's names, then the protocol
 		// specification's, so applications written to either work.
-		req.Header.Set("BITS-Request-DataFile-Name", data)
-		req.Header.Set("BITS-Response-DataFile-Name", reply)
-		req.Header.Set("BITS-Request-DataEntity-Name", data)
-		req.Header.Set("BITS-Response-DataEntity-Name", reply)
+		req.Header.Set(uploadproto.HeaderRequestDataFileName, data)
+		req.Header.Set(uploadproto.HeaderResponseDataFileName, reply)
+		req.Header.Set(uploadproto.HeaderRequestDataEntityName, data)
+		req.Header.Set(uploadproto.HeaderResponseDataEntityName, reply)
 	}
 	return req, nil
 }

@@ -1,16 +1,13 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"errors"
 	"net/http"
 	"strings"
 )
 
 const (
-	methodBITSPost = "BITS_POST"
-	// protocolUpload15 is the one upload protocol there is: "BITS 1.5
-	// Upload Protocol".
-	protocolUpload15 = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
 	// maxHeaderValue is Windows servers' limit on any header value.
 	maxHeaderValue = 4096
 	// maxProtocols is how many GUIDs BITS-Supported-Protocols may list.
@@ -45,17 +42,18 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 	p := &packet{w: w, r: r, vd: vd, name: name, user: user}
 	var h http.Header
 	var err error
-	kind := strings.ToLower(strings.TrimSpace(r.Header.Get("BITS-Packet-Type")))
-	switch kind {
-	case "ping":
+	kind := strings.TrimSpace(r.Header.Get(uploadproto.HeaderPacketType))
+	is := func(packet string) bool { return strings.EqualFold(kind, packet) } // clients vary the case
+	switch {
+	case is(uploadproto.PacketPing):
 		h = http.Header{}
-	case "create-session":
+	case is(uploadproto.PacketCreateSession):
 		h, err = s.createSession(p)
-	case "fragment":
+	case is(uploadproto.PacketFragment):
 		h, err = s.fragment(p)
-	case "close-session":
+	case is(uploadproto.PacketCloseSession):
 		h, err = s.closeSession(p)
-	case "cancel-session":
+	case is(uploadproto.PacketCancelSession):
 		h, err = s.cancelSession(p)
 	default:
 		err = badPacket("unknown or missing BITS-Packet-Type")
@@ -76,7 +74,7 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 // the file may be stored under its name and that the client is within the
 // session limits, and makes the session.
 func (s *Server) createSession(p *packet) (http.Header, error) {
-	if !offersUpload15(p.r.Header.Get("BITS-Supported-Protocols")) {
+	if !offersUpload15(p.r.Header.Get(uploadproto.HeaderSupportedProtocols)) {
 		return nil, badPacket("no supported protocol offered")
 	}
 	if p.vd.Notify == NotifyNone {
@@ -112,13 +110,13 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 	s.limits.touch(sess.Key, now)
 	s.logf("session %s: %s%s created", sess.Key, p.vd.Prefix, "/"+p.name)
 	h := http.Header{}
-	h.Set("BITS-Protocol", protocolUpload15)
-	h.Set("BITS-Session-Id", sessionID(sess.Key))
+	h.Set(uploadproto.HeaderProtocol, uploadproto.Protocol)
+	h.Set(uploadproto.HeaderSessionID, sessionID(sess.Key))
 	h.Set("Accept-Encoding", "Identity")
 	if s.cfg.HostID != "" {
-		h.Set("BITS-Host-Id", s.cfg.HostID)
+		h.Set(uploadproto.HeaderHostID, s.cfg.HostID)
 		if t := s.cfg.HostIDFallbackTimeout; t > 0 {
-			h.Set("BITS-Host-Id-Fallback-Timeout", formatSeconds(t))
+			h.Set(uploadproto.HeaderHostFallback, formatSeconds(t))
 		}
 	}
 	return h, nil
@@ -132,7 +130,7 @@ func offersUpload15(v string) bool {
 		return false
 	}
 	for _, g := range guids {
-		if strings.EqualFold(g, protocolUpload15) {
+		if strings.EqualFold(g, uploadproto.Protocol) {
 			return true
 		}
 	}
@@ -144,7 +142,7 @@ func offersUpload15(v string) bool {
 // session that never was. Expired sessions are deleted on the spot. The
 // returned header echoes the id; unlock is nil when err is not.
 func (s *Server) openSession(p *packet) (sess *session, h http.Header, unlock func(), err error) {
-	raw := p.r.Header.Get("BITS-Session-Id")
+	raw := p.r.Header.Get(uploadproto.HeaderSessionID)
 	if raw == "" {
 		return nil, nil, nil, badPacket("no BITS-Session-Id")
 	}
@@ -153,7 +151,7 @@ func (s *Server) openSession(p *packet) (sess *session, h http.Header, unlock fu
 		return nil, nil, nil, sessionNotFound()
 	}
 	h = http.Header{}
-	h.Set("BITS-Session-Id", sessionID(key))
+	h.Set(uploadproto.HeaderSessionID, sessionID(key))
 	unlock = s.sessions.lock(key)
 	sess, err = p.vd.loadSession(key)
 	switch {

@@ -13,6 +13,7 @@
 package server
 
 import (
+	"bits/internal/uploadproto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.Method {
-	case methodBITSPost:
+	case uploadproto.Method:
 		s.servePacket(w, r, user)
 	case http.MethodGet, http.MethodHead:
 		if vd, key, ok := s.replyTarget(r.URL.Path); ok {
@@ -133,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		allow := "GET, HEAD"
 		if vd, _ := s.matchVdir(r.URL.Path); vd != nil {
-			allow += ", " + methodBITSPost
+			allow += ", " + uploadproto.Method
 		}
 		w.Header().Set("Allow", allow)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

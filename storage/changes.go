@@ -68,6 +68,19 @@ func (c *Changes) Wait(ctx context.Context, atMost time.Duration) error {
 	}
 }
 
+// Changed reports whether a commit has landed since the last Wait or
+// Changed returned, without waiting.
+func (c *Changes) Changed(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, err := c.version(ctx)
+	if err != nil || v == c.last {
+		return false, err
+	}
+	c.last = v
+	return true, nil
+}
+
 // Close stops following.
 func (c *Changes) Close() error {
 	c.mu.Lock()

@@ -417,6 +417,48 @@ func (t *Tx) JobsNotifyDue() ([]Job, error) {
 	return t.queryJobs(`SELECT ` + jobColumns + ` FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`)
 }
 
+// Revisions returns the revision of every job in any of these states, by
+// id, found through the state index: what tells a reader which jobs changed
+// since it last read them.
+func (t *Tx) Revisions(states ...int) (map[string]int64, error) {
+	in, args := inList(states)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, rev FROM jobs WHERE state IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			return nil, err
+		}
+		out[id] = rev
+	}
+	return out, rows.Err()
+}
+
+// JobsByID returns these jobs, those that exist, oldest first.
+func (t *Tx) JobsByID(ids []string) ([]Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY created_ns, id`, string(b))
+}
+
+// OldestModified returns the earliest modification time of any job, and
+// false when there is none.
+func (t *Tx) OldestModified() (int64, bool, error) {
+	var ns sql.NullInt64
+	err := t.queryRow(`SELECT MIN(modified_ns) FROM jobs`).Scan(&ns)
+	return ns.Int64, ns.Valid, err
+}
+
 // JobsModifiedBefore returns the jobs last modified before ns.
 func (t *Tx) JobsModifiedBefore(ns int64) ([]Job, error) {
 	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE modified_ns < ? ORDER BY modified_ns`, ns)
@@ -454,7 +496,7 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 		set = append(set, strings.TrimSpace(c)+" = ?")
 	}
 	args := append(j.values()[1:], j.ID, from)
-	res, err := t.exec(`UPDATE jobs SET `+strings.Join(set, ", ")+` WHERE id = ? AND state = ?`, args...)
+	res, err := t.exec(`UPDATE jobs SET `+strings.Join(set, ", ")+`, rev = rev + 1 WHERE id = ? AND state = ?`, args...)
 	if err != nil {
 		return false, err
 	}
@@ -465,21 +507,21 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 // TouchJob records that the job made progress: its modification time moves
 // and the no-progress clock stops. It touches no other column.
 func (t *Tx) TouchJob(id string, modifiedNS int64) error {
-	_, err := t.exec(`UPDATE jobs SET modified_ns = ?, transient_since_ns = 0 WHERE id = ?`, modifiedNS, id)
+	_, err := t.exec(`UPDATE jobs SET modified_ns = ?, transient_since_ns = 0, rev = rev + 1 WHERE id = ?`, modifiedNS, id)
 	return err
 }
 
 // AddTransferTime adds d nanoseconds to the time a job has spent
 // transferring.
 func (t *Tx) AddTransferTime(id string, d int64) error {
-	_, err := t.exec(`UPDATE jobs SET transfer_ns = transfer_ns + ? WHERE id = ?`, max(d, 0), id)
+	_, err := t.exec(`UPDATE jobs SET transfer_ns = transfer_ns + ?, rev = rev + 1 WHERE id = ?`, max(d, 0), id)
 	return err
 }
 
 // SetReplyProgress records an upload-reply job's reply: its temporary
 // file and its progress.
 func (t *Tx) SetReplyProgress(id, temp string, total, done int64) error {
-	_, err := t.exec(`UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ? WHERE id = ?`, temp, total, done, id)
+	_, err := t.exec(`UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ?, rev = rev + 1 WHERE id = ?`, temp, total, done, id)
 	return err
 }
 

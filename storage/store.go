@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,8 +35,9 @@ var ErrNotFound = errors.New("storage: not found")
 // processes may open the same file: writes take SQLite's write lock at BEGIN
 // (BEGIN IMMEDIATE), so read-modify-write transactions never interleave.
 type Store struct {
-	rw *sql.DB // BEGIN IMMEDIATE transactions
-	ro *sql.DB // deferred transactions: readers never wait for writers (WAL)
+	rw  *sql.DB // BEGIN IMMEDIATE transactions
+	ro  *sql.DB // deferred transactions: readers never wait for writers (WAL)
+	txs atomic.Int64
 }
 
 // Open opens or creates the database at file (mode 0600) and brings its
@@ -220,9 +222,14 @@ func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error
 	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, f) })
 }
 
+// Transactions is how many read and write transactions s has run: what a
+// process costs the store, counted rather than timed.
+func (s *Store) Transactions() int64 { return s.txs.Load() }
+
 func (s *Store) run(ctx context.Context, db interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
 }, fn func(*Tx) error) error {
+	s.txs.Add(1)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/internal/uploadproto"
 )
 
 // Uploads speak the BITS upload protocol ([MC-BUP]): every request is a
@@ -34,19 +35,19 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 	if err := t.ping(ctx, r); err != nil {
 		return "", err
 	}
-	a, err := t.post(ctx, r, packetCreateSession, func(h nethttp.Header) {
-		h.Set(hdrSupportedProtocols, uploadProtocol)
+	a, err := t.post(ctx, r, uploadproto.PacketCreateSession, func(h nethttp.Header) {
+		h.Set(uploadproto.HeaderSupportedProtocols, uploadproto.Protocol)
 	}, nil)
 	if err != nil {
 		return "", err
 	}
 	if !a.ok() {
-		if err := t.refusal(packetCreateSession, a); err != transport.ErrSessionLost {
+		if err := t.refusal(uploadproto.PacketCreateSession, a); err != transport.ErrSessionLost {
 			return "", err
 		}
-		return "", badAnswer(packetCreateSession, "says the session it was asked to create is unknown")
+		return "", badAnswer(uploadproto.PacketCreateSession, "says the session it was asked to create is unknown")
 	}
-	if a.ack.protocol != "" && !equalGUID(a.ack.protocol, uploadProtocol) {
+	if a.ack.protocol != "" && !equalGUID(a.ack.protocol, uploadproto.Protocol) {
 		return "", hresult.Fatal(hresult.BG_E_CLIENT_SERVER_PROTOCOL_MISMATCH, hresult.ContextRemoteFile,
 			"the server chose the upload protocol %q, which was not offered", a.ack.protocol)
 	}
@@ -55,14 +56,14 @@ func (t *Transport) Begin(ctx context.Context, r *transport.Request, size int64)
 		// speak the upload protocol, and will not start to.
 		return "", hresult.Fatal(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
 			"the server's answer to Create-Session carries no usable %s%s: is the URL on a BITS upload server?",
-			hdrSessionID, invalidHeaders(a.ack))
+			uploadproto.HeaderSessionID, invalidHeaders(a.ack))
 	}
 	k := token{size: size, id: a.ack.session}
 	if a.ack.hostID != "" {
 		// Windows pings the named host first; a host that cannot be
 		// reached is the next packet's to find, with its fallback.
 		k.host, k.fallback = a.ack.hostID, time.Duration(a.ack.hostFallback)*time.Second
-		t.postSession(ctx, r, k, packetPing, nil, nil)
+		t.postSession(ctx, r, k, uploadproto.PacketPing, nil, nil)
 	}
 	return k.String(), nil
 }
@@ -84,12 +85,12 @@ func (t *Transport) Resume(ctx context.Context, r *transport.Request, session st
 	if !ok || t.uploads.isLost(key) {
 		return 0, transport.ErrSessionLost
 	}
-	a, err := t.postSession(ctx, r, k, packetPing, nil, nil)
+	a, err := t.postSession(ctx, r, k, uploadproto.PacketPing, nil, nil)
 	switch {
 	case err != nil:
 		return 0, err
 	case !a.ok():
-		return 0, t.refusal(packetPing, a)
+		return 0, t.refusal(uploadproto.PacketPing, a)
 	}
 	// What an earlier worker sent may have reached past its record: the
 	// server's word is good up to reach.
@@ -120,7 +121,7 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 		return transport.ErrSessionLost
 	}
 	closeSession := func() (answer, error) {
-		return t.postSession(ctx, r, k, packetCloseSession, func(h nethttp.Header) { h.Set(hdrSessionID, k.id) }, nil)
+		return t.postSession(ctx, r, k, uploadproto.PacketCloseSession, func(h nethttp.Header) { h.Set(uploadproto.HeaderSessionID, k.id) }, nil)
 	}
 	st := t.uploads.reply(key)
 	if held, _ := t.uploads.lastHeld(key); reply != nil && st.url == "" && held != k.size {
@@ -140,7 +141,7 @@ func (t *Transport) Commit(ctx context.Context, r *transport.Request, session st
 			return err
 		}
 		if !a.ok() {
-			return t.uploads.noteLost(key, t.refusal(packetCloseSession, a))
+			return t.uploads.noteLost(key, t.refusal(uploadproto.PacketCloseSession, a))
 		}
 		if reply == nil || fetched || a.ack.replyURL == "" {
 			t.uploads.ended(key)
@@ -172,7 +173,7 @@ func (t *Transport) Cancel(ctx context.Context, r *transport.Request, session st
 	if !ok {
 		return nil
 	}
-	a, err := t.postSession(ctx, r, k, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, k.id) }, nil)
+	a, err := t.postSession(ctx, r, k, uploadproto.PacketCancelSession, func(h nethttp.Header) { h.Set(uploadproto.HeaderSessionID, k.id) }, nil)
 	if err != nil {
 		return err
 	}
@@ -186,12 +187,12 @@ func (t *Transport) Cancel(ctx context.Context, r *transport.Request, session st
 }
 
 func (t *Transport) ping(ctx context.Context, r *transport.Request) error {
-	a, err := t.post(ctx, r, packetPing, nil, nil)
+	a, err := t.post(ctx, r, uploadproto.PacketPing, nil, nil)
 	switch {
 	case err != nil:
 		return err
 	case !a.ok():
-		return t.refusal(packetPing, a)
+		return t.refusal(uploadproto.PacketPing, a)
 	}
 	return nil
 }

@@ -9,39 +9,7 @@ import (
 	"time"
 
 	"bits/engine/hresult"
-)
-
-// The BITS upload protocol ([MC-BUP]) on the wire.
-const (
-	methodBITSPost = "BITS_POST"
-	// uploadProtocol is "BITS 1.5 Upload Protocol", the only one defined.
-	uploadProtocol = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
-
-	packetPing          = "Ping"
-	packetCreateSession = "Create-Session"
-	packetFragment      = "Fragment"
-	packetCloseSession  = "Close-Session"
-	packetCancelSession = "Cancel-Session"
-	packetAck           = "Ack"
-
-	hdrPacketType         = "BITS-Packet-Type"
-	hdrSessionID          = "BITS-Session-Id"
-	hdrSupportedProtocols = "BITS-Supported-Protocols"
-	hdrProtocol           = "BITS-Protocol"
-	hdrReceived           = "BITS-Received-Content-Range"
-	// hdrReceivedMisspelt is how some servers spell hdrReceived.
-	hdrReceivedMisspelt = "BITS-Recieved-Content-Range"
-	hdrReplyURL         = "BITS-Reply-URL"
-	hdrErrorCode        = "BITS-Error-Code"
-	// hdrError is [MC-BUP]'s name for hdrErrorCode; real servers send the
-	// latter, but either is accepted.
-	hdrError        = "BITS-Error"
-	hdrErrorContext = "BITS-Error-Context"
-	hdrHostID       = "BITS-Host-Id"
-	hdrHostFallback = "BITS-Host-Id-Fallback-Timeout"
-
-	// maxSessionID bounds a session id, as [MC-BUP] does.
-	maxSessionID = 100
+	"bits/internal/uploadproto"
 )
 
 // ack is what the headers of a server's answer to a packet say. Fields the
@@ -65,21 +33,21 @@ type ack struct {
 func parseAck(h nethttp.Header) ack {
 	a := ack{received: -1}
 	bad := func(name string) { a.invalid = append(a.invalid, name) }
-	a.isAck = strings.EqualFold(strings.TrimSpace(h.Get(hdrPacketType)), packetAck)
-	if v, ok := field(h, hdrSessionID); ok {
+	a.isAck = strings.EqualFold(strings.TrimSpace(h.Get(uploadproto.HeaderPacketType)), uploadproto.PacketAck)
+	if v, ok := field(h, uploadproto.HeaderSessionID); ok {
 		if validSessionID(v) {
 			a.session = v
 		} else {
-			bad(hdrSessionID)
+			bad(uploadproto.HeaderSessionID)
 		}
 	}
-	if v, ok := field(h, hdrProtocol); ok {
+	if v, ok := field(h, uploadproto.HeaderProtocol); ok {
 		a.protocol = v
 	}
-	name := hdrReceived
+	name := uploadproto.HeaderReceived
 	v, ok := field(h, name)
 	if !ok {
-		name = hdrReceivedMisspelt
+		name = uploadproto.HeaderReceivedMisspelt
 		v, ok = field(h, name)
 	}
 	if ok {
@@ -89,31 +57,31 @@ func parseAck(h nethttp.Header) ack {
 			bad(name)
 		}
 	}
-	if v, ok := field(h, hdrReplyURL); ok {
+	if v, ok := field(h, uploadproto.HeaderReplyURL); ok {
 		if v != "" && isFieldValue(v) {
 			a.replyURL = v
 		} else {
-			bad(hdrReplyURL)
+			bad(uploadproto.HeaderReplyURL)
 		}
 	}
-	if v, ok := field(h, hdrHostID); ok {
+	if v, ok := field(h, uploadproto.HeaderHostID); ok {
 		if validHostID(v) {
 			a.hostID = v
 		} else {
-			bad(hdrHostID)
+			bad(uploadproto.HeaderHostID)
 		}
 	}
-	if v, ok := field(h, hdrHostFallback); ok {
+	if v, ok := field(h, uploadproto.HeaderHostFallback); ok {
 		if n, err := parseCount(v); err == nil && n <= maxFallbackSeconds {
 			a.hostFallback = n
 		} else {
-			bad(hdrHostFallback)
+			bad(uploadproto.HeaderHostFallback)
 		}
 	}
-	name = hdrErrorCode
+	name = uploadproto.HeaderErrorCode
 	v, ok = field(h, name)
 	if !ok {
-		name = hdrError
+		name = uploadproto.HeaderError
 		v, ok = field(h, name)
 	}
 	if ok {
@@ -123,11 +91,11 @@ func parseAck(h nethttp.Header) ack {
 			bad(name)
 		}
 	}
-	if v, ok := field(h, hdrErrorContext); ok {
+	if v, ok := field(h, uploadproto.HeaderErrorContext); ok {
 		if c, good := parseErrorContext(v); good {
 			a.errorContext = c
 		} else {
-			bad(hdrErrorContext)
+			bad(uploadproto.HeaderErrorContext)
 		}
 	}
 	return a
@@ -197,7 +165,7 @@ func parseErrorContext(v string) (hresult.Context, bool) {
 // validSessionID accepts what can travel back in a header unchanged: 1 to
 // 100 visible ASCII characters (Windows servers send a GUID in braces).
 func validSessionID(s string) bool {
-	if s == "" || len(s) > maxSessionID {
+	if s == "" || len(s) > uploadproto.MaxSessionID {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -24,6 +24,7 @@ import (
 	"bits/engine/transport"
 	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/uploadproto"
 	"bits/server"
 )
 
@@ -305,10 +306,10 @@ func (s *realServer) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	s.mu.Lock()
 	left, cutting := s.cuts[r.URL.Path]
 	s.mu.Unlock()
-	if cutting && r.Method == methodBITSPost && r.Header.Get(hdrPacketType) == packetFragment && r.ContentLength > 0 {
+	if cutting && r.Method == uploadproto.Method && r.Header.Get(uploadproto.HeaderPacketType) == uploadproto.PacketFragment && r.ContentLength > 0 {
 		r.Body = &cuttingBody{ReadCloser: r.Body, s: s, path: r.URL.Path, left: left, rc: nethttp.NewResponseController(w)}
 	}
-	if r.Method == methodBITSPost {
+	if r.Method == uploadproto.Method {
 		r.Body = &countingBody{ReadCloser: r.Body, n: &s.bodyBytes}
 	}
 	s.srv.ServeHTTP(w, r)

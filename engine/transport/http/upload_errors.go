@@ -7,6 +7,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/internal/uploadproto"
 )
 
 // E_DISK_FULL as the upload protocol's specification writes it (the
@@ -62,7 +63,7 @@ func (t *Transport) refusal(packet string, a answer) error {
 // cancelRefusal is refusal for Cancel-Session, where a session the server
 // does not know is what was wanted.
 func (t *Transport) cancelRefusal(a answer) error {
-	if err := t.refusal(packetCancelSession, a); err != transport.ErrSessionLost {
+	if err := t.refusal(uploadproto.PacketCancelSession, a); err != transport.ErrSessionLost {
 		return err
 	}
 	return nil

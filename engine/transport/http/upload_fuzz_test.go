@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"bits/engine/hresult"
+	"bits/internal/uploadproto"
 )
 
 func TestParseAck(t *testing.T) {
@@ -39,10 +40,10 @@ func TestParseAck(t *testing.T) {
 		{"Unusable", map[string]string{
 			"BITS-Session-Id": "has space", "BITS-Received-Content-Range": "-5", "BITS-Error-Code": "0x1234567890",
 			"BITS-Error-Context": "0x9", "BITS-Reply-URL": "a\x00b",
-		}, ack{received: -1, invalid: []string{hdrSessionID, hdrReceived, hdrReplyURL, hdrErrorCode, hdrErrorContext}}},
-		{"RangeNotFromZero", map[string]string{"BITS-Received-Content-Range": "5-10"}, ack{received: -1, invalid: []string{hdrReceived}}},
-		{"Overflow", map[string]string{"BITS-Received-Content-Range": "0-9223372036854775807"}, ack{received: -1, invalid: []string{hdrReceived}}},
-		{"Signed", map[string]string{"BITS-Received-Content-Range": "+5"}, ack{received: -1, invalid: []string{hdrReceived}}},
+		}, ack{received: -1, invalid: []string{uploadproto.HeaderSessionID, uploadproto.HeaderReceived, uploadproto.HeaderReplyURL, uploadproto.HeaderErrorCode, uploadproto.HeaderErrorContext}}},
+		{"RangeNotFromZero", map[string]string{"BITS-Received-Content-Range": "5-10"}, ack{received: -1, invalid: []string{uploadproto.HeaderReceived}}},
+		{"Overflow", map[string]string{"BITS-Received-Content-Range": "0-9223372036854775807"}, ack{received: -1, invalid: []string{uploadproto.HeaderReceived}}},
+		{"Signed", map[string]string{"BITS-Received-Content-Range": "+5"}, ack{received: -1, invalid: []string{uploadproto.HeaderReceived}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := nethttp.Header{}
@@ -72,16 +73,16 @@ func FuzzParseAck(f *testing.F) {
 				h.Set(name, v)
 			}
 		}
-		receivedName := hdrReceived
+		receivedName := uploadproto.HeaderReceived
 		if misspelt {
-			receivedName = hdrReceivedMisspelt
+			receivedName = uploadproto.HeaderReceivedMisspelt
 		}
-		set(hdrPacketType, packet)
-		set(hdrSessionID, session)
+		set(uploadproto.HeaderPacketType, packet)
+		set(uploadproto.HeaderSessionID, session)
 		set(receivedName, received)
-		set(hdrReplyURL, reply)
-		set(hdrErrorCode, code)
-		set(hdrErrorContext, where)
+		set(uploadproto.HeaderReplyURL, reply)
+		set(uploadproto.HeaderErrorCode, code)
+		set(uploadproto.HeaderErrorContext, where)
 		a := parseAck(h)
 
 		used := func(name, v string, ok bool) {
@@ -89,11 +90,11 @@ func FuzzParseAck(f *testing.F) {
 				t.Errorf("%s: %q was neither used nor listed as unusable", name, v)
 			}
 		}
-		used(hdrSessionID, session, a.session != "")
+		used(uploadproto.HeaderSessionID, session, a.session != "")
 		used(receivedName, received, a.received >= 0)
-		used(hdrReplyURL, reply, a.replyURL != "")
-		used(hdrErrorCode, code, a.errorCode != 0 || isZeroCode(code))
-		used(hdrErrorContext, where, a.errorContext != 0)
+		used(uploadproto.HeaderReplyURL, reply, a.replyURL != "")
+		used(uploadproto.HeaderErrorCode, code, a.errorCode != 0 || isZeroCode(code))
+		used(uploadproto.HeaderErrorContext, where, a.errorContext != 0)
 		switch {
 		case a.received < -1:
 			t.Errorf("received = %d", a.received)
@@ -128,11 +129,11 @@ func FuzzAckRoundTrip(f *testing.F) {
 		}
 		ctx := hresult.Context(where%8 + 1)
 		h := nethttp.Header{}
-		h.Set(hdrPacketType, "Ack")
-		h.Set(hdrSessionID, session)
-		name := hdrReceived
+		h.Set(uploadproto.HeaderPacketType, "Ack")
+		h.Set(uploadproto.HeaderSessionID, session)
+		name := uploadproto.HeaderReceived
 		if misspelt {
-			name = hdrReceivedMisspelt
+			name = uploadproto.HeaderReceivedMisspelt
 		}
 		v := strconv.FormatInt(received, 10)
 		if asRange && received > 0 {
@@ -140,11 +141,11 @@ func FuzzAckRoundTrip(f *testing.F) {
 		}
 		h.Set(name, v)
 		if decimal && code&0x80000000 != 0 {
-			h.Set(hdrErrorCode, strconv.Itoa(int(int32(code))))
+			h.Set(uploadproto.HeaderErrorCode, strconv.Itoa(int(int32(code))))
 		} else {
-			h.Set(hdrErrorCode, fmt.Sprintf("0x%08X", code))
+			h.Set(uploadproto.HeaderErrorCode, fmt.Sprintf("0x%08X", code))
 		}
-		h.Set(hdrErrorContext, fmt.Sprintf("0x%X", int(ctx)))
+		h.Set(uploadproto.HeaderErrorContext, fmt.Sprintf("0x%X", int(ctx)))
 		a := parseAck(h)
 		want := ack{isAck: true, session: session, received: received, errorCode: hresult.Code(code), errorContext: ctx}
 		if fmt.Sprint(a) != fmt.Sprint(want) {

@@ -10,6 +10,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/internal/uploadproto"
 )
 
 // answer is a server's answer to one packet; its body has been read.
@@ -35,11 +36,11 @@ func (a answer) ok() bool { return a.status >= 200 && a.status <= 299 }
 func (t *Transport) post(ctx context.Context, r *transport.Request, packet string, set func(nethttp.Header), body *io.SectionReader) (answer, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := t.newRequest(rctx, methodBITSPost, r)
+	req, err := t.newRequest(rctx, uploadproto.Method, r)
 	if err != nil {
 		return answer{}, err
 	}
-	req.Header.Set(hdrPacketType, packet)
+	req.Header.Set(uploadproto.HeaderPacketType, packet)
 	if set != nil {
 		set(req.Header)
 	}
@@ -74,7 +75,7 @@ func (t *Transport) post(ctx context.Context, r *transport.Request, packet strin
 	}
 	// Acks are empty; a little is read so that the connection can be reused.
 	io.CopyN(io.Discard, resp.Body, 64<<10)
-	if resp.Request != nil && resp.Request.Method != methodBITSPost {
+	if resp.Request != nil && resp.Request.Method != uploadproto.Method {
 		// A 301, 302 or 303 turned the packet into a GET.
 		status := resp.StatusCode
 		if prev := resp.Request.Response; prev != nil {

@@ -11,6 +11,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/internal/uploadproto"
 )
 
 // maxStalls is how many fragments in a row the server may acknowledge
@@ -105,20 +106,20 @@ func (s *sender) run() (int64, error) {
 		switch {
 		case a.status == nethttp.StatusRequestEntityTooLarge && a.ack.errorCode != hresult.BG_E_TOO_LARGE:
 			if !s.sizer.tooLarge(int(n)) {
-				return s.confirmed, s.t.refusal(packetFragment, a)
+				return s.confirmed, s.t.refusal(uploadproto.PacketFragment, a)
 			}
 			continue
 		case !a.ok() && a.status != nethttp.StatusRequestedRangeNotSatisfiable:
-			return s.confirmed, s.t.refusal(packetFragment, a)
+			return s.confirmed, s.t.refusal(uploadproto.PacketFragment, a)
 		}
 		got, end := a.ack.received, s.pos+n
 		switch {
 		case got < 0:
-			return s.confirmed, badAnswer(packetFragment, "carries no usable %s%s", hdrReceived, invalidHeaders(a.ack))
+			return s.confirmed, badAnswer(uploadproto.PacketFragment, "carries no usable %s%s", uploadproto.HeaderReceived, invalidHeaders(a.ack))
 		case got > sent:
 			return s.confirmed, s.untrusted(got, sent)
 		case !a.ok() && got == s.pos:
-			return s.confirmed, badAnswer(packetFragment, "refuses the fragment at %d but expects that very byte", s.pos)
+			return s.confirmed, badAnswer(uploadproto.PacketFragment, "refuses the fragment at %d but expects that very byte", s.pos)
 		}
 		if a.ok() && got == end && end < s.size {
 			// Not the last fragment: its Ack may wait for the server
@@ -133,7 +134,7 @@ func (s *sender) run() (int64, error) {
 		}
 		if got == s.pos {
 			if stalls++; stalls >= maxStalls {
-				return s.confirmed, badAnswer(packetFragment, "acknowledged %d fragments at %d without taking any of their bytes", stalls, s.pos)
+				return s.confirmed, badAnswer(uploadproto.PacketFragment, "acknowledged %d fragments at %d without taking any of their bytes", stalls, s.pos)
 			}
 		} else {
 			stalls = 0
@@ -151,8 +152,8 @@ func (s *sender) run() (int64, error) {
 func (s *sender) send(n int64) (answer, time.Duration, error) {
 	first, last := s.pos, s.pos+n-1
 	began := s.t.now()
-	a, err := s.t.postSession(s.ctx, s.r, s.k, packetFragment, func(h nethttp.Header) {
-		h.Set(hdrSessionID, s.id)
+	a, err := s.t.postSession(s.ctx, s.r, s.k, uploadproto.PacketFragment, func(h nethttp.Header) {
+		h.Set(uploadproto.HeaderSessionID, s.id)
 		h.Set("Content-Range", contentRange(first, last, s.size))
 	}, io.NewSectionReader(s.src, first-s.base, n))
 	return a, s.t.now().Sub(began), err
@@ -162,7 +163,7 @@ func (s *sender) send(n int64) (answer, time.Duration, error) {
 // more than sent were sent to it: what it holds cannot be trusted, so it
 // is cancelled (best effort) and a new one must begin.
 func (s *sender) untrusted(got, sent int64) error {
-	s.t.postSession(s.ctx, s.r, s.k, packetCancelSession, func(h nethttp.Header) { h.Set(hdrSessionID, s.id) }, nil)
+	s.t.postSession(s.ctx, s.r, s.k, uploadproto.PacketCancelSession, func(h nethttp.Header) { h.Set(uploadproto.HeaderSessionID, s.id) }, nil)
 	return fmt.Errorf("%w: %w", transport.ErrSessionLost, hresult.Fatal(hresult.BG_E_INVALID_SERVER_RESPONSE, hresult.ContextRemoteFile,
 		"the server said it holds %d bytes of the upload when only %d were sent to it", got, sent))
 }

@@ -19,6 +19,7 @@ import (
 
 	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/internal/uploadproto"
 )
 
 // bitsServer is an upload server for tests, written from the protocol's
@@ -234,8 +235,8 @@ func (b *bitsServer) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	case r.Method == nethttp.MethodGet && strings.HasPrefix(r.URL.Path, "/replies/"):
 		b.serveReply(sw, strings.TrimPrefix(r.URL.Path, "/replies/"))
 		return
-	case r.Method != methodBITSPost:
-		sw.Header().Set("Allow", methodBITSPost)
+	case r.Method != uploadproto.Method:
+		sw.Header().Set("Allow", uploadproto.Method)
 		sw.WriteHeader(nethttp.StatusMethodNotAllowed)
 		return
 	}
@@ -279,7 +280,7 @@ func (b *bitsServer) answerFault(w nethttp.ResponseWriter, packet string) bool {
 
 func (b *bitsServer) createSession(w nethttp.ResponseWriter, r *nethttp.Request) {
 	offered := strings.FieldsFunc(r.Header.Get("BITS-Supported-Protocols"), func(c rune) bool { return c == ' ' || c == ',' })
-	if !slices.ContainsFunc(offered, func(g string) bool { return strings.EqualFold(g, uploadProtocol) }) {
+	if !slices.ContainsFunc(offered, func(g string) bool { return strings.EqualFold(g, uploadproto.Protocol) }) {
 		refuse(w, 400, hresult.BG_E_CLIENT_SERVER_PROTOCOL_MISMATCH, hresult.ContextRemoteFile)
 		return
 	}
@@ -291,7 +292,7 @@ func (b *bitsServer) createSession(w nethttp.ResponseWriter, r *nethttp.Request)
 	}
 	s := &bitsSession{id: newGUID(), path: r.URL.Path, total: -1}
 	b.sessions[s.id] = s
-	w.Header().Set("BITS-Protocol", strings.ToUpper(uploadProtocol))
+	w.Header().Set("BITS-Protocol", strings.ToUpper(uploadproto.Protocol))
 	w.Header().Set("Accept-Encoding", "Identity")
 	if b.hostID != "" {
 		w.Header().Set("BITS-Host-Id", b.hostID)

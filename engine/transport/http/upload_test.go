@@ -20,6 +20,7 @@ import (
 	"bits/engine/transport"
 	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/uploadproto"
 )
 
 func TestUploadConformance(t *testing.T) {
@@ -75,7 +76,7 @@ func wantUploaded(t *testing.T, b *bitsServer, name string, want []byte) {
 // fragments lists the fragments of the log: their size and status.
 func fragments(reqs []bitsRequest) (sizes []int64, statuses []int) {
 	for _, r := range reqs {
-		if !strings.EqualFold(r.packet, packetFragment) || r.contentRange == "" {
+		if !strings.EqualFold(r.packet, uploadproto.PacketFragment) || r.contentRange == "" {
 			continue
 		}
 		first, last, _, ok := strictRange(r.contentRange)
@@ -113,17 +114,17 @@ func TestUploadPackets(t *testing.T) {
 	reqs := b.requests()
 	var packets []string
 	for _, q := range reqs {
-		if q.method != methodBITSPost {
+		if q.method != uploadproto.Method {
 			t.Errorf("%s packet sent with method %s", q.packet, q.method)
 		}
 		if len(packets) == 0 || packets[len(packets)-1] != q.packet {
 			packets = append(packets, q.packet)
 		}
-		if q.packet == packetFragment && q.expect != "100-continue" {
+		if q.packet == uploadproto.PacketFragment && q.expect != "100-continue" {
 			t.Errorf("fragment %s sent without Expect: 100-continue", q.contentRange)
 		}
 	}
-	want := []string{packetPing, packetCreateSession, packetFragment, packetCloseSession}
+	want := []string{uploadproto.PacketPing, uploadproto.PacketCreateSession, uploadproto.PacketFragment, uploadproto.PacketCloseSession}
 	if !slices.Equal(packets, want) {
 		t.Errorf("packets = %v, want %v", packets, want)
 	}
@@ -386,7 +387,7 @@ func TestUploadServerHoldsMoreThanSent(t *testing.T) {
 	first, _, _, _ := strictRange(reqs[0].contentRange)
 	var second int64 = -1
 	for _, q := range reqs[1:] {
-		if q.packet == packetFragment {
+		if q.packet == uploadproto.PacketFragment {
 			second, _, _, _ = strictRange(q.contentRange)
 			break
 		}
@@ -442,7 +443,7 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 	b.setHook(func(packet string, s *bitsSession) {
 		// Before the third fragment (at 3 MiB), the server loses all but
 		// the first MiB.
-		if packet == packetFragment {
+		if packet == uploadproto.PacketFragment {
 			if n++; n == 3 {
 				s.data = s.data[:1<<20]
 			}
@@ -455,7 +456,7 @@ func TestUploadServerWentBackBeforeTheSource(t *testing.T) {
 	// Once more, but the server now goes back to where this Send began.
 	n = 0
 	b.setHook(func(packet string, s *bitsSession) {
-		if packet == packetFragment {
+		if packet == uploadproto.PacketFragment {
 			if n++; n == 2 {
 				s.data = s.data[:1<<20]
 			}
@@ -619,7 +620,7 @@ func TestUploadResumeSendsOnlyRealFragments(t *testing.T) {
 			t.Errorf("a %s packet went without Content-Length", q.packet)
 		}
 		var first, last, total int64
-		if q.packet == packetFragment {
+		if q.packet == uploadproto.PacketFragment {
 			_, err := fmt.Sscanf(q.contentRange, "bytes %d-%d/%d", &first, &last, &total)
 			if n := q.header.Get("Content-Length"); err != nil || n != strconv.FormatInt(last-first+1, 10) {
 				t.Errorf("a Fragment whose Content-Length %s is not the length of its Content-Range %q", n, q.contentRange)
@@ -734,7 +735,7 @@ func TestUploadReply(t *testing.T) {
 			wantUploaded(t, b, "reply.bin", content)
 			var order []string
 			for _, q := range b.requests() {
-				if q.method == nethttp.MethodGet || q.packet == packetCloseSession {
+				if q.method == nethttp.MethodGet || q.packet == uploadproto.PacketCloseSession {
 					order = append(order, q.method+" "+q.packet)
 				}
 			}
@@ -771,27 +772,27 @@ func TestUploadServerErrors(t *testing.T) {
 		transient bool
 		after     time.Duration
 	}{
-		{"AccessDenied", bitsFault{packetCreateSession, 403, map[string]string{hdrErrorCode: "0x80070005", hdrErrorContext: "0x5"}},
+		{"AccessDenied", bitsFault{uploadproto.PacketCreateSession, 403, map[string]string{uploadproto.HeaderErrorCode: "0x80070005", uploadproto.HeaderErrorContext: "0x5"}},
 			hresult.E_ACCESSDENIED, remote, false, 0},
-		{"UploadsDisabled", bitsFault{packetCreateSession, 501, map[string]string{hdrErrorCode: "0x80070005"}},
+		{"UploadsDisabled", bitsFault{uploadproto.PacketCreateSession, 501, map[string]string{uploadproto.HeaderErrorCode: "0x80070005"}},
 			hresult.E_ACCESSDENIED, remote, false, 0},
-		{"ExistsNoOverwrite", bitsFault{packetCreateSession, 409, map[string]string{hdrErrorCode: "0x80070005", hdrErrorContext: "5"}},
+		{"ExistsNoOverwrite", bitsFault{uploadproto.PacketCreateSession, 409, map[string]string{uploadproto.HeaderErrorCode: "0x80070005", uploadproto.HeaderErrorContext: "5"}},
 			hresult.E_ACCESSDENIED, remote, true, 0},
-		{"TooLarge", bitsFault{packetFragment, 500, map[string]string{hdrErrorCode: "0x80200020", hdrErrorContext: "0x5"}},
+		{"TooLarge", bitsFault{uploadproto.PacketFragment, 500, map[string]string{uploadproto.HeaderErrorCode: "0x80200020", uploadproto.HeaderErrorContext: "0x5"}},
 			hresult.BG_E_TOO_LARGE, remote, false, 0},
-		{"DiskFullAsSpecified", bitsFault{packetFragment, 500, map[string]string{hdrErrorCode: "0x80070112", hdrErrorContext: "0x5"}},
+		{"DiskFullAsSpecified", bitsFault{uploadproto.PacketFragment, 500, map[string]string{uploadproto.HeaderErrorCode: "0x80070112", uploadproto.HeaderErrorContext: "0x5"}},
 			hresult.E_DISK_FULL, remote, true, 0},
-		{"ApplicationTimeout", bitsFault{packetFragment, 408, map[string]string{hdrErrorCode: "0x80070112", hdrErrorContext: "0x7"}},
+		{"ApplicationTimeout", bitsFault{uploadproto.PacketFragment, 408, map[string]string{uploadproto.HeaderErrorCode: "0x80070112", uploadproto.HeaderErrorContext: "0x7"}},
 			hresult.E_DISK_FULL, app, true, 0},
-		{"ApplicationRefused", bitsFault{packetFragment, 403, map[string]string{hdrError: "0x80004005", hdrErrorContext: "0x7"}},
+		{"ApplicationRefused", bitsFault{uploadproto.PacketFragment, 403, map[string]string{uploadproto.HeaderError: "0x80004005", uploadproto.HeaderErrorContext: "0x7"}},
 			hresult.E_FAIL, app, false, 0},
-		{"ApplicationFailed", bitsFault{packetCloseSession, 500, map[string]string{hdrErrorCode: "-2147467259", hdrErrorContext: "7"}},
+		{"ApplicationFailed", bitsFault{uploadproto.PacketCloseSession, 500, map[string]string{uploadproto.HeaderErrorCode: "-2147467259", uploadproto.HeaderErrorContext: "7"}},
 			hresult.E_FAIL, app, true, 0},
-		{"BadRequest", bitsFault{packetFragment, 400, map[string]string{hdrErrorCode: "0x80070057", hdrErrorContext: "0x5"}},
+		{"BadRequest", bitsFault{uploadproto.PacketFragment, 400, map[string]string{uploadproto.HeaderErrorCode: "0x80070057", uploadproto.HeaderErrorContext: "0x5"}},
 			hresult.E_INVALIDARG, remote, false, 0},
-		{"PlainStatus", bitsFault{packetPing, 404, nil}, hresult.HTTP(404), remote, false, 0},
-		{"Busy", bitsFault{packetPing, 503, map[string]string{"Retry-After": "30"}}, hresult.HTTP(503), remote, true, 30 * time.Second},
-		{"UnusableCode", bitsFault{packetPing, 502, map[string]string{hdrErrorCode: "oops", hdrErrorContext: "0x99"}},
+		{"PlainStatus", bitsFault{uploadproto.PacketPing, 404, nil}, hresult.HTTP(404), remote, false, 0},
+		{"Busy", bitsFault{uploadproto.PacketPing, 503, map[string]string{"Retry-After": "30"}}, hresult.HTTP(503), remote, true, 30 * time.Second},
+		{"UnusableCode", bitsFault{uploadproto.PacketPing, 502, map[string]string{uploadproto.HeaderErrorCode: "oops", uploadproto.HeaderErrorContext: "0x99"}},
 			hresult.HTTP(502), remote, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -823,17 +824,17 @@ func TestUploadBadAnswers(t *testing.T) {
 		code      hresult.Code
 		transient bool
 	}{
-		{"NoSession", bitsFault{packetCreateSession, 200, nil}, hresult.BG_E_INVALID_SERVER_RESPONSE, false},
-		{"BadSession", bitsFault{packetCreateSession, 200, map[string]string{hdrSessionID: strings.Repeat("x", 101)}},
+		{"NoSession", bitsFault{uploadproto.PacketCreateSession, 200, nil}, hresult.BG_E_INVALID_SERVER_RESPONSE, false},
+		{"BadSession", bitsFault{uploadproto.PacketCreateSession, 200, map[string]string{uploadproto.HeaderSessionID: strings.Repeat("x", 101)}},
 			hresult.BG_E_INVALID_SERVER_RESPONSE, false},
-		{"OtherProtocol", bitsFault{packetCreateSession, 200, map[string]string{hdrSessionID: "{a}", hdrProtocol: "{00000000-0000-0000-0000-000000000000}"}},
+		{"OtherProtocol", bitsFault{uploadproto.PacketCreateSession, 200, map[string]string{uploadproto.HeaderSessionID: "{a}", uploadproto.HeaderProtocol: "{00000000-0000-0000-0000-000000000000}"}},
 			hresult.BG_E_CLIENT_SERVER_PROTOCOL_MISMATCH, false},
-		{"NoReceivedRange", bitsFault{packetFragment, 200, nil}, hresult.BG_E_INVALID_SERVER_RESPONSE, true},
+		{"NoReceivedRange", bitsFault{uploadproto.PacketFragment, 200, nil}, hresult.BG_E_INVALID_SERVER_RESPONSE, true},
 		// More than was sent: the session cannot be trusted (Send also
 		// says it is lost, so that the engine begins a new one).
-		{"ReceivedPastTheEnd", bitsFault{packetFragment, 200, map[string]string{hdrReceived: "20001"}},
+		{"ReceivedPastTheEnd", bitsFault{uploadproto.PacketFragment, 200, map[string]string{uploadproto.HeaderReceived: "20001"}},
 			hresult.BG_E_INVALID_SERVER_RESPONSE, false},
-		{"Redirected", bitsFault{packetPing, 302, map[string]string{"Location": "/elsewhere"}}, hresult.HTTP(302), false},
+		{"Redirected", bitsFault{uploadproto.PacketPing, 302, map[string]string{"Location": "/elsewhere"}}, hresult.HTTP(302), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBITSServer(t, false, nil)
@@ -940,7 +941,7 @@ func TestUploadCancel(t *testing.T) {
 	if err := tr.Cancel(ctx, r, "not a token"); err != nil {
 		t.Errorf("Cancel of a token that names no session = %v; want nil", err)
 	}
-	b.fault(bitsFault{packetCancelSession, 503, nil})
+	b.fault(bitsFault{uploadproto.PacketCancelSession, 503, nil})
 	wantHR(t, tr.Cancel(ctx, r, session), hresult.HTTP(503), true)
 }
 
@@ -1015,7 +1016,7 @@ func TestUploadHostID(t *testing.T) {
 	reqs := b.requests()
 	for i, q := range reqs {
 		wantHost := node.Listener.Addr().String()
-		if i == 0 || q.packet == packetCreateSession {
+		if i == 0 || q.packet == uploadproto.PacketCreateSession {
 			wantHost = r.URL.Host // Ping and Create-Session go to the farm
 		}
 		if q.host != wantHost {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -117,7 +116,7 @@ type addFileWithRangesOptions struct {
 }
 
 func bindAddFileWithRanges(ctx context.Context, e *env, c call) error {
-	ranges, err := parseRanges(c.args[3])
+	ranges, err := engine.ParseRanges(c.args[3])
 	if err != nil {
 		return &actionError{action: "add file to job", err: err}
 	}
@@ -134,28 +133,6 @@ func runAddFileWithRanges(ctx context.Context, e *env, o addFileWithRangesOption
 	}
 	fmt.Fprintf(e.stdout, "Added %s -> %s to job.\n", o.Remote, o.Local)
 	return nil
-}
-
-// parseRanges reads offset:length pairs separated by commas; the length
-// eof runs to the end of the file: 0:100,2000:100,5000:eof. Overlaps are
-// the engine's to refuse.
-func parseRanges(s string) ([]engine.Range, error) {
-	var out []engine.Range
-	for _, p := range strings.Split(s, ",") {
-		off, length, ok := strings.Cut(p, ":")
-		o, err := strconv.ParseUint(off, 10, 64)
-		if !ok || err != nil {
-			return nil, invalidArg("range %q is not offset:length", p)
-		}
-		r := engine.Range{Offset: o, Length: engine.ToEOF}
-		if !strings.EqualFold(length, "eof") {
-			if r.Length, err = strconv.ParseUint(length, 10, 64); err != nil || r.Length == engine.ToEOF {
-				return nil, invalidArg("range %q is not offset:length", p)
-			}
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 type replacePrefixOptions struct {

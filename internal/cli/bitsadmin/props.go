@@ -94,7 +94,7 @@ var (
 		}
 		return "none"
 	})
-	fieldHTTPMethod        = plain(httpMethod)
+	fieldHTTPMethod        = plain((*engine.Job).Method)
 	fieldSecurityFlags     = plain(func(j *engine.Job) string { return strconv.FormatUint(uint64(j.SecurityFlags), 10) })
 	fieldClientCertificate = plain(func(j *engine.Job) string { return clientCertLine(j.ClientCert) })
 	fieldACLFlags          = plain(func(j *engine.Job) string { return aclLetters(j.ACLFlags) })

@@ -194,29 +194,13 @@ func bindSetCustomHeaders(ctx context.Context, e *env, c call) error {
 			Props: engine.Props{CustomHeaders: &none}, Done: "Custom headers removed."})
 	}
 	for _, h := range headers {
-		if !validHeader(h) {
-			// The header is not echoed: it may hold a token.
-			return &actionError{action: action, err: invalidArg("a header is not of the form Name: value")}
+		if err := engine.CheckHeader(h); err != nil {
+			return &actionError{action: action, err: err}
 		}
 	}
 	joined := strings.Join(headers, "\r\n")
 	return runSetProps(ctx, e, propSetOptions{Job: c.args[0], Action: action,
 		Props: engine.Props{CustomHeaders: &joined}, Done: fmt.Sprintf("%d custom header(s) set.", len(headers))})
-}
-
-// validHeader accepts `Name: value` with a name of HTTP token characters
-// and no line break anywhere.
-func validHeader(h string) bool {
-	name, _, ok := strings.Cut(h, ":")
-	if !ok || name == "" || strings.ContainsAny(h, "\r\n") {
-		return false
-	}
-	for _, c := range name {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
-			return false
-		}
-	}
-	return true
 }
 
 // customHeaders splits the job's CRLF-separated headers into lines.
@@ -233,18 +217,6 @@ func customHeaders(j *engine.Job) []string {
 func bindMakeHeadersWriteOnly(ctx context.Context, e *env, c call) error {
 	return runSetProps(ctx, e, propSetOptions{Job: c.args[0], Action: "make custom headers write-only",
 		Props: engine.Props{MakeHeadersWriteOnly: true}, Done: "Custom headers are now write-only."})
-}
-
-// httpMethod is the job's HTTP method: GET, or BITS_POST for uploads,
-// when none was set.
-func httpMethod(j *engine.Job) string {
-	switch {
-	case j.HTTPMethod != "":
-		return j.HTTPMethod
-	case j.Type == engine.Download:
-		return "GET"
-	}
-	return "BITS_POST"
 }
 
 // certLocations are the certificate store locations, in the order of

@@ -116,7 +116,7 @@ func writeSettings(w io.Writer, j *engine.Job) {
 			fmt.Fprintf(w, "\t%s\n", h)
 		}
 	}
-	fmt.Fprintf(w, "HTTP METHOD: %s SECURITY FLAGS: %d\n", httpMethod(j), j.SecurityFlags)
+	fmt.Fprintf(w, "HTTP METHOD: %s SECURITY FLAGS: %d\n", j.Method(), j.SecurityFlags)
 	fmt.Fprintf(w, "CLIENT CERTIFICATE: %s\n", clientCertLine(j.ClientCert))
 	fmt.Fprintf(w, "CREDENTIALS: %s\n", credentialsLine(j.Credentials))
 	fmt.Fprintf(w, "HELPER TOKEN: %s HELPER TOKEN FLAGS: %s\n", orNone(j.HelperToken), helperFlags(j.HelperTokenFlags))

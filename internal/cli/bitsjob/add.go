@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
+	"bits/engine/hresult"
 )
 
 type addOptions struct {
@@ -39,8 +40,8 @@ holds them one after another.`,
 				if len(o.Files) != 1 {
 					return usageErr("--ranges applies to one file")
 				}
-				if o.Ranges, err = parseRanges(ranges); err != nil {
-					return usageErr("--ranges: %v", err)
+				if o.Ranges, err = engine.ParseRanges(ranges); err != nil {
+					return usageErr("--ranges: %s", hresult.From(err).Msg)
 				}
 			}
 			return runAdd(cmd.Context(), e, o)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
+	"bits/engine/policy"
 	"bits/engine/spawn"
 )
 
@@ -29,12 +30,12 @@ type configJSON struct {
 }
 
 func newConfigCmd(e *env) *cobra.Command {
-	file := engine.PolicyPath()
+	file := policy.Path()
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show or change the policy: limits, scheduling, bandwidth, network cost",
 		Long: `Show every setting of the policy file with its value, or change one. The file
-is ` + engine.DefaultPolicyFile + ` unless $BITS_POLICY names another; changing it
+is ` + policy.DefaultFile + ` unless $BITS_POLICY names another; changing it
 takes root when it is the default one. A running worker applies a change within
 a second. docs/policy.md describes each setting.`,
 		Example: `  bitsjob config
@@ -43,7 +44,7 @@ a second. docs/policy.md describes each setting.`,
   bitsjob config unset WorkLimitLow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			settings, err := engine.PolicySettings(file)
+			settings, err := policy.Settings(file)
 			if err != nil {
 				return &opError{action: "read the policy file", err: err}
 			}
@@ -93,7 +94,7 @@ a second. docs/policy.md describes each setting.`,
 
 // findSetting returns the setting called name, in any case.
 func findSetting(file, name string) (settingJSON, error) {
-	settings, err := engine.PolicySettings(file)
+	settings, err := policy.Settings(file)
 	if err != nil {
 		return settingJSON{}, &opError{action: "read the policy file", err: err}
 	}
@@ -111,8 +112,8 @@ func (e *env) setSetting(file, name, value string) error {
 	if _, err := findSetting(file, name); err != nil {
 		return err
 	}
-	if err := engine.SetPolicy(file, name, value); err != nil {
-		var bad *engine.SettingError
+	if err := policy.Set(file, name, value); err != nil {
+		var bad *policy.SettingError
 		if errors.As(err, &bad) {
 			return usageErr("%v", err)
 		}
@@ -132,7 +133,7 @@ func (e *env) setSetting(file, name, value string) error {
 	return writeJSON(e.stdout, s)
 }
 
-func (e *env) printSettings(w io.Writer, file string, settings []engine.PolicySetting) error {
+func (e *env) printSettings(w io.Writer, file string, settings []policy.Setting) error {
 	if e.json {
 		out := configJSON{SchemaVersion: SchemaVersion, File: file, Settings: []settingJSON{}}
 		for _, s := range settings {

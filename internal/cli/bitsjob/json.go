@@ -204,7 +204,7 @@ func toJSON(j *engine.Job) jobJSON {
 		ProxyList:       nonNil(strings.Fields(j.ProxyList)), ProxyBypassList: nonNil(strings.Fields(j.ProxyBypassList)),
 		NotifyFlags: j.NotifyFlags, NotifyCmdLine: []string{},
 		CustomHeaders: splitHeaders(j.CustomHeaders), CustomHeadersWriteOnly: j.HeadersWriteOnly,
-		HttpMethod:    httpMethod(j),
+		HttpMethod:    j.Method(),
 		SecurityFlags: j.SecurityFlags, ACLFlags: j.ACLFlags, PeerCachingFlags: j.PeerCachingFlags,
 		HelperTokenAccount: j.HelperToken, HelperTokenFlags: j.HelperTokenFlags,
 		ReplyFileName: j.ReplyFileName, Dynamic: j.Dynamic,
@@ -269,17 +269,6 @@ func splitHeaders(h string) []string {
 		}
 	}
 	return out
-}
-
-// httpMethod is the method the job uses: its own, or the default of its type.
-func httpMethod(j *engine.Job) string {
-	switch {
-	case j.HTTPMethod != "":
-		return j.HTTPMethod
-	case j.Type == engine.Download:
-		return "GET"
-	}
-	return "BITS_POST"
 }
 
 // writeJSON prints v as one line of JSON: every document bitsjob prints is

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"bits/engine"
+	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 )
 
@@ -153,9 +154,8 @@ func (s *settings) props(fs *pflag.FlagSet) (engine.Props, error) {
 			hs = nil
 		}
 		for _, h := range hs {
-			if !validHeader(h) {
-				// The header is not echoed: it may hold a token.
-				return p, usageErr("--custom-header: a header is not of the form Name: value")
+			if err := engine.CheckHeader(h); err != nil {
+				return p, usageErr("--custom-header: %s", hresult.From(err).Msg)
 			}
 		}
 		h := strings.Join(hs, "\r\n")
@@ -233,19 +233,4 @@ func spaceList(vals []string) string {
 // empty reports whether p changes nothing.
 func empty(p engine.Props) bool {
 	return p == (engine.Props{})
-}
-
-// validHeader accepts `Name: value` with a name of HTTP token characters
-// and no line break anywhere.
-func validHeader(h string) bool {
-	name, _, ok := strings.Cut(h, ":")
-	if !ok || name == "" || strings.ContainsAny(h, "\r\n") {
-		return false
-	}
-	for _, c := range name {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
-			return false
-		}
-	}
-	return true
 }

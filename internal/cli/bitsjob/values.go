@@ -114,29 +114,6 @@ func parseCredentialKey(s string) (engine.AuthTarget, engine.AuthScheme, error) 
 	return target, scheme, nil
 }
 
-// parseRanges reads OFFSET:LENGTH,... where LENGTH may be eof.
-func parseRanges(s string) ([]engine.Range, error) {
-	var out []engine.Range
-	for _, part := range strings.Split(s, ",") {
-		off, length, ok := strings.Cut(strings.TrimSpace(part), ":")
-		if !ok {
-			return nil, fmt.Errorf("%q is not OFFSET:LENGTH", part)
-		}
-		o, err := strconv.ParseUint(off, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an offset", off)
-		}
-		l := engine.ToEOF
-		if !strings.EqualFold(length, "eof") {
-			if l, err = strconv.ParseUint(length, 10, 64); err != nil {
-				return nil, fmt.Errorf("%q is not a length", length)
-			}
-		}
-		out = append(out, engine.Range{Offset: o, Length: l})
-	}
-	return out, nil
-}
-
 // joinCommandLine makes a notification parameter string from a program and
 // its arguments, quoted so that the engine splits it back into the same
 // words: blanks separate, double quotes group, \" is a quote. As in BITS,

@@ -43,14 +43,6 @@ func TestMatchName(t *testing.T) {
 }
 
 func TestParseValues(t *testing.T) {
-	if r, err := parseRanges("0:100, 200:eof"); err != nil || !slices.Equal(r, []engine.Range{{Offset: 0, Length: 100}, {Offset: 200, Length: engine.ToEOF}}) {
-		t.Errorf("parseRanges = %v, %v", r, err)
-	}
-	for _, bad := range []string{"", "1", "x:1", "1:y", "1:2,"} {
-		if _, err := parseRanges(bad); err == nil {
-			t.Errorf("parseRanges(%q) accepted", bad)
-		}
-	}
 	for s, want := range map[string]uint32{"o": 1, "OG": 3, "d,s": 12, "ogds": 15, "0x3": 3, "5": 5} {
 		if got, err := parseACLFlags(s); err != nil || got != want {
 			t.Errorf("parseACLFlags(%q) = %d, %v", s, got, err)

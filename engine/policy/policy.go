@@ -1,14 +1,20 @@
-package engine
+// Package policy reads and writes the policy file: what Windows keeps in
+// the BITS group policies (job limits, scheduling, bandwidth limits on
+// schedules, yielding, network cost), as "Name = value" lines.
+package policy
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"bits/engine/netpolicy"
@@ -45,36 +51,36 @@ type Policy struct {
 	TransferPolicy [4]uint32
 }
 
-// DefaultPolicyFile is where the policy lives unless $BITS_POLICY names
+// DefaultFile is where the policy lives unless $BITS_POLICY names
 // another file.
-const DefaultPolicyFile = "/etc/bits/policy.conf"
+const DefaultFile = "/etc/bits/policy.conf"
 
-// PolicyPath returns the policy file to read.
-func PolicyPath() string {
+// Path returns the policy file to read.
+func Path() string {
 	if p := os.Getenv("BITS_POLICY"); p != "" {
 		return p
 	}
-	return DefaultPolicyFile
+	return DefaultFile
 }
 
-// DefaultPolicy returns the policy of a missing file.
-func DefaultPolicy() Policy {
-	p, _ := buildPolicy(nil)
+// Default returns the policy of a missing file.
+func Default() Policy {
+	p, _ := build(nil)
 	return p
 }
 
-// A PolicySetting is one name of the policy file with its value.
-type PolicySetting struct {
+// A Setting is one name of the policy file with its value.
+type Setting struct {
 	Name  string
 	Value string // as the file has it, else the default
 	Set   bool   // the file sets it
 	Help  string
 }
 
-// policySetting describes one name: its default, and how it lands in a
+// setting describes one name: its default, and how it lands in a
 // Policy. Settings that only make sense together (a schedule's window and
 // its limits) are assembled after every line is read.
-type policySetting struct {
+type setting struct {
 	name, def, help string
 	apply           func(p *Policy, b *bandwidthParts, v string) error
 }
@@ -94,7 +100,7 @@ type bandwidthParts struct {
 	maintSet       bool
 }
 
-var policySettings = []policySetting{
+var settings = []setting{
 	{"MaxJobsPerUser", "60", "jobs a user may have", positive(func(p *Policy, v int) { p.MaxJobsPerUser = v })},
 	{"MaxFilesPerJob", "200", "files a job may have", positive(func(p *Policy, v int) { p.MaxFilesPerJob = v })},
 	{"MaxRangesPerFile", "500", "ranges a file may have", positive(func(p *Policy, v int) { p.MaxRangesPerFile = v })},
@@ -228,15 +234,15 @@ func kbps(field func(*bandwidthParts) *netpolicy.Kbps) func(*Policy, *bandwidthP
 	}
 }
 
-func workLimit(name, what string, field func(*bandwidthParts) *netpolicy.Kbps) policySetting {
-	return policySetting{name, "unlimited", "Kbps for " + what + " (0 blocks them)", func(p *Policy, b *bandwidthParts, v string) error {
+func workLimit(name, what string, field func(*bandwidthParts) *netpolicy.Kbps) setting {
+	return setting{name, "unlimited", "Kbps for " + what + " (0 blocks them)", func(p *Policy, b *bandwidthParts, v string) error {
 		b.workSet = b.workSet || v != "unlimited"
 		return kbps(field)(p, b, v)
 	}}
 }
 
-func maintLimit(name, prio string, c netpolicy.Class) policySetting {
-	return policySetting{name, "unlimited", "Kbps for " + prio + " jobs in maintenance hours (0 blocks them)", func(_ *Policy, b *bandwidthParts, v string) error {
+func maintLimit(name, prio string, c netpolicy.Class) setting {
+	return setting{name, "unlimited", "Kbps for " + prio + " jobs in maintenance hours (0 blocks them)", func(_ *Policy, b *bandwidthParts, v string) error {
 		k, err := netpolicy.ParseKbps(v)
 		b.maint[c] = k
 		b.maintSet = b.maintSet || v != "unlimited"
@@ -244,8 +250,8 @@ func maintLimit(name, prio string, c netpolicy.Class) policySetting {
 	}}
 }
 
-func transferPolicy(name, prio string, i int) policySetting {
-	return policySetting{name, "PolicyUnrestricted", "cost states " + prio + " jobs that set no transfer policy may transfer in", func(p *Policy, _ *bandwidthParts, v string) error {
+func transferPolicy(name, prio string, i int) setting {
+	return setting{name, "PolicyUnrestricted", "cost states " + prio + " jobs that set no transfer policy may transfer in", func(p *Policy, _ *bandwidthParts, v string) error {
 		c, err := netpolicy.ParseCostStates(v)
 		if err != nil || c&0xFF == 0 {
 			return fmt.Errorf("%q is not a transfer policy", v)
@@ -255,21 +261,21 @@ func transferPolicy(name, prio string, i int) policySetting {
 	}}
 }
 
-func findSetting(name string) *policySetting {
-	for i := range policySettings {
-		if strings.EqualFold(policySettings[i].name, name) {
-			return &policySettings[i]
+func findSetting(name string) *setting {
+	for i := range settings {
+		if strings.EqualFold(settings[i].name, name) {
+			return &settings[i]
 		}
 	}
 	return nil
 }
 
-// buildPolicy applies every setting, from values where the file has it,
+// build applies every setting, from values where the file has it,
 // else from its default.
-func buildPolicy(values map[string]string) (Policy, error) {
+func build(values map[string]string) (Policy, error) {
 	var p Policy
 	var b bandwidthParts
-	for _, s := range policySettings {
+	for _, s := range settings {
 		v, ok := values[s.name]
 		if !ok {
 			v = s.def
@@ -291,9 +297,9 @@ func buildPolicy(values map[string]string) (Policy, error) {
 	return p, nil
 }
 
-// readPolicyFile returns the file's lines and its settings by name. A
+// readFile returns the file's lines and its settings by name. A
 // missing file has none.
-func readPolicyFile(path string) (lines []string, values map[string]string, err error) {
+func readFile(path string) (lines []string, values map[string]string, err error) {
 	values = map[string]string{}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -305,7 +311,7 @@ func readPolicyFile(path string) (lines []string, values map[string]string, err 
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		lines = append(lines, sc.Text())
-		name, value, ok, err := parsePolicyLine(sc.Text())
+		name, value, ok, err := parseLine(sc.Text())
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
@@ -316,9 +322,9 @@ func readPolicyFile(path string) (lines []string, values map[string]string, err 
 	return lines, values, sc.Err()
 }
 
-// parsePolicyLine reads "Name = value # comment"; ok is false for a blank
+// parseLine reads "Name = value # comment"; ok is false for a blank
 // or comment line. The name comes back as the setting spells it.
-func parsePolicyLine(line string) (name, value string, ok bool, err error) {
+func parseLine(line string) (name, value string, ok bool, err error) {
 	text, _, _ := strings.Cut(line, "#")
 	if strings.TrimSpace(text) == "" {
 		return "", "", false, nil
@@ -335,36 +341,36 @@ func parsePolicyLine(line string) (name, value string, ok bool, err error) {
 	return s.name, value, true, nil
 }
 
-// LoadPolicy reads path over the defaults. A missing file is no error: it
+// Load reads path over the defaults. A missing file is no error: it
 // means every default. A bad line is, so a typo never passes unnoticed.
-func LoadPolicy(path string) (Policy, error) {
-	_, values, err := readPolicyFile(path)
+func Load(path string) (Policy, error) {
+	_, values, err := readFile(path)
 	if err != nil {
-		return DefaultPolicy(), err
+		return Default(), err
 	}
-	p, err := buildPolicy(values)
+	p, err := build(values)
 	if err != nil {
-		return DefaultPolicy(), fmt.Errorf("%s: %w", path, err)
+		return Default(), fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
 }
 
-// PolicySettings lists every setting with its value in the file at path.
-func PolicySettings(path string) ([]PolicySetting, error) {
-	_, values, err := readPolicyFile(path)
+// Settings lists every setting with its value in the file at path.
+func Settings(path string) ([]Setting, error) {
+	_, values, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := buildPolicy(values); err != nil {
+	if _, err := build(values); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var out []PolicySetting
-	for _, s := range policySettings {
+	var out []Setting
+	for _, s := range settings {
 		v, set := values[s.name]
 		if !set {
 			v = s.def
 		}
-		out = append(out, PolicySetting{Name: s.name, Value: v, Set: set, Help: s.help})
+		out = append(out, Setting{Name: s.name, Value: v, Set: set, Help: s.help})
 	}
 	return out, nil
 }
@@ -375,11 +381,11 @@ type SettingError struct{ Err error }
 func (e *SettingError) Error() string { return e.Err.Error() }
 func (e *SettingError) Unwrap() error { return e.Err }
 
-// SetPolicy sets one setting in the file at path, or removes it (back to
+// Set sets one setting in the file at path, or removes it (back to
 // its default) when value is empty. The new file is checked as a whole
 // before it replaces the old one, in one rename, so a running worker never
 // reads half a change and a bad value leaves the file as it was.
-func SetPolicy(path, name, value string) error {
+func Set(path, name, value string) error {
 	s := findSetting(name)
 	if s == nil {
 		return &SettingError{fmt.Errorf("unknown setting %q", name)}
@@ -388,14 +394,14 @@ func SetPolicy(path, name, value string) error {
 	if strings.ContainsAny(value, "#\n\r") {
 		return &SettingError{fmt.Errorf("%s: a value cannot hold '#' or a line break", s.name)}
 	}
-	lines, values, err := readPolicyFile(path)
+	lines, values, err := readFile(path)
 	if err != nil {
 		return err
 	}
 	var out []string
 	done := false
 	for _, l := range lines {
-		if n, _, ok, _ := parsePolicyLine(l); ok && n == s.name {
+		if n, _, ok, _ := parseLine(l); ok && n == s.name {
 			if value != "" && !done {
 				out = append(out, s.name+" = "+value)
 			}
@@ -412,7 +418,7 @@ func SetPolicy(path, name, value string) error {
 	} else {
 		values[s.name] = value
 	}
-	if _, err := buildPolicy(values); err != nil {
+	if _, err := build(values); err != nil {
 		return &SettingError{err}
 	}
 	return writeFileAtomic(path, []byte(strings.Join(out, "\n")+"\n"), 0o644)
@@ -453,4 +459,54 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// File is the policy file as the worker last read it: it reads it
+// again when the file changes, and keeps the last good policy while the
+// file has an error (which it logs once).
+type File struct {
+	path string
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	policy Policy
+	stamp  string // size, modification time and inode of the file read; "" when missing
+	bad    string // the stamp of a file that did not parse
+}
+
+// NewFile reads the policy file at path; errors go to log.
+func NewFile(path string, log *slog.Logger) *File {
+	pf := &File{path: path, log: log, policy: Default(), stamp: "-"}
+	pf.Get()
+	return pf
+}
+
+// Get returns the policy in force, reading the file again if it changed.
+func (pf *File) Get() Policy {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	stamp := ""
+	if fi, err := os.Stat(pf.path); err == nil {
+		// The inode too: Set renames a new file into place, which a
+		// change of the same size within the clock's grain would hide.
+		ino := uint64(0)
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		stamp = fmt.Sprintf("%d:%d:%d", fi.Size(), fi.ModTime().UnixNano(), ino)
+	}
+	if stamp == pf.stamp || stamp == pf.bad {
+		return pf.policy
+	}
+	p, err := Load(pf.path)
+	if err != nil {
+		pf.bad = stamp
+		pf.log.Error("policy file not applied; keeping the last good one", "err", err)
+		return pf.policy
+	}
+	if pf.stamp != "-" {
+		pf.log.Info("policy file read again", "path", pf.path)
+	}
+	pf.policy, pf.stamp, pf.bad = p, stamp, ""
+	return p
 }

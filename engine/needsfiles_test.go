@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestScanNeedsFiles: a job waiting out its retry delay is scanned without
+// TestNeedsFiles: a job waiting out its retry delay is read without
 // its files; one held back by the policy or a lost network is not, since
 // what decides whether it may go again is in them.
-func TestScanNeedsFiles(t *testing.T) {
+func TestNeedsFiles(t *testing.T) {
 	for _, c := range []struct {
 		state State
 		code  hresult.Code
@@ -23,8 +23,8 @@ func TestScanNeedsFiles(t *testing.T) {
 		{TransientError, hresult.BG_E_NETWORK_DISCONNECTED, true},
 	} {
 		r := storage.Job{State: int(c.state), ErrorCode: int64(c.code)}
-		if got := scanNeedsFiles(r); got != c.want {
-			t.Errorf("scanNeedsFiles(%s, %#x) = %v, want %v", c.state, uint32(c.code), got, c.want)
+		if got := needsFiles(r); got != c.want {
+			t.Errorf("needsFiles(%s, %#x) = %v, want %v", c.state, uint32(c.code), got, c.want)
 		}
 	}
 }
