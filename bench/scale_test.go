@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +35,10 @@ import (
 //     10 s (goal: under 0.5 %); then with 1,000 of the jobs resumed, which
 //     fail at once (nothing listens at their URL) and wait to retry (goal:
 //     under 3 %);
-//   - the rate at which the engine creates the jobs (Manager.Submit, one
-//     transaction each).
+//   - the rate at which `bitsjob import` creates the jobs from JSON Lines
+//     as `bitsjob get --json` prints them (goal: 10,000 jobs/s): over all
+//     of them, and for the last tenth, imported into the store that holds
+//     the rest.
 func BenchmarkScale(b *testing.B) {
 	curl := needTool(b, "curl")
 	bin := buildPrograms(b)
@@ -43,8 +50,9 @@ func BenchmarkScale(b *testing.B) {
 				b.Fatal(err)
 			}
 			env := append(os.Environ(), "BITS_HOME="+home, "BITS_POLICY="+policy, "BITS_WORKER_IDLE=0")
-			rate, last := fillStore(b, home, n)
-			b.ReportMetric(rate, "create-jobs/s")
+			all, intoFull, last := fillStore(b, bin, env, home, n)
+			b.ReportMetric(all, "import-jobs/s")
+			b.ReportMetric(intoFull, "import-into-full-jobs/s")
 
 			ref := medianRun(b, env, curl, "--version")
 			b.ReportMetric(ref.Seconds()*1000, "curl-version-ms")
@@ -90,35 +98,75 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// fillStore creates n SUSPENDED jobs of 10 files in the store at home
-// through the engine, and returns the rate and the last job's GUID.
-func fillStore(tb testing.TB, home string, n int) (jobsPerSecond float64, last string) {
+// fillStore creates n SUSPENDED jobs of 10 files in the store at home with
+// `bitsjob import`, from JSON Lines in the shape `bitsjob get --json` prints,
+// in two runs: nine tenths into the empty store, then the last tenth into
+// the store that holds them. It returns the rate over all the jobs and the
+// rate of the second run, and the last job's GUID.
+func fillStore(tb testing.TB, bin string, env []string, home string, n int) (all, intoFull float64, last string) {
 	tb.Helper()
-	m, err := engine.Open(engine.Options{Home: home, MaxJobsPerUser: n + 1000, StartWorker: func(string) error { return nil }})
+	out := filepath.Join(home, "out")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	job := filepath.Join(bin, "bitsjob")
+	// A real job's line is the template: every field, as printed.
+	scratch := exec.Command(job, "create", "--json", "--name", "template", "http://127.0.0.1:9/t", filepath.Join(out, "t"))
+	scratch.Env = append(slices.Clone(env), "BITS_HOME="+tb.TempDir())
+	line, err := scratch.Output()
 	if err != nil {
+		tb.Fatalf("bitsjob create: %v", err)
+	}
+	var tmpl map[string]any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // BytesTotal's 2^64-1 stays as printed
+	if err := dec.Decode(&tmpl); err != nil {
 		tb.Fatal(err)
 	}
-	defer m.Close()
-	ctx := context.Background()
-	if err := os.Mkdir(filepath.Join(home, "out"), 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	start := time.Now()
-	for i := range n {
-		spec := engine.JobSpec{Name: fmt.Sprintf("job-%d", i), Type: engine.Download}
-		for k := range 10 {
-			spec.Files = append(spec.Files, engine.FileSpec{
-				Remote: fmt.Sprintf("http://127.0.0.1:9/%d/%d.bin", i, k),
-				Local:  filepath.Join(home, "out", fmt.Sprintf("%d-%d.bin", i, k)),
-			})
-		}
-		j, err := m.Submit(ctx, spec)
+	file := tmpl["FileList"].([]any)[0].(map[string]any)
+	first := n - n/10
+	write := func(name string, from, to int) string {
+		path := filepath.Join(tb.TempDir(), name)
+		f, err := os.Create(path)
 		if err != nil {
-			tb.Fatalf("job %d: %v", i, err)
+			tb.Fatal(err)
 		}
-		last = j.ID
+		w := bufio.NewWriter(f)
+		enc := json.NewEncoder(w)
+		for i := from; i < to; i++ {
+			files := make([]any, 10)
+			for k := range files {
+				fj := maps.Clone(file)
+				fj["RemoteName"] = fmt.Sprintf("http://127.0.0.1:9/%d/%d.bin", i, k)
+				fj["LocalName"] = filepath.Join(out, fmt.Sprintf("%d-%d.bin", i, k))
+				files[k] = fj
+			}
+			last = fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", rand.Uint32(), rand.Uint32()&0xffff, rand.Uint32()&0xfff, rand.Uint32()&0xfff, i)
+			tmpl["JobId"], tmpl["DisplayName"], tmpl["FilesTotal"], tmpl["FileList"] = strings.ToLower(last), fmt.Sprintf("job-%d", i), 10, files
+			if err := enc.Encode(tmpl); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			tb.Fatal(err)
+		}
+		return path
 	}
-	return float64(n) / time.Since(start).Seconds(), last
+	run := func(path string, jobs int) time.Duration {
+		cmd := exec.Command(job, "import", path)
+		cmd.Env = env
+		start := time.Now()
+		got, err := cmd.CombinedOutput()
+		d := time.Since(start)
+		if want := fmt.Sprintf("%d jobs created, 0 refused\n", jobs); err != nil || string(got) != want {
+			tb.Fatalf("bitsjob import: %v\n%s", err, got)
+		}
+		return d
+	}
+	most, rest := write("most.ndjson", 0, first), write("rest.ndjson", first, n)
+	d1 := run(most, first)
+	d2 := run(rest, n-first)
+	return float64(n) / (d1 + d2).Seconds(), float64(n-first) / d2.Seconds(), last
 }
 
 // resumeFirst gives the n oldest jobs of the store at home the settings p

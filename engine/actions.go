@@ -65,8 +65,9 @@ func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) err
 // checkSpecs checks and cleans what a file's names and ranges must be on
 // their own, whatever the job.
 func (m *Manager) checkSpecs(specs []FileSpec) error {
+	folders := folderChecks{}
 	for i := range specs {
-		if err := m.checkSpec(&specs[i]); err != nil {
+		if err := m.checkSpec(&specs[i], folders); err != nil {
 			return err
 		}
 	}
@@ -79,6 +80,8 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 	if j.State.Final() {
 		return errStateRefused("files cannot be added to a job in state " + j.State.String())
 	}
+	rows := make([]storage.File, 0, len(specs))
+	writable := folderChecks{}
 	for _, sp := range specs {
 		if j.Type != Download && len(j.Files) > 0 {
 			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
@@ -91,7 +94,7 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
 		}
 		if j.Type == Download {
-			if err := checkWritable(sp.Local); err != nil {
+			if err := writable.check(filepath.Dir(sp.Local), checkWritableFolder); err != nil {
 				return err
 			}
 		} else {
@@ -107,18 +110,16 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 		}
 		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
 		j.Files = append(j.Files, f)
-		if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
-			return err
-		}
+		rows = append(rows, fileRow(j.ID, f))
 	}
-	return nil
+	return tx.InsertFiles(rows)
 }
 
-func (m *Manager) checkSpec(sp *FileSpec) error {
+func (m *Manager) checkSpec(sp *FileSpec, folders folderChecks) error {
 	if err := checkRemote(sp.Remote); err != nil {
 		return err
 	}
-	local, err := checkLocal(sp.Local)
+	local, err := checkLocalIn(sp.Local, folders)
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,11 @@ func checkSource(local string) error {
 	return nil
 }
 
-func checkLocal(local string) (string, error) {
+func checkLocal(local string) (string, error) { return checkLocalIn(local, nil) }
+
+// checkLocalIn is checkLocal with the folders already checked in the same
+// call: the files of a job are often in one folder.
+func checkLocalIn(local string, folders folderChecks) (string, error) {
 	if !filepath.IsAbs(local) {
 		return "", invalidArg("%q is not an absolute path", local)
 	}
@@ -275,18 +280,22 @@ func checkLocal(local string) (string, error) {
 	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
 		return "", invalidArg("%q is a folder", local)
 	}
-	dir := filepath.Dir(local)
+	return local, folders.check(filepath.Dir(local), checkFolder)
+}
+
+func checkFolder(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
-		return "", &hresult.Error{Code: hresult.E_PATH_NOT_FOUND, Context: hresult.ContextLocalFile,
+		return &hresult.Error{Code: hresult.E_PATH_NOT_FOUND, Context: hresult.ContextLocalFile,
 			Msg: fmt.Sprintf("folder %q does not exist", dir)}
 	}
-	return local, nil
+	return nil
 }
 
 // checkWritable checks that a download can create its files beside local.
-func checkWritable(local string) error {
-	dir := filepath.Dir(local)
+func checkWritable(local string) error { return checkWritableFolder(filepath.Dir(local)) }
+
+func checkWritableFolder(dir string) error {
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return &hresult.Error{Code: hresult.E_ACCESSDENIED, Context: hresult.ContextLocalFile,
 			Msg: fmt.Sprintf("cannot create files in %q", dir)}
@@ -294,32 +303,50 @@ func checkWritable(local string) error {
 	return nil
 }
 
+// folderChecks remembers the outcome of a check of each folder, for the
+// files of one call. A nil map remembers nothing.
+type folderChecks map[string]error
+
+func (f folderChecks) check(dir string, check func(string) error) error {
+	if err, ok := f[dir]; ok {
+		return err
+	}
+	err := check(dir)
+	if f != nil {
+		f[dir] = err
+	}
+	return err
+}
+
 // Resume starts or restarts a job. A job with no files cannot be resumed;
 // a job that is already active is left alone. When no worker runs and none
 // can be started, the job is resumed all the same (it waits in QUEUED for
 // the next worker) and the error, CO_E_SERVER_EXEC_FAILURE, says why.
 func (m *Manager) Resume(ctx context.Context, id string) error {
-	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
-		if len(j.Files) == 0 && !j.State.Final() {
-			return &hresult.Error{Code: hresult.BG_E_EMPTY, Msg: "the job has no files"}
-		}
-		if j.State == Transferred && allComplete(j) {
-			return nil // nothing left to move
-		}
-		if err := m.fire(j, EvResume); err != nil {
-			return err
-		}
-		j.Resumed = true
-		if j.State == Queued {
-			j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
-			j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time
-		}
-		return nil
-	})
+	j, err := m.change(ctx, id, func(_ *storage.Tx, j *Job) error { return m.resume(j) })
 	if err != nil {
 		return err
 	}
 	return m.wake(j)
+}
+
+// resume applies Resume to j in memory.
+func (m *Manager) resume(j *Job) error {
+	if len(j.Files) == 0 && !j.State.Final() {
+		return &hresult.Error{Code: hresult.BG_E_EMPTY, Msg: "the job has no files"}
+	}
+	if j.State == Transferred && allComplete(j) {
+		return nil // nothing left to move
+	}
+	if err := m.fire(j, EvResume); err != nil {
+		return err
+	}
+	j.Resumed = true
+	if j.State == Queued {
+		j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
+		j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time
+	}
+	return nil
 }
 
 func allComplete(j *Job) bool {

@@ -305,14 +305,22 @@ func (m *Manager) newJob(name string, typ JobType) (*Job, error) {
 	if len([]rune(name)) > MaxDisplayName {
 		return nil, &hresult.Error{Code: hresult.BG_E_STRING_TOO_LONG, Msg: "display name longer than 256 characters"}
 	}
+	j := NewJobTemplate(typ)
 	now := m.opts.Now()
+	j.ID, j.DisplayName, j.Owner, j.Created, j.Modified = m.opts.NewID(), name, m.opts.Owner, now, now
+	return j, nil
+}
+
+// NewJobTemplate is a new job of this type as Create makes it, before it
+// has a GUID, a name, an owner or times: BITS' defaults, which a front end
+// compares settings with.
+func NewJobTemplate(typ JobType) *Job {
 	return &Job{
-		ID: m.opts.NewID(), DisplayName: name, Type: typ, State: Suspended, Priority: Normal,
-		Owner: m.opts.Owner, Created: now, Modified: now,
+		Type: typ, State: Suspended, Priority: Normal,
 		MinRetryDelay: DefaultMinRetryDelay, NoProgressTimeout: DefaultNoProgressTimeout,
 		MaxDownloadTime: DefaultMaxDownloadTime, NotifyFlags: DefaultNotifyFlags,
 		Reply: Reply{BytesTotal: SizeUnknown},
-	}, nil
+	}
 }
 
 // checkJobLimit refuses one more job when the user has the most allowed.

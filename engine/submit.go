@@ -2,17 +2,25 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"bits/storage"
 )
 
 // JobSpec is a whole job: what Create, Set and AddFiles would make in turn.
 type JobSpec struct {
+	// ID is the job's GUID in upper case without braces; empty mints a
+	// new one. A GUID that a job in the store has already is refused.
+	ID   string
 	Name string
 	Type JobType
 	// Settings are applied in order, as that many Set calls would be.
 	Settings []Props
 	Files    []FileSpec
+	// Resume queues the job once it is made, as Resume would; otherwise it
+	// starts SUSPENDED, as from Create.
+	Resume bool
 }
 
 // SubmitStep is the part of a JobSpec that a submission refused.
@@ -22,6 +30,7 @@ const (
 	StepCreate   SubmitStep = iota // the name, the type, the limit on jobs
 	StepSettings                   // one of Settings
 	StepFiles                      // one of Files
+	StepResume                     // the Resume asked for
 )
 
 // SubmitError says which part of a submission was refused, so a front end
@@ -38,32 +47,15 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 
 // Submit creates a whole job, its settings and its files, in one
 // transaction: the store holds it complete or not at all, whatever is
-// refused and wherever the process is killed. It checks what Create, Set and
-// AddFiles check, in that order, and the job starts SUSPENDED as from
-// Create; Resume starts it.
+// refused and wherever the process is killed. It checks what Create, Set,
+// AddFiles and Resume check, in that order.
 func (m *Manager) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
-	j, err := m.newJob(spec.Name, spec.Type)
-	if err != nil {
-		return nil, &SubmitError{Step: StepCreate, Err: err}
-	}
+	p := m.prepare(spec)
 	var out *Job
-	err = m.store.Update(ctx, func(tx *storage.Tx) error {
-		if err := m.checkJobLimit(tx); err != nil {
-			return &SubmitError{Step: StepCreate, Err: err}
-		}
-		for i, p := range spec.Settings {
-			if err := p.apply(j); err != nil {
-				return &SubmitError{Step: StepSettings, Setting: i, Err: err}
-			}
-		}
-		if err := tx.InsertJob(toRow(j)); err != nil {
+	err := m.store.Update(ctx, func(tx *storage.Tx) error {
+		j, err := m.insert(tx, p)
+		if err != nil {
 			return err
-		}
-		if err := m.checkSpecs(spec.Files); err != nil {
-			return &SubmitError{Step: StepFiles, Err: err}
-		}
-		if err := m.addFiles(tx, j, spec.Files); err != nil {
-			return &SubmitError{Step: StepFiles, Err: err}
 		}
 		out, err = loadPublic(tx, j.ID)
 		return err
@@ -71,5 +63,76 @@ func (m *Manager) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A worker that cannot start is the front end's to report: every
+	// command ends with EnsureWorker, which says so.
+	m.wake(out)
 	return out, nil
+}
+
+// prepared is a JobSpec checked as far as it can be without the store, so
+// that Import does that work outside its transactions.
+type prepared struct {
+	job    *Job       // the new job, its settings applied
+	files  []FileSpec // checked and cleaned
+	given  bool       // the spec named the job's GUID
+	resume bool
+	err    *SubmitError // the first refusal
+}
+
+func (m *Manager) prepare(spec JobSpec) prepared {
+	j, err := m.newJob(spec.Name, spec.Type)
+	if err != nil {
+		return prepared{err: &SubmitError{Step: StepCreate, Err: err}}
+	}
+	if spec.ID != "" {
+		if g, ok := ParseGUID("{" + spec.ID + "}"); !ok || g != spec.ID {
+			return prepared{err: &SubmitError{Step: StepCreate, Err: invalidArg("%q is not a GUID in upper case without braces", spec.ID)}}
+		}
+		j.ID = spec.ID
+	}
+	p := prepared{job: j, files: slices.Clone(spec.Files), given: spec.ID != "", resume: spec.Resume}
+	for i, s := range spec.Settings {
+		if err := s.apply(j); err != nil {
+			p.err = &SubmitError{Step: StepSettings, Setting: i, Err: err}
+			return p
+		}
+	}
+	if err := m.checkSpecs(p.files); err != nil {
+		p.err = &SubmitError{Step: StepFiles, Err: err}
+	}
+	return p
+}
+
+// insert writes a prepared job into tx, after the checks that need the
+// store. A refusal is a *SubmitError; any other error is the store's. On a
+// refusal tx may hold part of the job: the caller rolls it back (Submit its
+// transaction, Import its savepoint).
+func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
+	if p.err != nil && p.err.Step == StepCreate {
+		return nil, p.err
+	}
+	j := p.job
+	if err := m.checkJobLimit(tx); err != nil {
+		return nil, &SubmitError{Step: StepCreate, Err: err}
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err := tx.InsertJob(toRow(j)); errors.Is(err, storage.ErrExists) && p.given {
+		return nil, &SubmitError{Step: StepCreate, Err: invalidArg("a job {%s} exists already", j.ID)}
+	} else if err != nil {
+		return nil, err
+	}
+	if err := m.addFiles(tx, j, p.files); err != nil {
+		return nil, &SubmitError{Step: StepFiles, Err: err}
+	}
+	if p.resume {
+		if err := m.resume(j); err != nil {
+			return nil, &SubmitError{Step: StepResume, Err: err}
+		}
+		if _, err := tx.UpdateJob(toRow(j), int(Suspended)); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }

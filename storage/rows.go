@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Job is a row of the jobs table. Times are Unix nanoseconds, durations
@@ -120,16 +123,82 @@ func (f *File) fields() []any {
 		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified, &f.TempID, &f.UploadReach}
 }
 
+func (f File) values() []any {
+	return []any{f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete,
+		f.Validator, f.Ranges, f.Validation, f.Session, f.Verified, f.TempID, f.UploadReach}
+}
+
 // Tx is one transaction. Its methods are the only SQL in the project.
 type Tx struct {
 	ctx context.Context
 	tx  *sql.Tx
+	// stmts holds the statements prepared in this transaction, by their
+	// text: a transaction that creates thousands of jobs compiles each of
+	// its statements once.
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns the statement q, prepared on its first use in t. The
+// transaction closes it when it ends.
+func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := t.tx.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[q] = s
+	return s, nil
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	s, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(t.ctx, args...)
+}
+
+// scanner is a row to read, or the error that prevented the query.
+type scanner interface{ Scan(dest ...any) error }
+
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }
+
+func (t *Tx) queryRow(q string, args ...any) scanner {
+	s, err := t.stmt(q)
+	if err != nil {
+		return failedRow{err}
+	}
+	return s.QueryRowContext(t.ctx, args...)
+}
+
+// Savepoint runs fn inside a savepoint of t: when fn fails, what it changed
+// is undone and the transaction goes on without it. Savepoints nest.
+func (t *Tx) Savepoint(fn func() error) error {
+	if _, err := t.exec(`SAVEPOINT sp`); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		_, rerr := t.exec(`ROLLBACK TO sp`)
+		if rerr == nil {
+			_, rerr = t.exec(`RELEASE sp`)
+		}
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	_, err := t.exec(`RELEASE sp`)
+	return err
 }
 
 // Job returns one job, or ErrNotFound.
 func (t *Tx) Job(id string) (Job, error) {
 	var j Job
-	err := t.tx.QueryRowContext(t.ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id).Scan(j.fields()...)
+	err := t.queryRow(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id).Scan(j.fields()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, ErrNotFound
 	}
@@ -348,7 +417,7 @@ func (t *Tx) queryJobs(q string, args ...any) ([]Job, error) {
 func (t *Tx) CountWaiting(states ...int) (int, error) {
 	in, args := inList(states)
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (`+in+`))
+	err := t.queryRow(`SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (`+in+`))
 		+ (SELECT COUNT(*) FROM jobs WHERE notify_at_ns != 0 AND state NOT IN (`+in+`))`, append(args, args...)...).Scan(&n)
 	return n, err
 }
@@ -397,7 +466,7 @@ func (t *Tx) JobsByID(ids []string) ([]Job, error) {
 // false when there is none.
 func (t *Tx) OldestModified() (int64, bool, error) {
 	var ns sql.NullInt64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT MIN(modified_ns) FROM jobs`).Scan(&ns)
+	err := t.queryRow(`SELECT MIN(modified_ns) FROM jobs`).Scan(&ns)
 	return ns.Int64, ns.Valid, err
 }
 
@@ -409,16 +478,24 @@ func (t *Tx) JobsModifiedBefore(ns int64) ([]Job, error) {
 // CountJobs returns how many jobs there are.
 func (t *Tx) CountJobs() (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT n FROM job_count`).Scan(&n)
+	err := t.queryRow(`SELECT n FROM job_count`).Scan(&n)
 	return n, err
 }
 
-// InsertJob adds a new job.
+// ErrExists is returned by InsertJob when a job has the same ID.
+var ErrExists = errors.New("storage: a job has this ID")
+
+// InsertJob adds a new job, or returns ErrExists.
 func (t *Tx) InsertJob(j Job) error {
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(j.values())), ",")
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+ph+`)`, j.values()...)
+	_, err := t.exec(insertJob, j.values()...)
+	if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return ErrExists
+	}
 	return err
 }
+
+var insertJob = `INSERT INTO jobs (` + jobColumns + `) VALUES (` +
+	strings.TrimSuffix(strings.Repeat("?,", len(Job{}.values())), ",") + `)`
 
 // UpdateJob writes every column of j, provided the job is still in state
 // from (compare-and-set). It reports false when the job has moved on or is
@@ -430,7 +507,7 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 		set = append(set, strings.TrimSpace(c)+" = ?")
 	}
 	args := append(j.values()[1:], j.ID, from)
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET `+strings.Join(set, ", ")+`, rev = rev + 1 WHERE id = ? AND state = ?`, args...)
+	res, err := t.exec(`UPDATE jobs SET `+strings.Join(set, ", ")+`, rev = rev + 1 WHERE id = ? AND state = ?`, args...)
 	if err != nil {
 		return false, err
 	}
@@ -441,27 +518,27 @@ func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
 // TouchJob records that the job made progress: its modification time moves
 // and the no-progress clock stops. It touches no other column.
 func (t *Tx) TouchJob(id string, modifiedNS int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET modified_ns = ?, transient_since_ns = 0, rev = rev + 1 WHERE id = ?`, modifiedNS, id)
+	_, err := t.exec(`UPDATE jobs SET modified_ns = ?, transient_since_ns = 0, rev = rev + 1 WHERE id = ?`, modifiedNS, id)
 	return err
 }
 
 // AddTransferTime adds d nanoseconds to the time a job has spent
 // transferring.
 func (t *Tx) AddTransferTime(id string, d int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET transfer_ns = transfer_ns + ?, rev = rev + 1 WHERE id = ?`, max(d, 0), id)
+	_, err := t.exec(`UPDATE jobs SET transfer_ns = transfer_ns + ?, rev = rev + 1 WHERE id = ?`, max(d, 0), id)
 	return err
 }
 
 // SetReplyProgress records an upload-reply job's reply: its temporary
 // file and its progress.
 func (t *Tx) SetReplyProgress(id, temp string, total, done int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ?, rev = rev + 1 WHERE id = ?`, temp, total, done, id)
+	_, err := t.exec(`UPDATE jobs SET reply_temp = ?, reply_total = ?, reply_done = ?, rev = rev + 1 WHERE id = ?`, temp, total, done, id)
 	return err
 }
 
 // DeleteJob removes a job and its files.
 func (t *Tx) DeleteJob(id string) error {
-	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM jobs WHERE id = ?`, id)
+	_, err := t.exec(`DELETE FROM jobs WHERE id = ?`, id)
 	return err
 }
 
@@ -485,16 +562,27 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 
 // InsertFile adds a file to a job.
 func (t *Tx) InsertFile(f File) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete, f.Validator,
-		f.Ranges, f.Validation, f.Session, f.Verified, f.TempID, f.UploadReach)
+	return t.InsertFiles([]File{f})
+}
+
+// InsertFiles adds files, in one statement: a job's files cost one call.
+func (t *Tx) InsertFiles(fs []File) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(File{}.values())), ",") + ")"
+	args := make([]any, 0, len(fs)*len(File{}.values()))
+	for _, f := range fs {
+		args = append(args, f.values()...)
+	}
+	_, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...)
 	return err
 }
 
 // UpdateFileNames changes a file's remote name (ReplaceRemotePrefix) and
 // its validation state; progress columns stay as they are.
 func (t *Tx) UpdateFileNames(jobID string, idx int, remote string, validation int) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE files SET remote_name = ?, validation = ? WHERE job_id = ? AND idx = ?`,
+	_, err := t.exec(`UPDATE files SET remote_name = ?, validation = ? WHERE job_id = ? AND idx = ?`,
 		remote, validation, jobID, idx)
 	return err
 }
@@ -520,7 +608,7 @@ func (t *Tx) Credentials(jobID string) ([]Credential, error) {
 
 // PutCredential stores or replaces the credential for (target, scheme).
 func (t *Tx) PutCredential(jobID string, c Credential) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?,?,?,?,?)
+	_, err := t.exec(`INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?,?,?,?,?)
 		ON CONFLICT (job_id, target, scheme) DO UPDATE SET user_name = excluded.user_name, password = excluded.password`,
 		jobID, c.Target, c.Scheme, c.User, c.Password)
 	return err
@@ -530,17 +618,17 @@ func (t *Tx) PutCredential(jobID string, c Credential) error {
 // of them when target is 0.
 func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 	if target == 0 {
-		_, err := t.tx.ExecContext(t.ctx, `DELETE FROM credentials WHERE job_id = ?`, jobID)
+		_, err := t.exec(`DELETE FROM credentials WHERE job_id = ?`, jobID)
 		return err
 	}
-	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?`, jobID, target, scheme)
+	_, err := t.exec(`DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?`, jobID, target, scheme)
 	return err
 }
 
 // SetFileProgress records a file's checkpoint. It reports false when the
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
+	res, err := t.exec(`UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
 		session = ?, verified = ?, upload_reach = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
 		p.Session, p.Verified, p.UploadReach, jobID, idx)
 	if err != nil {

@@ -80,6 +80,7 @@ var submitActions = map[engine.SubmitStep]string{
 	engine.StepCreate:   "create the job",
 	engine.StepSettings: "set the job's settings",
 	engine.StepFiles:    "add the files",
+	engine.StepResume:   "resume the job",
 }
 
 // newJob creates a job with its settings and files in one step, so bad

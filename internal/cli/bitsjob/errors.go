@@ -83,6 +83,7 @@ type errorBody struct {
 	Context string // PowerShell's ErrorContext name: where it happened
 	Action  string `json:",omitempty"` // what bitsjob was doing
 	Job     string `json:",omitempty"` // the job argument or GUID it is about
+	Input   string `json:",omitempty"` // FILE:LINE of the input it is about (import)
 }
 
 // warningJSON is printed on stderr for an operation that succeeded with a
@@ -170,6 +171,10 @@ func (e *env) report(err error) int {
 	default:
 		b = describe(err)
 	}
+	var ie *inputError
+	if errors.As(err, &ie) {
+		b.Input = ie.pos
+	}
 	if e.json {
 		writeJSON(e.stderr, errorJSON{SchemaVersion: SchemaVersion, Error: b})
 	} else {
@@ -182,6 +187,9 @@ func (e *env) report(err error) int {
 func humanError(b errorBody) string {
 	var s strings.Builder
 	s.WriteString("bitsjob: ")
+	if b.Input != "" {
+		s.WriteString(b.Input + ": ")
+	}
 	if b.Action != "" {
 		s.WriteString("cannot " + b.Action)
 		if b.Job != "" {

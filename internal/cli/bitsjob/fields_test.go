@@ -149,6 +149,7 @@ func TestJSONFieldsDocumented(t *testing.T) {
 	all = append(all, fieldNames(credentialJSON{})...)
 	all = append(all, fieldNames(serviceJSON{})...)
 	all = append(all, fieldNames(serviceStatusJSON{})...)
+	all = append(all, fieldNames(importedJSON{})...)
 	all = append(all, "Error", "Warning", "Version")
 	for _, name := range all {
 		if !documented[name] {
@@ -165,7 +166,7 @@ func fieldNames(v any) []string {
 	out := keys(m)
 	switch v.(type) {
 	case errorBody:
-		out = append(out, "Detail", "Action", "Job")
+		out = append(out, "Detail", "Action", "Job", "Input")
 	case serviceJSON:
 		out = append(out, "StateFolder")
 	case serviceStatusJSON:

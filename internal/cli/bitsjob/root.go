@@ -143,7 +143,7 @@ non-zero exit status (see docs/json.md).`,
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON Lines instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 	root.AddCommand(
-		newCreateCmd(e), newAddCmd(e),
+		newCreateCmd(e), newAddCmd(e), newImportCmd(e),
 		newResumeCmd(e), newSuspendCmd(e), newCancelCmd(e), newCompleteCmd(e),
 		newGetCmd(e), newListCmd(e), newSetCmd(e),
 		newTransferCmd(e), newWatchCmd(e),
