@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -177,14 +178,17 @@ type CredentialKind struct{ Target, Scheme int }
 
 // EachJob calls fn for every job, oldest first, with its files and the
 // kinds of its credentials, reading the store as it goes, so a list of any
-// length holds one job at a time. fn's slices are its own.
+// length holds a few jobs at a time. fn's slices are its own.
 //
-// Two things make a list of 100,000 jobs fast. Each row comes packed in one
-// column (json_array): every column read through the driver costs as much
-// as a row's worth of SQLite's own work. And the files are read in the
-// order they were written (see fileMerge), which is the jobs' order but for
-// files added to an older job later: read by job, through the (job_id, idx)
-// index, each job's files would be a random read, since GUIDs are random.
+// Three things make a list of 100,000 jobs fast. Each row comes packed in
+// one column (json_array): every column read through the driver costs as
+// much as a row's worth of SQLite's own work. The files are read in the
+// order they were written (see fileMerge), which is the jobs' order but
+// for files added to an older job later: read by job, through the (job_id,
+// idx) index, each job's files would be a random read, since GUIDs are
+// random. And a goroutine reads the rows while this one unpacks them and
+// calls fn: SQLite's work is most of the whole, and the rest can have the
+// other core.
 func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 	jobs, err := t.tx.QueryContext(t.ctx, `SELECT json_array(`+jobColumns+`, files_total) FROM jobs ORDER BY created_ns, id`)
 	if err != nil {
@@ -202,40 +206,98 @@ func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 		return err
 	}
 	defer creds.Close()
-	merge := &fileMerge{tx: t, rows: files, pending: map[string][]File{}}
-	merge.dest = merge.row.fields()
+
+	read := make(chan packedJob, 32)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(read)
+		readErr = t.readPacked(jobs, files, creds, read, stop)
+	}()
+	defer func() {
+		close(stop)
+		for range read { // until the reader has ended, and no longer uses the rows
+		}
+	}()
+	// One row's fields are read into j and f and then copied: no
+	// destinations to allocate per row.
+	var j Job
+	var f File
+	var nfiles int
+	jobDest, fileDest := append(j.fields(), &nfiles), f.fields()
+	for p := range read {
+		if err := unpack(p.job, jobDest...); err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
+		}
+		fs := p.byJob
+		if p.files != nil {
+			fs = make([]File, 0, len(p.files))
+			for _, packed := range p.files {
+				if err := unpack(packed, fileDest...); err != nil {
+					return fmt.Errorf("storage: file row %.40q: %w", packed, err)
+				}
+				fs = append(fs, f)
+			}
+			if !slices.IsSortedFunc(fs, byIdx) {
+				slices.SortFunc(fs, byIdx)
+			}
+		}
+		if err := fn(j, fs, p.kinds); err != nil {
+			return err
+		}
+	}
+	return readErr
+}
+
+// packedJob is a job's row and its files' rows as SQLite packed them, or
+// its files read by job; and the kinds of its credentials.
+type packedJob struct {
+	job   string
+	files []string
+	byJob []File
+	kinds []CredentialKind
+}
+
+func byIdx(a, b File) int { return a.Idx - b.Idx }
+
+// readPacked sends each job's rows to out, oldest first, until the rows
+// end or stop is closed.
+func (t *Tx) readPacked(jobs, files, creds *sql.Rows, out chan<- packedJob, stop <-chan struct{}) error {
+	merge := &fileMerge{tx: t, rows: files, pending: map[string][]string{}}
 	type kind struct {
 		job string
 		CredentialKind
 	}
 	nextCred := peeker(creds, func(c *kind) (string, error) { return c.job, creds.Scan(&c.job, &c.Target, &c.Scheme) })
-	// One row's fields are read into j and then copied: no destinations
-	// to allocate per row.
-	var j Job
-	var nfiles int
-	var packed string
-	dest := append(j.fields(), &nfiles)
 	for jobs.Next() {
-		if err := jobs.Scan(&packed); err != nil {
+		var p packedJob
+		if err := jobs.Scan(&p.job); err != nil {
 			return err
 		}
-		if err := unpack(packed, dest...); err != nil {
-			return fmt.Errorf("storage: job row %.40q: %w", packed, err)
+		// The job's GUID is its row's first element, its number of files
+		// the last.
+		id, _, err := jsonString(strings.TrimPrefix(p.job, "["))
+		if err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
 		}
-		fs, err := merge.take(j.ID, nfiles)
+		n, err := strconv.Atoi(strings.TrimSuffix(p.job[strings.LastIndexByte(p.job, ',')+1:], "]"))
+		if err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
+		}
+		if p.files, p.byJob, err = merge.take(id, n); err != nil {
+			return err
+		}
+		ks, err := nextCred(id)
 		if err != nil {
 			return err
 		}
-		ks, err := nextCred(j.ID)
-		if err != nil {
-			return err
-		}
-		var kinds []CredentialKind
 		for _, k := range ks {
-			kinds = append(kinds, k.CredentialKind)
+			p.kinds = append(p.kinds, k.CredentialKind)
 		}
-		if err := fn(j, fs, kinds); err != nil {
-			return err
+		select {
+		case out <- p:
+		case <-stop:
+			return nil
 		}
 	}
 	return errors.Join(jobs.Err(), merge.err(), creds.Err())
@@ -254,57 +316,54 @@ var maxPending = 10000
 // their files by job instead: slower, in bounded memory.
 type fileMerge struct {
 	tx      *Tx
-	rows    *sql.Rows // nil once reading by job
-	pending map[string][]File
+	rows    *sql.Rows           // nil once reading by job
+	pending map[string][]string // packed rows, by job
 	held    int
-	packed  string
-	row     File // the row just read, into dest
-	dest    []any
 }
 
-// take returns the files of job, which has n of them, in index order.
-func (m *fileMerge) take(job string, n int) ([]File, error) {
+// take returns the packed rows of the files of job, which has n of them;
+// or, once reading by job, the files themselves.
+func (m *fileMerge) take(job string, n int) (packed []string, byJob []File, err error) {
 	if n == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if m.rows == nil {
-		return m.tx.Files(job)
+		byJob, err = m.tx.Files(job)
+		return nil, byJob, err
 	}
 	out := m.pending[job]
 	if out != nil {
 		delete(m.pending, job)
 		m.held -= len(out)
 	} else {
-		out = make([]File, 0, n)
+		out = make([]string, 0, n)
 	}
 	for len(out) < n && m.rows.Next() {
-		if err := m.rows.Scan(&m.packed); err != nil {
-			return nil, err
+		var row string
+		if err := m.rows.Scan(&row); err != nil {
+			return nil, nil, err
 		}
-		if err := unpack(m.packed, m.dest...); err != nil {
-			return nil, fmt.Errorf("storage: file row %.40q: %w", m.packed, err)
+		// A file's row starts with its job's GUID.
+		of, _, err := jsonString(strings.TrimPrefix(row, "["))
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage: file row %.40q: %w", row, err)
 		}
-		f := m.row
-		if f.JobID == job {
-			out = append(out, f)
+		if of == job {
+			out = append(out, row)
 			continue
 		}
-		m.pending[f.JobID] = append(m.pending[f.JobID], f)
+		m.pending[of] = append(m.pending[of], row)
 		if m.held++; m.held > maxPending {
 			if err := m.rows.Close(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			m.rows, m.pending = nil, nil
-			return m.tx.Files(job)
+			byJob, err = m.tx.Files(job)
+			return nil, byJob, err
 		}
 	}
-	if !slices.IsSortedFunc(out, byIdx) {
-		slices.SortFunc(out, byIdx)
-	}
-	return out, nil
+	return out, nil, nil
 }
-
-func byIdx(a, b File) int { return a.Idx - b.Idx }
 
 func (m *fileMerge) err() error {
 	if m.rows == nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -602,4 +603,48 @@ func mustAtoi(s string) int {
 		panic(err)
 	}
 	return n
+}
+
+// TestEachJobStopsAtFnsError: an error from fn ends the walk and comes
+// back, and the transaction is free for other reads afterwards (the rows
+// are no longer read in the background).
+func TestEachJobStopsAtFnsError(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range 500 {
+			j := Job{ID: fmt.Sprintf("J%03d", i), Owner: "o", CreatedNS: int64(i), ErrorFile: -1, CertStoreLocation: -1}
+			if err := tx.InsertJob(j); err != nil {
+				return err
+			}
+			if err := insertFiles(tx, j.ID, 2, "w"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("enough")
+	seen := 0
+	err = s.View(ctx, func(tx *Tx) error {
+		err := tx.EachJob(func(Job, []File, []CredentialKind) error {
+			if seen++; seen == 5 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || seen != 5 {
+			t.Errorf("EachJob returned %v after %d jobs; want fn's error after 5", err, seen)
+		}
+		n, err := tx.CountJobs()
+		if err != nil || n != 500 {
+			t.Errorf("CountJobs after the walk = %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
