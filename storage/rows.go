@@ -195,11 +195,11 @@ func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 		return err
 	}
 	defer jobs.Close()
-	files, err := t.tx.QueryContext(t.ctx, `SELECT json_array(`+fileColumns+`) FROM files ORDER BY rowid`)
+	files, err := t.fileChunks()
 	if err != nil {
 		return err
 	}
-	defer files.Close()
+	defer files.close()
 	creds, err := t.tx.QueryContext(t.ctx, `SELECT c.job_id, c.target, c.scheme FROM jobs j JOIN credentials c ON c.job_id = j.id
 		ORDER BY j.created_ns, j.id, c.target, c.scheme`)
 	if err != nil {
@@ -262,7 +262,7 @@ func byIdx(a, b File) int { return a.Idx - b.Idx }
 
 // readPacked sends each job's rows to out, oldest first, until the rows
 // end or stop is closed.
-func (t *Tx) readPacked(jobs, files, creds *sql.Rows, out chan<- packedJob, stop <-chan struct{}) error {
+func (t *Tx) readPacked(jobs *sql.Rows, files *fileChunks, creds *sql.Rows, out chan<- packedJob, stop <-chan struct{}) error {
 	merge := &fileMerge{tx: t, rows: files, pending: map[string][]string{}}
 	type kind struct {
 		job string
@@ -300,7 +300,7 @@ func (t *Tx) readPacked(jobs, files, creds *sql.Rows, out chan<- packedJob, stop
 			return nil
 		}
 	}
-	return errors.Join(jobs.Err(), merge.err(), creds.Err())
+	return errors.Join(jobs.Err(), creds.Err())
 }
 
 // maxPending is how many files fileMerge holds for jobs not listed yet
@@ -316,7 +316,7 @@ var maxPending = 10000
 // their files by job instead: slower, in bounded memory.
 type fileMerge struct {
 	tx      *Tx
-	rows    *sql.Rows           // nil once reading by job
+	rows    *fileChunks         // nil once reading by job
 	pending map[string][]string // packed rows, by job
 	held    int
 }
@@ -338,10 +338,13 @@ func (m *fileMerge) take(job string, n int) (packed []string, byJob []File, err 
 	} else {
 		out = make([]string, 0, n)
 	}
-	for len(out) < n && m.rows.Next() {
-		var row string
-		if err := m.rows.Scan(&row); err != nil {
+	for len(out) < n {
+		row, err := m.rows.next()
+		if err != nil {
 			return nil, nil, err
+		}
+		if row == "" {
+			break // no more files
 		}
 		// A file's row starts with its job's GUID.
 		of, _, err := jsonString(strings.TrimPrefix(row, "["))
@@ -352,9 +355,10 @@ func (m *fileMerge) take(job string, n int) (packed []string, byJob []File, err 
 			out = append(out, row)
 			continue
 		}
-		m.pending[of] = append(m.pending[of], row)
+		// A copy: the row is part of a chunk of many.
+		m.pending[of] = append(m.pending[of], strings.Clone(row))
 		if m.held++; m.held > maxPending {
-			if err := m.rows.Close(); err != nil {
+			if err := m.rows.close(); err != nil {
 				return nil, nil, err
 			}
 			m.rows, m.pending = nil, nil
@@ -365,11 +369,72 @@ func (m *fileMerge) take(job string, n int) (packed []string, byJob []File, err 
 	return out, nil, nil
 }
 
-func (m *fileMerge) err() error {
-	if m.rows == nil {
-		return nil
+// chunkRows is how many rowids of files one query of fileChunks reads (a
+// variable for tests).
+var chunkRows int64 = 1024
+
+// fileChunks reads the files' rows in rowid order a chunk of rowids at a
+// time, each chunk's packed rows joined in one string by SQLite
+// (group_concat): a row a step through the driver cost about as much
+// again as SQLite's own work for it.
+type fileChunks struct {
+	tx        *Tx
+	stmt      *sql.Stmt
+	from, max int64  // the next chunk's first rowid; the last rowid
+	buf       string // the current chunk's rows not handed out yet
+}
+
+func (t *Tx) fileChunks() (*fileChunks, error) {
+	c := &fileChunks{tx: t}
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(rowid), 0) FROM files`).Scan(&c.max); err != nil {
+		return nil, err
 	}
-	return m.rows.Err()
+	var err error
+	c.stmt, err = t.tx.PrepareContext(t.ctx, `SELECT COALESCE(group_concat(json_array(`+fileColumns+`), ','), '')
+		FROM files WHERE rowid BETWEEN ? AND ?`)
+	return c, err
+}
+
+// next returns the next file's packed row, or "" after the last one.
+func (c *fileChunks) next() (string, error) {
+	for c.buf == "" {
+		if c.from > c.max {
+			return "", nil
+		}
+		if err := c.stmt.QueryRowContext(c.tx.ctx, c.from, c.from+chunkRows-1).Scan(&c.buf); err != nil {
+			return "", err
+		}
+		c.from += chunkRows
+	}
+	row, rest, err := splitRow(c.buf)
+	if err != nil {
+		return "", fmt.Errorf("storage: file rows %.40q: %w", c.buf, err)
+	}
+	c.buf = strings.TrimPrefix(rest, ",")
+	return row, nil
+}
+
+func (c *fileChunks) close() error { return c.stmt.Close() }
+
+// splitRow cuts the first of a list of flat JSON arrays, like those
+// json_array makes, from s.
+func splitRow(s string) (row, rest string, err error) {
+	if s == "" || s[0] != '[' {
+		return "", "", errors.New("not a JSON array")
+	}
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case ']':
+			return s[:i+1], s[i+1:], nil
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return "", "", errors.New("unterminated array")
 }
 
 // peeker reads rows that come grouped by job, in the jobs' order, and

@@ -494,15 +494,16 @@ func TestOpenCurrentStoreWaitsForNoWriter(t *testing.T) {
 
 // TestEachJobReadsWhatJobAndFilesRead: the packed rows that EachJob reads
 // come back as the rows Job and Files read one at a time, whatever the
-// strings hold (quotes, escapes, control characters, bytes that are not
-// UTF-8), and files added to older jobs after newer jobs' files still
-// come with their own job, in index order: read in write order, and after
-// the merge gives up holding files for later jobs.
+// strings hold (quotes, escapes, brackets, control characters, bytes that
+// are not UTF-8), and files added to older jobs after newer jobs' files
+// still come with their own job, in index order: read in write order, in
+// chunks of any size, and after the merge gives up holding files for
+// later jobs.
 func TestEachJobReadsWhatJobAndFilesRead(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	odd := []string{"", `"quoted"`, `back\slash`, "tab\tnew\nline\r", "\x01\x1f\x7f", "é ü 日本 😀", "\u2028\u2029",
-		"<&>", "bad \xff\xfe utf-8", `\u0041 not an escape`, "[1,2]", "null"}
+		"<&>", "bad \xff\xfe utf-8", `\u0041 not an escape`, "[1,2]", "null", `],["`, `\"]`}
 	const n = 60
 	id := func(i int) string { return fmt.Sprintf("J%03d", i) }
 	err := s.Update(ctx, func(tx *Tx) error {
@@ -541,10 +542,13 @@ func TestEachJobReadsWhatJobAndFilesRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pending := range []int{maxPending, 1} {
-		t.Run(fmt.Sprintf("maxPending=%d", pending), func(t *testing.T) {
-			defer func(p int) { maxPending = p }(maxPending)
-			maxPending = pending
+	for _, c := range []struct {
+		pending int
+		chunk   int64
+	}{{maxPending, chunkRows}, {maxPending, 7}, {maxPending, 1}, {1, 3}} {
+		t.Run(fmt.Sprintf("maxPending=%d,chunkRows=%d", c.pending, c.chunk), func(t *testing.T) {
+			defer func(p int, c int64) { maxPending, chunkRows = p, c }(maxPending, chunkRows)
+			maxPending, chunkRows = c.pending, c.chunk
 			var order []string
 			err := s.View(ctx, func(tx *Tx) error {
 				return tx.EachJob(func(j Job, files []File, creds []CredentialKind) error {
