@@ -66,7 +66,7 @@ func newListCmd(e *env) *cobra.Command {
 // gathers its rows first, since its columns fit the longest. Arguments that
 // are all GUIDs are looked up, not searched for.
 func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*engine.Job) error) error {
-	w := bufio.NewWriter(e.stdout) // a write per buffer, not per job
+	w := bufio.NewWriterSize(e.stdout, 64<<10) // a write per buffer, not per job
 	defer w.Flush()
 	var held []*engine.Job
 	emit := func(j *engine.Job) error {
