@@ -74,6 +74,10 @@ type Manager struct {
 	startMu sync.Mutex
 	started bool // this Manager started a worker
 
+	// ownerName is opts.Owner, else the calling user's, looked up (through
+	// NSS) when a job first needs it rather than at every open.
+	ownerName func() string
+
 	changesMu sync.Mutex
 	changes   *storage.Changes // opened by the first WaitChange
 }
@@ -133,9 +137,6 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 	if opts.StartWorker == nil {
 		opts.StartWorker = spawn.Start
 	}
-	if opts.Owner == "" {
-		opts.Owner = currentOwner()
-	}
 	if opts.Transports.Downloaders == nil {
 		opts.Transports = DefaultTransports()
 	}
@@ -147,7 +148,14 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 	opts.MaxFilesPerJob = cmp.Or(opts.MaxFilesPerJob, pol.MaxFilesPerJob)
 	opts.MaxRangesPerFile = cmp.Or(opts.MaxRangesPerFile, pol.MaxRangesPerFile)
 	opts.JobInactivityTimeout = cmp.Or(opts.JobInactivityTimeout, pol.JobInactivityTimeout)
-	return &Manager{opts: opts, home: home, store: st}, nil
+	m := &Manager{opts: opts, home: home, store: st}
+	m.ownerName = sync.OnceValue(func() string {
+		if opts.Owner != "" {
+			return opts.Owner
+		}
+		return currentOwner()
+	})
+	return m, nil
 }
 
 // ResolveHome returns the state folder that dir names, or the default one.
@@ -307,7 +315,7 @@ func (m *Manager) newJob(name string, typ JobType) (*Job, error) {
 	}
 	j := NewJobTemplate(typ)
 	now := m.opts.Now()
-	j.ID, j.DisplayName, j.Owner, j.Created, j.Modified = m.opts.NewID(), name, m.opts.Owner, now, now
+	j.ID, j.DisplayName, j.Owner, j.Created, j.Modified = m.opts.NewID(), name, m.ownerName(), now, now
 	return j, nil
 }
 
@@ -543,12 +551,31 @@ func (m *Manager) wake(j *Job) error {
 // waiting to retry) and none runs, for example after the worker was killed.
 // Front ends call it after every command, so any command revives transfers.
 func (m *Manager) EnsureWorker(ctx context.Context) error {
-	if err := m.sweepInactive(ctx); err != nil {
+	// One read finds both the idle jobs and the waiting ones: every
+	// command ends here, and usually nothing is idle.
+	var stale []string
+	n := 0
+	err := m.store.View(ctx, func(tx *storage.Tx) error {
+		var err error
+		if stale, err = m.inactive(tx); err != nil {
+			return err
+		}
+		n, err = countWaiting(tx)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	n, err := m.Waiting(ctx)
-	if err != nil || n == 0 {
-		return err
+	if len(stale) > 0 {
+		if err := m.cancelInactive(ctx, stale); err != nil {
+			return err
+		}
+		if n, err = m.Waiting(ctx); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return nil
 	}
 	return m.startWorker()
 }
@@ -559,10 +586,14 @@ func (m *Manager) Waiting(ctx context.Context) (int, error) {
 	n := 0
 	err := m.store.View(ctx, func(tx *storage.Tx) error {
 		var err error
-		n, err = tx.CountWaiting(int(Queued), int(Connecting), int(Transferring), int(TransientError))
+		n, err = countWaiting(tx)
 		return err
 	})
 	return n, err
+}
+
+func countWaiting(tx *storage.Tx) (int, error) {
+	return tx.CountWaiting(int(Queued), int(Connecting), int(Transferring), int(TransientError))
 }
 
 // startWorker starts a worker once per Manager, and nudges it after that:
@@ -588,15 +619,31 @@ func (m *Manager) startWorker() error {
 // the job inactivity timeout (90 days by default), as BITS does, so an
 // abandoned job does not hold its temporary files for ever.
 func (m *Manager) sweepInactive(ctx context.Context) error {
-	limit := m.opts.Now().Add(-m.opts.JobInactivityTimeout)
 	var stale []string
 	err := m.store.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.JobsModifiedBefore(limit.UnixNano())
-		for _, r := range rows {
-			stale = append(stale, r.ID)
-		}
+		var err error
+		stale, err = m.inactive(tx)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return m.cancelInactive(ctx, stale)
+}
+
+// inactive returns the jobs that sweepInactive cancels.
+func (m *Manager) inactive(tx *storage.Tx) ([]string, error) {
+	limit := m.opts.Now().Add(-m.opts.JobInactivityTimeout)
+	rows, err := tx.JobsModifiedBefore(limit.UnixNano())
+	var stale []string
+	for _, r := range rows {
+		stale = append(stale, r.ID)
+	}
+	return stale, err
+}
+
+func (m *Manager) cancelInactive(ctx context.Context, stale []string) error {
+	var err error
 	for _, id := range stale {
 		if _, cerr := m.Cancel(ctx, id); cerr != nil && !hresult.Is(cerr, hresult.BG_E_NOT_FOUND) {
 			err = errors.Join(err, cerr)

@@ -68,6 +68,9 @@ func fromRow(r storage.Job, files []storage.File) *Job {
 		j.Err = &JobError{Code: hresult.Code(r.ErrorCode), Context: hresult.Context(r.ErrorContext),
 			Msg: r.ErrorMessage, FileIndex: int(r.ErrorFile)}
 	}
+	if len(files) > 0 {
+		j.Files = make([]File, 0, len(files))
+	}
 	for _, f := range files {
 		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
 			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,

@@ -506,7 +506,7 @@ func (m *Manager) TakeOwnership(ctx context.Context, id string) error {
 		if j.State.Final() {
 			return errStateRefused("ownership cannot change in state " + j.State.String())
 		}
-		j.Owner = m.opts.Owner
+		j.Owner = m.ownerName()
 		j.CustomHeaders, j.HeadersWriteOnly = "", false
 		j.NotifyProgram, j.NotifyParameters = "", ""
 		j.HelperToken, j.HelperTokenFlags = "", 0

@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"bits/engine/hresult"
@@ -150,11 +152,20 @@ func finalMode(local string) os.FileMode {
 	if fi, err := os.Lstat(local); err == nil && fi.Mode().IsRegular() {
 		return fi.Mode().Perm()
 	}
-	return 0o666 &^ umask
+	return 0o666 &^ umask()
 }
 
-// umask is this process's file mode creation mask, read once at start.
-var umask = readUmask()
+// umask is this process's file mode creation mask, read once: on Linux
+// when first needed (a front end that creates no file never reads it),
+// elsewhere at start, since reading it there means setting it, which must
+// happen before any other goroutine creates a file.
+var umask = sync.OnceValue(readUmask)
+
+func init() {
+	if runtime.GOOS != "linux" {
+		umask()
+	}
+}
 
 func readUmask() os.FileMode {
 	// Linux says it without changing it; elsewhere it is set and put back

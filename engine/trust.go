@@ -284,7 +284,7 @@ func commit(f File) error {
 		err = fmt.Errorf("%w (%s)", errNotOurs, f.TempName)
 	}
 	if err == nil {
-		mode := 0o666 &^ umask // as finalMode: the mode of a file replaced, else 0666 less the umask
+		mode := 0o666 &^ umask() // as finalMode: the mode of a file replaced, else 0666 less the umask
 		var st unix.Stat_t
 		if unix.Fstatat(dir, localBase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isKind(&st, unix.S_IFREG) {
 			mode = os.FileMode(st.Mode).Perm()

@@ -263,7 +263,7 @@ func (m *Manager) Adopt(ctx context.Context, src *Manager, id string) (*Job, err
 		}
 		defer temps.close()
 	}
-	j.Owner = m.opts.Owner
+	j.Owner = m.ownerName()
 	j.CustomHeaders, j.HeadersWriteOnly = "", false
 	j.NotifyProgram, j.NotifyParameters, j.notifyAt = "", "", time.Time{}
 	j.HelperToken, j.HelperTokenFlags = "", 0

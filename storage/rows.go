@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -254,56 +257,264 @@ func (t *Tx) EachSummary(fn func(Summary) error) error {
 type CredentialKind struct{ Target, Scheme int }
 
 // EachJob calls fn for every job, oldest first, with its files and the
-// kinds of its credentials, reading the store as it goes: three cursors walk
-// the jobs, the files and the credentials in the same order (each an
-// index's), so a list of any length holds one job at a time. fn's slices
-// are its own.
+// kinds of its credentials, reading the store as it goes, so a list of any
+// length holds a few jobs at a time. fn's slices are its own.
+//
+// Three things make a list of 100,000 jobs fast. Each row comes packed in
+// one column (json_array): every column read through the driver costs as
+// much as a row's worth of SQLite's own work. The files are read in the
+// order they were written (see fileMerge), which is the jobs' order but
+// for files added to an older job later: read by job, through the (job_id,
+// idx) index, each job's files would be a random read, since GUIDs are
+// random. And a goroutine reads the rows while this one unpacks them and
+// calls fn: SQLite's work is most of the whole, and the rest can have the
+// other core.
 func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
-	jobs, err := t.tx.QueryContext(t.ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY created_ns, id`)
+	jobs, err := t.tx.QueryContext(t.ctx, `SELECT json_array(`+jobColumns+`, files_total) FROM jobs ORDER BY created_ns, id`)
 	if err != nil {
 		return err
 	}
 	defer jobs.Close()
-	files, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("f.", fileColumns)+` FROM jobs j JOIN files f ON f.job_id = j.id
-		ORDER BY j.created_ns, j.id, f.idx`)
+	files, err := t.fileChunks()
 	if err != nil {
 		return err
 	}
-	defer files.Close()
+	defer files.close()
 	creds, err := t.tx.QueryContext(t.ctx, `SELECT c.job_id, c.target, c.scheme FROM jobs j JOIN credentials c ON c.job_id = j.id
 		ORDER BY j.created_ns, j.id, c.target, c.scheme`)
 	if err != nil {
 		return err
 	}
 	defer creds.Close()
-	nextFile := peeker(files, func(f *File) (string, error) { return f.JobID, files.Scan(f.fields()...) })
+
+	read := make(chan packedJob, 32)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(read)
+		readErr = t.readPacked(jobs, files, creds, read, stop)
+	}()
+	defer func() {
+		close(stop)
+		for range read { // until the reader has ended, and no longer uses the rows
+		}
+	}()
+	// One row's fields are read into j and f and then copied: no
+	// destinations to allocate per row.
+	var j Job
+	var f File
+	var nfiles int
+	jobDest, fileDest := append(j.fields(), &nfiles), f.fields()
+	for p := range read {
+		if err := unpack(p.job, jobDest...); err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
+		}
+		fs := p.byJob
+		if p.files != nil {
+			fs = make([]File, 0, len(p.files))
+			for _, packed := range p.files {
+				if err := unpack(packed, fileDest...); err != nil {
+					return fmt.Errorf("storage: file row %.40q: %w", packed, err)
+				}
+				fs = append(fs, f)
+			}
+			if !slices.IsSortedFunc(fs, byIdx) {
+				slices.SortFunc(fs, byIdx)
+			}
+		}
+		if err := fn(j, fs, p.kinds); err != nil {
+			return err
+		}
+	}
+	return readErr
+}
+
+// packedJob is a job's row and its files' rows as SQLite packed them, or
+// its files read by job; and the kinds of its credentials.
+type packedJob struct {
+	job   string
+	files []string
+	byJob []File
+	kinds []CredentialKind
+}
+
+func byIdx(a, b File) int { return a.Idx - b.Idx }
+
+// readPacked sends each job's rows to out, oldest first, until the rows
+// end or stop is closed.
+func (t *Tx) readPacked(jobs *sql.Rows, files *fileChunks, creds *sql.Rows, out chan<- packedJob, stop <-chan struct{}) error {
+	merge := &fileMerge{tx: t, rows: files, pending: map[string][]string{}}
 	type kind struct {
 		job string
 		CredentialKind
 	}
 	nextCred := peeker(creds, func(c *kind) (string, error) { return c.job, creds.Scan(&c.job, &c.Target, &c.Scheme) })
 	for jobs.Next() {
-		var j Job
-		if err := jobs.Scan(j.fields()...); err != nil {
+		var p packedJob
+		if err := jobs.Scan(&p.job); err != nil {
 			return err
 		}
-		fs, err := nextFile(j.ID)
+		// The job's GUID is its row's first element, its number of files
+		// the last.
+		id, _, err := jsonString(strings.TrimPrefix(p.job, "["))
+		if err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(p.job[strings.LastIndexByte(p.job, ',')+1:], "]"))
+		if err != nil {
+			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
+		}
+		if p.files, p.byJob, err = merge.take(id, n); err != nil {
+			return err
+		}
+		ks, err := nextCred(id)
 		if err != nil {
 			return err
 		}
-		ks, err := nextCred(j.ID)
-		if err != nil {
-			return err
-		}
-		var kinds []CredentialKind
 		for _, k := range ks {
-			kinds = append(kinds, k.CredentialKind)
+			p.kinds = append(p.kinds, k.CredentialKind)
 		}
-		if err := fn(j, fs, kinds); err != nil {
-			return err
+		select {
+		case out <- p:
+		case <-stop:
+			return nil
 		}
 	}
-	return errors.Join(jobs.Err(), files.Err(), creds.Err())
+	return errors.Join(jobs.Err(), creds.Err())
+}
+
+// maxPending is how many files fileMerge holds for jobs not listed yet
+// before it gives up reading in write order (a variable for tests).
+var maxPending = 10000
+
+// fileMerge hands out each job's files from one cursor over the files in
+// the order they were written (rowid), a sequential read. A job's files
+// are usually written with it, so they come in the jobs' order; a file
+// added later to an older job comes after newer jobs' files, which wait in
+// pending until their job is listed. When too many wait (files added to
+// old jobs in the reverse of their order, say), the rest of the jobs read
+// their files by job instead: slower, in bounded memory.
+type fileMerge struct {
+	tx      *Tx
+	rows    *fileChunks         // nil once reading by job
+	pending map[string][]string // packed rows, by job
+	held    int
+}
+
+// take returns the packed rows of the files of job, which has n of them;
+// or, once reading by job, the files themselves.
+func (m *fileMerge) take(job string, n int) (packed []string, byJob []File, err error) {
+	if n == 0 {
+		return nil, nil, nil
+	}
+	if m.rows == nil {
+		byJob, err = m.tx.Files(job)
+		return nil, byJob, err
+	}
+	out := m.pending[job]
+	if out != nil {
+		delete(m.pending, job)
+		m.held -= len(out)
+	} else {
+		out = make([]string, 0, n)
+	}
+	for len(out) < n {
+		row, err := m.rows.next()
+		if err != nil {
+			return nil, nil, err
+		}
+		if row == "" {
+			break // no more files
+		}
+		// A file's row starts with its job's GUID.
+		of, _, err := jsonString(strings.TrimPrefix(row, "["))
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage: file row %.40q: %w", row, err)
+		}
+		if of == job {
+			out = append(out, row)
+			continue
+		}
+		// A copy: the row is part of a chunk of many.
+		m.pending[of] = append(m.pending[of], strings.Clone(row))
+		if m.held++; m.held > maxPending {
+			if err := m.rows.close(); err != nil {
+				return nil, nil, err
+			}
+			m.rows, m.pending = nil, nil
+			byJob, err = m.tx.Files(job)
+			return nil, byJob, err
+		}
+	}
+	return out, nil, nil
+}
+
+// chunkRows is how many rowids of files one query of fileChunks reads (a
+// variable for tests).
+var chunkRows int64 = 1024
+
+// fileChunks reads the files' rows in rowid order a chunk of rowids at a
+// time, each chunk's packed rows joined in one string by SQLite
+// (group_concat): a row a step through the driver cost about as much
+// again as SQLite's own work for it.
+type fileChunks struct {
+	tx        *Tx
+	stmt      *sql.Stmt
+	from, max int64  // the next chunk's first rowid; the last rowid
+	buf       string // the current chunk's rows not handed out yet
+}
+
+func (t *Tx) fileChunks() (*fileChunks, error) {
+	c := &fileChunks{tx: t}
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(rowid), 0) FROM files`).Scan(&c.max); err != nil {
+		return nil, err
+	}
+	var err error
+	c.stmt, err = t.tx.PrepareContext(t.ctx, `SELECT COALESCE(group_concat(json_array(`+fileColumns+`), ','), '')
+		FROM files WHERE rowid BETWEEN ? AND ?`)
+	return c, err
+}
+
+// next returns the next file's packed row, or "" after the last one.
+func (c *fileChunks) next() (string, error) {
+	for c.buf == "" {
+		if c.from > c.max {
+			return "", nil
+		}
+		if err := c.stmt.QueryRowContext(c.tx.ctx, c.from, c.from+chunkRows-1).Scan(&c.buf); err != nil {
+			return "", err
+		}
+		c.from += chunkRows
+	}
+	row, rest, err := splitRow(c.buf)
+	if err != nil {
+		return "", fmt.Errorf("storage: file rows %.40q: %w", c.buf, err)
+	}
+	c.buf = strings.TrimPrefix(rest, ",")
+	return row, nil
+}
+
+func (c *fileChunks) close() error { return c.stmt.Close() }
+
+// splitRow cuts the first of a list of flat JSON arrays, like those
+// json_array makes, from s.
+func splitRow(s string) (row, rest string, err error) {
+	if s == "" || s[0] != '[' {
+		return "", "", errors.New("not a JSON array")
+	}
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case ']':
+			return s[:i+1], s[i+1:], nil
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return "", "", errors.New("unterminated array")
 }
 
 // peeker reads rows that come grouped by job, in the jobs' order, and

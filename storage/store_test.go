@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -488,6 +491,167 @@ func TestOpenCurrentStoreWaitsForNoWriter(t *testing.T) {
 		<-opened
 	}
 	if err := <-writer; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEachJobReadsWhatJobAndFilesRead: the packed rows that EachJob reads
+// come back as the rows Job and Files read one at a time, whatever the
+// strings hold (quotes, escapes, brackets, control characters, bytes that
+// are not UTF-8), and files added to older jobs after newer jobs' files
+// still come with their own job, in index order: read in write order, in
+// chunks of any size, and after the merge gives up holding files for
+// later jobs.
+func TestEachJobReadsWhatJobAndFilesRead(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	odd := []string{"", `"quoted"`, `back\slash`, "tab\tnew\nline\r", "\x01\x1f\x7f", "é ü 日本 😀", "\u2028\u2029",
+		"<&>", "bad \xff\xfe utf-8", `\u0041 not an escape`, "[1,2]", "null", `],["`, `\"]`}
+	const n = 60
+	id := func(i int) string { return fmt.Sprintf("J%03d", i) }
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range n {
+			w := odd[i%len(odd)]
+			j := Job{ID: id(i), DisplayName: w, Description: odd[(i+1)%len(odd)], Owner: "o" + w, Type: i % 3, State: i % 9,
+				Priority: i % 4, CreatedNS: int64(1000 - i%7), ModifiedNS: int64(i) << 40, CompletedNS: -int64(i),
+				MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, NotifyProgram: w, ErrorFile: -1, ErrorCode: -2147024894,
+				ErrorMessage: w, CustomHeaders: "A: " + w + "\r\nB: 2", HeadersWriteOnly: i%2 == 0, CertStoreLocation: -1,
+				CertHash: "AB" + w, DynamicContent: i%5 == 0, Resumed: true, ReplyTotal: -1, MaxBandwidthKbps: int64(i)}
+			if err := tx.InsertJob(j); err != nil {
+				return err
+			}
+			// Every third job gets its files now, the others later, in
+			// reverse: their files come after newer jobs' files.
+			if i%3 == 0 {
+				if err := insertFiles(tx, j.ID, i%4, w); err != nil {
+					return err
+				}
+			}
+			if i%7 == 0 {
+				if err := tx.PutCredential(j.ID, Credential{Target: 2, Scheme: 1 + i%5}); err != nil {
+					return err
+				}
+			}
+		}
+		for i := n - 1; i >= 0; i-- {
+			if i%3 != 0 {
+				if err := insertFiles(tx, id(i), i%4, odd[i%len(odd)]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pending int
+		chunk   int64
+	}{{maxPending, chunkRows}, {maxPending, 7}, {maxPending, 1}, {1, 3}} {
+		t.Run(fmt.Sprintf("maxPending=%d,chunkRows=%d", c.pending, c.chunk), func(t *testing.T) {
+			defer func(p int, c int64) { maxPending, chunkRows = p, c }(maxPending, chunkRows)
+			maxPending, chunkRows = c.pending, c.chunk
+			var order []string
+			err := s.View(ctx, func(tx *Tx) error {
+				return tx.EachJob(func(j Job, files []File, creds []CredentialKind) error {
+					order = append(order, j.ID)
+					want, err := tx.Job(j.ID)
+					if err != nil {
+						return err
+					}
+					if j != want {
+						t.Errorf("EachJob read\n%+v\nJob reads\n%+v", j, want)
+					}
+					wantFiles, err := tx.Files(j.ID)
+					if err != nil {
+						return err
+					}
+					if !slices.Equal(files, wantFiles) {
+						t.Errorf("%s: EachJob read files\n%+v\nFiles reads\n%+v", j.ID, files, wantFiles)
+					}
+					if len(creds) > 0 != (mustAtoi(j.ID[1:])%7 == 0) {
+						t.Errorf("%s: credentials %v", j.ID, creds)
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			err = s.View(ctx, func(tx *Tx) error {
+				return tx.EachSummary(func(m Summary) error { want = append(want, m.ID); return nil })
+			})
+			if err != nil || !slices.Equal(order, want) || len(order) != n {
+				t.Errorf("EachJob's order %v, %v;\nwant %v", order, err, want)
+			}
+		})
+	}
+}
+
+// insertFiles adds k files to a job, with odd strings in their names, the
+// last index first.
+func insertFiles(tx *Tx, job string, k int, w string) error {
+	for x := k - 1; x >= 0; x-- {
+		f := File{JobID: job, Idx: x, RemoteName: "http://h/" + w, LocalName: "/tmp/" + w, TempName: w, BytesTotal: int64(x) - 1,
+			BytesDone: int64(x) << 33, Complete: x%2 == 1, Validator: w, Ranges: "0:10,20:eof", Validation: x % 3,
+			Session: w, Verified: "sha-256", TempID: "1:2:3", UploadReach: int64(x)}
+		if err := tx.InsertFile(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// TestEachJobStopsAtFnsError: an error from fn ends the walk and comes
+// back, and the transaction is free for other reads afterwards (the rows
+// are no longer read in the background).
+func TestEachJobStopsAtFnsError(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range 500 {
+			j := Job{ID: fmt.Sprintf("J%03d", i), Owner: "o", CreatedNS: int64(i), ErrorFile: -1, CertStoreLocation: -1}
+			if err := tx.InsertJob(j); err != nil {
+				return err
+			}
+			if err := insertFiles(tx, j.ID, 2, "w"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("enough")
+	seen := 0
+	err = s.View(ctx, func(tx *Tx) error {
+		err := tx.EachJob(func(Job, []File, []CredentialKind) error {
+			if seen++; seen == 5 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || seen != 5 {
+			t.Errorf("EachJob returned %v after %d jobs; want fn's error after 5", err, seen)
+		}
+		n, err := tx.CountJobs()
+		if err != nil || n != 500 {
+			t.Errorf("CountJobs after the walk = %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

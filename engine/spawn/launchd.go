@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -22,7 +23,10 @@ import (
 //go:embed units/launchd.tmpl
 var launchdPlist string
 
-var launchdTemplate = template.Must(template.New("plist").Funcs(template.FuncMap{"xml": xmlText}).Parse(launchdPlist))
+// launchdTemplate is parsed when first used: most commands install nothing.
+var launchdTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("plist").Funcs(template.FuncMap{"xml": xmlText}).Parse(launchdPlist))
+})
 
 // launchdBaseLabel is the label of the agent of the default state folder; an
 // agent for another folder adds a hash of its path.
@@ -65,7 +69,7 @@ func launchdAgent(home, program string) (label string, plist []byte, err error) 
 		comment = "Written by `bitsjob service install --system`; `bitsjob service uninstall --system` removes it."
 	}
 	var b bytes.Buffer
-	err = launchdTemplate.Execute(&b, map[string]any{
+	err = launchdTemplate().Execute(&b, map[string]any{
 		"Label": label, "Program": program, "Home": home, "RestartSec": restartAfterSec, "Comment": comment,
 	})
 	return label, b.Bytes(), err

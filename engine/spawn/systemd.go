@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -25,7 +26,10 @@ import (
 //go:embed units/systemd.tmpl
 var systemdUnits string
 
-var systemdTemplates = template.Must(template.New("").Funcs(template.FuncMap{"exec": systemdQuote}).Parse(systemdUnits))
+// systemdTemplates are parsed when first used: most commands install nothing.
+var systemdTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{"exec": systemdQuote}).Parse(systemdUnits))
+})
 
 const (
 	userService     = "bits-worker@.service"
@@ -60,7 +64,7 @@ func systemdFiles(program string, system bool) (map[string][]byte, error) {
 		}
 		var b bytes.Buffer
 		data := map[string]any{"Program": program, "RestartSec": restartAfterSec, "ActivateSocket": activateSocketPath}
-		if err := systemdTemplates.ExecuteTemplate(&b, tmpl, data); err != nil {
+		if err := systemdTemplates().ExecuteTemplate(&b, tmpl, data); err != nil {
 			return nil, err
 		}
 		files[name] = b.Bytes()

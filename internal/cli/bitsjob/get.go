@@ -66,15 +66,18 @@ func newListCmd(e *env) *cobra.Command {
 // gathers its rows first, since its columns fit the longest. Arguments that
 // are all GUIDs are looked up, not searched for.
 func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*engine.Job) error) error {
-	w := bufio.NewWriter(e.stdout) // a write per buffer, not per job
+	w := bufio.NewWriterSize(e.stdout, 64<<10) // a write per buffer, not per job
 	defer w.Flush()
 	var held []*engine.Job
 	emit := func(j *engine.Job) error {
-		if e.json {
-			return print(w, []*engine.Job{j})
-		}
 		held = append(held, j)
 		return nil
+	}
+	var p *printer
+	if e.json {
+		p = startPrinter(w, print)
+		defer p.close()
+		emit = p.emit
 	}
 	found := make([]bool, len(o.Jobs))
 	guids, isGUID := parseArgs(o.Jobs)
@@ -96,6 +99,11 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 			return emit(j)
 		})
 	})
+	if p != nil {
+		if perr := p.close(); err == nil {
+			err = perr // a print that failed after the last job was read
+		}
+	}
 	if err != nil {
 		w.Flush() // the jobs read before the failure, then the failure
 		return &opError{action: "list jobs", err: err}
@@ -121,6 +129,50 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 		return reported(code)
 	}
 	return nil
+}
+
+// printer prints jobs in a goroutine of its own while the store is read:
+// reading and printing a long list take about as long as each other, and
+// each can have a core.
+type printer struct {
+	jobs   chan *engine.Job
+	done   chan struct{} // closed when the goroutine ends
+	err    error         // the first print's error, read after done
+	closed bool
+}
+
+func startPrinter(w io.Writer, print func(io.Writer, []*engine.Job) error) *printer {
+	p := &printer{jobs: make(chan *engine.Job, 64), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for j := range p.jobs {
+			if p.err = print(w, []*engine.Job{j}); p.err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// emit queues a job to print; it fails once printing has failed.
+func (p *printer) emit(j *engine.Job) error {
+	select {
+	case p.jobs <- j:
+		return nil
+	case <-p.done:
+		return p.err
+	}
+}
+
+// close waits for the queued jobs to be printed and returns the error of
+// printing, if any. Calling it again does nothing.
+func (p *printer) close() error {
+	if !p.closed {
+		p.closed = true
+		close(p.jobs)
+		<-p.done
+	}
+	return p.err
 }
 
 // runListTable prints every job as a row of a table, from the totals the

@@ -208,7 +208,7 @@ func toJSON(j *engine.Job) jobJSON {
 		SecurityFlags: j.SecurityFlags, ACLFlags: j.ACLFlags, PeerCachingFlags: j.PeerCachingFlags,
 		HelperTokenAccount: j.HelperToken, HelperTokenFlags: j.HelperTokenFlags,
 		ReplyFileName: j.ReplyFileName, Dynamic: j.Dynamic,
-		Credentials: []credentialJSON{}, FileList: []fileJSON{},
+		Credentials: []credentialJSON{}, FileList: make([]fileJSON, 0, len(j.Files)),
 	}
 	if j.NotifyProgram != "" {
 		out.NotifyCmdLine = notifyCmdLine(j.NotifyProgram, j.NotifyParameters)

@@ -57,7 +57,9 @@ func newTable(w io.Writer, header ...string) *table {
 func (e *env) printJobs(w io.Writer, jobs []*engine.Job) error {
 	if e.json {
 		for _, j := range jobs {
-			if err := writeJSON(w, toJSON(j)); err != nil {
+			v := toJSON(j)
+			e.line = append(appendJob(e.line[:0], &v), '\n')
+			if _, err := w.Write(e.line); err != nil {
 				return err
 			}
 		}
