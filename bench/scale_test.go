@@ -226,8 +226,26 @@ func runCounted(tb testing.TB, env []string, name string, args ...string) (time.
 	rss := filepath.Join(tb.TempDir(), "rss")
 	cmd := exec.Command(needTool(tb, "/usr/bin/time"), append([]string{"-f", "%M", "-o", rss, name}, args...)...)
 	cmd.Env = env
+	// The lines are counted as they come, as a pipe into wc -l would: a
+	// buffer of the whole output would cost this process more than the
+	// command takes to print it.
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	start := time.Now()
-	out, err := cmd.Output()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	lines, buf := 0, make([]byte, 1<<20)
+	for {
+		n, err := out.Read(buf)
+		lines += bytes.Count(buf[:n], []byte{'\n'})
+		if err != nil {
+			break
+		}
+	}
+	err = cmd.Wait()
 	d := time.Since(start)
 	if err != nil {
 		tb.Fatalf("%s %v: %v", name, args, err)
@@ -240,7 +258,7 @@ func runCounted(tb testing.TB, env []string, name string, args ...string) (time.
 	if _, err := fmt.Sscan(string(b), &kb); err != nil {
 		tb.Fatalf("GNU time wrote %q: %v", b, err)
 	}
-	return d, kb * 1024, strings.Count(string(out), "\n")
+	return d, kb * 1024, lines
 }
 
 // idleWorker starts a worker on the store at home, runs then (if any),
