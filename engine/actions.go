@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/spawn"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/storage"
 )
 

@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/writeback"
 	"bits/storage"
 )

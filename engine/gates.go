@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/storage"
 )
 

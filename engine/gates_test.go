@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
+	"bits/hresult"
 )
 
 func TestGates(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // specsOf yields specs, and the error errs holds at the same index.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // SizeUnknown marks a byte count that is not known yet (BG_SIZE_UNKNOWN).

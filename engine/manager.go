@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/policy"
 	"bits/engine/spawn"
+	"bits/hresult"
 	"bits/storage"
 )
 

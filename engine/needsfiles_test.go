@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/storage"
 	"testing"
 )

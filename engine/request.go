@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/storage"
 )
 

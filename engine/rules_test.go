@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 func TestParseRanges(t *testing.T) {

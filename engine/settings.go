@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/storage"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

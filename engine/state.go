@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // State is a job state, numbered as BG_JOB_STATE.

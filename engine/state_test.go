@@ -3,7 +3,7 @@ package engine
 import (
 	"testing"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // TestNextEveryPair checks the state machine over every state x event pair

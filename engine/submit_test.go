@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // openIdle opens a Manager on home that never starts a worker.

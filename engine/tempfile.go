@@ -12,7 +12,7 @@ import (
 	"sync"
 	"syscall"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // Temporary files live in the destination folder, which other users may be

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

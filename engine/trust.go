@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 )
 
 // A user writes their own store, so what it says about files is the user's

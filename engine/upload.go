@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/storage"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 	"bits/storage"
 )
 

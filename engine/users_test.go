@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/storage"
 )
 

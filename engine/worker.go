@@ -16,11 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/storage"
 )
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -21,9 +22,9 @@ func (s *Server) checkDestination(vd *vdir, name string) error {
 		case err != nil:
 			return fileRefusal(err)
 		case fi.Mode()&fs.ModeSymlink != 0:
-			return refuse(http.StatusForbidden, codeAccessDenied, "a folder on the way is a symbolic link")
+			return refuse(http.StatusForbidden, hresult.E_ACCESSDENIED, "a folder on the way is a symbolic link")
 		case !fi.IsDir():
-			return refuse(http.StatusNotFound, codePathNotFound, "a folder on the way is a file")
+			return refuse(http.StatusNotFound, hresult.E_PATH_NOT_FOUND, "a folder on the way is a file")
 		}
 	}
 	fi, err := vd.root.Lstat(name)
@@ -35,9 +36,9 @@ func (s *Server) checkDestination(vd *vdir, name string) error {
 	case fi.IsDir():
 		return badPacket("the URL is a folder")
 	case !fi.Mode().IsRegular():
-		return refuse(http.StatusForbidden, codeAccessDenied, "the destination is not a regular file")
+		return refuse(http.StatusForbidden, hresult.E_ACCESSDENIED, "the destination is not a regular file")
 	case !vd.AllowOverwrites:
-		return refuse(http.StatusConflict, codeAccessDenied, "the destination exists")
+		return refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
 	}
 	return nil
 }
@@ -47,9 +48,9 @@ func (s *Server) checkDestination(vd *vdir, name string) error {
 func fileRefusal(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		return refuse(http.StatusNotFound, codePathNotFound, "the destination's folder does not exist")
+		return refuse(http.StatusNotFound, hresult.E_PATH_NOT_FOUND, "the destination's folder does not exist")
 	case errors.Is(err, fs.ErrPermission):
-		return refuse(http.StatusForbidden, codeAccessDenied, err.Error())
+		return refuse(http.StatusForbidden, hresult.E_ACCESSDENIED, err.Error())
 	}
 	return err
 }
@@ -75,7 +76,7 @@ func (s *Server) commit(vd *vdir, sess *session) error {
 		err := vd.root.Link(src, sess.Name)
 		switch {
 		case errors.Is(err, fs.ErrExist):
-			return refuse(http.StatusConflict, codeAccessDenied, "the destination exists")
+			return refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
 		case err != nil:
 			// A file system without hard links: the name was free a
 			// moment ago under the lock, which is the best left.

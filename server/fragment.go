@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"bits/internal/uploadproto"
 	"bits/internal/writeback"
 	"fmt"
@@ -30,10 +31,10 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	}
 	length := last - first + 1
 	if length > s.cfg.MaxFragmentSize {
-		return nil, refuse(http.StatusRequestEntityTooLarge, codeTooLarge, "fragment too large")
+		return nil, refuse(http.StatusRequestEntityTooLarge, hresult.BG_E_TOO_LARGE, "fragment too large")
 	}
 	if max := p.vd.MaxUploadSize; max > 0 && total > max {
-		return nil, refuse(http.StatusInternalServerError, codeTooLarge, "upload larger than the maximum")
+		return nil, refuse(http.StatusInternalServerError, hresult.BG_E_TOO_LARGE, "upload larger than the maximum")
 	}
 
 	sess, h, unlock, err := s.openSession(p)

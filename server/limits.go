@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"math"
 	"net"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 // its cleanup task deletes sessions past BITSNumberOfSessionsLimit, which
 // can drop an upload under way; refusing the new one loses nothing.
 const (
-	codeBusy = codeHTTPBase + http.StatusServiceUnavailable // BG_E_HTTP_ERROR_503
 	// limitRetryAfter is the wait asked for at a limit on open sessions:
 	// when a place frees is unknown, so a minute, shorter than a BITS
 	// job's default retry delay (10 minutes).
@@ -224,7 +224,7 @@ func (l *sessionLimits) take(client string, now time.Time) (time.Duration, bool)
 
 // busy is the refusal of a Create-Session past a limit.
 func busy(wait time.Duration, why string) *refusal {
-	e := refuse(http.StatusServiceUnavailable, codeBusy, why)
+	e := refuse(http.StatusServiceUnavailable, hresult.HTTP(http.StatusServiceUnavailable), why)
 	e.retryAfter = wait
 	return e
 }

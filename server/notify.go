@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"bits/internal/uploadproto"
 	"context"
 	"errors"
@@ -41,9 +42,9 @@ func (s *Server) notify(p *packet, sess *session) error {
 		s.logf("session %s: notifying the application: %v", sess.Key, err)
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-			return appRefusal(http.StatusRequestTimeout, codeTimeout, "the application did not answer in time")
+			return appRefusal(http.StatusRequestTimeout, hresult.E_TIMEOUT, "the application did not answer in time")
 		}
-		return appRefusal(http.StatusBadGateway, codeHTTPBase+http.StatusBadGateway, "the application is unreachable")
+		return appRefusal(http.StatusBadGateway, hresult.HTTP(http.StatusBadGateway), "the application is unreachable")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -52,11 +53,11 @@ func (s *Server) notify(p *packet, sess *session) error {
 		if status < 400 || status > 599 {
 			status = http.StatusBadGateway
 		}
-		return appRefusal(status, codeHTTPBase+uint32(resp.StatusCode), "the application refused the upload")
+		return appRefusal(status, hresult.HTTP(resp.StatusCode), "the application refused the upload")
 	}
 	if static := resp.Header.Get(uploadproto.HeaderStaticResponseURL); static != "" {
 		if !validReplyURL(static) {
-			return appRefusal(http.StatusBadGateway, codeInvalidArg, "the application's BITS-Static-Response-URL is not an absolute URL")
+			return appRefusal(http.StatusBadGateway, hresult.E_INVALIDARG, "the application's BITS-Static-Response-URL is not an absolute URL")
 		}
 		sess.StaticReply = static
 	} else if err := s.keepReply(vd, sess, resp.Body); err != nil {
@@ -97,7 +98,7 @@ func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session) (*h
 		if body != nil {
 			body.Close()
 		}
-		return nil, appRefusal(http.StatusBadGateway, codeInvalidArg, err.Error())
+		return nil, appRefusal(http.StatusBadGateway, hresult.E_INVALIDARG, err.Error())
 	}
 	req.Header.Set(uploadproto.HeaderOriginalRequestURL, sess.URL)
 	if vd.Notify == NotifyByValue {
@@ -125,11 +126,11 @@ func (s *Server) keepReply(vd *vdir, sess *session, body io.Reader) error {
 		switch {
 		case err == nil && fi.Mode().IsRegular():
 			if fi.Size() > vd.MaxReplySize {
-				return appRefusal(http.StatusInternalServerError, codeTooLarge, "the reply file is too large")
+				return appRefusal(http.StatusInternalServerError, hresult.BG_E_TOO_LARGE, "the reply file is too large")
 			}
 			return nil
 		case err == nil:
-			return appRefusal(http.StatusBadGateway, codeAccessDenied, "the reply is not a regular file")
+			return appRefusal(http.StatusBadGateway, hresult.E_ACCESSDENIED, "the reply is not a regular file")
 		case !errors.Is(err, fs.ErrNotExist):
 			return err
 		}
@@ -148,16 +149,16 @@ func (s *Server) keepReply(vd *vdir, sess *session, body io.Reader) error {
 	switch {
 	case err != nil:
 		vd.root.Remove(name)
-		return appRefusal(http.StatusBadGateway, codeHTTPBase+http.StatusBadGateway, fmt.Sprintf("reading the reply: %v", err))
+		return appRefusal(http.StatusBadGateway, hresult.HTTP(http.StatusBadGateway), fmt.Sprintf("reading the reply: %v", err))
 	case n > vd.MaxReplySize:
 		vd.root.Remove(name)
-		return appRefusal(http.StatusInternalServerError, codeTooLarge, "the reply is too large")
+		return appRefusal(http.StatusInternalServerError, hresult.BG_E_TOO_LARGE, "the reply is too large")
 	}
 	return nil
 }
 
-func appRefusal(status int, code uint32, why string) *refusal {
-	return &refusal{status: status, code: code, context: contextApplication, why: why}
+func appRefusal(status int, code hresult.Code, why string) *refusal {
+	return &refusal{status: status, code: code, context: hresult.ContextRemoteApplication, why: why}
 }
 
 // validReplyURL accepts an absolute http or https URL short enough for a

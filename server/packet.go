@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"bits/internal/uploadproto"
 	"errors"
 	"net/http"
@@ -60,7 +61,7 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 	}
 	if err != nil {
 		e := asRefusal(err)
-		if e.code == codeFail || e.code == codeDiskFull {
+		if e.code == hresult.E_FAIL || e.code == hresult.E_DISK_FULL {
 			// The server's own failures, not the clients' mistakes.
 			s.logf("%s %q: %v", kind, r.URL.Path, e)
 		}

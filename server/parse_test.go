@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"errors"
 	"fmt"
 	"os"
@@ -101,16 +102,16 @@ func TestAsRefusal(t *testing.T) {
 	for _, c := range []struct {
 		err    error
 		status int
-		code   uint32
+		code   hresult.Code
 	}{
-		{&os.PathError{Op: "write", Path: "request", Err: syscall.ENOSPC}, 500, codeDiskFull},
-		{&os.PathError{Op: "write", Path: "request", Err: syscall.EDQUOT}, 500, codeDiskFull},
-		{errors.New("anything"), 500, codeFail},
-		{badPacket("x"), 400, codeInvalidArg},
-		{sessionNotFound(), 500, codeSessionNotFound},
+		{&os.PathError{Op: "write", Path: "request", Err: syscall.ENOSPC}, 500, hresult.E_DISK_FULL},
+		{&os.PathError{Op: "write", Path: "request", Err: syscall.EDQUOT}, 500, hresult.E_DISK_FULL},
+		{errors.New("anything"), 500, hresult.E_FAIL},
+		{badPacket("x"), 400, hresult.E_INVALIDARG},
+		{sessionNotFound(), 500, hresult.BG_E_SESSION_NOT_FOUND},
 	} {
-		if r := asRefusal(c.err); r.status != c.status || r.code != c.code || r.context != contextServer {
-			t.Errorf("asRefusal(%v) = %d 0x%08x ctx %d", c.err, r.status, r.code, r.context)
+		if r := asRefusal(c.err); r.status != c.status || r.code != c.code || r.context != hresult.ContextRemoteFile {
+			t.Errorf("asRefusal(%v) = %d 0x%08x ctx %d", c.err, r.status, uint32(r.code), r.context)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bits/hresult"
 	"net/http"
 	"strings"
 )
@@ -63,14 +64,14 @@ func (s *Server) uploadTarget(r *http.Request) (*vdir, string, *refusal) {
 	}
 	vd, rel := s.matchVdir(p)
 	if vd == nil {
-		return nil, "", refuse(http.StatusNotImplemented, codeAccessDenied, "no upload folder for "+p)
+		return nil, "", refuse(http.StatusNotImplemented, hresult.E_ACCESSDENIED, "no upload folder for "+p)
 	}
 	if rel == "" {
 		return nil, "", badPacket("the URL is the virtual directory itself")
 	}
 	for _, el := range strings.Split(rel, "/") {
 		if reservedElement(el) {
-			return nil, "", refuse(http.StatusForbidden, codeAccessDenied, "reserved name "+el)
+			return nil, "", refuse(http.StatusForbidden, hresult.E_ACCESSDENIED, "reserved name "+el)
 		}
 	}
 	return vd, rel, nil

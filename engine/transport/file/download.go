@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // Stat opens the file, so that one the service may not read fails here as

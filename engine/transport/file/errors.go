@@ -5,7 +5,7 @@ import (
 	"errors"
 	"syscall"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // remoteError turns a failed file operation into an *hresult.Error about

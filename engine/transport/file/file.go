@@ -17,8 +17,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // chunkSize is how much a copy moves between checks of its context: big

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
 	"bits/engine/transport/file"
 	"bits/engine/transport/transporttest"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

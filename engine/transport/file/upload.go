@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // An upload session is a temporary file beside the destination, named

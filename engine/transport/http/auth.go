@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // maxAuthTries bounds the requests sent for one: enough for an NTLM

@@ -25,8 +25,8 @@ import (
 
 	httpdigest "github.com/icholy/digest"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // classify maps a network error to the WinHTTP code BITS would report, and

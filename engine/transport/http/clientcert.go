@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // A certificate store is a folder of PEM files. Each file named *.pem,

@@ -5,8 +5,8 @@ import (
 	"net/http/httptrace"
 	"sync/atomic"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // connTrace follows how a request got its connection, so that its

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // maxCRLSize bounds a downloaded revocation list.

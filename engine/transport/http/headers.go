@@ -5,7 +5,7 @@ import (
 	"net/textproto"
 	"strings"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // ownHeaders are request headers the transport sets itself: a job's custom

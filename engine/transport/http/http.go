@@ -24,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // Defaults for the zero values of Options.

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

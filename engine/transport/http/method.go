@@ -5,8 +5,8 @@ import (
 	"io"
 	nethttp "net/http"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // custom runs a job's custom method: one request, without Range or

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // proxyDownFor is how long a proxy that could not be connected to goes to

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"sync"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // Proxy failover works at the round-trip level: net/http dials the proxy

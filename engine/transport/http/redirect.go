@@ -5,7 +5,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // BITS' redirect policy, in the job's security flags.

@@ -6,8 +6,8 @@ import (
 	nethttp "net/http"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

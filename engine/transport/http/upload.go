@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 

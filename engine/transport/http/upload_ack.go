@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 

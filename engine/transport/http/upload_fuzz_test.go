@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 

@@ -8,8 +8,8 @@ import (
 	nethttp "net/http"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // Web farms: a server that answers Create-Session with BITS-Host-Id wants

@@ -5,8 +5,8 @@ import (
 	"io"
 	nethttp "net/http"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // fetchReply copies an upload-reply job's reply, at raw (absolute, or

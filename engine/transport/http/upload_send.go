@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 

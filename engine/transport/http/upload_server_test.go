@@ -17,8 +17,8 @@ import (
 	"sync"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/uploadproto"
 )
 
@@ -395,9 +395,17 @@ func (b *bitsServer) fragment(w nethttp.ResponseWriter, r *nethttp.Request) int6
 	}
 
 	b.mu.Lock()
-	if int64(len(s.data)) != held || b.sessions[s.id] != s {
+	if b.sessions[s.id] != s {
 		b.mu.Unlock()
 		refuse(w, 500, hresult.BG_E_SESSION_NOT_FOUND, hresult.ContextRemoteFile)
+		return n
+	}
+	if now := int64(len(s.data)); now != held {
+		// Another fragment landed while this one was read (one the client
+		// gave up on, finished all the same): the true offset, as IIS
+		// answers a fragment that does not start there.
+		b.mu.Unlock()
+		b.received(w, s.id, now, nethttp.StatusRequestedRangeNotSatisfiable)
 		return n
 	}
 	s.total = total

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
 	"bits/engine/transport/transporttest"
+	"bits/hresult"
 	"bits/internal/testenv"
 	"bits/internal/uploadproto"
 )

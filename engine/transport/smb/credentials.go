@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // A credential is an NTLM logon. It never appears in errors or logs.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 func TestBadCredentials(t *testing.T) {

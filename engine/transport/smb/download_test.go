@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 func TestStat(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hirochachacha/go-smb2"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // NTSTATUS codes the classification looks at ([MS-ERREF] 2.3).

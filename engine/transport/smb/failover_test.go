@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport/transporttest"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

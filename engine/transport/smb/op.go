@@ -7,8 +7,8 @@ import (
 
 	"github.com/hirochachacha/go-smb2"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // An op is one call of the transport API on one target: its context,

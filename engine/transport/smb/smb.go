@@ -15,8 +15,8 @@ import (
 
 	"github.com/hirochachacha/go-smb2"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // Defaults for the zero values of Options.

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // DefaultPort is SMB over TCP.

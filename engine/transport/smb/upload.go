@@ -12,8 +12,8 @@ import (
 
 	"github.com/hirochachacha/go-smb2"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // An upload goes into a temporary file BITxxxx.tmp beside the remote name,

@@ -9,9 +9,9 @@ import (
 	"regexp"
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
 	"bits/engine/transport/transporttest"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

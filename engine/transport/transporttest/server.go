@@ -12,8 +12,8 @@ package transporttest
 import (
 	"testing"
 
-	"bits/engine/hresult"
 	"bits/engine/transport"
+	"bits/hresult"
 )
 
 // A Server is the real server a transport is tested against, with the

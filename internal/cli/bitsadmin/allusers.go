@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // Every user's jobs: /LIST, /RESET and /MONITOR with /ALLUSERS, and

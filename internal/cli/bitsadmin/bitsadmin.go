@@ -19,7 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // Version is the version of the suite, shown in the banner.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // The verbs about a job's files beyond /ADDFILE and /LISTFILES: file sets,

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 )
 
 // The command groups: /UTIL, /CACHE, /PEERS and /PEERCACHING. Each is a verb

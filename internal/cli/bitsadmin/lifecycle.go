@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // The verbs that create a job, add files to it and move it through its life:

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // The /GET* and /SET* verbs. A getter prints one value: on its own line

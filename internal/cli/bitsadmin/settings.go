@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // The /SET* verbs whose arguments are more than one value: proxy settings,

@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // /TRANSFER: create a job, add its files, resume it and wait, showing its

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

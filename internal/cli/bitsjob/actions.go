@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // resume, suspend, cancel and complete: one action on each job named. Each

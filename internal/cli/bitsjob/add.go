@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 type addOptions struct {

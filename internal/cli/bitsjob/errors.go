@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 // Exit codes; docs/json.md lists them. The HRESULT of a failure is in its

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 type getOptions struct {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/spawn"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/hresult"
 )
 
 // The JSON that --json prints. Field names are the property names of

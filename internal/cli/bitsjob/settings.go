@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"bits/engine"
-	"bits/engine/hresult"
 	"bits/engine/netpolicy"
+	"bits/hresult"
 )
 
 // settings are the job settings that create, transfer and set take as

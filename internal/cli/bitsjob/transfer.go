@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 func newTransferCmd(e *env) *cobra.Command {

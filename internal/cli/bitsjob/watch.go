@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bits/engine"
-	"bits/engine/hresult"
+	"bits/hresult"
 )
 
 type watchOptions struct {

@@ -89,6 +89,7 @@ const (
 	E_PATH_NOT_FOUND Code = 0x80070003
 	E_DISK_FULL      Code = 0x80070070
 	E_OUTOFMEMORY    Code = 0x8007000E
+	E_TIMEOUT        Code = 0x800705B4 // HRESULT_FROM_WIN32(ERROR_TIMEOUT)
 
 	// CO_E_SERVER_EXEC_FAILURE: what COM answers when the BITS service
 	// cannot start; here, when no transfer worker can be started.
@@ -204,6 +205,7 @@ var messages = map[Code]string{
 	E_FILE_NOT_FOUND:         "The system cannot find the file specified.",
 	E_PATH_NOT_FOUND:         "The system cannot find the path specified.",
 	E_DISK_FULL:              "There is not enough space on the disk.",
+	E_TIMEOUT:                "This operation returned because the timeout period expired.",
 	E_OUTOFMEMORY:            "Not enough memory resources are available to complete this operation.",
 
 	CRYPT_E_HASH_VALUE: "The file does not match the checksum its server gave.",
