@@ -439,6 +439,10 @@ func (t *Transport) copyBody(ctx, rctx context.Context, cancel context.CancelCau
 			}
 		}
 		switch {
+		case ctx.Err() != nil:
+			// Cancelled while the last bytes were written: the caller
+			// hears of it, even if the body had ended.
+			return n, t.netError(ctx, rctx, ctx.Err(), true)
 		case rerr == io.EOF && expect >= 0 && n < expect:
 			// Only a body without a length ends "cleanly" early: a cut
 			// connection or a shorter file. Resuming tells which.
