@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -469,41 +468,12 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 	return code, nil
 }
 
-// commitAll commits files, up to fileWindow at once: each one's sync then
-// meets the others' in the file system's journal rather than waits for the
-// one before it (1,000 small files took a second one by one). The error
-// is that of the first file, in order, that failed; the files committed
-// before it stay so, as one by one, and the next Complete skips them.
-// Files that share a final name are committed one by one, in order, so
-// the last one wins as it always did.
+// commitAll commits files in order; the error is that of the first that
+// failed, and the files committed before it stay so (the next Complete
+// skips them).
 func commitAll(files []File) error {
-	names := map[string]bool{}
 	for _, f := range files {
-		if names[f.LocalName] {
-			for _, f := range files {
-				if err := commit(f); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		names[f.LocalName] = true
-	}
-	errs := make([]error, len(files))
-	slots := make(chan struct{}, fileWindow)
-	var wg sync.WaitGroup
-	for i, f := range files {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = commit(f)
-			<-slots
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+		if err := commit(f); err != nil {
 			return err
 		}
 	}
@@ -527,10 +497,11 @@ func commitFile(f File) error {
 	if err != nil {
 		return fail(err)
 	}
+	// No sync here: the content was synced before the file was recorded
+	// complete, and its mode and name are metadata, which Complete's sync
+	// of each folder after the renames makes durable (journaling file
+	// systems keep metadata changes in order).
 	err = tf.Chmod(finalMode(f.LocalName))
-	if err == nil {
-		err = tf.Sync()
-	}
 	if cerr := tf.Close(); err == nil {
 		err = cerr
 	}

@@ -289,10 +289,7 @@ func commit(f File) error {
 		if unix.Fstatat(dir, localBase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isKind(&st, unix.S_IFREG) {
 			mode = os.FileMode(st.Mode).Perm()
 		}
-		err = tf.Chmod(mode)
-	}
-	if err == nil {
-		err = tf.Sync()
+		err = tf.Chmod(mode) // no sync: see commitFile
 	}
 	if err == nil {
 		err = unix.Renameat(dir, tempBase, dir, localBase)
