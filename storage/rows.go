@@ -135,21 +135,32 @@ func (f File) values() []any {
 type Tx struct {
 	ctx context.Context
 	tx  *sql.Tx
-	// stmts holds the statements prepared in this transaction, by their
-	// text: a transaction that creates thousands of jobs compiles each of
-	// its statements once.
+	// stmts holds the statements used in this transaction, by their text:
+	// a transaction that creates thousands of jobs compiles each of its
+	// statements once at most.
 	stmts map[string]*sql.Stmt
+	// shared are the pool's statements; unshared lists those this
+	// transaction compiled itself, for the pool to prepare after it.
+	shared   *statements
+	unshared []string
 }
 
-// stmt returns the statement q, prepared on its first use in t. The
-// transaction closes it when it ends.
+// stmt returns the statement q: the pool's, bound to this transaction,
+// or compiled on its first use in t. The transaction closes it when it
+// ends.
 func (t *Tx) stmt(q string) (*sql.Stmt, error) {
 	if s, ok := t.stmts[q]; ok {
 		return s, nil
 	}
-	s, err := t.tx.PrepareContext(t.ctx, q)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if shared := t.shared.lookup(q); shared != nil {
+		s = t.tx.StmtContext(t.ctx, shared)
+	} else {
+		var err error
+		if s, err = t.tx.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+		t.unshared = append(t.unshared, q)
 	}
 	t.stmts[q] = s
 	return s, nil
@@ -212,7 +223,7 @@ func (t *Tx) Job(id string) (Job, error) {
 // check it, and the whole row costs more to ask for than the write they make.
 func (t *Tx) JobState(id string) (int, error) {
 	var state int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
+	err := t.queryRow(`SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -466,7 +477,7 @@ type fileChunks struct {
 
 func (t *Tx) fileChunks() (*fileChunks, error) {
 	c := &fileChunks{tx: t}
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(rowid), 0) FROM files`).Scan(&c.max); err != nil {
+	if err := t.queryRow(`SELECT COALESCE(MAX(rowid), 0) FROM files`).Scan(&c.max); err != nil {
 		return nil, err
 	}
 	var err error

@@ -42,9 +42,11 @@ type Store struct {
 	// SQLite's write lock, whose busy handler sleeps 1 to 100 ms between
 	// tries: the worker's transfers, each writing its checkpoints and
 	// files' ends, would wait out those sleeps rather than each other.
-	wmu    sync.Mutex
-	txs    atomic.Int64 // transactions begun, reads and writes
-	writes atomic.Int64 // write transactions committed
+	wmu sync.Mutex
+	txs atomic.Int64 // transactions begun, reads and writes
+	// Statements prepared once for each pool, shared by its transactions.
+	rwStmts, roStmts *statements
+	writes           atomic.Int64 // write transactions committed
 }
 
 // Open opens or creates the database at file (mode 0600) and brings its
@@ -82,7 +84,7 @@ func Open(file string) (*Store, error) {
 		rw.Close()
 		return nil, err
 	}
-	s := &Store{rw: rw, ro: ro}
+	s := &Store{rw: rw, ro: ro, rwStmts: newStatements(rw), roStmts: newStatements(ro)}
 	// Two processes that open a new database at once (a worker that
 	// systemd starts and the command that installed it) can find it busy
 	// while the other one sets it up, before any busy timeout applies.
@@ -119,6 +121,8 @@ func private(f *os.File) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.rwStmts.close()
+	s.roStmts.close()
 	return errors.Join(s.rw.Close(), s.ro.Close())
 }
 
@@ -192,7 +196,7 @@ func migrationVersion(name string) int {
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.run(ctx, s.rw, fn); err != nil {
+	if err := s.run(ctx, s.rw, s.rwStmts, fn); err != nil {
 		return err
 	}
 	s.writes.Add(1)
@@ -205,7 +209,7 @@ func (s *Store) Writes() int64 { return s.writes.Load() }
 
 // View runs fn in a read transaction that sees one consistent snapshot.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, s.ro, fn)
+	return s.run(ctx, s.ro, s.roStmts, fn)
 }
 
 // Batches runs fn with a connection of its own for a long series of
@@ -237,7 +241,10 @@ func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error
 		conn.ExecContext(after, `PRAGMA temp_store = DEFAULT`)
 		conn.ExecContext(after, `PRAGMA wal_autocheckpoint = `+strconv.Itoa(pages))
 	}()
-	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, f) })
+	// Its transactions share no statements: the pool's would be prepared
+	// on another connection while this one is held, and a pool of one
+	// would wait for ever.
+	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, nil, f) })
 }
 
 // Transactions is how many read and write transactions s has run: what a
@@ -246,17 +253,89 @@ func (s *Store) Transactions() int64 { return s.txs.Load() }
 
 func (s *Store) run(ctx context.Context, db interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
-}, fn func(*Tx) error) error {
+}, shared *statements, fn func(*Tx) error) error {
 	s.txs.Add(1)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}); err != nil {
+	t := &Tx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, shared: shared}
+	if err := fn(t); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Prepared after the transaction, when its connection is free again:
+	// a transaction that waited for another connection could wait for
+	// ever in a pool of one.
+	shared.learn(ctx, t.unshared)
+	return nil
+}
+
+// statements are a pool's prepared statements, shared by its
+// transactions: a statement used again is compiled once per connection
+// rather than once per transaction (compiling was a third of the cost of
+// the worker's records). Statements of changing text (lists of values)
+// would be many: past maxStatements, the rest are compiled each time. A
+// nil *statements shares nothing.
+type statements struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStatements = 256
+
+func newStatements(db *sql.DB) *statements {
+	return &statements{db: db, m: map[string]*sql.Stmt{}}
+}
+
+func (p *statements) lookup(q string) *sql.Stmt {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[q]
+}
+
+// learn prepares the statements qs that are not prepared yet. It must not
+// run inside a transaction of the same pool.
+func (p *statements) learn(ctx context.Context, qs []string) {
+	if p == nil {
+		return
+	}
+	for _, q := range qs {
+		p.mu.Lock()
+		_, have := p.m[q]
+		full := len(p.m) >= maxStatements
+		p.mu.Unlock()
+		if have || full {
+			continue
+		}
+		st, err := p.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // compiled within each transaction, as before
+		}
+		p.mu.Lock()
+		if _, have := p.m[q]; have {
+			st.Close()
+		} else {
+			p.m[q] = st
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *statements) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, st := range p.m {
+		st.Close()
+	}
+	clear(p.m)
 }
 
 // Scrub copies every committed change into the database file and empties

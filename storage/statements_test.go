@@ -1,0 +1,34 @@
+package storage
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestStatementsArePreparedOnce: the first transaction to use a statement
+// compiles it, the pool prepares it after that transaction, and the next
+// transactions share it instead of compiling it again.
+func TestStatementsArePreparedOnce(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	const q = `SELECT n FROM job_count`
+	var compiled [][]string
+	for range 3 {
+		err := s.View(ctx, func(tx *Tx) error {
+			var n int
+			err := tx.queryRow(q).Scan(&n)
+			compiled = append(compiled, slices.Clone(tx.unshared))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := [][]string{{q}, nil, nil}; !slices.EqualFunc(compiled, want, slices.Equal) {
+		t.Errorf("statements compiled by each transaction: %q, want %q", compiled, want)
+	}
+	if s.roStmts.lookup(q) == nil {
+		t.Error("the read pool did not keep the statement")
+	}
+}
