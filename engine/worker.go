@@ -222,7 +222,9 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 // holds in memory. It reports whether any job still needs the worker.
 func (w *worker) turn(ctx context.Context, changed bool) (busy bool) {
 	now := w.m.opts.Now()
-	if changed || due(w.sweepAt, now) {
+	// A change makes no job older: the sweep waits for its time, unless
+	// no job was known when that time was worked out.
+	if due(w.sweepAt, now) || (changed && w.sweepAt.IsZero()) {
 		err := w.m.sweepInactive(ctx)
 		if err == nil {
 			w.sweepAt, err = w.m.nextInactive(ctx)
