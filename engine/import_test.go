@@ -175,3 +175,36 @@ func TestImportStopsOnCancel(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkImport creates b.N jobs of 10 files in one import, in a store
+// that starts empty: the store's share of `bitsjob import`, without the
+// decoding of its input.
+func BenchmarkImport(b *testing.B) {
+	dir := b.TempDir()
+	opts := engine.Options{Home: b.TempDir(), MaxJobsPerUser: b.N + 1, StartWorker: func(string) error { return nil }}
+	m, err := engine.Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	specs := make([]engine.JobSpec, b.N)
+	for i := range specs {
+		files := make([]engine.FileSpec, 10)
+		for k := range files {
+			files[k] = engine.FileSpec{Remote: fmt.Sprintf("http://127.0.0.1:9/%d/%d.bin", i, k), Local: filepath.Join(dir, fmt.Sprintf("%d-%d.bin", i, k))}
+		}
+		specs[i] = engine.JobSpec{Name: fmt.Sprint("job-", i), Files: files}
+	}
+	b.ResetTimer()
+	n := 0
+	err = m.Import(context.Background(), specsOf(specs, nil), func(id string, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	})
+	if err != nil || n != b.N {
+		b.Fatalf("%d of %d jobs made: %v", n, b.N, err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}

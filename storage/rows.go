@@ -787,7 +787,8 @@ func (t *Tx) InsertFile(f File) error {
 	return t.InsertFiles([]File{f})
 }
 
-// InsertFiles adds files, in one statement: a job's files cost one call.
+// InsertFiles adds files, in one statement, and adds them to their jobs'
+// totals: one update for each run of files of the same job.
 func (t *Tx) InsertFiles(fs []File) error {
 	if len(fs) == 0 {
 		return nil
@@ -797,8 +798,35 @@ func (t *Tx) InsertFiles(fs []File) error {
 	for _, f := range fs {
 		args = append(args, f.values()...)
 	}
-	_, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...)
-	return err
+	if _, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...); err != nil {
+		return err
+	}
+	// The job's totals, once per job rather than once per file.
+	for i := 0; i < len(fs); {
+		var n, done, bytesDone, known, unknown int64
+		j := i
+		for ; j < len(fs) && fs[j].JobID == fs[i].JobID; j++ {
+			f := fs[j]
+			n++
+			if f.Complete {
+				done++
+			}
+			bytesDone += f.BytesDone
+			if f.BytesTotal >= 0 {
+				known += f.BytesTotal
+			} else {
+				unknown++
+			}
+		}
+		_, err := t.exec(`UPDATE jobs SET files_total = files_total + ?, files_done = files_done + ?, bytes_done = bytes_done + ?,
+			bytes_known = bytes_known + ?, sizes_unknown = sizes_unknown + ?, rev = rev + 1 WHERE id = ?`,
+			n, done, bytesDone, known, unknown, fs[i].JobID)
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }
 
 // UpdateFileNames changes a file's remote name (ReplaceRemotePrefix) and

@@ -390,12 +390,30 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}); err != nil {
 				return err
 			}
-			files[id] = rng.IntN(4)
-			for k := range files[id] {
-				if err := tx.InsertFile(File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: int64(rng.IntN(3)) - 1}); err != nil {
-					return err
+		}
+		// Files go in one at a time and in runs that span jobs, some
+		// with progress already made (an import's).
+		var pending []File
+		for i := range 50 {
+			id := fmt.Sprintf("J%02d", i)
+			for k := range rng.IntN(4) {
+				total := int64(rng.IntN(3)) - 1
+				f := File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: total}
+				if total > 0 && rng.IntN(2) == 0 {
+					f.BytesDone, f.Complete = total, true
+				}
+				files[id]++
+				pending = append(pending, f)
+				if rng.IntN(3) == 0 {
+					if err := tx.InsertFiles(pending); err != nil {
+						return err
+					}
+					pending = nil
 				}
 			}
+		}
+		if err := tx.InsertFiles(pending); err != nil {
+			return err
 		}
 		for range 300 {
 			id := fmt.Sprintf("J%02d", rng.IntN(50))
