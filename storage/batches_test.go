@@ -11,7 +11,7 @@ import (
 // pool with the default temporary store.
 func TestBatchesSavepointsTakeBackOnlyThemselves(t *testing.T) {
 	s, _ := openTemp(t)
-	s.rw.SetMaxOpenConns(1) // the connection checked at the end is the one Batches used
+	s.db.SetMaxOpenConns(1) // the connection checked at the end is the one Batches used
 	ctx := context.Background()
 	refused := errors.New("refused")
 	err := s.Batches(ctx, func(update func(func(*Tx) error) error) error {
@@ -65,10 +65,10 @@ func TestBatchesSavepointsTakeBackOnlyThemselves(t *testing.T) {
 		t.Fatal(err)
 	}
 	var temp, pages int
-	if err := s.rw.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp); err != nil || temp != 0 {
+	if err := s.db.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp); err != nil || temp != 0 {
 		t.Errorf("temp_store %d, %v after Batches; want 0 (default)", temp, err)
 	}
-	if err := s.rw.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 1000 {
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 1000 {
 		t.Errorf("wal_autocheckpoint %d, %v after Batches; want 1000 (default)", pages, err)
 	}
 }

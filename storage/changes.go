@@ -22,7 +22,7 @@ type Changes struct {
 
 // Changes starts following commits from now on.
 func (s *Store) Changes(ctx context.Context) (*Changes, error) {
-	conn, err := s.ro.Conn(ctx)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -36,17 +36,20 @@ var ErrNotFound = errors.New("storage: not found")
 // processes may open the same file: writes take SQLite's write lock at BEGIN
 // (BEGIN IMMEDIATE), so read-modify-write transactions never interleave.
 type Store struct {
-	rw *sql.DB // BEGIN IMMEDIATE transactions
-	ro *sql.DB // deferred transactions: readers never wait for writers (WAL)
+	// db is one pool for reads and writes: a write begins IMMEDIATE, a
+	// read DEFERRED (readers never wait for writers in WAL mode). A
+	// command, whose reads and writes come one after the other, opens one
+	// connection (each open reads the schema and sets the pragmas: a
+	// tenth of a command's time).
+	db *sql.DB
 	// wmu queues this process's writers. Without it they would meet at
 	// SQLite's write lock, whose busy handler sleeps 1 to 100 ms between
 	// tries: the worker's transfers, each writing its checkpoints and
 	// files' ends, would wait out those sleeps rather than each other.
-	wmu sync.Mutex
-	txs atomic.Int64 // transactions begun, reads and writes
-	// Statements prepared once for each pool, shared by its transactions.
-	rwStmts, roStmts *statements
-	writes           atomic.Int64 // write transactions committed
+	wmu    sync.Mutex
+	txs    atomic.Int64 // transactions begun, reads and writes
+	stmts  *statements  // prepared once for the pool, shared by its transactions
+	writes atomic.Int64 // write transactions committed
 }
 
 // Open opens or creates the database at file (mode 0600) and brings its
@@ -63,28 +66,20 @@ func Open(file string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn := func(lock string) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-		// Deleted rows are overwritten with zeros, so a removed password
-		// stays in no free page; Scrub empties the WAL's older copies.
-		q.Add("_pragma", "secure_delete(1)")
-		q.Set("_txlock", lock)
-		return "file:" + file + "?" + q.Encode()
-	}
-	rw, err := sql.Open("sqlite", dsn("immediate"))
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Deleted rows are overwritten with zeros, so a removed password
+	// stays in no free page; Scrub empties the WAL's older copies.
+	q.Add("_pragma", "secure_delete(1)")
+	q.Set("_txlock", "immediate") // reads ask for a read-only transaction: DEFERRED
+	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
-	ro, err := sql.Open("sqlite", dsn("deferred"))
-	if err != nil {
-		rw.Close()
-		return nil, err
-	}
-	s := &Store{rw: rw, ro: ro, rwStmts: newStatements(rw), roStmts: newStatements(ro)}
+	s := &Store{db: db, stmts: newStatements(db)}
 	// Two processes that open a new database at once (a worker that
 	// systemd starts and the command that installed it) can find it busy
 	// while the other one sets it up, before any busy timeout applies.
@@ -121,15 +116,14 @@ func private(f *os.File) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.rwStmts.close()
-	s.roStmts.close()
-	return errors.Join(s.rw.Close(), s.ro.Close())
+	s.stmts.close()
+	return s.db.Close()
 }
 
 // Version returns the schema version: the number of the last migration applied.
 func (s *Store) Version(ctx context.Context) (int, error) {
 	var v int
-	err := s.ro.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, err
 }
 
@@ -145,7 +139,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if v, err := s.Version(ctx); err == nil && latest >= 0 && v >= latest {
 		return nil
 	}
-	tx, err := s.rw.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -196,7 +190,7 @@ func migrationVersion(name string) int {
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.run(ctx, s.rw, s.rwStmts, fn); err != nil {
+	if err := s.run(ctx, s.db, s.stmts, nil, fn); err != nil {
 		return err
 	}
 	s.writes.Add(1)
@@ -209,7 +203,7 @@ func (s *Store) Writes() int64 { return s.writes.Load() }
 
 // View runs fn in a read transaction that sees one consistent snapshot.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, s.ro, s.roStmts, fn)
+	return s.run(ctx, s.db, s.stmts, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // Batches runs fn with a connection of its own for a long series of
@@ -222,7 +216,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 // to the pool as it came: on every connection, a list's sort would hold
 // its rows in memory.
 func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error) error) error) error {
-	conn, err := s.rw.Conn(ctx)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -244,7 +238,7 @@ func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error
 	// Its transactions share no statements: the pool's would be prepared
 	// on another connection while this one is held, and a pool of one
 	// would wait for ever.
-	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, nil, f) })
+	return fn(func(f func(*Tx) error) error { return s.run(ctx, conn, nil, nil, f) })
 }
 
 // Transactions is how many read and write transactions s has run: what a
@@ -253,9 +247,9 @@ func (s *Store) Transactions() int64 { return s.txs.Load() }
 
 func (s *Store) run(ctx context.Context, db interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
-}, shared *statements, fn func(*Tx) error) error {
+}, shared *statements, opts *sql.TxOptions, fn func(*Tx) error) error {
 	s.txs.Add(1)
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -284,12 +278,17 @@ type statements struct {
 	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// once holds the statements compiled by one transaction so far: a
+	// statement is prepared for the pool when a second one needs it, so
+	// that a command, which runs each of its statements once, compiles
+	// none twice.
+	once map[string]bool
 }
 
 const maxStatements = 256
 
 func newStatements(db *sql.DB) *statements {
-	return &statements{db: db, m: map[string]*sql.Stmt{}}
+	return &statements{db: db, m: map[string]*sql.Stmt{}, once: map[string]bool{}}
 }
 
 func (p *statements) lookup(q string) *sql.Stmt {
@@ -301,8 +300,9 @@ func (p *statements) lookup(q string) *sql.Stmt {
 	return p.m[q]
 }
 
-// learn prepares the statements qs that are not prepared yet. It must not
-// run inside a transaction of the same pool.
+// learn prepares the statements qs that are not prepared yet and that a
+// transaction compiled before. It must not run inside a transaction of the
+// same pool.
 func (p *statements) learn(ctx context.Context, qs []string) {
 	if p == nil {
 		return
@@ -311,8 +311,12 @@ func (p *statements) learn(ctx context.Context, qs []string) {
 		p.mu.Lock()
 		_, have := p.m[q]
 		full := len(p.m) >= maxStatements
+		first := !p.once[q] && !full
+		if first {
+			p.once[q] = true
+		}
 		p.mu.Unlock()
-		if have || full {
+		if have || full || first {
 			continue
 		}
 		st, err := p.db.PrepareContext(ctx, q)
@@ -336,6 +340,7 @@ func (p *statements) close() {
 		st.Close()
 	}
 	clear(p.m)
+	clear(p.once)
 }
 
 // Scrub copies every committed change into the database file and empties
@@ -344,7 +349,7 @@ func (p *statements) close() {
 // It waits (up to the busy timeout) for readers of older versions.
 func (s *Store) Scrub(ctx context.Context) error {
 	var busy, logFrames, done int
-	err := s.rw.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+	err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
 	if err == nil && busy != 0 {
 		err = errors.New("storage: the WAL is still in use")
 	}

@@ -235,7 +235,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		`SELECT id FROM jobs ORDER BY created_ns, id`:                                                           true,
 		`SELECT idx FROM files WHERE job_id IN (SELECT value FROM json_each('["a","b"]')) ORDER BY job_id, idx`: false,
 	} {
-		rows, err := s.ro.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
+		rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
 		if err != nil {
 			t.Fatal(err)
 		}
