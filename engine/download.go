@@ -252,6 +252,11 @@ func localError(path string, err error) error {
 // kept), so a transfer ends within one checkpoint of a user's Suspend,
 // Cancel or Complete.
 func (w *worker) record(ctx context.Context, jobID string, f *File, complete, progressed bool) error {
+	return w.recordAll(ctx, jobID, []*File{f}, complete, progressed)
+}
+
+// recordAll is record for several files of a job, in one transaction.
+func (w *worker) recordAll(ctx context.Context, jobID string, fs []*File, complete, progressed bool) error {
 	stopped := false
 	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
 		state, err := tx.JobState(jobID)
@@ -262,10 +267,12 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 		if err != nil {
 			return err
 		}
-		if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
-			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
-			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
-			return err
+		for _, f := range fs {
+			if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
+				BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
+				Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
+				return err
+			}
 		}
 		if st := State(state); st != Connecting && st != Transferring {
 			stopped = true
@@ -287,8 +294,8 @@ func (w *worker) record(ctx context.Context, jobID string, f *File, complete, pr
 // (one segment that ends at -1) runs until the server stops sending. The
 // bytes pass st, which paces them: holding a write back holds the read
 // from the connection back, and the server slows down. The file is synced
-// when its last byte is in, and recorded complete once run.prev says the
-// file before it was.
+// when its last byte is in, and recorded complete in its turn (see
+// fileRun.finish).
 func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.File, d transport.Downloader, r *transport.Request, info transport.RemoteInfo, segs []segment, st *netpolicy.Stream, run fileRun) error {
 	unknown := f.BytesTotal == SizeUnknown
 	if unknown || f.BytesTransferred < f.BytesTotal {
@@ -361,11 +368,12 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 	}
 	// When the file before it failed, or the job stops, this one is
 	// fetched again next time, as it would not have started.
-	if err := run.turn(ctx); err != nil {
-		return err
-	}
-	f.Complete = true
-	return w.record(ctx, jobID, f, true, true)
+	return run.finish(ctx, f, func(fs []*File) error {
+		for _, f := range fs {
+			f.Complete = true
+		}
+		return w.recordAll(ctx, jobID, fs, true, true)
+	})
 }
 
 // tempGone forgets a temporary file that lost its name, so that the next

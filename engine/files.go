@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -29,6 +30,85 @@ type fileRun struct {
 	// nil when there is none to wait for. Files finish in order, as BITS'
 	// do, even when they move at once.
 	prev <-chan struct{}
+	// ends records the files of a run that move at once, this one at
+	// place pos; nil for a file that moves alone.
+	ends *fileEnds
+	pos  int
+}
+
+// fileEnds records the files of a run complete in their order, several to
+// a transaction: the file whose turn comes records with it the files after
+// it that have finished already (synced, waiting for their turn), so a run
+// of small files does not wait out one record after another.
+type fileEnds struct {
+	mu      sync.Mutex
+	ready   []*File // by place: a file that waits for its turn
+	taken   []bool  // recorded, or being recorded, by the file at its turn
+	errs    []error // the outcome of each taken file's record
+	settled []chan struct{}
+	// done are closed when the file at that place is recorded complete:
+	// the next file's prev.
+	done []chan struct{}
+}
+
+func newFileEnds(n int) *fileEnds {
+	e := &fileEnds{ready: make([]*File, n), taken: make([]bool, n), errs: make([]error, n),
+		settled: make([]chan struct{}, n), done: make([]chan struct{}, n)}
+	for i := range n {
+		e.settled[i], e.done[i] = make(chan struct{}), make(chan struct{})
+	}
+	return e
+}
+
+// finish records f complete in its turn, with record. A file that moves
+// at once with others waits for its turn, or for the file whose turn came
+// to record it; the one whose turn comes records itself and the finished
+// files after it in one call of record.
+func (r fileRun) finish(ctx context.Context, f *File, record func([]*File) error) error {
+	e := r.ends
+	if e == nil {
+		if err := r.turn(ctx); err != nil {
+			return err
+		}
+		return record([]*File{f})
+	}
+	e.mu.Lock()
+	e.ready[r.pos] = f
+	e.mu.Unlock()
+	if r.prev != nil {
+		select {
+		case <-r.prev:
+		case <-e.settled[r.pos]: // recorded, or failed, with an earlier file
+		case <-ctx.Done():
+		}
+	}
+	e.mu.Lock()
+	if e.taken[r.pos] {
+		e.mu.Unlock()
+		<-e.settled[r.pos]
+		return e.errs[r.pos]
+	}
+	if r.ahead() {
+		e.ready[r.pos] = nil // stopped before its turn: no later turn records it
+		e.mu.Unlock()
+		return errStopped
+	}
+	end := r.pos
+	for end < len(e.ready) && e.ready[end] != nil && !e.taken[end] {
+		e.taken[end] = true
+		end++
+	}
+	fs := slices.Clone(e.ready[r.pos:end])
+	e.mu.Unlock()
+	err := record(fs)
+	for p := r.pos; p < end; p++ {
+		e.errs[p] = err
+		close(e.settled[p])
+		if err == nil {
+			close(e.done[p])
+		}
+	}
+	return err
 }
 
 // ahead says whether the file moves before its turn: the one before it is
@@ -95,31 +175,29 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 	for k := range ended {
 		ended[k] = make(chan struct{})
 	}
+	ends := newFileEnds(len(todo))
 	var running sync.WaitGroup
 	slots := make(chan struct{}, fileWindow)
 	launched := make(chan struct{})
 	go func() {
 		defer close(launched)
-		var prev chan struct{}
 		for k, i := range todo {
 			select {
 			case slots <- struct{}{}:
 			case <-fctx.Done():
 				return
 			}
-			done := make(chan struct{}) // this file recorded complete
+			run := fileRun{moving: moving, ends: ends, pos: k}
+			if k > 0 {
+				run.prev = ends.done[k-1]
+			}
 			running.Add(1)
-			go func(k, i int, prev <-chan struct{}) {
+			go func(k, i int) {
 				defer running.Done()
-				err := w.downloadFile(fctx, j, i, s, st, fileRun{moving: moving, prev: prev})
-				if err == nil {
-					close(done)
-				}
-				errs[k] = err
+				errs[k] = w.downloadFile(fctx, j, i, s, st, run)
 				close(ended[k])
 				<-slots
-			}(k, i, prev)
-			prev = done
+			}(k, i)
 		}
 	}()
 	for k, i := range todo {
