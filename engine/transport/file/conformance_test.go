@@ -16,8 +16,8 @@ import (
 
 	"bits/engine/transport"
 	"bits/engine/transport/file"
-	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 func TestConformance(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 
 	"bits/engine/transport"
 	"bits/engine/transport/file"
-	"bits/engine/transport/transporttest"
 	"bits/hresult"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 var ctx = context.Background()
