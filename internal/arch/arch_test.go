@@ -32,6 +32,9 @@ var never = []rule{
 	{"engine/...", "internal/cli/...", "the engine never imports a front end"},
 	{"engine/transport/...", "engine", "transports know nothing of jobs"},
 	{"engine/transport/...", "storage/...", "transports know nothing of the store"},
+	{"engine/netpolicy/...", "storage/...", "netpolicy knows nothing of jobs or storage"},
+	{"engine/policy/...", "storage/...", "the policy file is not the job store"},
+	{"engine/spawn/...", "storage/...", "spawn keeps a worker running and knows nothing of jobs"},
 	{"server/...", "engine/...", "the upload server shares only leaves with the engine"},
 	{"server/...", "storage/...", "the upload server keeps no jobs"},
 }
