@@ -7,17 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"bits/engine/transport"
 	"bits/engine/transport/file"
-	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 func TestConformance(t *testing.T) {
@@ -110,10 +106,11 @@ func (s folderServer) Change(t testing.TB, name string, content []byte) {
 func (folderServer) CutNext(testing.TB, string, int64) bool { return false }
 
 // unprivileged runs each call of a file Transport on an OS thread without
-// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. The tests run as root, whom
-// file modes do not stop; without these two capabilities root is held to
-// the owner's bits like any user, so the kernel itself answers EACCES for
-// a file Deny made unreadable. Everything else the suite does works the
+// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (on Linux; elsewhere the test
+// runs as a user, see unprivileged_other_test.go). The tests run as root,
+// whom file modes do not stop; without these two capabilities root is held
+// to the owner's bits like any user, so the kernel itself answers EACCES
+// for a file Deny made unreadable. Everything else the suite does works the
 // same, since root owns the files it creates.
 type unprivileged struct{ tr *file.Transport }
 
@@ -150,57 +147,4 @@ func (u unprivileged) Commit(ctx context.Context, r *transport.Request, session 
 func (u unprivileged) Cancel(ctx context.Context, r *transport.Request, session string) (err error) {
 	onUnprivilegedThread(func() { err = u.tr.Cancel(ctx, r, session) })
 	return err
-}
-
-// onUnprivilegedThread runs fn on a thread of its own whose effective
-// capabilities lack the two that bypass file modes. Capabilities belong to
-// a thread on Linux, and the goroutine never unlocks its thread, so the
-// runtime ends the thread with it: no other goroutine ever runs there.
-// checkUnprivilegedThread has shown that dropping them works, so a failure
-// here is a broken machine.
-func onUnprivilegedThread(fn func()) {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := dropFileOverride(); err != nil {
-			done <- err
-			return
-		}
-		fn()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		panic("dropping CAP_DAC_OVERRIDE: " + err.Error())
-	}
-}
-
-func dropFileOverride() error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return err
-	}
-	data[0].Effective &^= 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_DAC_READ_SEARCH
-	return unix.Capset(&hdr, &data[0])
-}
-
-// checkUnprivilegedThread shows that the permission cases test something
-// real: a file with mode 0 is readable here (as root) and not on an
-// unprivileged thread.
-func checkUnprivilegedThread(t *testing.T) {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "mode0")
-	if err := os.WriteFile(p, []byte("x"), 0); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	onUnprivilegedThread(func() { _, err = os.ReadFile(p) })
-	if !errors.Is(err, syscall.EACCES) {
-		t.Fatalf("reading a mode-0 file without CAP_DAC_OVERRIDE: err = %v, want EACCES", err)
-	}
-	if os.Geteuid() == 0 {
-		if _, err := os.ReadFile(p); err != nil {
-			t.Fatalf("root cannot read a mode-0 file with its capabilities: %v", err)
-		}
-	}
 }

@@ -7,8 +7,8 @@ import (
 
 	"bits/engine/transport"
 	httptransport "bits/engine/transport/http"
-	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 func TestConformance(t *testing.T) {

@@ -22,8 +22,8 @@ import (
 	"testing"
 
 	"bits/engine/transport"
-	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 	"bits/internal/uploadproto"
 	"bits/server"
 )

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"bits/engine/transport"
-	"bits/engine/transport/transporttest"
 	"bits/hresult"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 	"bits/internal/uploadproto"
 )
 

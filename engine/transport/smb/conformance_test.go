@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"bits/engine/transport"
-	"bits/engine/transport/transporttest"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 func TestConformance(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"bits/engine/transport/transporttest"
 	"bits/hresult"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 // A download cut by a crashed server fails as a transient transport

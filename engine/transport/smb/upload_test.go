@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"bits/engine/transport"
-	"bits/engine/transport/transporttest"
 	"bits/hresult"
 	"bits/internal/testenv"
+	"bits/internal/testenv/transporttest"
 )
 
 var tempName = regexp.MustCompile(`^(sub/)?BIT[0-9A-F]{4}\.tmp$`)
