@@ -21,7 +21,8 @@ type Entry struct {
 	// remote name, and returns it as a URL of one of its schemes; for any
 	// other name it returns nil and no error. u is name read as a URL,
 	// with its scheme in lower case and without user information; it is
-	// nil when name is a path (it begins with "/" or `\\`).
+	// nil when name is a path (it begins with "/" or `\\`). A parser may
+	// return u itself, but must not change it when it declines the name.
 	Parse func(name string, u *url.URL) (*url.URL, error)
 	// Downloader and Uploader move the bytes; nil when the transport does
 	// not move them that way.
@@ -106,12 +107,7 @@ func (r *Registry) Parse(name string) (*url.URL, error) {
 		if e.Parse == nil {
 			continue
 		}
-		var in *url.URL
-		if u != nil {
-			v := *u
-			in = &v // a parser that declines may have changed its copy
-		}
-		if got, err := e.Parse(name, in); got != nil || err != nil {
+		if got, err := e.Parse(name, u); got != nil || err != nil {
 			return got, err
 		}
 	}

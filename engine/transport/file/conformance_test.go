@@ -51,7 +51,7 @@ func (s folderServer) Put(t testing.TB, name string, content []byte) *transport.
 
 func (s folderServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(s.path(t, name))
+	u, err := names.Parse(s.path(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func (s *originServer) CutNext(t testing.TB, name string, n int64) bool {
 
 func request(t testing.TB, raw string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
