@@ -24,8 +24,10 @@ func TestConformance(t *testing.T) {
 	checkUnprivilegedThread(t)
 	s := folderServer{root: t.TempDir()}
 	tr := unprivileged{file.New()}
-	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr, s) })
-	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr, s) })
+	e := tr.tr.Entry()
+	e.Downloader, e.Uploader = tr, tr
+	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, e, s) })
+	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, e, s) })
 }
 
 // folderServer keeps each name in a folder of its own under root, so that

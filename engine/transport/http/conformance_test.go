@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 			s := newOriginServer(t, tc.tls)
 			tr := httptransport.New(httptransport.Options{TLSConfig: s.missing.TLSConfig()})
 			t.Cleanup(tr.CloseIdleConnections)
-			transporttest.RunDownloader(t, tr, s)
+			transporttest.RunDownloader(t, tr.Entry(), s)
 		})
 	}
 }

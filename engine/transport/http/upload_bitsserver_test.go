@@ -39,7 +39,7 @@ func TestUploadConformanceBitsserver(t *testing.T) {
 			s := newRealServer(t, tc.tls, nil)
 			tr := New(Options{TLSConfig: s.tlsConfig()})
 			t.Cleanup(tr.CloseIdleConnections)
-			transporttest.RunUploader(t, tr, s)
+			transporttest.RunUploader(t, tr.Entry(), s)
 		})
 	}
 }

@@ -16,8 +16,8 @@ import (
 func TestConformance(t *testing.T) {
 	s, tr := setup(t, Options{})
 	srv := &shareServer{s: s, proxy: startCutProxy(t, s.Addr())}
-	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr, srv) })
-	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr, srv) })
+	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr.Entry(), srv) })
+	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr.Entry(), srv) })
 }
 
 // shareServer keeps each name in a folder of its own on the share, so
