@@ -25,9 +25,10 @@ type FileSpec struct {
 	Ranges        []Range
 }
 
-// AddFile adds a file to a job. The remote name is an http or https URL; the
-// local name is an absolute path in a folder that exists and that the caller
-// may write to. The job's state does not change.
+// AddFile adds a file to a job. The remote name is one that a transport of
+// the registry reads (a URL, a UNC path, a local path); the local name is
+// an absolute path in a folder that exists and that the caller may write
+// to. The job's state does not change.
 func (m *Manager) AddFile(ctx context.Context, id, remote, local string) error {
 	return m.AddFiles(ctx, id, []FileSpec{{Remote: remote, Local: local}})
 }
