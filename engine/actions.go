@@ -25,9 +25,10 @@ type FileSpec struct {
 	Ranges        []Range
 }
 
-// AddFile adds a file to a job. The remote name is an http or https URL; the
-// local name is an absolute path in a folder that exists and that the caller
-// may write to. The job's state does not change.
+// AddFile adds a file to a job. The remote name is one that a transport of
+// the registry reads (a URL, a UNC path, a local path); the local name is
+// an absolute path in a folder that exists and that the caller may write
+// to. The job's state does not change.
 func (m *Manager) AddFile(ctx context.Context, id, remote, local string) error {
 	return m.AddFiles(ctx, id, []FileSpec{{Remote: remote, Local: local}})
 }
@@ -100,7 +101,7 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 			if err := checkSource(sp.Local); err != nil {
 				return err
 			}
-			if u, _ := transport.ParseRemote(sp.Remote); j.Type == UploadReply && u.Scheme != "http" && u.Scheme != "https" {
+			if _, e, _ := m.opts.Transports.Resolve(sp.Remote); j.Type == UploadReply && !e.Caps.UploadReply {
 				return invalidArg("upload-reply jobs need an http or https server")
 			}
 		}
@@ -115,7 +116,7 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 }
 
 func (m *Manager) checkSpec(sp *FileSpec, folders folderChecks) error {
-	if err := checkRemote(sp.Remote); err != nil {
+	if err := m.checkRemote(sp.Remote); err != nil {
 		return err
 	}
 	local, err := checkLocalIn(sp.Local, folders)
@@ -164,7 +165,7 @@ func (m *Manager) ReplaceRemotePrefix(ctx context.Context, id, old, new string) 
 				continue
 			}
 			remote := new + strings.TrimPrefix(f.RemoteName, old)
-			if err := checkRemote(remote); err != nil {
+			if err := m.checkRemote(remote); err != nil {
 				return err
 			}
 			if err := tx.UpdateFileNames(j.ID, f.Index, remote, int(f.Validation)); err != nil {
@@ -235,12 +236,12 @@ func (m *Manager) SetValidationState(ctx context.Context, id string, idx int, va
 	return err
 }
 
-func checkRemote(remote string) error {
+func (m *Manager) checkRemote(remote string) error {
 	if len(remote) > MaxRemoteName {
 		return invalidArg("remote name longer than %d characters", MaxRemoteName)
 	}
 	// Errors do not echo the name: it may hold a password.
-	if _, err := transport.ParseRemote(remote); err != nil {
+	if _, err := m.opts.Transports.Parse(remote); err != nil {
 		return invalidArg("%v", err)
 	}
 	return nil

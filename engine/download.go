@@ -33,11 +33,12 @@ const maxRestarts = 3
 func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.Settings, st *netpolicy.Stream, run fileRun) error {
 	f := j.Files[idx]
 	defer func() { j.Files[idx] = f }() // the runner's view: its temporary file, its progress
-	r, d, err := w.m.downloader(s, f.RemoteName)
+	r, e, err := w.m.downloader(s, f.RemoteName)
 	if err != nil {
 		return err
 	}
-	if web := r.URL.Scheme == "http" || r.URL.Scheme == "https"; web && (j.Dynamic || r.Method != "") {
+	d := e.Downloader
+	if e.Caps.Dynamic && (j.Dynamic || r.Method != "") {
 		return w.streamFile(ctx, j.ID, &f, d, r, st, run)
 	}
 	var opened []transport.Body

@@ -155,7 +155,7 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 			todo = append(todo, i)
 		}
 	}
-	if !atOnce(j, todo) {
+	if !w.m.atOnce(j, todo) {
 		for _, i := range todo {
 			if err := w.transferFile(ctx, j, i, s, r, fileRun{moving: moving}); err != nil {
 				return i, err
@@ -164,7 +164,7 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 		return -1, nil
 	}
 
-	st := w.shaper.Open(netpolicy.Down, netpolicy.Class(j.Priority), jobLimit(j), overNetwork(j.Files[todo[0]].RemoteName))
+	st := w.shaper.Open(netpolicy.Down, netpolicy.Class(j.Priority), jobLimit(j), w.m.overNetwork(j.Files[todo[0]].RemoteName))
 	r.stream.Store(st)
 	defer w.closeStream(j.ID, st)
 	fctx, cancel := context.WithCancel(transport.WithConnObserver(ctx, st.Observe))
@@ -216,13 +216,13 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 // atOnce says whether a job's files may move several at a time: those of
 // a download, when they are more than one and either all go over the
 // network or none does (one shaper stream paces them together).
-func atOnce(j *Job, todo []int) bool {
+func (m *Manager) atOnce(j *Job, todo []int) bool {
 	if j.Type != Download || len(todo) < 2 {
 		return false
 	}
-	network := overNetwork(j.Files[todo[0]].RemoteName)
+	network := m.overNetwork(j.Files[todo[0]].RemoteName)
 	for _, i := range todo[1:] {
-		if overNetwork(j.Files[i].RemoteName) != network {
+		if m.overNetwork(j.Files[i].RemoteName) != network {
 			return false
 		}
 	}

@@ -82,7 +82,7 @@ func TestSmallFilesOneGETEachOverFewConnections(t *testing.T) {
 // A small file costs the store two writes (its temporary file, its end),
 // not a change of the job's state as well.
 func TestSmallFilesCostTwoStoreWritesEach(t *testing.T) {
-	h := startEvery(t, engine.Transports{}, time.Hour) // no checkpoint falls within the test
+	h := startEvery(t, nil, time.Hour) // no checkpoint falls within the test
 	o := testenv.NewOrigin(t, testenv.RandomContent(10_000, 32))
 	before := engine.StoreWrites(h.m)
 	const n = 20

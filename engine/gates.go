@@ -9,7 +9,6 @@ import (
 
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
-	"bits/engine/transport"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -25,7 +24,7 @@ type gates struct {
 }
 
 // check says why j may not transfer now, or nil; network says whether it
-// has a file to move over a network (jobUsesNetwork, which the worker
+// has a file to move over a network (Manager.jobUsesNetwork, which the worker
 // works out once for each revision of the job).
 func (g gates) check(j *Job, network bool) *hresult.Error {
 	if !network {
@@ -48,21 +47,22 @@ func (g gates) check(j *Job, network bool) *hresult.Error {
 }
 
 // jobUsesNetwork says whether any file still to move goes over a network.
-func jobUsesNetwork(j *Job) bool {
+func (m *Manager) jobUsesNetwork(j *Job) bool {
 	for _, f := range j.Files {
-		if !f.Complete && overNetwork(f.RemoteName) {
+		if !f.Complete && m.overNetwork(f.RemoteName) {
 			return true
 		}
 	}
 	return false
 }
 
-// overNetwork says whether a remote name is reached over a network: not a
-// local path, nor a server on this machine's loopback, which costs
-// nothing, has no one to yield to and never goes away.
-func overNetwork(remote string) bool {
-	u, err := transport.ParseRemote(remote)
-	if err != nil || u.Scheme == "file" {
+// overNetwork says whether a remote name is reached over a network: not
+// by a transport without one (local files), nor on this machine's
+// loopback, which costs nothing, has no one to yield to and never goes
+// away.
+func (m *Manager) overNetwork(remote string) bool {
+	u, e, err := m.opts.Transports.Resolve(remote)
+	if err != nil || !e.Caps.Network {
 		return false
 	}
 	host := u.Hostname()
@@ -126,14 +126,14 @@ func disconnected(host string) *hresult.Error {
 // when the reason is that no route leads to the server any more.
 func (w *worker) explainLoss(remote string, r *runner, err error) error {
 	e := hresult.From(err)
-	if !e.Transient || !overNetwork(remote) {
+	if !e.Transient || !w.m.overNetwork(remote) {
 		return err
 	}
 	var peers []net.IP
 	if st := r.stream.Load(); st != nil {
 		peers = st.Peers()
 	}
-	host := hostOf(remote)
+	host := w.m.hostOf(remote)
 	if netpolicy.Unreachable(host, peers) {
 		return disconnected(host)
 	}
@@ -153,11 +153,11 @@ func (w *worker) reachable(j *Job) bool {
 			break
 		}
 	}
-	return !netpolicy.Unreachable(hostOf(remote), peers)
+	return !netpolicy.Unreachable(w.m.hostOf(remote), peers)
 }
 
-func hostOf(remote string) string {
-	u, err := transport.ParseRemote(remote)
+func (m *Manager) hostOf(remote string) string {
+	u, err := m.opts.Transports.Parse(remote)
 	if err != nil {
 		return ""
 	}

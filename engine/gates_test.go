@@ -19,6 +19,7 @@ func TestGates(t *testing.T) {
 		return &Job{Priority: p, TransferPolicy: policy, Files: []File{{RemoteName: remote}}}
 	}
 	const remote = "http://192.0.2.10/file"
+	m := &Manager{opts: Options{Transports: DefaultTransports()}}
 	for _, c := range []struct {
 		name string
 		j    *Job
@@ -45,7 +46,7 @@ func TestGates(t *testing.T) {
 		{"the window ended after midnight", job(Low, 0, remote), afterWindow, throttle, netpolicy.CostUnrestricted, 0},
 	} {
 		g := gates{policy: pol, limits: c.b.At(c.at), cost: c.cost}
-		got := g.check(c.j, jobUsesNetwork(c.j))
+		got := g.check(c.j, m.jobUsesNetwork(c.j))
 		switch {
 		case c.want == 0 && got != nil:
 			t.Errorf("%s: held back: %v", c.name, got)

@@ -96,9 +96,9 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 	const pauseAt = 1<<20 + 12345 // not a multiple of any copy buffer
 	pf := &pausingFile{Downloader: file.New(), pauseAt: pauseAt,
 		paused: make(chan struct{}), returned: make(chan struct{})}
-	tr := engine.DefaultTransports()
-	tr.Downloaders["file"] = pf
-	h := startWith(t, tr)
+	e := file.New().Entry()
+	e.Downloader = pf
+	h := startWith(t, transport.NewRegistry(e))
 	ctx := context.Background()
 
 	id := h.jobWith(engine.Props{}, "file://"+src).ID
@@ -139,15 +139,14 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 	}
 }
 
-// startWith is start with the given transports; the zero Transports are
-// the defaults.
-func startWith(t *testing.T, tr engine.Transports) *harness {
+// startWith is start with the given transports; nil takes the defaults.
+func startWith(t *testing.T, tr *transport.Registry) *harness {
 	t.Helper()
 	return startEvery(t, tr, 50*time.Millisecond)
 }
 
 // startEvery is startWith with a worker that checkpoints every interval.
-func startEvery(t *testing.T, tr engine.Transports, checkpoint time.Duration) *harness {
+func startEvery(t *testing.T, tr *transport.Registry, checkpoint time.Duration) *harness {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	m, err := engine.Open(engine.Options{Home: t.TempDir(), Now: c.Now, Transports: tr,

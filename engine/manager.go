@@ -20,6 +20,7 @@ import (
 
 	"bits/engine/policy"
 	"bits/engine/spawn"
+	"bits/engine/transport"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -56,8 +57,8 @@ type Options struct {
 	MaxRangesPerFile     int
 	JobInactivityTimeout time.Duration
 
-	// Transports move the bytes; the zero value takes DefaultTransports.
-	Transports Transports
+	// Transports move the bytes; nil takes DefaultTransports.
+	Transports *transport.Registry
 }
 
 // Manager reads and changes jobs. Every method is one database transaction
@@ -137,7 +138,7 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 	if opts.StartWorker == nil {
 		opts.StartWorker = spawn.Start
 	}
-	if opts.Transports.Downloaders == nil {
+	if opts.Transports == nil {
 		opts.Transports = DefaultTransports()
 	}
 	pol, err := policy.Load(policy.Path())

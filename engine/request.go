@@ -79,13 +79,13 @@ func fileExists(name string) bool {
 	return err == nil
 }
 
-// request resolves a file's remote name for a transport.
-func request(s transport.Settings, remote string) (*transport.Request, error) {
-	u, err := transport.ParseRemote(remote)
+// request resolves a file's remote name for its transport.
+func (m *Manager) request(s transport.Settings, remote string) (*transport.Request, transport.Entry, error) {
+	u, e, err := m.opts.Transports.Resolve(remote)
 	if err != nil {
-		return nil, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
+		return nil, e, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile, "%v", err)
 	}
-	return &transport.Request{URL: u, Settings: s}, nil
+	return &transport.Request{URL: u, Settings: s}, e, nil
 }
 
 func noTransport(r *transport.Request, what string) error {
@@ -93,27 +93,25 @@ func noTransport(r *transport.Request, what string) error {
 }
 
 // downloader returns the request and transport that download remote.
-func (m *Manager) downloader(s transport.Settings, remote string) (*transport.Request, transport.Downloader, error) {
-	r, err := request(s, remote)
+func (m *Manager) downloader(s transport.Settings, remote string) (*transport.Request, transport.Entry, error) {
+	r, e, err := m.request(s, remote)
 	if err != nil {
-		return nil, nil, err
+		return nil, e, err
 	}
-	d, ok := m.opts.Transports.Downloaders[r.URL.Scheme]
-	if !ok {
-		return nil, nil, noTransport(r, "downloading")
+	if e.Downloader == nil {
+		return nil, e, noTransport(r, "downloading")
 	}
-	return r, d, nil
+	return r, e, nil
 }
 
 // uploader returns the request and transport that upload to remote.
 func (m *Manager) uploader(s transport.Settings, remote string) (*transport.Request, transport.Uploader, error) {
-	r, err := request(s, remote)
+	r, e, err := m.request(s, remote)
 	if err != nil {
 		return nil, nil, err
 	}
-	u, ok := m.opts.Transports.Uploaders[r.URL.Scheme]
-	if !ok {
+	if e.Uploader == nil {
 		return nil, nil, noTransport(r, "uploading")
 	}
-	return r, u, nil
+	return r, e.Uploader, nil
 }

@@ -7,20 +7,14 @@ import (
 	"bits/engine/transport/smb"
 )
 
-// Transports are the protocol implementations, by URL scheme.
-type Transports struct {
-	Downloaders map[string]transport.Downloader
-	Uploaders   map[string]transport.Uploader
-}
-
-// DefaultTransports returns HTTP and HTTPS downloads, and SMB shares and
-// local files both ways; HTTP uploads speak the BITS upload protocol.
-func DefaultTransports() Transports {
-	h := httptransport.New(httptransport.Options{})
-	s := smb.New(smb.Options{})
-	f := file.New()
-	return Transports{
-		Downloaders: map[string]transport.Downloader{"http": h, "https": h, "smb": s, "file": f},
-		Uploaders:   map[string]transport.Uploader{"http": h, "https": h, "smb": s, "file": f},
-	}
+// DefaultTransports returns the transports of the front ends: HTTP and
+// HTTPS (uploads speak the BITS upload protocol), SMB shares and local
+// files, each both ways. This list is the one place that names them; the
+// engine asks the registry what a remote name's transport can do.
+func DefaultTransports() *transport.Registry {
+	return transport.NewRegistry(
+		httptransport.New(httptransport.Options{}).Entry(),
+		smb.New(smb.Options{}).Entry(),
+		file.New().Entry(),
+	)
 }

@@ -95,7 +95,7 @@ type runner struct {
 type known struct {
 	rev     int64
 	job     *Job
-	network bool        // jobUsesNetwork
+	network bool        // Manager.jobUsesNetwork
 	uses    runSettings // for a job that moves: what a transfer would use now
 }
 
@@ -358,7 +358,7 @@ func (w *worker) refresh(ctx context.Context) error {
 		}
 		for _, r := range rows {
 			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
-			k.network = jobUsesNetwork(k.job)
+			k.network = w.m.jobUsesNetwork(k.job)
 			if k.job.State == Connecting || k.job.State == Transferring {
 				creds, err := tx.Credentials(r.ID)
 				if err != nil {
@@ -638,7 +638,7 @@ func (w *worker) transferFile(ctx context.Context, j *Job, i int, s transport.Se
 	if j.Type != Download {
 		dir = netpolicy.Up
 	}
-	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), jobLimit(j), overNetwork(j.Files[i].RemoteName))
+	st := w.shaper.Open(dir, netpolicy.Class(j.Priority), jobLimit(j), w.m.overNetwork(j.Files[i].RemoteName))
 	r.stream.Store(st)
 	defer w.closeStream(j.ID, st)
 	ctx = transport.WithConnObserver(ctx, st.Observe)

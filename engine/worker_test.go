@@ -48,7 +48,7 @@ func fmtJob(j *engine.Job) string { return fmt.Sprintf("%+v %+v", *j, j.Files) }
 // for it until the test ends.
 func start(t *testing.T) *harness {
 	t.Helper()
-	return startWith(t, engine.Transports{})
+	return startWith(t, nil)
 }
 
 // job creates a job for the given URLs and resumes it.

@@ -20,8 +20,10 @@ func TestConformance(t *testing.T) {
 	checkUnprivilegedThread(t)
 	s := folderServer{root: t.TempDir()}
 	tr := unprivileged{file.New()}
-	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr, s) })
-	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr, s) })
+	e := tr.tr.Entry()
+	e.Downloader, e.Uploader = tr, tr
+	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, e, s) })
+	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, e, s) })
 }
 
 // folderServer keeps each name in a folder of its own under root, so that
@@ -47,7 +49,7 @@ func (s folderServer) Put(t testing.TB, name string, content []byte) *transport.
 
 func (s folderServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(s.path(t, name))
+	u, err := names.Parse(s.path(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

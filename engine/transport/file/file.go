@@ -1,5 +1,5 @@
 // Package file copies local files for jobs whose remote name is a file URL
-// or an absolute path (file:///srv/x, as transport.ParseRemote gives them).
+// or an absolute path (file:///srv/x, as its Entry reads them).
 // It implements transport.Downloader and transport.Uploader the way BITS
 // treats UNC paths: size and timestamp validate a resumed copy, and an
 // upload lands in a BIT<hex>.tmp file beside the destination that is

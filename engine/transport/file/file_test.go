@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,11 +22,18 @@ import (
 
 var ctx = context.Background()
 
+// names reads this transport's remote names as the engine's registry does.
+var names = transport.NewRegistry(file.New().Entry())
+
+// request names p, a local file or, for the transport to refuse, another
+// transport's URL.
 func request(t testing.TB, p string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(p)
+	u, err := names.Parse(p)
 	if err != nil {
-		t.Fatal(err)
+		if u, err = url.Parse(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &transport.Request{URL: u}
 }

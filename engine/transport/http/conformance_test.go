@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 			s := newOriginServer(t, tc.tls)
 			tr := httptransport.New(httptransport.Options{TLSConfig: s.missing.TLSConfig()})
 			t.Cleanup(tr.CloseIdleConnections)
-			transporttest.RunDownloader(t, tr, s)
+			transporttest.RunDownloader(t, tr.Entry(), s)
 		})
 	}
 }
@@ -109,7 +109,7 @@ func (s *originServer) CutNext(t testing.TB, name string, n int64) bool {
 
 func request(t testing.TB, raw string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

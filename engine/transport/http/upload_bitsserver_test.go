@@ -39,7 +39,7 @@ func TestUploadConformanceBitsserver(t *testing.T) {
 			s := newRealServer(t, tc.tls, nil)
 			tr := New(Options{TLSConfig: s.tlsConfig()})
 			t.Cleanup(tr.CloseIdleConnections)
-			transporttest.RunUploader(t, tr, s)
+			transporttest.RunUploader(t, tr.Entry(), s)
 		})
 	}
 }
@@ -372,7 +372,7 @@ func (s *realServer) Put(t testing.TB, name string, content []byte) *transport.R
 
 func (s *realServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(s.ts.URL + "/up/" + url.PathEscape(name))
+	u, err := url.Parse(s.ts.URL + "/up/" + url.PathEscape(name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func (b *bitsServer) Put(t testing.TB, name string, content []byte) *transport.R
 
 func (b *bitsServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
-	u, err := transport.ParseRemote(b.srv.URL + b.path(name))
+	u, err := url.Parse(b.srv.URL + b.path(name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestUploadConformance(t *testing.T) {
 	}{{"HTTP", false}, {"HTTPS", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBITSServer(t, tc.tls, nil)
-			transporttest.RunUploader(t, b.transport(t, Options{}), b)
+			transporttest.RunUploader(t, b.transport(t, Options{}).Entry(), b)
 		})
 	}
 }

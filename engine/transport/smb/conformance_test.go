@@ -16,8 +16,8 @@ import (
 func TestConformance(t *testing.T) {
 	s, tr := setup(t, Options{})
 	srv := &shareServer{s: s, proxy: startCutProxy(t, s.Addr())}
-	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr, srv) })
-	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr, srv) })
+	t.Run("Downloader", func(t *testing.T) { transporttest.RunDownloader(t, tr.Entry(), srv) })
+	t.Run("Uploader", func(t *testing.T) { transporttest.RunUploader(t, tr.Entry(), srv) })
 }
 
 // shareServer keeps each name in a folder of its own on the share, so
@@ -61,7 +61,7 @@ func (v *shareServer) Put(t testing.TB, name string, content []byte) *transport.
 func (v *shareServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
 	v.path(t, name)
-	u, err := transport.ParseRemote("smb://" + v.proxy.addr() + "/" + testenv.SMBShare + "/" + name + ".d/" + name)
+	u, err := names.Parse("smb://" + v.proxy.addr() + "/" + testenv.SMBShare + "/" + name + ".d/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"bits/engine/transport"
 )
 
-// RunDownloader checks d against s, one subtest per behaviour:
+// RunDownloader checks e's Downloader against s, one subtest per behaviour:
 //
 //   - Stat reports the size, a validator that stays put, and range support.
 //   - Download copies the whole file, the rest from an offset, a bounded
@@ -26,7 +28,10 @@ import (
 //     file context, neither writing anything.
 //   - A cancelled context ends Stat and Download promptly with an error
 //     matching context.Canceled, before or during the transfer.
-func RunDownloader(t *testing.T, d transport.Downloader, s Server) {
+//   - Stat and Download (and StatGet) tell the context's connection
+//     observer of their connections when e says it uses the network
+//     (Caps.Network), and of none otherwise.
+func RunDownloader(t *testing.T, e transport.Entry, s Server) {
 	cases := []struct {
 		name string
 		run  func(*testing.T, transport.Downloader, Server)
@@ -44,9 +49,10 @@ func RunDownloader(t *testing.T, d transport.Downloader, s Server) {
 		{"Denied", testDenied},
 		{"CanceledBefore", testCanceledBefore},
 		{"CanceledDuring", testCanceledDuring},
+		{"Watched", func(t *testing.T, d transport.Downloader, s Server) { testWatched(t, d, e.Caps.Network, s) }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, d, s) })
+		t.Run(c.name, func(t *testing.T) { c.run(t, e.Downloader, s) })
 	}
 }
 
@@ -315,4 +321,83 @@ func testCanceledDuring(t *testing.T, d transport.Downloader, s Server) {
 		t.Fatalf("Download from %d after the cancel: %v", len(got), err)
 	}
 	wantSum(t, append(bytes.Clone(got), rest...), c)
+}
+
+// The engine hands every transfer two things in its context, which a
+// transport must remember to use: a connection observer (WithConnObserver),
+// told of each connection a request uses, through which the engine paces
+// background transfers, yields to other traffic and notices a lost
+// network; and, for uploads, a pacer (WithPacer), which holds the bytes
+// back where they leave (PacedReader). A transport that forgets either
+// still moves files, so only these checks notice.
+
+// watcher counts the connections a context's requests report.
+type watcher struct {
+	mu    sync.Mutex
+	conns int
+	bad   int // reported without a remote address
+}
+
+func (w *watcher) observe(c net.Conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.conns++
+	if c.RemoteAddr() == nil {
+		w.bad++
+	}
+}
+
+// watched returns a context whose requests report to a new watcher.
+func watched() (context.Context, *watcher) {
+	w := &watcher{}
+	return transport.WithConnObserver(context.Background(), w.observe), w
+}
+
+// want fails unless what reported its connections: at least one for a
+// network transport, none for another (the engine would not watch it).
+func (w *watcher) want(t *testing.T, what string, network bool) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case network && w.conns == 0:
+		t.Errorf("%s reported no connection to the context's observer (transport.ObserveConn)", what)
+	case !network && w.conns > 0:
+		t.Errorf("%s reported %d connections, but the transport says it uses no network (Caps.Network)", what, w.conns)
+	case w.bad > 0:
+		t.Errorf("%s reported %d connections without a remote address", what, w.bad)
+	}
+}
+
+// testWatched checks that Stat and Download (and StatGet, for a
+// Prefetcher) report the connections they use.
+func testWatched(t *testing.T, d transport.Downloader, network bool, s Server) {
+	c := content(14)
+	r := s.Put(t, "watched.bin", c)
+	ctx, w := watched()
+	info, err := d.Stat(ctx, r)
+	if err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	w.want(t, "Stat", network)
+
+	ctx, w = watched()
+	got, err := download(t, ctx, d, r, 0, -1, info, nil)
+	if err != nil {
+		t.Fatalf("Download: %v", err)
+	}
+	wantSum(t, got, c)
+	w.want(t, "Download", network)
+
+	if p, ok := d.(transport.Prefetcher); ok {
+		ctx, w = watched()
+		_, body, err := p.StatGet(ctx, r)
+		if err != nil {
+			t.Fatalf("StatGet: %v", err)
+		}
+		if body != nil {
+			body.Close()
+		}
+		w.want(t, "StatGet", network)
+	}
 }

@@ -1,8 +1,11 @@
 // Package transporttest is the conformance suite that every transport
-// passes against a real server: RunDownloader for transport.Downloader,
-// RunUploader for transport.Uploader. A transport's own test supplies a
-// Server that stores files where its transport reaches them (a folder, an
-// SMB share, an HTTP origin) and runs the suite against it.
+// passes against a real server: RunDownloader for its transport.Entry's
+// Downloader, RunUploader for its Uploader. A transport's own test
+// supplies a Server that stores files where its transport reaches them (a
+// folder, an SMB share, an HTTP origin) and runs the suite against it.
+// Besides moving bytes, the suite checks that the transport uses what the
+// engine passes in a request's context: the connection observer and the
+// uploads' pacer.
 //
 // The suite checks only what the transport API promises, so that it holds
 // for every protocol; each transport pins its exact codes in its own tests.
