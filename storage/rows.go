@@ -269,7 +269,8 @@ type CredentialKind struct{ Target, Scheme int }
 
 // EachJob calls fn for every job, oldest first, with its files and the
 // kinds of its credentials, reading the store as it goes, so a list of any
-// length holds a few jobs at a time. fn's slices are its own.
+// length holds a few jobs at a time. fn's slices are valid until it
+// returns: the next job's files reuse them.
 //
 // Three things make a list of 100,000 jobs fast. Each row comes packed in
 // one column (json_array): every column read through the driver costs as
@@ -316,13 +317,14 @@ func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 	var f File
 	var nfiles int
 	jobDest, fileDest := append(j.fields(), &nfiles), f.fields()
+	var buf []File
 	for p := range read {
 		if err := unpack(p.job, jobDest...); err != nil {
 			return fmt.Errorf("storage: job row %.40q: %w", p.job, err)
 		}
 		fs := p.byJob
 		if p.files != nil {
-			fs = make([]File, 0, len(p.files))
+			fs = buf[:0]
 			for _, packed := range p.files {
 				if err := unpack(packed, fileDest...); err != nil {
 					return fmt.Errorf("storage: file row %.40q: %w", packed, err)
@@ -332,6 +334,7 @@ func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 			if !slices.IsSortedFunc(fs, byIdx) {
 				slices.SortFunc(fs, byIdx)
 			}
+			buf = fs
 		}
 		if err := fn(j, fs, p.kinds); err != nil {
 			return err
