@@ -73,15 +73,17 @@ func runGet(ctx context.Context, e *env, o getOptions, print func(io.Writer, []*
 		held = append(held, j)
 		return nil
 	}
+	found := make([]bool, len(o.Jobs))
+	guids, isGUID := parseArgs(o.Jobs)
+	byGUID := len(o.Jobs) > 0 && !slices.Contains(isGUID, false)
+	// JSON Lines of a list print beside the reading, on a goroutine of
+	// their own; jobs named by GUID are few, and print at the end.
 	var p *printer
-	if e.json {
+	if e.json && !byGUID {
 		p = startPrinter(w, print)
 		defer p.close()
 		emit = p.emit
 	}
-	found := make([]bool, len(o.Jobs))
-	guids, isGUID := parseArgs(o.Jobs)
-	byGUID := len(o.Jobs) > 0 && !slices.Contains(isGUID, false)
 	err := e.eachManager(ctx, o.AllUsers, func(m *engine.Manager) error {
 		if byGUID {
 			return emitByGUID(ctx, m, guids, found, emit)
