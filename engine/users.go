@@ -126,6 +126,36 @@ func ForAllUsers(ctx context.Context, opts Options, fn func(*Manager) error) err
 	return nil
 }
 
+// Stores is how a front end reaches jobs: the caller's own store, and
+// for /allusers every user's.
+type Stores struct {
+	Own     func() (*Manager, error)                          // the caller's Manager
+	All     func(context.Context, func(*Manager) error) error // ForAllUsers, or a test's stand-in
+	Skipped func(*StoreError)                                 // told of each store that All left out
+}
+
+// Each calls fn with the caller's Manager or, with allUsers, with every
+// user's in turn: a user's store that cannot be read goes to Skipped, and
+// the others are still visited.
+func (s Stores) Each(ctx context.Context, allUsers bool, fn func(*Manager) error) error {
+	if !allUsers {
+		m, err := s.Own()
+		if err != nil {
+			return err
+		}
+		return fn(m)
+	}
+	err := s.All(ctx, fn)
+	var skipped SkippedStores
+	if !errors.As(err, &skipped) {
+		return err
+	}
+	for _, st := range skipped {
+		s.Skipped(st)
+	}
+	return nil
+}
+
 // storeID is the identity of a state folder and of its database.
 type storeID struct{ dir, db [2]uint64 }
 

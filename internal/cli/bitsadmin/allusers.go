@@ -32,22 +32,7 @@ func findAnyUser(ctx context.Context, m *engine.Manager, arg string) (*engine.Jo
 // or unreadable) is a warning line on stderr, not a failure: the others'
 // jobs are still there.
 func (e *env) eachManager(ctx context.Context, allUsers bool, fn func(*engine.Manager) error) error {
-	if allUsers {
-		err := e.allUsers(ctx, fn)
-		var skipped engine.SkippedStores
-		if !errors.As(err, &skipped) {
-			return err
-		}
-		for _, s := range skipped {
-			e.warnSkipped(s)
-		}
-		return nil
-	}
-	m, err := e.manager()
-	if err != nil {
-		return err
-	}
-	return fn(m)
+	return engine.Stores{Own: e.manager, All: e.allUsers, Skipped: e.warnSkipped}.Each(ctx, allUsers, fn)
 }
 
 // listJobs returns the caller's jobs, or with allUsers every user's.

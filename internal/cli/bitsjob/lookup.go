@@ -103,24 +103,12 @@ func match(p, s []rune) bool {
 // engine left out (not what it should be, or unreadable) is a warning, not
 // a failure: the others' jobs are still there.
 func (e *env) eachManager(ctx context.Context, allUsers bool, fn func(*engine.Manager) error) error {
-	if allUsers {
-		err := e.allUsers(ctx, fn)
-		var skipped engine.SkippedStores
-		if !errors.As(err, &skipped) {
-			return err
-		}
-		for _, s := range skipped {
-			b := describe(s.Err)
-			b.Detail = s.Error()
-			e.warnBody(b, "list the jobs of user "+s.User, "")
-		}
-		return nil
+	warn := func(s *engine.StoreError) {
+		b := describe(s.Err)
+		b.Detail = s.Error()
+		e.warnBody(b, "list the jobs of user "+s.User, "")
 	}
-	m, err := e.manager()
-	if err != nil {
-		return err
-	}
-	return fn(m)
+	return engine.Stores{Own: e.manager, All: e.allUsers, Skipped: warn}.Each(ctx, allUsers, fn)
 }
 
 // completeJobs offers the GUIDs and names of the caller's jobs to shell
