@@ -215,6 +215,7 @@ func TestManualFlowCompletesWithRightContent(t *testing.T) {
 // command starts a new worker, and the origin sees it ask for the rest with
 // a Range that starts exactly at the recorded checkpoint.
 func TestKillWorkerResumesFromCheckpoint(t *testing.T) {
+	t.Parallel() // its own user and origin; most of its time is the origin's rate limit
 	u := newUser(t)
 	content := testenv.RandomContent(64<<20, 2)
 	o := testenv.NewOrigin(t, content, testenv.RateLimit(4<<20))

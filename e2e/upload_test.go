@@ -379,6 +379,7 @@ func TestUploadReplySurvivesWorkerKill(t *testing.T) {
 // Each time the worker retries from its last checkpoint, learns from the
 // server's answer where it stands and sends the rest, in the same session.
 func TestUploadResumesAfterCutConnections(t *testing.T) {
+	t.Parallel() // its own user, server and proxy; most of its time is the retry delay
 	const size = 48 << 20
 	u := newUser(t)
 	dir := t.TempDir()

@@ -42,6 +42,7 @@ func TestUploadToServersWithQuirks(t *testing.T) {
 		{"CloseAfterEveryAnswer", []testenv.UploadOption{testenv.CloseAfterEveryAnswer()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each its own user and server; most of its time is the retry delay
 			u := newUser(t)
 			srv := testenv.NewUploadServer(t, append(tc.opts, testenv.UploadRateLimit(2<<20))...)
 			u.ok("/create", "/upload", "quirk")
@@ -113,6 +114,7 @@ func TestUploadReplyToServersWithQuirks(t *testing.T) {
 		opts []testenv.UploadOption
 	}{{"IISStrict", nil}, {"Lax", []testenv.UploadOption{testenv.Lax()}}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each its own user and server; most of its time is the retry delay
 			u := newUser(t)
 			srv := testenv.NewUploadServer(t, append(tc.opts, testenv.UploadReply(replyTo), testenv.UploadRateLimit(2<<20))...)
 			reply := filepath.Join(t.TempDir(), "reply.txt")
