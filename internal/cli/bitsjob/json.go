@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,7 +185,11 @@ func jobID(id string) string { return strings.ToLower(id) }
 
 // toJSON converts a job for printing. Credentials appear as the target and
 // scheme pairs that are set: the engine never hands out more.
-func toJSON(j *engine.Job) jobJSON {
+func toJSON(j *engine.Job) jobJSON { return toJSONReusing(j, nil) }
+
+// toJSONReusing is toJSON with the files listed in fileBuf's array, which
+// a list reuses from one job to the next.
+func toJSONReusing(j *engine.Job, fileBuf []fileJSON) jobJSON {
 	total, done, files, filesDone := j.Progress()
 	out := jobJSON{
 		SchemaVersion: SchemaVersion,
@@ -208,7 +213,7 @@ func toJSON(j *engine.Job) jobJSON {
 		SecurityFlags: j.SecurityFlags, ACLFlags: j.ACLFlags, PeerCachingFlags: j.PeerCachingFlags,
 		HelperTokenAccount: j.HelperToken, HelperTokenFlags: j.HelperTokenFlags,
 		ReplyFileName: j.ReplyFileName, Dynamic: j.Dynamic,
-		Credentials: []credentialJSON{}, FileList: make([]fileJSON, 0, len(j.Files)),
+		Credentials: []credentialJSON{}, FileList: slices.Grow(fileBuf[:0], len(j.Files)),
 	}
 	if j.NotifyProgram != "" {
 		out.NotifyCmdLine = notifyCmdLine(j.NotifyProgram, j.NotifyParameters)

@@ -51,9 +51,10 @@ type env struct {
 
 	others []*engine.Manager // other users' stores that find opened (root)
 
-	json bool   // --json
-	line []byte // printJobs' buffer, kept from job to job
-	ran  bool   // a command's RunE started: a failure before it is a usage error
+	json    bool       // --json
+	line    []byte     // printJobs' buffer, kept from job to job
+	fileBuf []fileJSON // printJobs' files, kept from job to job
+	ran     bool       // a command's RunE started: a failure before it is a usage error
 	// toldNoWorker: a failure printed said that no worker can start, so
 	// the warning after the command would say the same again.
 	toldNoWorker bool

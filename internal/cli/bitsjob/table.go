@@ -57,7 +57,8 @@ func newTable(w io.Writer, header ...string) *table {
 func (e *env) printJobs(w io.Writer, jobs []*engine.Job) error {
 	if e.json {
 		for _, j := range jobs {
-			v := toJSON(j)
+			v := toJSONReusing(j, e.fileBuf)
+			e.fileBuf = v.FileList
 			e.line = append(appendJob(e.line[:0], &v), '\n')
 			if _, err := w.Write(e.line); err != nil {
 				return err
