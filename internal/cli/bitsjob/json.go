@@ -190,6 +190,9 @@ func toJSON(j *engine.Job) jobJSON { return toJSONReusing(j, nil) }
 // toJSONReusing is toJSON with the files listed in fileBuf's array, which
 // a list reuses from one job to the next.
 func toJSONReusing(j *engine.Job, fileBuf []fileJSON) jobJSON {
+	if fileBuf == nil {
+		fileBuf = []fileJSON{} // FileList is [] when empty, never null
+	}
 	total, done, files, filesDone := j.Progress()
 	out := jobJSON{
 		SchemaVersion: SchemaVersion,
