@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -31,5 +32,27 @@ func TestStatementsArePreparedOnce(t *testing.T) {
 	}
 	if s.stmts.lookup(q) == nil {
 		t.Error("the read pool did not keep the statement")
+	}
+}
+
+// Statements of changing text, each compiled once, are remembered only up
+// to a bound: a worker that lives for months does not keep them all.
+func TestStatementsSeenOnceAreBounded(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	for i := range 2 * maxOnce {
+		err := s.View(ctx, func(tx *Tx) error {
+			var n int
+			return tx.queryRow(`SELECT n + ` + strconv.Itoa(i) + ` FROM job_count`).Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.stmts.mu.Lock()
+	n := len(s.stmts.once)
+	s.stmts.mu.Unlock()
+	if n == 0 || n > maxOnce {
+		t.Errorf("%d statements remembered as seen once, want 1 to %d", n, maxOnce)
 	}
 }

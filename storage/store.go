@@ -281,11 +281,15 @@ type statements struct {
 	// once holds the statements compiled by one transaction so far: a
 	// statement is prepared for the pool when a second one needs it, so
 	// that a command, which runs each of its statements once, compiles
-	// none twice.
+	// none twice. Statements of changing text would fill it for ever:
+	// past maxOnce it starts again.
 	once map[string]bool
 }
 
-const maxStatements = 256
+const (
+	maxStatements = 256
+	maxOnce       = 4 * maxStatements
+)
 
 func newStatements(db *sql.DB) *statements {
 	return &statements{db: db, m: map[string]*sql.Stmt{}, once: map[string]bool{}}
@@ -313,6 +317,9 @@ func (p *statements) learn(ctx context.Context, qs []string) {
 		full := len(p.m) >= maxStatements
 		first := !p.once[q] && !full
 		if first {
+			if len(p.once) >= maxOnce {
+				clear(p.once)
+			}
 			p.once[q] = true
 		}
 		p.mu.Unlock()
