@@ -217,8 +217,9 @@ func percents(rates []float64) []string {
 // alone: the background upload gives the link up. The FOREGROUND job's
 // connections are other traffic to the yield controller like any other
 // program's. (With YieldToOtherTraffic off, the same upload takes more
-// than twice as long; yielding, 5-10 % longer on a quiet machine, up to a
-// third with the whole test suite running beside it.)
+// than twice as long; yielding, 5-10 % longer on a quiet machine, up to
+// two thirds with the whole test suite running beside it, so the line is
+// drawn at 80 %, well short of what no yielding costs.)
 func TestBackgroundUploadYieldsToForegroundUpload(t *testing.T) {
 	s := newNetSetup(t, testenv.LinkOptions{Mbit: linkMbit, Queue: 200 * time.Millisecond, Upload: true})
 	src := filepath.Join(t.TempDir(), "fg.bin")
@@ -255,8 +256,8 @@ func TestBackgroundUploadYieldsToForegroundUpload(t *testing.T) {
 	s.u.ok("/cancel", bg)
 
 	t.Logf("a 12 MiB FOREGROUND upload took %v alone and %v beside a NORMAL upload", alone.Round(time.Millisecond), beside.Round(time.Millisecond))
-	if beside > alone*16/10 {
-		t.Errorf("beside a background upload the foreground one took %v, %.0f%% longer than alone (%v); want at most 60%%",
+	if beside > alone*18/10 {
+		t.Errorf("beside a background upload the foreground one took %v, %.0f%% longer than alone (%v); want at most 80%%",
 			beside, 100*(beside.Seconds()/alone.Seconds()-1), alone)
 	}
 	if got := fileSum(t, filepath.Join(s.up, "beside.bin")); got != sum(testenv.RandomContent(12<<20, 3)) {

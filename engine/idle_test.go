@@ -60,12 +60,12 @@ func TestWorkerReadsOnlyWhatChanged(t *testing.T) {
 	}
 
 	tick := make(chan time.Time)
-	turned := make(chan struct{})
+	turned := make(chan int)
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
 		done <- RunWorker(wctx, worker, WorkerOptions{IdleTimeout: NeverIdle, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			tick: tick, turned: func() { turned <- struct{}{} }})
+			tick: tick, turned: func(running int) { turned <- running }})
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -73,26 +73,28 @@ func TestWorkerReadsOnlyWhatChanged(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	// turn makes the worker take one more turn and waits for it to end.
-	turn := func() {
+	// turn makes the worker take one more turn, waits for it to end and
+	// says how many jobs are still running.
+	turn := func() (running int) {
 		t.Helper()
 		select {
 		case tick <- time.Now():
 		case err := <-done:
 			t.Fatalf("worker ended: %v", err)
 		}
-		<-turned
+		return <-turned
 	}
-	// waitErrors turns until the failing job has failed n times.
+	// waitErrors turns until the failing job has failed n times and its
+	// runner has ended: a runner that ends makes the worker read again.
 	waitErrors := func(n int) {
 		t.Helper()
 		for range 200 {
-			turn()
+			running := turn()
 			j, err := other.Get(ctx, failing)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.State == TransientError && j.ErrorCount == n {
+			if j.State == TransientError && j.ErrorCount == n && running == 0 {
 				return
 			}
 		}

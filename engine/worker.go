@@ -43,9 +43,10 @@ type WorkerOptions struct {
 	Lock *os.File
 
 	// For tests: turns come on tick instead of every turnInterval, and
-	// turned is called after each turn that a tick started.
+	// turned is called after each turn that a tick started, with the
+	// number of jobs still running.
 	tick   <-chan time.Time
-	turned func()
+	turned func(running int)
 }
 
 // NeverIdle is the IdleTimeout of a worker that never exits by itself.
@@ -194,7 +195,7 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 			return nil
 		}
 		if ticked && o.turned != nil {
-			o.turned()
+			o.turned(w.runners())
 		}
 		changed, ticked = false, false
 		select {
