@@ -211,7 +211,8 @@ func (m *Manager) WaitChange(ctx context.Context, atMost time.Duration) error {
 	}
 	c := m.changes
 	m.changesMu.Unlock()
-	return c.Wait(ctx, atMost)
+	_, err := c.Wait(ctx, atMost)
+	return err
 }
 
 // progressEvery is how often WaitJob lets a change of progress alone

@@ -339,7 +339,7 @@ func (w *worker) refresh(ctx context.Context) error {
 		}
 		var moved []string
 		for id, rev := range revs {
-			if k, ok := w.active[id]; !ok || k.rev != rev {
+			if k, ok := w.active[id]; !ok || k.rev != rev.Rev {
 				moved = append(moved, id)
 			}
 		}
@@ -358,7 +358,7 @@ func (w *worker) refresh(ctx context.Context) error {
 			return err
 		}
 		for _, r := range rows {
-			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
+			k := known{rev: revs[r.ID].Rev, job: fromRow(r, files[r.ID])}
 			k.network = w.m.jobUsesNetwork(k.job)
 			if k.job.State == Connecting || k.job.State == Transferring {
 				creds, err := tx.Credentials(r.ID)

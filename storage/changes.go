@@ -40,9 +40,10 @@ func (c *Changes) version(ctx context.Context) (int64, error) {
 	return v, err
 }
 
-// Wait returns when a commit has landed since the last Wait returned (or
-// since Changes), after atMost with none, or with ctx's error.
-func (c *Changes) Wait(ctx context.Context, atMost time.Duration) error {
+// Wait returns true when a commit has landed since the last Wait or
+// Changed returned (or since Changes), false after atMost with none, or
+// ctx's error.
+func (c *Changes) Wait(ctx context.Context, atMost time.Duration) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	deadline := time.NewTimer(atMost)
@@ -52,17 +53,17 @@ func (c *Changes) Wait(ctx context.Context, atMost time.Duration) error {
 	for {
 		v, err := c.version(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if v != c.last {
 			c.last = v
-			return nil
+			return true, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-deadline.C:
-			return nil
+			return false, nil
 		case <-tick.C:
 		}
 	}

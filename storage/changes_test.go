@@ -9,7 +9,7 @@ import (
 
 // TestChangesSeesAnotherHandlesCommit: a commit through another handle on
 // the file (another process, for SQLite) ends a Wait; with no commit a
-// Wait lasts until its deadline.
+// Wait lasts until its deadline and says no commit came.
 func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
 	a, path := openTemp(t)
 	b, err := Open(path)
@@ -26,7 +26,7 @@ func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
 
 	quiet, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	if err := ch.Wait(quiet, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := ch.Wait(quiet, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait with no commit returned %v before its context ended", err)
 	}
 
@@ -37,13 +37,16 @@ func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
 	}
 	bounded, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
-	if err := ch.Wait(bounded, time.Hour); err != nil {
-		t.Fatalf("Wait after another handle's commit: %v", err)
+	if changed, err := ch.Wait(bounded, time.Hour); err != nil || !changed {
+		t.Fatalf("Wait after another handle's commit: %v, %v; want true", changed, err)
 	}
 	// Seen once: the next Wait waits for the next commit.
 	quiet2, cancel3 := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel3()
-	if err := ch.Wait(quiet2, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := ch.Wait(quiet2, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a second Wait for the same commit returned %v", err)
+	}
+	if changed, err := ch.Wait(ctx, 20*time.Millisecond); err != nil || changed {
+		t.Fatalf("a Wait that met its deadline returned %v, %v; want false", changed, err)
 	}
 }

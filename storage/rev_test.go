@@ -7,7 +7,8 @@ import (
 
 // TestRevisionMovesWithEveryChange: each way the store changes a job or
 // its totals moves the job's revision, which is what tells the worker to
-// read the job again; and the revision comes from the state index.
+// read the job again; the revision comes from the state index, and, with
+// its state, from the whole table when no state is named.
 func TestRevisionMovesWithEveryChange(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
@@ -18,15 +19,25 @@ func TestRevisionMovesWithEveryChange(t *testing.T) {
 	}
 	rev := func() int64 {
 		t.Helper()
-		var revs map[string]int64
-		if err := s.View(ctx, func(tx *Tx) (err error) { revs, err = tx.Revisions(1, 2); return err }); err != nil {
+		var byState, all map[string]Revision
+		err := s.View(ctx, func(tx *Tx) (err error) {
+			if byState, err = tx.Revisions(1, 2); err != nil {
+				return err
+			}
+			all, err = tx.Revisions()
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
-		r, ok := revs[id]
+		r, ok := byState[id]
 		if !ok {
-			t.Fatalf("no revision for the job: %v", revs)
+			t.Fatalf("no revision for the job: %v", byState)
 		}
-		return r
+		if r.State != 1 || all[id] != r {
+			t.Fatalf("the job stands at %+v by its state, %+v among all; want state 1 in both", r, all[id])
+		}
+		return r.Rev
 	}
 	last := rev()
 	for _, c := range []struct {

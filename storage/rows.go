@@ -653,24 +653,36 @@ func (t *Tx) JobsNotifyDue() ([]Job, error) {
 	return t.queryJobs(`SELECT ` + jobColumns + ` FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`)
 }
 
-// Revisions returns the revision of every job in any of these states, by
-// id, found through the state index: what tells a reader which jobs changed
-// since it last read them.
-func (t *Tx) Revisions(states ...int) (map[string]int64, error) {
-	in, args := inList(states)
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, rev FROM jobs WHERE state IN (`+in+`)`, args...)
+// Revision is where a job stands: its revision and its state.
+type Revision struct {
+	Rev   int64
+	State int
+}
+
+// Revisions returns the revision and state of every job in any of these
+// states (found through the state index), or of every job with no states
+// given, by id: what tells a reader which jobs changed since it last read
+// them.
+func (t *Tx) Revisions(states ...int) (map[string]Revision, error) {
+	q, args := `SELECT id, rev, state FROM jobs`, []any(nil)
+	if len(states) > 0 {
+		var in string
+		in, args = inList(states)
+		q += ` WHERE state IN (` + in + `)`
+	}
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int64{}
+	out := map[string]Revision{}
 	for rows.Next() {
 		var id string
-		var rev int64
-		if err := rows.Scan(&id, &rev); err != nil {
+		var r Revision
+		if err := rows.Scan(&id, &r.Rev, &r.State); err != nil {
 			return nil, err
 		}
-		out[id] = rev
+		out[id] = r
 	}
 	return out, rows.Err()
 }
