@@ -105,6 +105,21 @@ func HTTPTransient(status int) bool {
 	return true
 }
 
+//go:generate go run gennames.go
+
+// Name is the code's Windows name (BG_E_NOT_FOUND); an HTTP status
+// without a constant of its own is BG_E_HTTP_ERROR_404, as in the BITS
+// headers, and any other code HRESULT_80004005.
+func (c Code) Name() string {
+	if n, ok := names[c]; ok {
+		return n
+	}
+	if s := c.HTTPStatus(); s != 0 {
+		return fmt.Sprintf("BG_E_HTTP_ERROR_%d", s)
+	}
+	return fmt.Sprintf("HRESULT_%08X", uint32(c))
+}
+
 // Message returns the description printed by bitsadmin after the code.
 func (c Code) Message() string {
 	if m, ok := messages[c]; ok {

@@ -1,8 +1,12 @@
 package hresult
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -58,5 +62,40 @@ func TestFromKeepsCodeThroughWrapping(t *testing.T) {
 	}
 	if e := From(errors.New("plain")); e.Code != E_FAIL || !e.Transient {
 		t.Errorf("an uncoded error = %+v, want transient E_FAIL", e)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for c, want := range map[Code]string{
+		BG_E_NOT_FOUND:   "BG_E_NOT_FOUND",
+		E_INVALIDARG:     "E_INVALIDARG",
+		HTTP(404):        "BG_E_HTTP_ERROR_404",
+		HTTP(418):        "BG_E_HTTP_ERROR_418",
+		Code(0x8000FFFF): "HRESULT_8000FFFF",
+	} {
+		if got := c.Name(); got != want {
+			t.Errorf("0x%08x: %q, want %q", uint32(c), got, want)
+		}
+	}
+}
+
+// TestNamesAreGenerated: names.go is what gennames.go makes of codes.go
+// now: a code added without go generate fails here.
+func TestNamesAreGenerated(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "names.go")
+	if b, err := exec.Command("go", "run", "gennames.go", dir).CombinedOutput(); err != nil {
+		t.Fatalf("go run gennames.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("names.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("names.go is out of date: run go generate ./hresult")
 	}
 }
