@@ -38,6 +38,11 @@ type WorkerOptions struct {
 	// policy's MaxBackgroundTransfers.
 	MaxBackground int
 	Log           *slog.Logger
+	// Beside runs on a goroutine of its own once the worker holds its
+	// lock, until the worker stops, which waits for it: a service there
+	// must be one per state folder, as the worker is (the D-Bus
+	// service).
+	Beside func(ctx context.Context)
 	// Lock is the worker lock, already held, when the process that started
 	// this worker handed it over (spawn.InheritedLock); nil takes it.
 	Lock *os.File
@@ -141,6 +146,12 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 		return err
 	}
 	defer lk.Close()
+	if o.Beside != nil {
+		bctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); o.Beside(bctx) }()
+		defer func() { stop(); <-done }()
+	}
 
 	w := &worker{m: m, o: o, log: o.Log, done: make(chan string), running: map[string]*runner{}, active: map[string]known{},
 		notifying: map[string]bool{}, lastTurn: map[string]time.Time{}, peers: map[string][]net.IP{},

@@ -17,6 +17,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
+	"bits/internal/dbusapi"
 )
 
 type workerOptions struct {
@@ -127,9 +128,10 @@ func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
 	if idle == 0 {
 		idle = engine.NeverIdle
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	err = engine.RunWorker(ctx, m, engine.WorkerOptions{
 		IdleTimeout: idle, Checkpoint: o.checkpoint, Lock: spawn.InheritedLock(), MaxBackground: o.background,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Log: log, Beside: func(ctx context.Context) { serveDBus(ctx, m, log) },
 	})
 	if errors.Is(err, spawn.ErrRunning) {
 		fmt.Fprintln(stderr, "bitsjob worker:", err)
@@ -170,4 +172,22 @@ func supervise(ctx context.Context, stderr io.Writer, o workerOptions) error {
 		fmt.Fprintln(log, "bitsjob worker --supervise:", err)
 	}
 	return err
+}
+
+// serveDBus offers the jobs on the user's session bus while the worker
+// runs; without a bus, or with $BITS_DBUS=0, the worker goes on without.
+func serveDBus(ctx context.Context, m *engine.Manager, log *slog.Logger) {
+	if os.Getenv("BITS_DBUS") == "0" {
+		return
+	}
+	conn, err := dbusapi.SessionBus()
+	if err != nil {
+		log.Info("no D-Bus service", "reason", err)
+		return
+	}
+	defer conn.Close()
+	if err := dbusapi.Serve(ctx, m, conn, log); err != nil {
+		log.Warn("D-Bus service stopped", "err", err)
+		return
+	}
 }

@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/xml"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5/introspect"
+
+	"bits/internal/testenv"
+)
+
+// These tests drive the worker's D-Bus service, on a private session bus,
+// with clients nobody here wrote: GLib's gdbus and systemd's busctl.
+
+// dbusUser is a user whose worker runs on a private session bus.
+type dbusUser struct {
+	*user
+	bus string
+}
+
+func newDBusUser(t *testing.T) *dbusUser {
+	t.Helper()
+	for _, tool := range []string{"gdbus", "busctl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" is not installed (Debian: apt-get install libglib2.0-bin systemd)")
+		}
+	}
+	bus := testenv.StartBus(t)
+	u := newUser(t)
+	u.env = append(u.env, "DBUS_SESSION_BUS_ADDRESS="+bus.Address)
+	d := &dbusUser{user: u, bus: bus.Address}
+	worker := u.command("bitsjob", "worker", "--idle-timeout", "0")
+	log := &testenv.SyncBuffer{}
+	worker.Stdout, worker.Stderr = log, log
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { worker.Wait(); close(done) }()
+	t.Cleanup(func() {
+		worker.Process.Signal(os.Interrupt)
+		<-done
+		if t.Failed() {
+			t.Logf("worker log:\n%s", log.String())
+		}
+	})
+	testenv.Eventually(t, "the service on the bus", func() bool {
+		out, err := d.gdbusRaw("call", "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+			"--method", "org.freedesktop.DBus.NameHasOwner", "org.bits.Transfer1")
+		return err == nil && strings.Contains(out, "true")
+	})
+	return d
+}
+
+// gdbusRaw runs gdbus on the user's bus.
+func (d *dbusUser) gdbusRaw(args ...string) (string, error) {
+	cmd := exec.Command("gdbus", append(args[:1:1], append([]string{"--address", d.bus}, args[1:]...)...)...)
+	cmd.Env = d.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// call calls a method of the service with gdbus and returns what it
+// printed; it fails the test if the call fails.
+func (d *dbusUser) call(path, method string, args ...string) string {
+	d.t.Helper()
+	out, err := d.gdbusRaw(append([]string{"call", "--dest", "org.bits.Transfer1", "--object-path", path, "--method", method}, args...)...)
+	if err != nil {
+		d.t.Fatalf("gdbus call %s %s: %v\n%s", method, strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+var objectPath = regexp.MustCompile(`objectpath '([^']+)'`)
+
+func (d *dbusUser) createJob(name string) string {
+	d.t.Helper()
+	out := d.call("/org/bits/Transfer1", "org.bits.Transfer1.Manager.CreateJob", name, "0")
+	m := objectPath.FindStringSubmatch(out)
+	if m == nil {
+		d.t.Fatalf("CreateJob printed %q", out)
+	}
+	return m[1]
+}
+
+// monitor runs gdbus monitor on the service and returns a function that
+// waits for a line holding every one of the given strings.
+func (d *dbusUser) monitor() func(what ...string) string {
+	d.t.Helper()
+	cmd := exec.Command("gdbus", "monitor", "--address", d.bus, "--dest", "org.bits.Transfer1")
+	cmd.Env = d.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var mu sync.Mutex
+	var seen []string
+	wait := func(what ...string) string {
+		d.t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					d.t.Fatalf("gdbus monitor ended; it printed:\n%s", strings.Join(seen, "\n"))
+				}
+				mu.Lock()
+				seen = append(seen, l)
+				mu.Unlock()
+				all := true
+				for _, w := range what {
+					all = all && strings.Contains(l, w)
+				}
+				if all {
+					return l
+				}
+			case <-timeout:
+				d.t.Fatalf("no line with %q from gdbus monitor in 30 s; it printed:\n%s", what, strings.Join(seen, "\n"))
+			}
+		}
+	}
+	// gdbus monitor says whose signals it follows once it has subscribed.
+	wait("is owned by")
+	return wait
+}
+
+// TestDBusDownloadDrivenByGdbus: a download made, followed and completed
+// through the D-Bus service alone, with GLib's gdbus: the JobTransferred
+// signal comes, properties read through busctl tell the state, the file
+// arrives whole; a 404 comes as JobError with its code, and errors of calls
+// as D-Bus errors named after the BITS error, with the CLIs' text.
+func TestDBusDownloadDrivenByGdbus(t *testing.T) {
+	d := newDBusUser(t)
+	wait := d.monitor()
+	content := testenv.RandomContent(3<<20, 17)
+	o := testenv.NewOrigin(t, content)
+	dest := filepath.Join(t.TempDir(), "via-dbus.bin")
+
+	job := d.createJob("via dbus")
+	d.call(job, "org.bits.Transfer1.Job.AddFile", o.URL("/file"), dest)
+	d.call(job, "org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "Priority", "<uint32 0>")
+	d.call(job, "org.bits.Transfer1.Job.Resume")
+	wait(job, "org.bits.Transfer1.Job.JobTransferred")
+
+	bc := exec.Command("busctl", "--address="+d.bus, "get-property", "org.bits.Transfer1", job, "org.bits.Transfer1.Job", "StateName", "BytesTransferred", "Priority")
+	out, err := bc.CombinedOutput()
+	if want := "s \"TRANSFERRED\"\nt 3145728\nu 0\n"; err != nil || string(out) != want {
+		t.Errorf("busctl get-property: %v\n%s\nwant\n%s", err, out, want)
+	}
+	files := d.call(job, "org.bits.Transfer1.Job.EnumFiles")
+	if !strings.Contains(files, job+"/file/0") {
+		t.Errorf("EnumFiles printed %s", files)
+	}
+	local := d.call(job+"/file/0", "org.freedesktop.DBus.Properties.Get", "org.bits.Transfer1.File", "LocalName")
+	if !strings.Contains(local, dest) {
+		t.Errorf("the file's LocalName is %s, want %s", local, dest)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Fatal("the file is there under its name before Complete")
+	}
+	if out := d.call(job, "org.bits.Transfer1.Job.Complete"); out != "(uint32 0,)" {
+		t.Errorf("Complete printed %s, want (uint32 0,)", out)
+	}
+	if fileSum(t, dest) != sum(content) {
+		t.Error("the file arrived damaged")
+	}
+
+	bad := d.createJob("missing")
+	d.call(bad, "org.bits.Transfer1.Job.AddFile", o.URL("/missing"), filepath.Join(t.TempDir(), "missing.bin"))
+	d.call(bad, "org.bits.Transfer1.Job.Resume")
+	line := wait(bad, "org.bits.Transfer1.Job.JobError")
+	if !strings.Contains(line, "uint32 2149122452") { // 0x80190194, HTTP 404
+		t.Errorf("JobError of a 404: %s", line)
+	}
+	d.call(bad, "org.bits.Transfer1.Job.Cancel")
+
+	// The job is gone: the error is BITS', by name, with bitsadmin's text.
+	out2, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", job, "--method", "org.bits.Transfer1.Job.Resume")
+	if err == nil || !strings.Contains(out2, "org.bits.Transfer1.Error.BG_E_NOT_FOUND") || !strings.Contains(out2, "0x80200001") {
+		t.Errorf("Resume of a completed job: %v\n%s", err, out2)
+	}
+	out3, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", bad, "--method",
+		"org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "StateName", "<'QUEUED'>")
+	if err == nil || !strings.Contains(out3, "PropertyReadOnly") && !strings.Contains(out3, "BG_E_NOT_FOUND") {
+		t.Errorf("Set of a read-only property: %v\n%s", err, out3)
+	}
+}
+
+// TestDBusSignalsForChangesFromTheCLI: a change made with bitsadmin, not on
+// the bus, is told on the bus: PropertiesChanged with the new value, and
+// JobModification.
+func TestDBusSignalsForChangesFromTheCLI(t *testing.T) {
+	d := newDBusUser(t)
+	wait := d.monitor()
+	job := strings.TrimSpace(d.ok("/rawreturn", "/create", "from the cli"))
+	path := "/org/bits/Transfer1/job/" + strings.ReplaceAll(strings.Trim(job, "{}"), "-", "_")
+	wait(path, "org.bits.Transfer1.Job.JobModification")
+	d.ok("/setdescription", job, "changed by bitsadmin")
+	wait(path, "PropertiesChanged", "'Description': <'changed by bitsadmin'>")
+	wait(path, "org.bits.Transfer1.Job.JobModification")
+	d.ok("/cancel", job)
+}
+
+// TestDBusIntrospectionIsTheCheckedInInterface: what the running service
+// says of itself is the interface file in the repository.
+func TestDBusIntrospectionIsTheCheckedInInterface(t *testing.T) {
+	d := newDBusUser(t)
+	want := parseInterfaces(t, mustRead(t, "../internal/dbusapi/org.bits.Transfer1.xml"))
+	job := d.createJob("introspected")
+	for path, iface := range map[string]string{
+		"/org/bits/Transfer1": "org.bits.Transfer1.Manager",
+		job:                   "org.bits.Transfer1.Job",
+		job + "/file/0":       "org.bits.Transfer1.File",
+	} {
+		if strings.HasSuffix(path, "/file/0") {
+			d.call(job, "org.bits.Transfer1.Job.AddFile", "http://127.0.0.1:9/x", filepath.Join(t.TempDir(), "x"))
+		}
+		out, err := d.gdbusRaw("introspect", "--xml", "--dest", "org.bits.Transfer1", "--object-path", path)
+		if err != nil {
+			t.Fatalf("gdbus introspect %s: %v\n%s", path, err, out)
+		}
+		got := parseInterfaces(t, out)[iface]
+		if got.Name == "" {
+			t.Errorf("%s does not offer %s", path, iface)
+			continue
+		}
+		if g, w := marshal(t, got), marshal(t, want[iface]); g != w {
+			t.Errorf("%s at %s:\n%s\nthe checked-in file says:\n%s", iface, path, g, w)
+		}
+	}
+	d.call(job, "org.bits.Transfer1.Job.Cancel")
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func parseInterfaces(t *testing.T, s string) map[string]introspect.Interface {
+	t.Helper()
+	var n introspect.Node
+	if err := xml.Unmarshal([]byte(s), &n); err != nil {
+		t.Fatalf("introspection: %v\n%s", err, s)
+	}
+	out := map[string]introspect.Interface{}
+	for _, i := range n.Interfaces {
+		out[i.Name] = i
+	}
+	return out
+}
+
+func marshal(t *testing.T, i introspect.Interface) string {
+	t.Helper()
+	b, err := xml.MarshalIndent(i, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,481 @@
+package dbusapi
+
+import (
+	"context"
+	"encoding/xml"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+
+	"bits/engine"
+	"bits/hresult"
+)
+
+// callTimeout bounds the store's work for one call.
+const callTimeout = 30 * time.Second
+
+func call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+func invalidArgs(msg string) *dbus.Error {
+	return dbus.NewError("org.freedesktop.DBus.Error.InvalidArgs", []any{msg})
+}
+
+// managerObject is IBackgroundCopyManager.
+type managerObject struct{ s *service }
+
+func (o managerObject) CreateJob(name string, typ uint32) (dbus.ObjectPath, *dbus.Error) {
+	ctx, cancel := call()
+	defer cancel()
+	if typ > uint32(engine.UploadReply) {
+		return "", fail(&hresult.Error{Code: hresult.E_INVALIDARG, Msg: "job type " + strconv.Itoa(int(typ))})
+	}
+	j, err := o.s.m.Create(ctx, name, engine.JobType(typ))
+	if err != nil {
+		return "", fail(err)
+	}
+	return JobPath(j.ID), nil
+}
+
+func (o managerObject) GetJob(guidOrName string) (dbus.ObjectPath, *dbus.Error) {
+	ctx, cancel := call()
+	defer cancel()
+	j, err := o.s.m.Find(ctx, guidOrName)
+	if err != nil {
+		return "", fail(err)
+	}
+	return JobPath(j.ID), nil
+}
+
+func (o managerObject) ListJobs() ([]dbus.ObjectPath, *dbus.Error) {
+	ctx, cancel := call()
+	defer cancel()
+	paths := []dbus.ObjectPath{}
+	err := o.s.m.EachSummary(ctx, func(s engine.Summary) error {
+		paths = append(paths, JobPath(s.ID))
+		return nil
+	})
+	return paths, fail(err)
+}
+
+// jobObject is IBackgroundCopyJob, for every job's path.
+type jobObject struct{ s *service }
+
+// do runs f on the job the call is about.
+func (o jobObject) do(msg dbus.Message, f func(ctx context.Context, id string) error) *dbus.Error {
+	id, derr := o.s.job(msg)
+	if derr != nil {
+		return derr
+	}
+	ctx, cancel := call()
+	defer cancel()
+	return fail(f(ctx, id))
+}
+
+func (o jobObject) AddFile(msg dbus.Message, remote, local string) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, id string) error { return o.s.m.AddFile(ctx, id, remote, local) })
+}
+
+// Range is a byte range of AddFileWithRanges: (offset, length), length
+// math.MaxUint64 for "to the end of the file", as BG_LENGTH_TO_EOF.
+type Range struct{ Offset, Length uint64 }
+
+func (o jobObject) AddFileWithRanges(msg dbus.Message, remote, local string, ranges []Range) *dbus.Error {
+	rs := make([]engine.Range, len(ranges))
+	for i, r := range ranges {
+		rs[i] = engine.Range{Offset: r.Offset, Length: r.Length}
+	}
+	return o.do(msg, func(ctx context.Context, id string) error {
+		return o.s.m.AddFileWithRanges(ctx, id, remote, local, rs)
+	})
+}
+
+func (o jobObject) EnumFiles(msg dbus.Message) ([]dbus.ObjectPath, *dbus.Error) {
+	paths := []dbus.ObjectPath{}
+	err := o.do(msg, func(ctx context.Context, id string) error {
+		j, err := o.s.m.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, f := range j.Files {
+			paths = append(paths, FilePath(id, f.Index))
+		}
+		return nil
+	})
+	return paths, err
+}
+
+func (o jobObject) Resume(msg dbus.Message) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, id string) error {
+		if err := o.s.m.Resume(ctx, id); err != nil {
+			return err
+		}
+		return o.s.m.EnsureWorker(ctx)
+	})
+}
+
+func (o jobObject) Suspend(msg dbus.Message) *dbus.Error {
+	return o.do(msg, o.s.m.Suspend)
+}
+
+func (o jobObject) Cancel(msg dbus.Message) (uint32, *dbus.Error) {
+	var code hresult.Code
+	err := o.do(msg, func(ctx context.Context, id string) (err error) {
+		code, err = o.s.m.Cancel(ctx, id)
+		return err
+	})
+	return uint32(code), err
+}
+
+func (o jobObject) Complete(msg dbus.Message) (uint32, *dbus.Error) {
+	var code hresult.Code
+	err := o.do(msg, func(ctx context.Context, id string) (err error) {
+		code, err = o.s.m.Complete(ctx, id)
+		return err
+	})
+	return uint32(code), err
+}
+
+func (o jobObject) TakeOwnership(msg dbus.Message) *dbus.Error {
+	return o.do(msg, o.s.m.TakeOwnership)
+}
+
+func (o jobObject) SetProxySettings(msg dbus.Message, usage uint32, list, bypass string) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, id string) error {
+		px := engine.ProxySettings{Usage: engine.ProxyUsage(usage), List: list, Bypass: bypass}
+		return o.s.m.Set(ctx, id, engine.Props{Proxy: &px})
+	})
+}
+
+func (o jobObject) SetCredentials(msg dbus.Message, target, scheme uint32, user, password string) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, id string) error {
+		return o.s.m.SetCredentials(ctx, id, engine.Credential{Target: engine.AuthTarget(target),
+			Scheme: engine.AuthScheme(scheme), User: &user, Password: &password})
+	})
+}
+
+func (o jobObject) RemoveCredentials(msg dbus.Message, target, scheme uint32) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, id string) error {
+		return o.s.m.RemoveCredentials(ctx, id, engine.AuthTarget(target), engine.AuthScheme(scheme))
+	})
+}
+
+func (o jobObject) ReplaceRemotePrefix(msg dbus.Message, old, new string) (uint32, *dbus.Error) {
+	var n int
+	err := o.do(msg, func(ctx context.Context, id string) (err error) {
+		n, err = o.s.m.ReplaceRemotePrefix(ctx, id, old, new)
+		return err
+	})
+	return uint32(n), err
+}
+
+// fileObject is IBackgroundCopyFile: all it has are properties.
+type fileObject struct{}
+
+// micros is a time as D-Bus APIs give them: microseconds since 1970; 0 for
+// never.
+func micros(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixMicro())
+}
+
+// size is a byte count, math.MaxUint64 while unknown (BG_SIZE_UNKNOWN).
+func size(n int64) uint64 {
+	if n < 0 {
+		return math.MaxUint64
+	}
+	return uint64(n)
+}
+
+// NotifyCmdLine is the NotifyCmdLine property: (program, parameters).
+type NotifyCmdLine struct{ Program, Parameters string }
+
+// A jobProperty is a property of the Job interface: how to read it, and,
+// for a writable one, how a new value changes the job.
+type jobProperty struct {
+	get func(*engine.Job) any
+	set func(v dbus.Variant, p *engine.Props) error
+}
+
+// store decodes v into a new T and hands it to use.
+func store[T any](use func(T, *engine.Props)) func(dbus.Variant, *engine.Props) error {
+	return func(v dbus.Variant, p *engine.Props) error {
+		var x T
+		if err := v.Store(&x); err != nil {
+			return err
+		}
+		use(x, p)
+		return nil
+	}
+}
+
+func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
+
+var jobProperties = map[string]jobProperty{
+	"Id":        {get: func(j *engine.Job) any { return j.ID }},
+	"Type":      {get: func(j *engine.Job) any { return uint32(j.Type) }},
+	"State":     {get: func(j *engine.Job) any { return uint32(j.State) }},
+	"StateName": {get: func(j *engine.Job) any { return j.State.String() }},
+	"Owner":     {get: func(j *engine.Job) any { return j.Owner }},
+	"BytesTotal": {get: func(j *engine.Job) any {
+		total, _, _, _ := j.Progress()
+		return size(total)
+	}},
+	"BytesTransferred": {get: func(j *engine.Job) any {
+		_, done, _, _ := j.Progress()
+		return uint64(done)
+	}},
+	"FilesTotal": {get: func(j *engine.Job) any { return uint32(len(j.Files)) }},
+	"FilesTransferred": {get: func(j *engine.Job) any {
+		_, _, _, done := j.Progress()
+		return uint32(done)
+	}},
+	"CreationTime":           {get: func(j *engine.Job) any { return micros(j.Created) }},
+	"ModificationTime":       {get: func(j *engine.Job) any { return micros(j.Modified) }},
+	"TransferCompletionTime": {get: func(j *engine.Job) any { return micros(j.TransferCompleted) }},
+	"ErrorCount":             {get: func(j *engine.Job) any { return uint32(j.ErrorCount) }},
+	"ErrorCode": {get: func(j *engine.Job) any {
+		if j.Err == nil {
+			return uint32(0)
+		}
+		return uint32(j.Err.Code)
+	}},
+	"ErrorContext": {get: func(j *engine.Job) any {
+		if j.Err == nil {
+			return uint32(0)
+		}
+		return uint32(j.Err.Context)
+	}},
+	"ErrorDescription": {get: func(j *engine.Job) any {
+		if j.Err == nil {
+			return ""
+		}
+		return describe(j.Err)
+	}},
+	"ProxyUsage":      {get: func(j *engine.Job) any { return uint32(j.ProxyUsage) }},
+	"ProxyList":       {get: func(j *engine.Job) any { return j.ProxyList }},
+	"ProxyBypassList": {get: func(j *engine.Job) any { return j.ProxyBypassList }},
+	"DisplayName": {get: func(j *engine.Job) any { return j.DisplayName },
+		set: store(func(s string, p *engine.Props) { p.DisplayName = &s })},
+	"Description": {get: func(j *engine.Job) any { return j.Description },
+		set: store(func(s string, p *engine.Props) { p.Description = &s })},
+	"Priority": {get: func(j *engine.Job) any { return uint32(j.Priority) },
+		set: store(func(n uint32, p *engine.Props) { v := engine.Priority(n); p.Priority = &v })},
+	"MinimumRetryDelay": {get: func(j *engine.Job) any { return seconds(j.MinRetryDelay) },
+		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.MinRetryDelay = &d })},
+	"NoProgressTimeout": {get: func(j *engine.Job) any { return seconds(j.NoProgressTimeout) },
+		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.NoProgressTimeout = &d })},
+	"MaximumDownloadTime": {get: func(j *engine.Job) any { return seconds(j.MaxDownloadTime) },
+		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.MaxDownloadTime = &d })},
+	"NotifyFlags": {get: func(j *engine.Job) any { return j.NotifyFlags },
+		set: store(func(n uint32, p *engine.Props) { p.NotifyFlags = &n })},
+	"NotifyCmdLine": {get: func(j *engine.Job) any { return NotifyCmdLine{j.NotifyProgram, j.NotifyParameters} },
+		set: store(func(c NotifyCmdLine, p *engine.Props) {
+			p.NotifyCmdLine = &engine.NotifyCmdLine{Program: c.Program, Parameters: c.Parameters}
+		})},
+	"HttpMethod": {get: func(j *engine.Job) any { return j.Method() },
+		set: store(func(s string, p *engine.Props) { p.HTTPMethod = &s })},
+	"SecurityFlags": {get: func(j *engine.Job) any { return j.SecurityFlags },
+		set: store(func(n uint32, p *engine.Props) { p.SecurityFlags = &n })},
+	"MaxBandwidth": {get: func(j *engine.Job) any { return uint64(j.MaxBandwidth) },
+		set: store(func(n uint64, p *engine.Props) { v := int64(min(n, math.MaxInt64)); p.MaxBandwidth = &v })},
+}
+
+func jobValues(j *engine.Job) map[string]any {
+	out := make(map[string]any, len(jobProperties))
+	for name, p := range jobProperties {
+		out[name] = p.get(j)
+	}
+	return out
+}
+
+func fileValues(f engine.File) map[string]any {
+	return map[string]any{
+		"Index":            uint32(f.Index),
+		"RemoteName":       f.RemoteName,
+		"LocalName":        f.LocalName,
+		"BytesTotal":       size(f.BytesTotal),
+		"BytesTransferred": uint64(f.BytesTransferred),
+		"Completed":        f.Complete,
+		"ValidationState":  f.Validation == engine.Valid,
+	}
+}
+
+// properties is org.freedesktop.DBus.Properties for jobs and files.
+type properties struct{ s *service }
+
+// values reads the properties of the object a call is about.
+func (o properties) values(msg dbus.Message, iface string) (map[string]any, *dbus.Error) {
+	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
+	id, file, ok := parsePath(p)
+	switch {
+	case !ok:
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+	case (file < 0 && iface != JobIface) || (file >= 0 && iface != FileIface):
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(p)})
+	}
+	ctx, cancel := call()
+	defer cancel()
+	j, err := o.s.m.Get(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if file < 0 {
+		return jobValues(j), nil
+	}
+	if file >= len(j.Files) {
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+	}
+	return fileValues(j.Files[file]), nil
+}
+
+func (o properties) Get(msg dbus.Message, iface, name string) (dbus.Variant, *dbus.Error) {
+	vs, err := o.values(msg, iface)
+	if err != nil {
+		return dbus.Variant{}, err
+	}
+	v, ok := vs[name]
+	if !ok {
+		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name})
+	}
+	return dbus.MakeVariant(v), nil
+}
+
+func (o properties) GetAll(msg dbus.Message, iface string) (map[string]dbus.Variant, *dbus.Error) {
+	vs, err := o.values(msg, iface)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]dbus.Variant, len(vs))
+	for k, v := range vs {
+		out[k] = dbus.MakeVariant(v)
+	}
+	return out, nil
+}
+
+func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *dbus.Error {
+	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
+	id, file, ok := parsePath(p)
+	if !ok {
+		return dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+	}
+	ctx, cancel := call()
+	defer cancel()
+	if file >= 0 {
+		var valid bool
+		if iface != FileIface || name != "ValidationState" {
+			return dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{name + " cannot be set"})
+		}
+		if err := v.Store(&valid); err != nil {
+			return invalidArgs("ValidationState is a boolean")
+		}
+		return fail(o.s.m.SetValidationState(ctx, id, file, valid))
+	}
+	prop, ok := jobProperties[name]
+	switch {
+	case iface != JobIface || !ok:
+		return dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name})
+	case prop.set == nil:
+		return dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{name + " cannot be set"})
+	}
+	var props engine.Props
+	if err := prop.set(v, &props); err != nil {
+		return invalidArgs(name + ": " + err.Error())
+	}
+	return fail(o.s.m.Set(ctx, id, props))
+}
+
+// introspectable describes every object: its interfaces, from
+// org.bits.Transfer1.xml, and its children.
+type introspectable struct{ s *service }
+
+// interfaces are the interfaces of org.bits.Transfer1.xml, by name.
+var interfaces = func() map[string]introspect.Interface {
+	var n introspect.Node
+	if err := xml.Unmarshal([]byte(introspection), &n); err != nil {
+		panic("org.bits.Transfer1.xml: " + err.Error())
+	}
+	out := map[string]introspect.Interface{}
+	for _, i := range n.Interfaces {
+		out[i.Name] = i
+	}
+	return out
+}()
+
+var standard = []introspect.Interface{introspect.IntrospectData, {Name: "org.freedesktop.DBus.Peer",
+	Methods: []introspect.Method{{Name: "Ping"}, {Name: "GetMachineId", Args: []introspect.Arg{{Name: "machine_uuid", Type: "s", Direction: "out"}}}}}}
+
+var propertiesData = introspect.Interface{Name: propertiesName,
+	Methods: []introspect.Method{
+		{Name: "Get", Args: []introspect.Arg{{Name: "interface_name", Type: "s", Direction: "in"}, {Name: "property_name", Type: "s", Direction: "in"}, {Name: "value", Type: "v", Direction: "out"}}},
+		{Name: "GetAll", Args: []introspect.Arg{{Name: "interface_name", Type: "s", Direction: "in"}, {Name: "properties", Type: "a{sv}", Direction: "out"}}},
+		{Name: "Set", Args: []introspect.Arg{{Name: "interface_name", Type: "s", Direction: "in"}, {Name: "property_name", Type: "s", Direction: "in"}, {Name: "value", Type: "v", Direction: "in"}}},
+	},
+	Signals: []introspect.Signal{{Name: "PropertiesChanged", Args: []introspect.Arg{{Name: "interface_name", Type: "s"}, {Name: "changed_properties", Type: "a{sv}"}, {Name: "invalidated_properties", Type: "as"}}}},
+}
+
+func (o introspectable) Introspect(msg dbus.Message) (string, *dbus.Error) {
+	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
+	n := introspect.Node{Interfaces: slices.Clone(standard)}
+	children := func(names ...string) {
+		for _, c := range names {
+			n.Children = append(n.Children, introspect.Node{Name: c})
+		}
+	}
+	ctx, cancel := call()
+	defer cancel()
+	switch _, file, ok := parsePath(p); {
+	case p == "/" || p == "/org" || p == "/org/bits":
+		children(map[dbus.ObjectPath]string{"/": "org", "/org": "bits", "/org/bits": "Transfer1"}[p])
+	case p == ManagerPath:
+		n.Interfaces = append(n.Interfaces, interfaces[ManagerIface])
+		children("job")
+	case p == jobsPath:
+		err := o.s.m.EachSummary(ctx, func(s engine.Summary) error {
+			children(string(JobPath(s.ID))[len(jobsPath)+1:])
+			return nil
+		})
+		if err != nil {
+			return "", fail(err)
+		}
+	case ok && file < 0:
+		n.Interfaces = append(n.Interfaces, propertiesData, interfaces[JobIface])
+		children("file")
+	case ok:
+		n.Interfaces = append(n.Interfaces, propertiesData, interfaces[FileIface])
+	default:
+		files, isFiles := parseFiles(p)
+		if !isFiles {
+			return "", dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+		}
+		j, err := o.s.m.Get(ctx, files)
+		if err != nil {
+			return "", fail(err)
+		}
+		for _, f := range j.Files {
+			children(strconv.Itoa(f.Index))
+		}
+	}
+	b, err := xml.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return "", dbus.MakeFailedError(err)
+	}
+	return introspect.IntrospectDeclarationString + string(b), nil
+}
+
+// parseFiles reads the job of a job's file folder: JOB_PATH/file.
+func parseFiles(p dbus.ObjectPath) (string, bool) {
+	const suffix = "/file"
+	if len(p) <= len(suffix) || p[len(p)-len(suffix):] != suffix {
+		return "", false
+	}
+	id, file, ok := parsePath(p[:len(p)-len(suffix)])
+	return id, ok && file < 0
+}

@@ -1,0 +1,243 @@
+// Package dbusapi offers the jobs of one store on D-Bus: the counterpart of
+// BITS' COM interfaces for programs in any language. docs/dbus.md is the
+// reference; org.bits.Transfer1.xml is the interface.
+package dbusapi
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/godbus/dbus/v5"
+
+	"bits/engine"
+	"bits/hresult"
+)
+
+// The names of the service, version 1.
+const (
+	Name         = "org.bits.Transfer1"
+	ManagerPath  = dbus.ObjectPath("/org/bits/Transfer1")
+	ManagerIface = Name + ".Manager"
+	JobIface     = Name + ".Job"
+	FileIface    = Name + ".File"
+	// ErrorPrefix starts the name of every error the service returns; the
+	// code's Windows name ends it: org.bits.Transfer1.Error.BG_E_NOT_FOUND.
+	ErrorPrefix = Name + ".Error."
+
+	jobsPath       = ManagerPath + "/job"
+	propertiesName = "org.freedesktop.DBus.Properties"
+	introspectName = "org.freedesktop.DBus.Introspectable"
+)
+
+//go:embed org.bits.Transfer1.xml
+var introspection string
+
+// ErrNameTaken is returned by Serve when another process owns the name.
+var ErrNameTaken = errors.New("another process owns " + Name + " on this bus")
+
+// Serve offers m's jobs on conn under Name until ctx ends, and tells the
+// changes to every job as signals. It returns ErrNameTaken if another
+// process has the name.
+func Serve(ctx context.Context, m *engine.Manager, conn *dbus.Conn, log *slog.Logger) error {
+	s := &service{m: m, conn: conn, log: log, told: map[dbus.ObjectPath]map[string]any{}}
+	w, err := m.Watch(ctx) // before the name is taken: no change is missed
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	exports := []struct {
+		v       any
+		path    dbus.ObjectPath
+		iface   string
+		subtree bool
+	}{
+		{managerObject{s}, ManagerPath, ManagerIface, false},
+		// Calls go to the object of the longest path that has one: every
+		// object path gets its Introspectable.
+		{introspectable{s}, "/", introspectName, true},
+		{introspectable{s}, ManagerPath, introspectName, false},
+		{introspectable{s}, jobsPath, introspectName, true},
+		{jobObject{s}, jobsPath, JobIface, true},
+		{fileObject{}, jobsPath, FileIface, true},
+		{properties{s}, jobsPath, propertiesName, true},
+	}
+	for _, e := range exports {
+		var err error
+		if e.subtree {
+			err = conn.ExportSubtree(e.v, e.path, e.iface)
+		} else {
+			err = conn.Export(e.v, e.path, e.iface)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	reply, err := conn.RequestName(Name, dbus.NameFlagDoNotQueue)
+	if err != nil {
+		return err
+	}
+	if reply != dbus.RequestNameReplyPrimaryOwner {
+		return ErrNameTaken
+	}
+	defer conn.ReleaseName(Name)
+	log.Info("D-Bus service", "name", Name, "bus", "session")
+	for c := range w.Changes() {
+		s.tell(c)
+	}
+	if err := w.Err(); !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+type service struct {
+	m    *engine.Manager
+	conn *dbus.Conn
+	log  *slog.Logger
+	// told holds the properties of each job and file as last signalled,
+	// for the jobs that changed while the service ran: PropertiesChanged
+	// carries what moved.
+	told map[dbus.ObjectPath]map[string]any
+}
+
+// JobPath is the object path of a job.
+func JobPath(id string) dbus.ObjectPath {
+	return jobsPath + "/" + dbus.ObjectPath(strings.ReplaceAll(id, "-", "_"))
+}
+
+// FilePath is the object path of a job's file.
+func FilePath(id string, index int) dbus.ObjectPath {
+	return JobPath(id) + "/file/" + dbus.ObjectPath(strconv.Itoa(index))
+}
+
+// parsePath reads a job's GUID, and a file's index or -1, from an object
+// path.
+func parsePath(p dbus.ObjectPath) (id string, file int, ok bool) {
+	rest, ok := strings.CutPrefix(string(p), string(jobsPath)+"/")
+	if !ok {
+		return "", 0, false
+	}
+	guid, idx, isFile := strings.Cut(rest, "/file/")
+	id, ok = engine.ParseGUID("{" + strings.ReplaceAll(guid, "_", "-") + "}")
+	if !ok || strings.Contains(guid, "-") {
+		return "", 0, false
+	}
+	if !isFile {
+		return id, -1, true
+	}
+	n, err := strconv.Atoi(idx)
+	if err != nil || n < 0 || strconv.Itoa(n) != idx {
+		return "", 0, false
+	}
+	return id, n, true
+}
+
+// tell signals a change: PropertiesChanged of the job and of its files
+// with what moved, JobModification, then the callback's own signal.
+func (s *service) tell(c engine.Change) {
+	path := JobPath(c.ID)
+	if c.Kind == engine.ChangeRemoved {
+		for p := range s.told {
+			if p == path || strings.HasPrefix(string(p), string(path)+"/") {
+				delete(s.told, p)
+			}
+		}
+		return
+	}
+	emit := func(path dbus.ObjectPath, member string, args ...any) {
+		if err := s.conn.Emit(path, member, args...); err != nil {
+			s.log.Warn("D-Bus signal", "signal", member, "err", err)
+		}
+	}
+	switch c.Kind {
+	case engine.ChangeModified:
+		for _, f := range c.Job.Files {
+			if moved := s.moved(FilePath(c.ID, f.Index), fileValues(f)); len(moved) > 0 {
+				emit(FilePath(c.ID, f.Index), propertiesName+".PropertiesChanged", FileIface, moved, []string{})
+			}
+		}
+		if moved := s.moved(path, jobValues(c.Job)); len(moved) > 0 {
+			emit(path, propertiesName+".PropertiesChanged", JobIface, moved, []string{})
+		}
+		emit(path, JobIface+".JobModification")
+	case engine.ChangeTransferred:
+		emit(path, JobIface+".JobTransferred")
+	case engine.ChangeError:
+		e := c.Job.Err
+		if e == nil {
+			e = &engine.JobError{Code: hresult.BG_E_ERROR_INFORMATION_UNAVAILABLE}
+		}
+		emit(path, JobIface+".JobError", uint32(e.Code), uint32(e.Context), describe(e))
+	}
+}
+
+// moved returns the properties of the object at path that differ from
+// those last signalled (all of them the first time), and keeps now.
+func (s *service) moved(path dbus.ObjectPath, now map[string]any) map[string]dbus.Variant {
+	was := s.told[path]
+	out := map[string]dbus.Variant{}
+	for name, v := range now {
+		if old, ok := was[name]; !ok || old != v {
+			out[name] = dbus.MakeVariant(v)
+		}
+	}
+	s.told[path] = now
+	return out
+}
+
+// describe is an error's text as the CLIs print it.
+func describe(e *engine.JobError) string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return e.Code.Message()
+}
+
+// fail is err as a D-Bus error named after its BITS code, with the text
+// the CLIs print.
+func fail(err error) *dbus.Error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, engine.ErrAmbiguous) {
+		return dbus.NewError(ErrorPrefix+hresult.E_INVALIDARG.Name(), []any{err.Error()})
+	}
+	e := hresult.From(err)
+	return dbus.NewError(ErrorPrefix+e.Code.Name(), []any{e.Error()})
+}
+
+// job finds the job a call is about, by its object path.
+func (s *service) job(msg dbus.Message) (string, *dbus.Error) {
+	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
+	id, file, ok := parsePath(p)
+	if !ok || file >= 0 {
+		return "", dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no job at " + string(p)})
+	}
+	return id, nil
+}
+
+// SessionBus connects to the user's session bus, if there is one: the one
+// $DBUS_SESSION_BUS_ADDRESS names, else systemd's per-user bus. It never
+// starts a bus (dbus-launch): a worker without one serves no D-Bus.
+func SessionBus() (*dbus.Conn, error) {
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		p := filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "bus")
+		if _, err := os.Stat(p); err != nil {
+			return nil, errors.New("no session bus: $DBUS_SESSION_BUS_ADDRESS is not set and " + p + " does not exist")
+		}
+		addr = "unix:path=" + p
+	}
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		return nil, fmt.Errorf("session bus %s: %w", addr, err)
+	}
+	return conn, nil
+}
