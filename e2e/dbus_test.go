@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -287,3 +289,102 @@ func marshal(t *testing.T, i introspect.Interface) string {
 	}
 	return string(b)
 }
+
+// TestDBusActivationStartsTheWorker: after `bitsjob service install`, a
+// call to the service's name on the user's session bus, with no worker
+// running, starts one (the bus reads the activation file the install
+// wrote) and gets its answer; uninstall removes the file.
+func TestDBusActivationStartsTheWorker(t *testing.T) {
+	for _, tool := range []string{"gdbus", "crontab"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" is not installed (Debian: apt-get install libglib2.0-bin cron)")
+		}
+	}
+	other := newOtherUser(t)
+	t.Cleanup(func() { other.run(t, "crontab", "-r") })
+	must := func(name string, args ...string) string {
+		t.Helper()
+		out, code := other.run(t, name, args...)
+		if code != 0 {
+			t.Fatalf("%s %s as %s: exit %d\n%s", name, strings.Join(args, " "), other.name, code, out)
+		}
+		return out
+	}
+	must("bitsjob", "service", "install")
+	services := filepath.Join(other.home, ".local", "share", "dbus-1", "services")
+	file := filepath.Join(services, "org.bits.Transfer1.service")
+	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "Name=org.bits.Transfer1\n") {
+		t.Fatalf("no activation file after service install: %v\n%s", err, b)
+	}
+
+	// The user's session bus, as a login would start it.
+	conf := filepath.Join(other.home, "bus.conf")
+	socket := filepath.Join(other.home, "bus")
+	config := strings.Replace(sessionBusConfig, "SOCKET", socket, 1)
+	config = strings.Replace(config, "SERVICES", services, 1)
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
+	other.as(daemon)
+	out, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.SyncBuffer
+	daemon.Stderr = &logs
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		daemon.Process.Kill()
+		daemon.Wait()
+		if t.Failed() {
+			t.Logf("dbus-daemon:\n%s", logs.String())
+		}
+	})
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("dbus-daemon: %v\n%s", err, logs.String())
+	}
+	must("bitsadmin", "/create", "activated")
+	// Asked as the user: a check as root would make the lock file root's.
+	running := func() bool {
+		var st struct{ WorkerRunning bool }
+		if err := json.Unmarshal([]byte(must("bitsjob", "service", "status", "--json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.WorkerRunning
+	}
+	if running() {
+		t.Fatal("a worker runs before the call: the test would prove nothing")
+	}
+	reply := must("gdbus", "call", "--address", "unix:path="+socket, "--dest", "org.bits.Transfer1",
+		"--object-path", "/org/bits/Transfer1", "--method", "org.bits.Transfer1.Manager.GetJob", "activated")
+	if !strings.Contains(reply, "objectpath '/org/bits/Transfer1/job/") {
+		t.Errorf("GetJob through activation printed %q", reply)
+	}
+	if !running() {
+		t.Error("the call was answered, but no worker runs")
+	}
+	other.stopWorker()
+	must("bitsjob", "service", "uninstall")
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the activation file is still there after uninstall: %v", err)
+	}
+}
+
+// sessionBusConfig is a session bus that starts services from SERVICES.
+const sessionBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=SOCKET</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>SERVICES</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`

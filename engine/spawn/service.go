@@ -43,6 +43,9 @@ type Setup struct {
 	Linger bool
 	// System sets the service up for every user of the machine (root).
 	System bool
+	// DBusName is the name the worker offers on the session bus, if any:
+	// Install writes an activation file for it.
+	DBusName string
 }
 
 // Report is what Install or Uninstall did, for people and for --json.
@@ -158,6 +161,13 @@ func Install(s Setup) (*Report, error) {
 	if err := sv.install(&s, r, rec); err != nil {
 		return r, err
 	}
+	unit := ""
+	if s.Kind == Systemd {
+		_, unit = userUnits(s.Home)
+	}
+	if err := installDBus(&s, r, rec, unit); err != nil {
+		return r, err
+	}
 	if !s.System {
 		if err := writeRecord(s.Home, rec); err != nil {
 			return r, err
@@ -201,6 +211,9 @@ func Uninstall(s Setup) (*Report, error) {
 		if len(r.Done) > before {
 			r.Supervisor = k
 		}
+	}
+	if err := uninstallDBus(&s, r); err != nil {
+		return r, err
 	}
 	if !s.System {
 		os.Remove(recordPath(s.Home))

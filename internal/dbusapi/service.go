@@ -4,6 +4,7 @@
 package dbusapi
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -223,11 +224,12 @@ func (s *service) job(msg dbus.Message) (string, *dbus.Error) {
 	return id, nil
 }
 
-// SessionBus connects to the user's session bus, if there is one: the one
+// SessionBus connects to the user's session bus, if there is one: the bus
+// that started this process for its name ($DBUS_STARTER_ADDRESS), the one
 // $DBUS_SESSION_BUS_ADDRESS names, else systemd's per-user bus. It never
 // starts a bus (dbus-launch): a worker without one serves no D-Bus.
 func SessionBus() (*dbus.Conn, error) {
-	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	addr := cmp.Or(os.Getenv("DBUS_STARTER_ADDRESS"), os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
 	if addr == "" {
 		p := filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "bus")
 		if _, err := os.Stat(p); err != nil {

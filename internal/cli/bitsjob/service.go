@@ -10,6 +10,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
+	"bits/internal/dbusapi"
 )
 
 // serviceJSON is what `service install --json` and `service uninstall
@@ -185,6 +186,7 @@ func (e *env) serviceSetup(s *spawn.Setup, install bool) error {
 		}
 		s.Home = home
 	}
+	s.DBusName = dbusapi.Name
 	if !install {
 		return nil
 	}
