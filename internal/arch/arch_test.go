@@ -30,6 +30,7 @@ var never = []rule{
 	{"internal/uploadproto", "...", "the upload protocol's words are a leaf that client and server share"},
 	{"internal/writeback", "...", "writeback is a leaf that the engine and the upload server share"},
 	{"engine/...", "internal/cli/...", "the engine never imports a front end"},
+	{"engine/...", "internal/dbusapi/...", "the engine never imports a front end"},
 	{"engine/transport/...", "engine", "transports know nothing of jobs"},
 	{"engine/transport/...", "storage/...", "transports know nothing of the store"},
 	{"engine/netpolicy/...", "storage/...", "netpolicy knows nothing of jobs or storage"},
@@ -44,13 +45,14 @@ var never = []rule{
 var notDirectly = []rule{
 	{"internal/cli/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
 	{"cmd/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
+	{"internal/dbusapi/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
 }
 
 // testSupport is what only test files may import, and the packages that
 // must exist for the test to mean anything.
 const testSupport = "internal/testenv/..."
 
-var mustExist = []string{"cmd/bitsadmin", "internal/cli/bitsadmin", "engine", "engine/transport/http", "storage", "server", "internal/testenv"}
+var mustExist = []string{"cmd/bitsadmin", "internal/cli/bitsadmin", "internal/dbusapi", "engine", "engine/transport/http", "storage", "server", "internal/testenv"}
 
 // pkg is what go list says of one package of the module, with "bits/" cut
 // from every path.
