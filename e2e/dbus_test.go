@@ -29,7 +29,9 @@ type dbusUser struct {
 	bus string
 }
 
-func newDBusUser(t *testing.T) *dbusUser {
+// newDBusUser starts the user's worker on a private session bus, with env
+// added to the user's environment.
+func newDBusUser(t *testing.T, env ...string) *dbusUser {
 	t.Helper()
 	for _, tool := range []string{"gdbus", "busctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -38,7 +40,7 @@ func newDBusUser(t *testing.T) *dbusUser {
 	}
 	bus := testenv.StartBus(t)
 	u := newUser(t)
-	u.env = append(u.env, "DBUS_SESSION_BUS_ADDRESS="+bus.Address)
+	u.env = append(append(u.env, "DBUS_SESSION_BUS_ADDRESS="+bus.Address), env...)
 	d := &dbusUser{user: u, bus: bus.Address}
 	worker := u.command("bitsjob", "worker", "--idle-timeout", "0")
 	log := &testenv.SyncBuffer{}
@@ -388,3 +390,55 @@ const sessionBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus 
   </policy>
 </busconfig>
 `
+
+// TestDBusSystemBusServesEveryUserToRoot: root's worker also takes the name
+// on the system bus (a private one here), where it serves every user's
+// jobs to root: another user's job is listed, read and cancelled there,
+// and that user, calling the same service, is refused.
+func TestDBusSystemBusServesEveryUserToRoot(t *testing.T) {
+	other := newOtherUser(t)
+	out, code := other.run(t, "bitsadmin", "/rawreturn", "/create", "theirs")
+	if code != 0 {
+		t.Fatalf("/create as %s: %s", other.name, out)
+	}
+	theirs := "/org/bits/Transfer1/job/" + strings.ReplaceAll(strings.Trim(strings.TrimSpace(out), "{}"), "-", "_")
+	system := testenv.StartBus(t)
+	// The other user may reach the bus, as everyone reaches the system bus.
+	socket := strings.TrimPrefix(system.Address, "unix:path=")
+	for d := filepath.Dir(socket); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	d := newDBusUser(t, "DBUS_SYSTEM_BUS_ADDRESS="+system.Address)
+	onSystem := func(args ...string) (string, error) {
+		cmd := exec.Command("gdbus", append([]string{"call", "--address", system.Address, "--dest", "org.bits.Transfer1"}, args...)...)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	testenv.Eventually(t, "the service on the system bus", func() bool {
+		_, err := onSystem("--object-path", "/org/bits/Transfer1", "--method", "org.freedesktop.DBus.Peer.Ping")
+		return err == nil
+	})
+	all, err := onSystem("--object-path", "/org/bits/Transfer1", "--method", "org.bits.Transfer1.Manager.ListAllJobs")
+	if err != nil || !strings.Contains(all, theirs) {
+		t.Fatalf("ListAllJobs as root: %v\n%s\nwant %s among them", err, all, theirs)
+	}
+	if own := d.call("/org/bits/Transfer1", "org.bits.Transfer1.Manager.ListJobs"); strings.Contains(own, theirs) {
+		t.Errorf("the session bus lists another user's job: %s", own)
+	}
+	state, err := onSystem("--object-path", theirs, "--method", "org.freedesktop.DBus.Properties.Get", "org.bits.Transfer1.Job", "Owner")
+	if err != nil || !strings.Contains(state, other.name) {
+		t.Errorf("the owner of their job, read by root: %v\n%s", err, state)
+	}
+
+	refused, code := other.run(t, "gdbus", "call", "--address", system.Address, "--dest", "org.bits.Transfer1",
+		"--object-path", "/org/bits/Transfer1", "--method", "org.bits.Transfer1.Manager.ListAllJobs")
+	if code == 0 || !strings.Contains(refused, "org.bits.Transfer1.Error.E_ACCESSDENIED") {
+		t.Errorf("ListAllJobs as %s on the system bus: exit %d\n%s", other.name, code, refused)
+	}
+	if out, err := onSystem("--object-path", theirs, "--method", "org.bits.Transfer1.Job.Cancel"); err != nil {
+		t.Fatalf("Cancel of their job by root: %v\n%s", err, out)
+	}
+	if out, _ := other.run(t, "bitsadmin", "/list"); strings.Contains(out, "theirs") {
+		t.Errorf("their job is still there after root cancelled it:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package dbusapi
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -29,7 +30,10 @@ func invalidArgs(msg string) *dbus.Error {
 // managerObject is IBackgroundCopyManager.
 type managerObject struct{ s *service }
 
-func (o managerObject) CreateJob(name string, typ uint32) (dbus.ObjectPath, *dbus.Error) {
+func (o managerObject) CreateJob(msg dbus.Message, name string, typ uint32) (dbus.ObjectPath, *dbus.Error) {
+	if err := o.s.allow(msg); err != nil {
+		return "", err
+	}
 	ctx, cancel := call()
 	defer cancel()
 	if typ > uint32(engine.UploadReply) {
@@ -42,43 +46,101 @@ func (o managerObject) CreateJob(name string, typ uint32) (dbus.ObjectPath, *dbu
 	return JobPath(j.ID), nil
 }
 
-func (o managerObject) GetJob(guidOrName string) (dbus.ObjectPath, *dbus.Error) {
+func (o managerObject) GetJob(msg dbus.Message, guidOrName string) (dbus.ObjectPath, *dbus.Error) {
+	if err := o.s.allow(msg); err != nil {
+		return "", err
+	}
 	ctx, cancel := call()
 	defer cancel()
-	j, err := o.s.m.Find(ctx, guidOrName)
+	find := o.s.m.Find
+	if o.s.allUsers {
+		find = func(ctx context.Context, arg string) (*engine.Job, error) {
+			j, m, err := o.s.m.FindAnyUser(ctx, arg)
+			if m != nil && m != o.s.m {
+				m.Close()
+			}
+			return j, err
+		}
+	}
+	j, err := find(ctx, guidOrName)
 	if err != nil {
 		return "", fail(err)
 	}
 	return JobPath(j.ID), nil
 }
 
-func (o managerObject) ListJobs() ([]dbus.ObjectPath, *dbus.Error) {
+func (o managerObject) ListJobs(msg dbus.Message) ([]dbus.ObjectPath, *dbus.Error) {
+	if err := o.s.allow(msg); err != nil {
+		return nil, err
+	}
 	ctx, cancel := call()
 	defer cancel()
+	return list(ctx, o.s.m)
+}
+
+func list(ctx context.Context, m *engine.Manager) ([]dbus.ObjectPath, *dbus.Error) {
 	paths := []dbus.ObjectPath{}
-	err := o.s.m.EachSummary(ctx, func(s engine.Summary) error {
+	err := m.EachSummary(ctx, func(s engine.Summary) error {
 		paths = append(paths, JobPath(s.ID))
 		return nil
 	})
 	return paths, fail(err)
 }
 
+// ListAllJobs lists every user's jobs: the service of the system bus only.
+func (o managerObject) ListAllJobs(msg dbus.Message) ([]dbus.ObjectPath, *dbus.Error) {
+	if !o.s.allUsers {
+		return nil, fail(&hresult.Error{Code: hresult.E_ACCESSDENIED, Context: hresult.ContextGeneralQueueManager,
+			Msg: "every user's jobs are listed by root's service on the system bus"})
+	}
+	if err := o.s.allow(msg); err != nil {
+		return nil, err
+	}
+	ctx, cancel := call()
+	defer cancel()
+	var paths []dbus.ObjectPath
+	err := engine.ForAllUsers(ctx, engine.Options{Home: o.s.m.Home()}, func(m *engine.Manager) error {
+		p, err := list(ctx, m)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p...)
+		return nil
+	})
+	var skipped engine.SkippedStores
+	if err != nil && !errors.As(err, &skipped) {
+		return nil, fail(err)
+	}
+	for _, st := range skipped {
+		o.s.log.Warn("a user's jobs left out", "user", st.User, "err", st.Err)
+	}
+	return paths, nil
+}
+
 // jobObject is IBackgroundCopyJob, for every job's path.
 type jobObject struct{ s *service }
 
-// do runs f on the job the call is about.
-func (o jobObject) do(msg dbus.Message, f func(ctx context.Context, id string) error) *dbus.Error {
+// do runs f on the job the call is about, with the Manager of its store.
+func (o jobObject) do(msg dbus.Message, f func(ctx context.Context, m *engine.Manager, id string) error) *dbus.Error {
+	if err := o.s.allow(msg); err != nil {
+		return err
+	}
 	id, derr := o.s.job(msg)
 	if derr != nil {
 		return derr
 	}
 	ctx, cancel := call()
 	defer cancel()
-	return fail(f(ctx, id))
+	m, release, err := o.s.manager(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	return fail(f(ctx, m, id))
 }
 
 func (o jobObject) AddFile(msg dbus.Message, remote, local string) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, id string) error { return o.s.m.AddFile(ctx, id, remote, local) })
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error { return m.AddFile(ctx, id, remote, local) })
 }
 
 // Range is a byte range of AddFileWithRanges: (offset, length), length
@@ -90,15 +152,15 @@ func (o jobObject) AddFileWithRanges(msg dbus.Message, remote, local string, ran
 	for i, r := range ranges {
 		rs[i] = engine.Range{Offset: r.Offset, Length: r.Length}
 	}
-	return o.do(msg, func(ctx context.Context, id string) error {
-		return o.s.m.AddFileWithRanges(ctx, id, remote, local, rs)
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		return m.AddFileWithRanges(ctx, id, remote, local, rs)
 	})
 }
 
 func (o jobObject) EnumFiles(msg dbus.Message) ([]dbus.ObjectPath, *dbus.Error) {
 	paths := []dbus.ObjectPath{}
-	err := o.do(msg, func(ctx context.Context, id string) error {
-		j, err := o.s.m.Get(ctx, id)
+	err := o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		j, err := m.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -111,22 +173,22 @@ func (o jobObject) EnumFiles(msg dbus.Message) ([]dbus.ObjectPath, *dbus.Error) 
 }
 
 func (o jobObject) Resume(msg dbus.Message) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, id string) error {
-		if err := o.s.m.Resume(ctx, id); err != nil {
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		if err := m.Resume(ctx, id); err != nil {
 			return err
 		}
-		return o.s.m.EnsureWorker(ctx)
+		return m.EnsureWorker(ctx)
 	})
 }
 
 func (o jobObject) Suspend(msg dbus.Message) *dbus.Error {
-	return o.do(msg, o.s.m.Suspend)
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error { return m.Suspend(ctx, id) })
 }
 
 func (o jobObject) Cancel(msg dbus.Message) (uint32, *dbus.Error) {
 	var code hresult.Code
-	err := o.do(msg, func(ctx context.Context, id string) (err error) {
-		code, err = o.s.m.Cancel(ctx, id)
+	err := o.do(msg, func(ctx context.Context, m *engine.Manager, id string) (err error) {
+		code, err = m.Cancel(ctx, id)
 		return err
 	})
 	return uint32(code), err
@@ -134,41 +196,41 @@ func (o jobObject) Cancel(msg dbus.Message) (uint32, *dbus.Error) {
 
 func (o jobObject) Complete(msg dbus.Message) (uint32, *dbus.Error) {
 	var code hresult.Code
-	err := o.do(msg, func(ctx context.Context, id string) (err error) {
-		code, err = o.s.m.Complete(ctx, id)
+	err := o.do(msg, func(ctx context.Context, m *engine.Manager, id string) (err error) {
+		code, err = m.Complete(ctx, id)
 		return err
 	})
 	return uint32(code), err
 }
 
 func (o jobObject) TakeOwnership(msg dbus.Message) *dbus.Error {
-	return o.do(msg, o.s.m.TakeOwnership)
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error { return m.TakeOwnership(ctx, id) })
 }
 
 func (o jobObject) SetProxySettings(msg dbus.Message, usage uint32, list, bypass string) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, id string) error {
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
 		px := engine.ProxySettings{Usage: engine.ProxyUsage(usage), List: list, Bypass: bypass}
-		return o.s.m.Set(ctx, id, engine.Props{Proxy: &px})
+		return m.Set(ctx, id, engine.Props{Proxy: &px})
 	})
 }
 
 func (o jobObject) SetCredentials(msg dbus.Message, target, scheme uint32, user, password string) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, id string) error {
-		return o.s.m.SetCredentials(ctx, id, engine.Credential{Target: engine.AuthTarget(target),
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		return m.SetCredentials(ctx, id, engine.Credential{Target: engine.AuthTarget(target),
 			Scheme: engine.AuthScheme(scheme), User: &user, Password: &password})
 	})
 }
 
 func (o jobObject) RemoveCredentials(msg dbus.Message, target, scheme uint32) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, id string) error {
-		return o.s.m.RemoveCredentials(ctx, id, engine.AuthTarget(target), engine.AuthScheme(scheme))
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		return m.RemoveCredentials(ctx, id, engine.AuthTarget(target), engine.AuthScheme(scheme))
 	})
 }
 
 func (o jobObject) ReplaceRemotePrefix(msg dbus.Message, old, new string) (uint32, *dbus.Error) {
 	var n int
-	err := o.do(msg, func(ctx context.Context, id string) (err error) {
-		n, err = o.s.m.ReplaceRemotePrefix(ctx, id, old, new)
+	err := o.do(msg, func(ctx context.Context, m *engine.Manager, id string) (err error) {
+		n, err = m.ReplaceRemotePrefix(ctx, id, old, new)
 		return err
 	})
 	return uint32(n), err
@@ -321,9 +383,17 @@ func (o properties) values(msg dbus.Message, iface string) (map[string]any, *dbu
 	case (file < 0 && iface != JobIface) || (file >= 0 && iface != FileIface):
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(p)})
 	}
+	if err := o.s.allow(msg); err != nil {
+		return nil, err
+	}
 	ctx, cancel := call()
 	defer cancel()
-	j, err := o.s.m.Get(ctx, id)
+	m, release, err := o.s.manager(ctx, id)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer release()
+	j, err := m.Get(ctx, id)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -366,8 +436,16 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 	if !ok {
 		return dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
 	}
+	if err := o.s.allow(msg); err != nil {
+		return err
+	}
 	ctx, cancel := call()
 	defer cancel()
+	m, release, err := o.s.manager(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
 	if file >= 0 {
 		var valid bool
 		if iface != FileIface || name != "ValidationState" {
@@ -376,7 +454,7 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 		if err := v.Store(&valid); err != nil {
 			return invalidArgs("ValidationState is a boolean")
 		}
-		return fail(o.s.m.SetValidationState(ctx, id, file, valid))
+		return fail(m.SetValidationState(ctx, id, file, valid))
 	}
 	prop, ok := jobProperties[name]
 	switch {
@@ -389,7 +467,7 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 	if err := prop.set(v, &props); err != nil {
 		return invalidArgs(name + ": " + err.Error())
 	}
-	return fail(o.s.m.Set(ctx, id, props))
+	return fail(m.Set(ctx, id, props))
 }
 
 // introspectable describes every object: its interfaces, from
@@ -455,7 +533,12 @@ func (o introspectable) Introspect(msg dbus.Message) (string, *dbus.Error) {
 		if !isFiles {
 			return "", dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
 		}
-		j, err := o.s.m.Get(ctx, files)
+		m, release, err := o.s.manager(ctx, files)
+		if err != nil {
+			return "", fail(err)
+		}
+		defer release()
+		j, err := m.Get(ctx, files)
 		if err != nil {
 			return "", fail(err)
 		}

@@ -43,11 +43,21 @@ var introspection string
 // ErrNameTaken is returned by Serve when another process owns the name.
 var ErrNameTaken = errors.New("another process owns " + Name + " on this bus")
 
+// Options change what Serve offers.
+type Options struct {
+	// AllUsers serves every user's jobs, to root only: the service of the
+	// system bus in the machine-wide mode. Job objects and GetJob reach
+	// any user's job, ListAllJobs lists them all, and a call from anyone
+	// but root gets E_ACCESSDENIED. Signals come for m's own jobs: other
+	// users' jobs are told on their own session bus by their worker.
+	AllUsers bool
+}
+
 // Serve offers m's jobs on conn under Name until ctx ends, and tells the
 // changes to every job as signals. It returns ErrNameTaken if another
 // process has the name.
-func Serve(ctx context.Context, m *engine.Manager, conn *dbus.Conn, log *slog.Logger) error {
-	s := &service{m: m, conn: conn, log: log, told: map[dbus.ObjectPath]map[string]any{}}
+func Serve(ctx context.Context, m *engine.Manager, conn *dbus.Conn, log *slog.Logger, o Options) error {
+	s := &service{m: m, conn: conn, log: log, allUsers: o.AllUsers, told: map[dbus.ObjectPath]map[string]any{}}
 	w, err := m.Watch(ctx) // before the name is taken: no change is missed
 	if err != nil {
 		return err
@@ -88,7 +98,7 @@ func Serve(ctx context.Context, m *engine.Manager, conn *dbus.Conn, log *slog.Lo
 		return ErrNameTaken
 	}
 	defer conn.ReleaseName(Name)
-	log.Info("D-Bus service", "name", Name, "bus", "session")
+	log.Info("D-Bus service", "name", Name, "all-users", o.AllUsers)
 	for c := range w.Changes() {
 		s.tell(c)
 	}
@@ -99,9 +109,10 @@ func Serve(ctx context.Context, m *engine.Manager, conn *dbus.Conn, log *slog.Lo
 }
 
 type service struct {
-	m    *engine.Manager
-	conn *dbus.Conn
-	log  *slog.Logger
+	m        *engine.Manager
+	conn     *dbus.Conn
+	log      *slog.Logger
+	allUsers bool
 	// told holds the properties of each job and file as last signalled,
 	// for the jobs that changed while the service ran: PropertiesChanged
 	// carries what moved.
@@ -224,6 +235,42 @@ func (s *service) job(msg dbus.Message) (string, *dbus.Error) {
 	return id, nil
 }
 
+// allow refuses a call to the all-users service from anyone but root, as
+// the bus daemon vouches for the caller.
+func (s *service) allow(msg dbus.Message) *dbus.Error {
+	if !s.allUsers {
+		return nil // the session bus admits its user alone
+	}
+	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
+	var uid uint32
+	err := s.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, sender).Store(&uid)
+	if err != nil {
+		return fail(err)
+	}
+	if uid != 0 {
+		return fail(&hresult.Error{Code: hresult.E_ACCESSDENIED, Context: hresult.ContextGeneralQueueManager,
+			Msg: "the system bus's service is root's: other users use their session bus"})
+	}
+	return nil
+}
+
+// manager returns the Manager of the store that holds job id, and what
+// releases it.
+func (s *service) manager(ctx context.Context, id string) (*engine.Manager, func(), error) {
+	if !s.allUsers {
+		return s.m, func() {}, nil
+	}
+	_, m, err := s.m.FindAnyUser(ctx, "{"+id+"}")
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, func() {
+		if m != s.m {
+			m.Close()
+		}
+	}, nil
+}
+
 // SessionBus connects to the user's session bus, if there is one: the bus
 // that started this process for its name ($DBUS_STARTER_ADDRESS), the one
 // $DBUS_SESSION_BUS_ADDRESS names, else systemd's per-user bus. It never
@@ -237,9 +284,19 @@ func SessionBus() (*dbus.Conn, error) {
 		}
 		addr = "unix:path=" + p
 	}
+	return connect("session", addr)
+}
+
+// SystemBus connects to the system bus: $DBUS_SYSTEM_BUS_ADDRESS, else the
+// standard socket.
+func SystemBus() (*dbus.Conn, error) {
+	return connect("system", cmp.Or(os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"), "unix:path=/run/dbus/system_bus_socket"))
+}
+
+func connect(bus, addr string) (*dbus.Conn, error) {
 	conn, err := dbus.Connect(addr)
 	if err != nil {
-		return nil, fmt.Errorf("session bus %s: %w", addr, err)
+		return nil, fmt.Errorf("%s bus %s: %w", bus, addr, err)
 	}
 	return conn, nil
 }

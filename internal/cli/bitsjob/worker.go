@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
 
 	"bits/engine"
@@ -175,19 +177,31 @@ func supervise(ctx context.Context, stderr io.Writer, o workerOptions) error {
 }
 
 // serveDBus offers the jobs on the user's session bus while the worker
-// runs; without a bus, or with $BITS_DBUS=0, the worker goes on without.
+// runs and, for root, every user's jobs on the system bus (where the
+// machine-wide service's policy lets root own the name); without a bus,
+// or with $BITS_DBUS=0, the worker goes on without.
 func serveDBus(ctx context.Context, m *engine.Manager, log *slog.Logger) {
 	if os.Getenv("BITS_DBUS") == "0" {
 		return
 	}
-	conn, err := dbusapi.SessionBus()
-	if err != nil {
-		log.Info("no D-Bus service", "reason", err)
-		return
+	var wg sync.WaitGroup
+	serve := func(connect func() (*dbus.Conn, error), o dbusapi.Options) {
+		defer wg.Done()
+		conn, err := connect()
+		if err != nil {
+			log.Info("no D-Bus service", "all-users", o.AllUsers, "reason", err)
+			return
+		}
+		defer conn.Close()
+		if err := dbusapi.Serve(ctx, m, conn, log, o); err != nil {
+			log.Warn("D-Bus service stopped", "all-users", o.AllUsers, "err", err)
+		}
 	}
-	defer conn.Close()
-	if err := dbusapi.Serve(ctx, m, conn, log); err != nil {
-		log.Warn("D-Bus service stopped", "err", err)
-		return
+	wg.Add(1)
+	go serve(dbusapi.SessionBus, dbusapi.Options{})
+	if os.Geteuid() == 0 {
+		wg.Add(1)
+		go serve(dbusapi.SystemBus, dbusapi.Options{AllUsers: true})
 	}
+	wg.Wait()
 }
