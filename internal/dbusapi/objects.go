@@ -140,7 +140,9 @@ func (o jobObject) do(msg dbus.Message, f func(ctx context.Context, m *engine.Ma
 }
 
 func (o jobObject) AddFile(msg dbus.Message, remote, local string) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error { return m.AddFile(ctx, id, remote, local) })
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		return m.AddFile(ctx, id, remote, local)
+	})
 }
 
 // Range is a byte range of AddFileWithRanges: (offset, length), length
