@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# deps.sh TOOL...: make sure each tool is on PATH. A missing one is
-# installed with apt-get when we are root on a Debian-like system; otherwise
-# the script says what to install and fails. It never downloads anything
-# else, so nothing is installed that apt does not vouch for.
+# deps.sh TOOL...: make sure each tool is on PATH; a tool given as a path
+# (starting with /) is a file that must exist, as headers and modules are
+# not commands. A missing one is installed with apt-get when we are root on
+# a Debian-like system; otherwise the script says what to install and
+# fails. It never downloads anything else, so nothing is installed that apt
+# does not vouch for.
 set -euo pipefail
 
 # Debian package for each tool we know how to install.
@@ -28,14 +30,28 @@ declare -A package=(
 	[systemd-analyze]=systemd
 	[systemd-escape]=systemd
 	[systemd-socket-activate]=systemd
+	[busctl]=systemd
+	[gdbus]=libglib2.0-bin
+	[gcc]=gcc
+	[pkg-config]=pkg-config
+	[/usr/include/glib-2.0/gio/gio.h]=libglib2.0-dev
+	[/usr/lib/python3/dist-packages/gi/__init__.py]=python3-gi
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# have TOOL: the command is on PATH, or the file (a /path) exists.
+have() {
+	case "$1" in
+	/*) test -e "$1" ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
+
 missing=()
 for tool in "$@"; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+	have "$tool" || missing+=("$tool")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -62,5 +78,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 for tool in "${missing[@]}"; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "deps: $tool is still missing after installing its package" >&2; exit 1; }
+	have "$tool" || { echo "deps: $tool is still missing after installing its package" >&2; exit 1; }
 done

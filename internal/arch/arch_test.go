@@ -46,6 +46,7 @@ var notDirectly = []rule{
 	{"internal/cli/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
 	{"cmd/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
 	{"internal/dbusapi/...", "storage/...", "front ends change jobs through engine.Manager, never the store"},
+	{"examples/...", "storage/...", "the examples change jobs through engine.Manager, as any program would"},
 }
 
 // testSupport is what only test files may import, and the packages that
