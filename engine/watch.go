@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -70,16 +71,19 @@ type Watcher struct {
 // state is seen within about 10 ms, other changes within about 60 ms;
 // changes that follow one another faster than that may come as one (the
 // last one always comes). The Watcher reads nothing while a change waits
-// to be received. Each read costs a look at every job's revision, and the
-// jobs that moved.
+// to be received. It starts with a look at every job; after that it reads
+// the store's log of changed jobs and those jobs alone.
 func (m *Manager) Watch(ctx context.Context) (*Watcher, error) {
 	changes, err := m.store.Changes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var known map[string]storage.Revision // as last told
+	wt := watch{m: m, changes: changes, pending: map[string]storage.Revision{}}
 	err = m.store.View(ctx, func(tx *storage.Tx) (err error) {
-		known, err = tx.Revisions()
+		if wt.last, err = tx.LastChange(); err != nil {
+			return err
+		}
+		wt.known, err = tx.Revisions()
 		return err
 	})
 	if err != nil {
@@ -92,7 +96,7 @@ func (m *Manager) Watch(ctx context.Context) (*Watcher, error) {
 		defer close(w.done)
 		defer close(w.changes)
 		defer changes.Close()
-		w.err = m.watch(ctx, changes, known, func(c Change) bool {
+		w.err = wt.run(ctx, func(c Change) bool {
 			select {
 			case w.changes <- c:
 				return true
@@ -125,44 +129,58 @@ func (w *Watcher) Close() error {
 	return w.err
 }
 
-// watch tells the changes since known to tell, until ctx ends or tell
-// returns false.
-func (m *Manager) watch(ctx context.Context, changes *storage.Changes, known map[string]storage.Revision, tell func(Change) bool) error {
-	pending := map[string]storage.Revision{} // moved but not yet read: progress or settings alone
-	var lastRead time.Time
+// watch is a Watcher's state, on its goroutine.
+type watch struct {
+	m       *Manager
+	changes *storage.Changes
+	last    int64                       // the last entry read of the store's log of changes
+	known   map[string]storage.Revision // each job as last told
+	// pending are the jobs whose revision alone moved, not yet read:
+	// progress or settings.
+	pending  map[string]storage.Revision
+	lastRead time.Time
+}
+
+// run tells the changes until ctx ends or tell returns false.
+func (w *watch) run(ctx context.Context, tell func(Change) bool) error {
 	for {
 		wait := time.Hour
-		if len(pending) > 0 {
-			wait = max(watchGap-time.Since(lastRead), 0)
+		if len(w.pending) > 0 {
+			wait = max(watchGap-time.Since(w.lastRead), 0)
 		}
-		changed, err := changes.Wait(ctx, wait)
+		changed, err := w.changes.Wait(ctx, wait)
 		if err != nil {
 			return err
 		}
 		var gone []string
 		var read []*Job
-		var at map[string]storage.Revision // where each job read stood
-		err = m.store.View(ctx, func(tx *storage.Tx) error {
-			at = pending
+		at := map[string]storage.Revision{} // where each job read stood
+		err = w.m.store.View(ctx, func(tx *storage.Tx) error {
 			var urgent []string
+			var now map[string]storage.Revision
 			if changed {
-				now, err := tx.Revisions()
-				if err != nil {
+				var err error
+				if urgent, gone, now, err = w.look(tx); err != nil {
 					return err
 				}
-				urgent, gone = sortChanges(known, now, pending)
-				at = now
 			}
 			ids := urgent
-			if time.Since(lastRead) >= watchGap {
-				for id := range pending {
+			if time.Since(w.lastRead) >= watchGap {
+				for id := range w.pending {
 					ids = append(ids, id)
 				}
 			}
 			if len(ids) == 0 {
 				return nil
 			}
-			lastRead = time.Now()
+			for _, id := range ids {
+				r, ok := now[id]
+				if !ok {
+					r = w.pending[id]
+				}
+				at[id] = r
+			}
+			w.lastRead = time.Now()
 			rows, err := tx.JobsByID(ids)
 			if err != nil {
 				return err
@@ -180,16 +198,16 @@ func (m *Manager) watch(ctx context.Context, changes *storage.Changes, known map
 			return err
 		}
 		for _, id := range gone {
-			delete(known, id)
-			delete(pending, id)
+			delete(w.known, id)
+			delete(w.pending, id)
 			if !tell(Change{Kind: ChangeRemoved, ID: id}) {
 				return ctx.Err()
 			}
 		}
 		for _, j := range read {
-			was, seen := known[j.ID]
-			known[j.ID] = storage.Revision{Rev: at[j.ID].Rev, State: int(j.State)}
-			delete(pending, j.ID)
+			was, seen := w.known[j.ID]
+			w.known[j.ID] = storage.Revision{Rev: at[j.ID].Rev, State: int(j.State)}
+			delete(w.pending, j.ID)
 			told := tell(Change{Kind: ChangeModified, ID: j.ID, Job: j})
 			if entered := !seen || State(was.State) != j.State; told && entered {
 				switch j.State {
@@ -206,25 +224,44 @@ func (m *Manager) watch(ctx context.Context, changes *storage.Changes, known map
 	}
 }
 
-// sortChanges compares the jobs as they stand now with the jobs as last
-// told: it returns the jobs to read at once (new ones, and those in another
-// state) and the jobs that are gone, in GUID order, and notes in
-// pending the jobs whose revision alone moved.
-func sortChanges(known, now, pending map[string]storage.Revision) (urgent, gone []string) {
-	for id, r := range now {
-		k, ok := known[id]
-		switch {
-		case !ok || k.State != r.State:
-			urgent = append(urgent, id)
-		case k.Rev != r.Rev:
-			pending[id] = r
+// look reads which jobs changed since the last look: from the store's log
+// of changes or, when the log no longer reaches back that far, from every
+// job. It returns the jobs to read at once (new ones, and those in another
+// state), the jobs that are gone, in GUID order, and where the jobs it saw
+// stand; it notes in pending the jobs whose revision alone moved.
+func (w *watch) look(tx *storage.Tx) (urgent, gone []string, now map[string]storage.Revision, err error) {
+	ids, last, complete, err := tx.ChangesSince(w.last)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if complete {
+		now, err = tx.RevisionsOf(ids)
+	} else {
+		now, err = tx.Revisions()
+		ids = slices.Collect(maps.Keys(w.known))
+		for id := range now {
+			if _, ok := w.known[id]; !ok {
+				ids = append(ids, id)
+			}
 		}
 	}
-	for id := range known {
-		if _, ok := now[id]; !ok {
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w.last = last
+	for _, id := range ids {
+		r, ok := now[id]
+		k, seen := w.known[id]
+		switch {
+		case !ok && seen:
 			gone = append(gone, id)
+		case !ok:
+		case !seen || k.State != r.State:
+			urgent = append(urgent, id)
+		case k.Rev != r.Rev:
+			w.pending[id] = r
 		}
 	}
 	slices.Sort(gone)
-	return urgent, gone
+	return urgent, gone, now, nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -130,5 +131,61 @@ func TestWatchTellsEveryChange(t *testing.T) {
 	}
 	if _, err := h.m.Get(ctx, bad.ID); !hresult.Is(err, hresult.BG_E_NOT_FOUND) {
 		t.Fatalf("the cancelled job is still there: %v", err)
+	}
+}
+
+// TestWatchCatchesUpAfterFallingBehind: a watcher whose receiver stopped
+// reading while the store's log of changes moved on past what it keeps
+// still tells every job that came meanwhile, from a look at every job.
+func TestWatchCatchesUpAfterFallingBehind(t *testing.T) {
+	home := t.TempDir()
+	opts := engine.Options{Home: home, MaxJobsPerUser: 20000, StartWorker: func(string) error { return nil }}
+	m, err := engine.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	w, err := m.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first, err := m.Create(ctx, "first", engine.Download)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The watcher now waits to hand over the first job's change; meanwhile
+	// 11,000 jobs leave an entry each in the log, which keeps 10,000.
+	const n = 11000
+	specs := func(yield func(engine.JobSpec, error) bool) {
+		for i := range n {
+			if !yield(engine.JobSpec{Name: fmt.Sprint("later ", i)}, nil) {
+				return
+			}
+		}
+	}
+	made := map[string]bool{}
+	if err := m.Import(ctx, specs, func(id string, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		made[id] = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-w.Changes(); c.ID != first.ID || c.Kind != engine.ChangeModified {
+		t.Fatalf("first change: %s of %s, want modified of %s", c.Kind, c.ID, first.ID)
+	}
+	timeout := time.After(60 * time.Second)
+	for len(made) > 0 {
+		select {
+		case c := <-w.Changes():
+			if c.Kind == engine.ChangeModified {
+				delete(made, c.ID)
+			}
+		case <-timeout:
+			t.Fatalf("%d of the %d jobs made while the watcher waited were never told", len(made), n)
+		}
 	}
 }

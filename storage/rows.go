@@ -687,6 +687,70 @@ func (t *Tx) Revisions(states ...int) (map[string]Revision, error) {
 	return out, rows.Err()
 }
 
+// RevisionsOf returns the revision and state of these jobs, those that
+// exist, by id.
+func (t *Tx) RevisionsOf(ids []string) (map[string]Revision, error) {
+	out := map[string]Revision{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, rev, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))`, string(b))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var r Revision
+		if err := rows.Scan(&id, &r.Rev, &r.State); err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, rows.Err()
+}
+
+// LastChange is the number of the last entry of the log of changed jobs
+// (0 with none).
+func (t *Tx) LastChange() (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(seq), 0) FROM job_changes`).Scan(&n)
+	return n, err
+}
+
+// ChangesSince returns the jobs that changed (made, changed or deleted)
+// after entry seq of the log of changes, each once, and the last entry.
+// complete is false when the log no longer holds every entry after seq:
+// the reader fell behind and reads every job instead.
+func (t *Tx) ChangesSince(seq int64) (ids []string, last int64, complete bool, err error) {
+	var first int64
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MIN(seq), 0) FROM job_changes`).Scan(&first); err != nil {
+		return nil, 0, false, err
+	}
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, id FROM job_changes WHERE seq > ? ORDER BY seq`, seq)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer rows.Close()
+	last = seq
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&last, &id); err != nil {
+			return nil, 0, false, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, last, first <= seq+1 || last == seq, rows.Err()
+}
+
 // JobsByID returns these jobs, those that exist, oldest first.
 func (t *Tx) JobsByID(ids []string) ([]Job, error) {
 	if len(ids) == 0 {
