@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"bits/engine/transport"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -27,43 +28,24 @@ const (
 	RedirectPolicyMask uint32 = 0x700
 )
 
-// AuthTarget is BG_AUTH_TARGET.
-type AuthTarget int
+// AuthTarget is BG_AUTH_TARGET, as the transports take it.
+type AuthTarget = transport.AuthTarget
 
 const (
-	TargetServer AuthTarget = 1
-	TargetProxy  AuthTarget = 2
+	TargetServer = transport.TargetServer
+	TargetProxy  = transport.TargetProxy
 )
 
-func (t AuthTarget) String() string {
-	switch t {
-	case TargetServer:
-		return "SERVER"
-	case TargetProxy:
-		return "PROXY"
-	}
-	return "UNKNOWN"
-}
-
-// AuthScheme is BG_AUTH_SCHEME.
-type AuthScheme int
+// AuthScheme is BG_AUTH_SCHEME, as the transports take it.
+type AuthScheme = transport.AuthScheme
 
 const (
-	SchemeBasic AuthScheme = iota + 1
-	SchemeDigest
-	SchemeNTLM
-	SchemeNegotiate
-	SchemePassport
+	SchemeBasic     = transport.SchemeBasic
+	SchemeDigest    = transport.SchemeDigest
+	SchemeNTLM      = transport.SchemeNTLM
+	SchemeNegotiate = transport.SchemeNegotiate
+	SchemePassport  = transport.SchemePassport
 )
-
-var schemeNames = [...]string{"", "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT"}
-
-func (s AuthScheme) String() string {
-	if s >= SchemeBasic && s <= SchemePassport {
-		return schemeNames[s]
-	}
-	return "UNKNOWN"
-}
 
 // ParseAuthTarget and ParseAuthScheme read the bitsadmin words in any case.
 func ParseAuthTarget(s string) (AuthTarget, bool) {
@@ -77,9 +59,9 @@ func ParseAuthTarget(s string) (AuthTarget, bool) {
 }
 
 func ParseAuthScheme(s string) (AuthScheme, bool) {
-	for i, n := range schemeNames[1:] {
-		if strings.EqualFold(s, n) {
-			return AuthScheme(i + 1), true
+	for sc := SchemeBasic; sc <= SchemePassport; sc++ {
+		if strings.EqualFold(s, sc.String()) {
+			return sc, true
 		}
 	}
 	return 0, false
@@ -87,9 +69,9 @@ func ParseAuthScheme(s string) (AuthScheme, bool) {
 
 // ParseProxyUsage reads PRECONFIG, NO_PROXY, OVERRIDE or AUTODETECT.
 func ParseProxyUsage(s string) (ProxyUsage, bool) {
-	for i, n := range proxyUsageNames {
-		if strings.EqualFold(s, n) {
-			return ProxyUsage(i), true
+	for u := ProxyPreconfig; u <= ProxyAutodetect; u++ {
+		if strings.EqualFold(s, u.String()) {
+			return u, true
 		}
 	}
 	return 0, false
