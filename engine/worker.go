@@ -357,7 +357,8 @@ func (w *worker) refresh(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
+		for i := range rows {
+			r := &rows[i]
 			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
 			k.network = w.m.jobUsesNetwork(k.job)
 			if k.job.State == Connecting || k.job.State == Transferring {
