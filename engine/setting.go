@@ -9,11 +9,62 @@ import (
 	"bits/storage"
 )
 
+// Props are job settings to change; nil fields stay as they are.
+type Props struct {
+	DisplayName       *string
+	Description       *string
+	Priority          *Priority
+	MinRetryDelay     *time.Duration
+	NoProgressTimeout *time.Duration
+	MaxDownloadTime   *time.Duration
+	NotifyFlags       *uint32
+	// NotifyCmdLine sets the notification program; an empty Program
+	// clears it (bitsadmin's NULL NULL).
+	NotifyCmdLine *NotifyCmdLine
+	Proxy         *ProxySettings
+	// CustomHeaders replaces the headers; an empty string clears them.
+	CustomHeaders *string
+	// MakeHeadersWriteOnly hides the headers from every later read; it
+	// cannot be undone.
+	MakeHeadersWriteOnly bool
+	HTTPMethod           *string
+	SecurityFlags        *uint32
+	ClientCert           *ClientCert
+	RemoveClientCert     bool
+	ACLFlags             *uint32
+	PeerCachingFlags     *uint32
+	HelperToken          *string
+	HelperTokenFlags     *uint32
+	ReplyFileName        *string
+	Dynamic              *bool
+	TransferPolicy       *uint32
+	// MaxBandwidth is the job's own limit in Kbps; 0 removes it.
+	MaxBandwidth *int64
+}
+
+// apply sets in j what p sets, by BITS' rules, setting by setting in the
+// order of the table of Settings; it stops at the first refusal.
+func (p Props) apply(j *Job) error {
+	for i := range settings {
+		if err := settings[i].apply(&p, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Security flags (BG_SSL_*, BG_HTTP_REDIRECT_POLICY_*).
+const (
+	SecurityFlagsMask  uint32 = 0x1F | 0x700 | 0x800
+	RedirectPolicyMask uint32 = 0x700
+)
+
 // A Setting is one job setting, declared once in the table below: its
 // names on every face, how its value reads and prints there (its Kind),
-// where it lives in a Job and in Props, and BITS' rule for it. Props.apply
-// walks the table in its order, and so do the front ends: bitsjob's flags
-// and the JSON an import reads, bitsadmin's /SET and /GET verbs.
+// where it lives in Props, in a Job and in the job's storage row, and BITS'
+// rule for it. Props.apply walks the table in its order, and so do toRow
+// and fromRow and the front ends: bitsjob's flags and the JSON an import
+// reads, bitsadmin's /SET and /GET verbs.
 type Setting struct {
 	// Name is the JSON field and PowerShell property.
 	Name string

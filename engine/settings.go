@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"bits/engine/transport"
 	"bits/hresult"
@@ -20,12 +19,6 @@ const (
 	MaxCustomHeaders    = 16383 // 16,384 characters with the terminator
 	MaxUserName         = 300
 	MaxPassword         = 65535
-)
-
-// Security flags (BG_SSL_*, BG_HTTP_REDIRECT_POLICY_*).
-const (
-	SecurityFlagsMask  uint32 = 0x1F | 0x700 | 0x800
-	RedirectPolicyMask uint32 = 0x700
 )
 
 // AuthTarget is BG_AUTH_TARGET, as the transports take it.
@@ -80,39 +73,6 @@ func ParseProxyUsage(s string) (ProxyUsage, bool) {
 // CertStoreNames are the certificate stores BITS accepts.
 var CertStoreNames = []string{"CA", "MY", "ROOT", "SPC"}
 
-// Props are job settings to change; nil fields stay as they are.
-type Props struct {
-	DisplayName       *string
-	Description       *string
-	Priority          *Priority
-	MinRetryDelay     *time.Duration
-	NoProgressTimeout *time.Duration
-	MaxDownloadTime   *time.Duration
-	NotifyFlags       *uint32
-	// NotifyCmdLine sets the notification program; an empty Program
-	// clears it (bitsadmin's NULL NULL).
-	NotifyCmdLine *NotifyCmdLine
-	Proxy         *ProxySettings
-	// CustomHeaders replaces the headers; an empty string clears them.
-	CustomHeaders *string
-	// MakeHeadersWriteOnly hides the headers from every later read; it
-	// cannot be undone.
-	MakeHeadersWriteOnly bool
-	HTTPMethod           *string
-	SecurityFlags        *uint32
-	ClientCert           *ClientCert
-	RemoveClientCert     bool
-	ACLFlags             *uint32
-	PeerCachingFlags     *uint32
-	HelperToken          *string
-	HelperTokenFlags     *uint32
-	ReplyFileName        *string
-	Dynamic              *bool
-	TransferPolicy       *uint32
-	// MaxBandwidth is the job's own limit in Kbps; 0 removes it.
-	MaxBandwidth *int64
-}
-
 // NotifyCmdLine is a notification program and its parameter string, whose
 // first word is the program's name (its argv[0]), as in BITS.
 type NotifyCmdLine struct {
@@ -149,17 +109,6 @@ func tooLong(what string, n int) error {
 }
 
 func runes(s string) int { return len([]rune(s)) }
-
-// apply sets in j what p sets, by BITS' rules, setting by setting in the
-// order of the table of Settings; it stops at the first refusal.
-func (p Props) apply(j *Job) error {
-	for i := range settings {
-		if err := settings[i].apply(&p, j); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // maxBandwidthKbps bounds a job's own limit: 1 Tbit/s, far above any link.
 const maxBandwidthKbps = 1 << 30
