@@ -89,29 +89,38 @@ func (s *settings) flagValue(st *engine.Setting) (any, error) {
 	return text, nil
 }
 
-// props converts the flags that were given into engine.Props, in the order
-// of engine.Settings.
+// props converts the flags that were given into engine.Props. The values
+// that read as numbers (priorities, seconds, flags) are read first, then
+// the rest, each in the order of engine.Settings: that order says which of
+// several bad values the error names.
 func (s *settings) props(fs *pflag.FlagSet) (engine.Props, error) {
 	var p engine.Props
-	set := fs.Changed
-	bad := func(flag string, err error) error { return usageErr("--%s: %v", flag, err) }
-	for i := range engine.Settings() {
-		st := &engine.Settings()[i]
-		if st.Kind != engine.KindCompound {
-			if st.Flag != "" && set(st.Flag) {
+	for _, numbers := range []bool{true, false} {
+		for i := range engine.Settings() {
+			st := &engine.Settings()[i]
+			if readsNumber(st.Kind) != numbers {
+				continue
+			}
+			if st.Kind == engine.KindCompound {
+				if err := s.compound(st.Name, fs, &p); err != nil {
+					return p, err
+				}
+				continue
+			}
+			if st.Flag != "" && fs.Changed(st.Flag) {
 				v, err := s.flagValue(st)
 				if err != nil {
-					return p, bad(st.Flag, err)
+					return p, usageErr("--%s: %v", st.Flag, err)
 				}
 				st.Set(&p, v)
 			}
-			continue
-		}
-		if err := s.compound(st.Name, fs, &p); err != nil {
-			return p, err
 		}
 	}
 	return p, nil
+}
+
+func readsNumber(k engine.Kind) bool {
+	return k == engine.KindPriority || k == engine.KindSeconds || k == engine.KindNumber
 }
 
 // compound converts the flags of the compound setting name.
