@@ -3,7 +3,10 @@ package bitsadmin
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
+
+	"bits/engine"
 )
 
 // A verb is one bitsadmin command: its grammar, its usage line, and the
@@ -149,12 +152,39 @@ func init() {
 		getter("/GETHELPERTOKENSID", "Prints the account of the helper token, or none.", fieldHelperToken),
 		setSetting("HELPERTOKENFLAGS"),
 		getSetting("HELPERTOKENFLAGS"),
-
+	}
+	verbs = append(verbs, unplacedSettingVerbs(verbs)...)
+	verbs = append(verbs,
 		groupVerb("/UTIL", "Utilities: /UTIL /HELP lists them.", &utilVerbs),
 		groupVerb("/CACHE", "Peer cache commands (peer caching is off): /CACHE /HELP lists them.", &cacheVerbs),
 		groupVerb("/PEERS", "Peer commands (peer caching is off): /PEERS /HELP lists them.", &peersVerbs),
 		groupVerb("/PEERCACHING", "Peer caching configuration (off): /PEERCACHING /HELP lists them.", &peerCachingVerbs),
+	)
+}
+
+// unplacedSettingVerbs are the /SET and /GET verbs of the settings of
+// engine.Settings that the table above does not list: a setting with a
+// verb has them without an entry here, which only chooses their place in
+// the usage.
+func unplacedSettingVerbs(placed []verb) []verb {
+	var out []verb
+	for _, s := range engine.Settings() {
+		if s.Verb == "" {
+			continue
+		}
+		for _, v := range []struct {
+			help string
+			make func(string) verb
+		}{{s.SetHelp, setSetting}, {s.GetHelp, getSetting}} {
+			if v.help == "" {
+				continue
+			}
+			if nv := v.make(s.Verb); !slices.ContainsFunc(placed, func(p verb) bool { return p.name == nv.name }) {
+				out = append(out, nv)
+			}
+		}
 	}
+	return out
 }
 
 func getter(name, help string, f field) verb {
