@@ -393,7 +393,7 @@ func (m *Manager) Each(ctx context.Context, fn func(*Job) error) error {
 	return m.store.View(ctx, func(tx *storage.Tx) error {
 		return tx.EachJob(func(r storage.Job, files []storage.File, creds []storage.CredentialKind) error {
 			*row = r
-			return fn(public(fromRow(row, files), creds))
+			return fn(public(fromRowRef(row, files), creds))
 		})
 	})
 }
@@ -486,7 +486,7 @@ func readJob(tx *storage.Tx, id string) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromRow(&r, files), nil
+	return fromRow(r, files), nil
 }
 
 // change runs one read-modify-write of a job in a write transaction: fn

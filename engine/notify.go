@@ -22,8 +22,8 @@ func (w *worker) notifyDue(ctx context.Context) (pending bool, next time.Time) {
 	var due []*Job
 	err := w.m.store.View(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.JobsNotifyDue()
-		for i := range rows {
-			due = append(due, fromRow(&rows[i], nil))
+		for _, r := range rows {
+			due = append(due, fromRow(r, nil))
 		}
 		return err
 	})

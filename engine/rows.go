@@ -31,7 +31,11 @@ func toRow(j *Job) storage.Job {
 	return r
 }
 
-func fromRow(r *storage.Job, files []storage.File) *Job {
+func fromRow(r storage.Job, files []storage.File) *Job { return fromRowRef(&r, files) }
+
+// fromRowRef is fromRow of a row the caller holds, which it does not copy:
+// a list reads its rows into one.
+func fromRowRef(r *storage.Job, files []storage.File) *Job {
 	j := &Job{
 		ID: r.ID, Owner: r.Owner, Type: JobType(r.Type), State: State(r.State),
 		Created: fromNanos(r.CreatedNS), Modified: fromNanos(r.ModifiedNS), TransferCompleted: fromNanos(r.CompletedNS),

@@ -44,8 +44,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	j.ClientCert = &ClientCert{StoreLocation: 1, StoreName: "MY", Hash: []byte{1, 2}}
 	j.HelperToken, j.HelperTokenFlags, j.ReplyFileName = "u", 2, "/r"
 	j.Dynamic, j.TransferPolicy, j.MaxBandwidth = true, 7, 100
-	r := toRow(j)
-	got := fromRow(&r, nil)
+	got := fromRow(toRow(j), nil)
 	for _, s := range Settings() {
 		if s.Kind != KindCompound && s.Value(got) != s.Value(j) {
 			t.Errorf("%s: %v, want %v", s.Name, s.Value(got), s.Value(j))

@@ -357,8 +357,7 @@ func (w *worker) refresh(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			r := &rows[i]
+		for _, r := range rows {
 			k := known{rev: revs[r.ID], job: fromRow(r, files[r.ID])}
 			k.network = w.m.jobUsesNetwork(k.job)
 			if k.job.State == Connecting || k.job.State == Transferring {
