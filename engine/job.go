@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"bits/internal/uploadproto"
 	"strconv"
 	"strings"
 	"time"
 
+	"bits/engine/transport"
 	"bits/hresult"
+	"bits/internal/uploadproto"
 )
 
 // SizeUnknown marks a byte count that is not known yet (BG_SIZE_UNKNOWN).
@@ -30,24 +31,15 @@ const (
 	NotifyFileTransferred uint32 = 0x10
 )
 
-// ProxyUsage is BG_JOB_PROXY_USAGE.
-type ProxyUsage int
+// ProxyUsage is BG_JOB_PROXY_USAGE, as the transports take it.
+type ProxyUsage = transport.ProxyUsage
 
 const (
-	ProxyPreconfig ProxyUsage = iota
-	ProxyNone
-	ProxyOverride
-	ProxyAutodetect
+	ProxyPreconfig  = transport.ProxyPreconfig
+	ProxyNone       = transport.ProxyNone
+	ProxyOverride   = transport.ProxyOverride
+	ProxyAutodetect = transport.ProxyAutodetect
 )
-
-var proxyUsageNames = [...]string{"PRECONFIG", "NO_PROXY", "OVERRIDE", "AUTODETECT"}
-
-func (p ProxyUsage) String() string {
-	if p >= 0 && int(p) < len(proxyUsageNames) {
-		return proxyUsageNames[p]
-	}
-	return "UNKNOWN"
-}
 
 // Job is one transfer job and its files, as a snapshot.
 type Job struct {

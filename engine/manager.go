@@ -390,9 +390,11 @@ func public(j *Job, creds []storage.CredentialKind) *Job {
 // from one snapshot of the store read as fn goes: a list of any length
 // holds one job at a time. An error from fn ends the walk and is returned.
 func (m *Manager) Each(ctx context.Context, fn func(*Job) error) error {
+	row := new(storage.Job) // each job's row in turn: one copy, not one each
 	return m.store.View(ctx, func(tx *storage.Tx) error {
 		return tx.EachJob(func(r storage.Job, files []storage.File, creds []storage.CredentialKind) error {
-			return fn(public(fromRow(r, files), creds))
+			*row = r
+			return fn(public(fromRowRef(row, files), creds))
 		})
 	})
 }

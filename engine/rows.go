@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -10,30 +9,21 @@ import (
 	"bits/storage"
 )
 
-// The conversions between the domain and storage rows live here, in one
-// place: storage stores numbers and strings, the engine gives them meaning.
+// The conversions between the domain and storage rows live here and, for
+// the job settings, in their declarations (setting.go): storage stores
+// numbers and strings, the engine gives them meaning.
 
 func toRow(j *Job) storage.Job {
 	r := storage.Job{
-		ID: j.ID, DisplayName: j.DisplayName, Description: j.Description, Owner: j.Owner,
-		Type: int(j.Type), State: int(j.State), Priority: int(j.Priority),
+		ID: j.ID, Owner: j.Owner, Type: int(j.Type), State: int(j.State),
 		CreatedNS: nanos(j.Created), ModifiedNS: nanos(j.Modified), CompletedNS: nanos(j.TransferCompleted),
-		MinRetryDelayS: int64(j.MinRetryDelay / time.Second), NoProgressS: int64(j.NoProgressTimeout / time.Second),
-		MaxDownloadS: int64(j.MaxDownloadTime / time.Second), NotifyFlags: int64(j.NotifyFlags),
-		NotifyProgram: j.NotifyProgram, NotifyParameters: j.NotifyParameters,
-		ProxyUsage: int(j.ProxyUsage), ProxyList: j.ProxyList, ProxyBypass: j.ProxyBypassList,
 		ErrorCount: int64(j.ErrorCount), ErrorFile: -1,
 		TransientSinceNS: nanos(j.transientSince), RetryAtNS: nanos(j.retryAt),
-		CustomHeaders: j.CustomHeaders, HeadersWriteOnly: j.HeadersWriteOnly, HTTPMethod: j.HTTPMethod,
-		SecurityFlags: int64(j.SecurityFlags), ACLFlags: int64(j.ACLFlags), PeerCachingFlags: int64(j.PeerCachingFlags),
-		CertStoreLocation: -1, HelperToken: j.HelperToken, HelperTokenFlags: int64(j.HelperTokenFlags),
-		ReplyFileName: j.ReplyFileName, DynamicContent: j.Dynamic, TransferPolicy: int64(j.TransferPolicy),
 		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt), TransferNS: int64(j.TransferTime),
 		ReplyTemp: j.Reply.TempName, ReplyTotal: j.Reply.BytesTotal, ReplyDone: j.Reply.BytesTransferred,
-		MaxBandwidthKbps: j.MaxBandwidth,
 	}
-	if c := j.ClientCert; c != nil {
-		r.CertStoreLocation, r.CertStoreName, r.CertHash, r.CertSubject = int64(c.StoreLocation), c.StoreName, hex.EncodeToString(c.Hash), c.Subject
+	for i := range settings { // the settings' own columns
+		settings[i].store(j, &r)
 	}
 	if e := j.Err; e != nil {
 		r.ErrorCode, r.ErrorContext, r.ErrorMessage, r.ErrorFile = int64(e.Code), int64(e.Context), e.Msg, int64(e.FileIndex)
@@ -41,28 +31,21 @@ func toRow(j *Job) storage.Job {
 	return r
 }
 
-func fromRow(r storage.Job, files []storage.File) *Job {
+func fromRow(r storage.Job, files []storage.File) *Job { return fromRowRef(&r, files) }
+
+// fromRowRef is fromRow of a row the caller holds, which it does not copy:
+// a list reads its rows into one.
+func fromRowRef(r *storage.Job, files []storage.File) *Job {
 	j := &Job{
-		ID: r.ID, DisplayName: r.DisplayName, Description: r.Description, Owner: r.Owner,
-		Type: JobType(r.Type), State: State(r.State), Priority: Priority(r.Priority),
+		ID: r.ID, Owner: r.Owner, Type: JobType(r.Type), State: State(r.State),
 		Created: fromNanos(r.CreatedNS), Modified: fromNanos(r.ModifiedNS), TransferCompleted: fromNanos(r.CompletedNS),
-		MinRetryDelay: time.Duration(r.MinRetryDelayS) * time.Second, NoProgressTimeout: time.Duration(r.NoProgressS) * time.Second,
-		MaxDownloadTime: time.Duration(r.MaxDownloadS) * time.Second, NotifyFlags: uint32(r.NotifyFlags),
-		NotifyProgram: r.NotifyProgram, NotifyParameters: r.NotifyParameters,
-		ProxyUsage: ProxyUsage(r.ProxyUsage), ProxyList: r.ProxyList, ProxyBypassList: r.ProxyBypass,
 		ErrorCount:     int(r.ErrorCount),
 		transientSince: fromNanos(r.TransientSinceNS), retryAt: fromNanos(r.RetryAtNS),
-		CustomHeaders: r.CustomHeaders, HeadersWriteOnly: r.HeadersWriteOnly, HTTPMethod: r.HTTPMethod,
-		SecurityFlags: uint32(r.SecurityFlags), ACLFlags: uint32(r.ACLFlags), PeerCachingFlags: uint32(r.PeerCachingFlags),
-		HelperToken: r.HelperToken, HelperTokenFlags: uint32(r.HelperTokenFlags), ReplyFileName: r.ReplyFileName,
-		Dynamic: r.DynamicContent, TransferPolicy: uint32(r.TransferPolicy), Resumed: r.Resumed,
-		notifyAt: fromNanos(r.NotifyAtNS), TransferTime: time.Duration(r.TransferNS),
-		Reply:        Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
-		MaxBandwidth: r.MaxBandwidthKbps,
+		Resumed: r.Resumed, notifyAt: fromNanos(r.NotifyAtNS), TransferTime: time.Duration(r.TransferNS),
+		Reply: Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
 	}
-	if r.CertStoreLocation >= 0 {
-		h, _ := hex.DecodeString(r.CertHash)
-		j.ClientCert = &ClientCert{StoreLocation: int(r.CertStoreLocation), StoreName: r.CertStoreName, Hash: h, Subject: r.CertSubject}
+	for i := range settings {
+		settings[i].load(r, j)
 	}
 	if r.ErrorCode != 0 {
 		j.Err = &JobError{Code: hresult.Code(r.ErrorCode), Context: hresult.Context(r.ErrorContext),

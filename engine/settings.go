@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
+	"bits/engine/transport"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -21,49 +21,24 @@ const (
 	MaxPassword         = 65535
 )
 
-// Security flags (BG_SSL_*, BG_HTTP_REDIRECT_POLICY_*).
-const (
-	SecurityFlagsMask  uint32 = 0x1F | 0x700 | 0x800
-	RedirectPolicyMask uint32 = 0x700
-)
-
-// AuthTarget is BG_AUTH_TARGET.
-type AuthTarget int
+// AuthTarget is BG_AUTH_TARGET, as the transports take it.
+type AuthTarget = transport.AuthTarget
 
 const (
-	TargetServer AuthTarget = 1
-	TargetProxy  AuthTarget = 2
+	TargetServer = transport.TargetServer
+	TargetProxy  = transport.TargetProxy
 )
 
-func (t AuthTarget) String() string {
-	switch t {
-	case TargetServer:
-		return "SERVER"
-	case TargetProxy:
-		return "PROXY"
-	}
-	return "UNKNOWN"
-}
-
-// AuthScheme is BG_AUTH_SCHEME.
-type AuthScheme int
+// AuthScheme is BG_AUTH_SCHEME, as the transports take it.
+type AuthScheme = transport.AuthScheme
 
 const (
-	SchemeBasic AuthScheme = iota + 1
-	SchemeDigest
-	SchemeNTLM
-	SchemeNegotiate
-	SchemePassport
+	SchemeBasic     = transport.SchemeBasic
+	SchemeDigest    = transport.SchemeDigest
+	SchemeNTLM      = transport.SchemeNTLM
+	SchemeNegotiate = transport.SchemeNegotiate
+	SchemePassport  = transport.SchemePassport
 )
-
-var schemeNames = [...]string{"", "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT"}
-
-func (s AuthScheme) String() string {
-	if s >= SchemeBasic && s <= SchemePassport {
-		return schemeNames[s]
-	}
-	return "UNKNOWN"
-}
 
 // ParseAuthTarget and ParseAuthScheme read the bitsadmin words in any case.
 func ParseAuthTarget(s string) (AuthTarget, bool) {
@@ -77,9 +52,9 @@ func ParseAuthTarget(s string) (AuthTarget, bool) {
 }
 
 func ParseAuthScheme(s string) (AuthScheme, bool) {
-	for i, n := range schemeNames[1:] {
-		if strings.EqualFold(s, n) {
-			return AuthScheme(i + 1), true
+	for sc := SchemeBasic; sc <= SchemePassport; sc++ {
+		if strings.EqualFold(s, sc.String()) {
+			return sc, true
 		}
 	}
 	return 0, false
@@ -87,9 +62,9 @@ func ParseAuthScheme(s string) (AuthScheme, bool) {
 
 // ParseProxyUsage reads PRECONFIG, NO_PROXY, OVERRIDE or AUTODETECT.
 func ParseProxyUsage(s string) (ProxyUsage, bool) {
-	for i, n := range proxyUsageNames {
-		if strings.EqualFold(s, n) {
-			return ProxyUsage(i), true
+	for u := ProxyPreconfig; u <= ProxyAutodetect; u++ {
+		if strings.EqualFold(s, u.String()) {
+			return u, true
 		}
 	}
 	return 0, false
@@ -97,39 +72,6 @@ func ParseProxyUsage(s string) (ProxyUsage, bool) {
 
 // CertStoreNames are the certificate stores BITS accepts.
 var CertStoreNames = []string{"CA", "MY", "ROOT", "SPC"}
-
-// Props are job settings to change; nil fields stay as they are.
-type Props struct {
-	DisplayName       *string
-	Description       *string
-	Priority          *Priority
-	MinRetryDelay     *time.Duration
-	NoProgressTimeout *time.Duration
-	MaxDownloadTime   *time.Duration
-	NotifyFlags       *uint32
-	// NotifyCmdLine sets the notification program; an empty Program
-	// clears it (bitsadmin's NULL NULL).
-	NotifyCmdLine *NotifyCmdLine
-	Proxy         *ProxySettings
-	// CustomHeaders replaces the headers; an empty string clears them.
-	CustomHeaders *string
-	// MakeHeadersWriteOnly hides the headers from every later read; it
-	// cannot be undone.
-	MakeHeadersWriteOnly bool
-	HTTPMethod           *string
-	SecurityFlags        *uint32
-	ClientCert           *ClientCert
-	RemoveClientCert     bool
-	ACLFlags             *uint32
-	PeerCachingFlags     *uint32
-	HelperToken          *string
-	HelperTokenFlags     *uint32
-	ReplyFileName        *string
-	Dynamic              *bool
-	TransferPolicy       *uint32
-	// MaxBandwidth is the job's own limit in Kbps; 0 removes it.
-	MaxBandwidth *int64
-}
 
 // NotifyCmdLine is a notification program and its parameter string, whose
 // first word is the program's name (its argv[0]), as in BITS.
@@ -167,167 +109,6 @@ func tooLong(what string, n int) error {
 }
 
 func runes(s string) int { return len([]rune(s)) }
-
-func (p Props) apply(j *Job) error {
-	if p.DisplayName != nil {
-		if runes(*p.DisplayName) > MaxDisplayName {
-			return tooLong("display name", MaxDisplayName)
-		}
-		j.DisplayName = *p.DisplayName
-	}
-	if p.Description != nil {
-		if runes(*p.Description) > MaxDescription {
-			return tooLong("description", MaxDescription)
-		}
-		j.Description = *p.Description
-	}
-	if p.Priority != nil {
-		if *p.Priority < Foreground || *p.Priority > Low {
-			return invalidArg("priority %d", *p.Priority)
-		}
-		if j.HTTPMethod != "" && *p.Priority != Foreground {
-			return &hresult.Error{Code: hresult.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD,
-				Msg: "a job with a custom HTTP method stays FOREGROUND"}
-		}
-		j.Priority = *p.Priority
-	}
-	if p.MinRetryDelay != nil {
-		if *p.MinRetryDelay < 0 {
-			return invalidArg("negative retry delay")
-		}
-		j.MinRetryDelay = max(p.MinRetryDelay.Truncate(time.Second), MinRetryDelayFloor) // BITS raises small values silently
-	}
-	for _, d := range []struct {
-		v    *time.Duration
-		dst  *time.Duration
-		name string
-	}{{p.NoProgressTimeout, &j.NoProgressTimeout, "no-progress timeout"}, {p.MaxDownloadTime, &j.MaxDownloadTime, "maximum download time"}} {
-		if d.v != nil {
-			if *d.v < 0 {
-				return invalidArg("negative %s", d.name)
-			}
-			*d.dst = d.v.Truncate(time.Second)
-		}
-	}
-	if p.NotifyFlags != nil {
-		if *p.NotifyFlags&^0x3F != 0 {
-			return invalidArg("notify flags 0x%x", *p.NotifyFlags)
-		}
-		j.NotifyFlags = *p.NotifyFlags
-	}
-	if c := p.NotifyCmdLine; c != nil {
-		if c.Program == "" && c.Parameters != "" {
-			return invalidArg("notification parameters without a program")
-		}
-		if runes(c.Program) > MaxNotifyProgram {
-			return tooLong("notification program", MaxNotifyProgram)
-		}
-		if runes(c.Parameters) > MaxNotifyParameters {
-			return tooLong("notification parameters", MaxNotifyParameters)
-		}
-		j.NotifyProgram, j.NotifyParameters = c.Program, c.Parameters
-	}
-	if px := p.Proxy; px != nil {
-		if err := px.check(); err != nil {
-			return err
-		}
-		j.ProxyUsage, j.ProxyList, j.ProxyBypassList = px.Usage, px.List, px.Bypass
-	}
-	if p.CustomHeaders != nil {
-		if runes(*p.CustomHeaders) > MaxCustomHeaders {
-			return tooLong("custom headers", MaxCustomHeaders)
-		}
-		if *p.CustomHeaders != "" {
-			for h := range strings.SplitSeq(*p.CustomHeaders, "\r\n") {
-				if err := CheckHeader(h); err != nil {
-					return err
-				}
-			}
-		}
-		j.CustomHeaders = *p.CustomHeaders
-	}
-	if p.MakeHeadersWriteOnly {
-		j.HeadersWriteOnly = true
-	}
-	if p.HTTPMethod != nil {
-		if err := setMethod(j, *p.HTTPMethod); err != nil {
-			return err
-		}
-	}
-	if p.SecurityFlags != nil {
-		f := *p.SecurityFlags
-		if f&^SecurityFlagsMask != 0 || f&RedirectPolicyMask > 0x200 {
-			return invalidArg("security flags 0x%x", f)
-		}
-		j.SecurityFlags = f
-	}
-	if p.RemoveClientCert {
-		j.ClientCert = nil
-	}
-	if c := p.ClientCert; c != nil {
-		if err := c.check(); err != nil {
-			return err
-		}
-		cc := *c
-		cc.StoreName = strings.ToUpper(cc.StoreName)
-		j.ClientCert = &cc
-	}
-	if p.ACLFlags != nil {
-		if *p.ACLFlags&^0xF != 0 {
-			return invalidArg("ACL flags 0x%x", *p.ACLFlags)
-		}
-		j.ACLFlags = *p.ACLFlags
-	}
-	if p.PeerCachingFlags != nil {
-		if *p.PeerCachingFlags&^0x7 != 0 {
-			return invalidArg("peer caching flags 0x%x", *p.PeerCachingFlags)
-		}
-		j.PeerCachingFlags = *p.PeerCachingFlags
-	}
-	if p.HelperToken != nil {
-		j.HelperToken = *p.HelperToken
-	}
-	if p.HelperTokenFlags != nil {
-		if *p.HelperTokenFlags&^0x3 != 0 {
-			return invalidArg("helper token flags 0x%x", *p.HelperTokenFlags)
-		}
-		j.HelperTokenFlags = *p.HelperTokenFlags
-	}
-	if p.ReplyFileName != nil {
-		if j.Type != UploadReply {
-			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only upload-reply jobs have a reply file"}
-		}
-		if j.State == Transferred {
-			return errStateRefused("the reply has already been transferred")
-		}
-		name := *p.ReplyFileName
-		if name != "" {
-			var err error
-			if name, err = checkLocal(name); err != nil {
-				return err
-			}
-			if err := checkWritable(name); err != nil {
-				return err
-			}
-		}
-		j.ReplyFileName = name
-	}
-	if p.Dynamic != nil {
-		if err := setDynamic(j, *p.Dynamic); err != nil {
-			return err
-		}
-	}
-	if p.TransferPolicy != nil {
-		j.TransferPolicy = *p.TransferPolicy
-	}
-	if p.MaxBandwidth != nil {
-		if *p.MaxBandwidth < 0 || *p.MaxBandwidth > maxBandwidthKbps {
-			return invalidArg("bandwidth limit %d Kbps (0 to %d)", *p.MaxBandwidth, maxBandwidthKbps)
-		}
-		j.MaxBandwidth = *p.MaxBandwidth
-	}
-	return nil
-}
 
 // maxBandwidthKbps bounds a job's own limit: 1 Tbit/s, far above any link.
 const maxBandwidthKbps = 1 << 30

@@ -88,48 +88,128 @@ type FileProgress struct {
 	UploadReach           int64
 }
 
-const jobColumns = `id, display_name, description, owner, type, state, priority,
-	created_ns, modified_ns, completed_ns, min_retry_delay_s, no_progress_s, max_download_s,
-	notify_flags, notify_program, notify_parameters, proxy_usage, proxy_list, proxy_bypass,
-	error_count, error_code, error_context, error_message, error_file,
-	transient_since_ns, retry_at_ns, custom_headers, headers_write_only, http_method,
-	security_flags, acl_flags, peer_caching_flags, cert_store_location, cert_store_name,
-	cert_hash, cert_subject, helper_token, helper_token_flags, reply_file_name,
-	dynamic_content, transfer_policy, resumed, notify_at_ns, transfer_ns, reply_temp, reply_total, reply_done, max_bandwidth_kbps`
-
-func (j *Job) fields() []any {
-	return []any{&j.ID, &j.DisplayName, &j.Description, &j.Owner, &j.Type, &j.State, &j.Priority,
-		&j.CreatedNS, &j.ModifiedNS, &j.CompletedNS, &j.MinRetryDelayS, &j.NoProgressS, &j.MaxDownloadS,
-		&j.NotifyFlags, &j.NotifyProgram, &j.NotifyParameters, &j.ProxyUsage, &j.ProxyList, &j.ProxyBypass,
-		&j.ErrorCount, &j.ErrorCode, &j.ErrorContext, &j.ErrorMessage, &j.ErrorFile,
-		&j.TransientSinceNS, &j.RetryAtNS, &j.CustomHeaders, &j.HeadersWriteOnly, &j.HTTPMethod,
-		&j.SecurityFlags, &j.ACLFlags, &j.PeerCachingFlags, &j.CertStoreLocation, &j.CertStoreName,
-		&j.CertHash, &j.CertSubject, &j.HelperToken, &j.HelperTokenFlags, &j.ReplyFileName,
-		&j.DynamicContent, &j.TransferPolicy, &j.Resumed, &j.NotifyAtNS, &j.TransferNS, &j.ReplyTemp, &j.ReplyTotal, &j.ReplyDone, &j.MaxBandwidthKbps}
+// A column is one column of a row type: its name and the field of the row
+// that holds it. Each table below lists a row's columns once, in the order
+// of its SELECT and INSERT statements; the column lists, scan destinations
+// and insert values are all built from it.
+type column[R any] struct {
+	name  string
+	ptr   func(*R) any // the field, to scan into
+	value func(*R) any // the field's value, to write
 }
 
-func (j Job) values() []any {
-	return []any{j.ID, j.DisplayName, j.Description, j.Owner, j.Type, j.State, j.Priority,
-		j.CreatedNS, j.ModifiedNS, j.CompletedNS, j.MinRetryDelayS, j.NoProgressS, j.MaxDownloadS,
-		j.NotifyFlags, j.NotifyProgram, j.NotifyParameters, j.ProxyUsage, j.ProxyList, j.ProxyBypass,
-		j.ErrorCount, j.ErrorCode, j.ErrorContext, j.ErrorMessage, j.ErrorFile,
-		j.TransientSinceNS, j.RetryAtNS, j.CustomHeaders, j.HeadersWriteOnly, j.HTTPMethod,
-		j.SecurityFlags, j.ACLFlags, j.PeerCachingFlags, j.CertStoreLocation, j.CertStoreName,
-		j.CertHash, j.CertSubject, j.HelperToken, j.HelperTokenFlags, j.ReplyFileName,
-		j.DynamicContent, j.TransferPolicy, j.Resumed, j.NotifyAtNS, j.TransferNS, j.ReplyTemp, j.ReplyTotal, j.ReplyDone, j.MaxBandwidthKbps}
+// col is the column name of field f of R.
+func col[R, T any](name string, f func(*R) *T) column[R] {
+	return column[R]{name: name, ptr: func(r *R) any { return f(r) }, value: func(r *R) any { return *f(r) }}
 }
 
-const fileColumns = `job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_done, complete, validator, ranges, validation, session, verified, temp_id, upload_reach`
-
-func (f *File) fields() []any {
-	return []any{&f.JobID, &f.Idx, &f.RemoteName, &f.LocalName, &f.TempName, &f.BytesTotal, &f.BytesDone, &f.Complete,
-		&f.Validator, &f.Ranges, &f.Validation, &f.Session, &f.Verified, &f.TempID, &f.UploadReach}
+var jobTable = []column[Job]{
+	col("id", func(j *Job) *string { return &j.ID }),
+	col("display_name", func(j *Job) *string { return &j.DisplayName }),
+	col("description", func(j *Job) *string { return &j.Description }),
+	col("owner", func(j *Job) *string { return &j.Owner }),
+	col("type", func(j *Job) *int { return &j.Type }),
+	col("state", func(j *Job) *int { return &j.State }),
+	col("priority", func(j *Job) *int { return &j.Priority }),
+	col("created_ns", func(j *Job) *int64 { return &j.CreatedNS }),
+	col("modified_ns", func(j *Job) *int64 { return &j.ModifiedNS }),
+	col("completed_ns", func(j *Job) *int64 { return &j.CompletedNS }),
+	col("min_retry_delay_s", func(j *Job) *int64 { return &j.MinRetryDelayS }),
+	col("no_progress_s", func(j *Job) *int64 { return &j.NoProgressS }),
+	col("max_download_s", func(j *Job) *int64 { return &j.MaxDownloadS }),
+	col("notify_flags", func(j *Job) *int64 { return &j.NotifyFlags }),
+	col("notify_program", func(j *Job) *string { return &j.NotifyProgram }),
+	col("notify_parameters", func(j *Job) *string { return &j.NotifyParameters }),
+	col("proxy_usage", func(j *Job) *int { return &j.ProxyUsage }),
+	col("proxy_list", func(j *Job) *string { return &j.ProxyList }),
+	col("proxy_bypass", func(j *Job) *string { return &j.ProxyBypass }),
+	col("error_count", func(j *Job) *int64 { return &j.ErrorCount }),
+	col("error_code", func(j *Job) *int64 { return &j.ErrorCode }),
+	col("error_context", func(j *Job) *int64 { return &j.ErrorContext }),
+	col("error_message", func(j *Job) *string { return &j.ErrorMessage }),
+	col("error_file", func(j *Job) *int64 { return &j.ErrorFile }),
+	col("transient_since_ns", func(j *Job) *int64 { return &j.TransientSinceNS }),
+	col("retry_at_ns", func(j *Job) *int64 { return &j.RetryAtNS }),
+	col("custom_headers", func(j *Job) *string { return &j.CustomHeaders }),
+	col("headers_write_only", func(j *Job) *bool { return &j.HeadersWriteOnly }),
+	col("http_method", func(j *Job) *string { return &j.HTTPMethod }),
+	col("security_flags", func(j *Job) *int64 { return &j.SecurityFlags }),
+	col("acl_flags", func(j *Job) *int64 { return &j.ACLFlags }),
+	col("peer_caching_flags", func(j *Job) *int64 { return &j.PeerCachingFlags }),
+	col("cert_store_location", func(j *Job) *int64 { return &j.CertStoreLocation }),
+	col("cert_store_name", func(j *Job) *string { return &j.CertStoreName }),
+	col("cert_hash", func(j *Job) *string { return &j.CertHash }),
+	col("cert_subject", func(j *Job) *string { return &j.CertSubject }),
+	col("helper_token", func(j *Job) *string { return &j.HelperToken }),
+	col("helper_token_flags", func(j *Job) *int64 { return &j.HelperTokenFlags }),
+	col("reply_file_name", func(j *Job) *string { return &j.ReplyFileName }),
+	col("dynamic_content", func(j *Job) *bool { return &j.DynamicContent }),
+	col("transfer_policy", func(j *Job) *int64 { return &j.TransferPolicy }),
+	col("resumed", func(j *Job) *bool { return &j.Resumed }),
+	col("notify_at_ns", func(j *Job) *int64 { return &j.NotifyAtNS }),
+	col("transfer_ns", func(j *Job) *int64 { return &j.TransferNS }),
+	col("reply_temp", func(j *Job) *string { return &j.ReplyTemp }),
+	col("reply_total", func(j *Job) *int64 { return &j.ReplyTotal }),
+	col("reply_done", func(j *Job) *int64 { return &j.ReplyDone }),
+	col("max_bandwidth_kbps", func(j *Job) *int64 { return &j.MaxBandwidthKbps }),
 }
 
-func (f File) values() []any {
-	return []any{f.JobID, f.Idx, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesDone, f.Complete,
-		f.Validator, f.Ranges, f.Validation, f.Session, f.Verified, f.TempID, f.UploadReach}
+var fileTable = []column[File]{
+	col("job_id", func(f *File) *string { return &f.JobID }),
+	col("idx", func(f *File) *int { return &f.Idx }),
+	col("remote_name", func(f *File) *string { return &f.RemoteName }),
+	col("local_name", func(f *File) *string { return &f.LocalName }),
+	col("temp_name", func(f *File) *string { return &f.TempName }),
+	col("bytes_total", func(f *File) *int64 { return &f.BytesTotal }),
+	col("bytes_done", func(f *File) *int64 { return &f.BytesDone }),
+	col("complete", func(f *File) *bool { return &f.Complete }),
+	col("validator", func(f *File) *string { return &f.Validator }),
+	col("ranges", func(f *File) *string { return &f.Ranges }),
+	col("validation", func(f *File) *int { return &f.Validation }),
+	col("session", func(f *File) *string { return &f.Session }),
+	col("verified", func(f *File) *string { return &f.Verified }),
+	col("temp_id", func(f *File) *string { return &f.TempID }),
+	col("upload_reach", func(f *File) *int64 { return &f.UploadReach }),
 }
+
+// names is the comma-separated list of the columns' names.
+func names[R any](cols []column[R]) string {
+	ns := make([]string, len(cols))
+	for i, c := range cols {
+		ns[i] = c.name
+	}
+	return strings.Join(ns, ", ")
+}
+
+// pointers appends the scan destinations of r's columns to dst.
+func pointers[R any](dst []any, cols []column[R], r *R) []any {
+	for _, c := range cols {
+		dst = append(dst, c.ptr(r))
+	}
+	return dst
+}
+
+// values appends the values of r's columns to dst.
+func values[R any](dst []any, cols []column[R], r *R) []any {
+	for _, c := range cols {
+		dst = append(dst, c.value(r))
+	}
+	return dst
+}
+
+// placeholders is "?, ?, ..." for n values.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+var (
+	jobColumns  = names(jobTable)
+	fileColumns = names(fileTable)
+)
+
+func (j *Job) fields() []any { return pointers(make([]any, 0, len(jobTable)+1), jobTable, j) }
+
+func (j *Job) values() []any { return values(make([]any, 0, len(jobTable)+2), jobTable, j) }
+
+func (f *File) fields() []any { return pointers(make([]any, 0, len(fileTable)), fileTable, f) }
 
 // Tx is one transaction. Its methods are the only SQL in the project.
 type Tx struct {
@@ -560,15 +640,6 @@ func peeker[T any](rows *sql.Rows, scan func(*T) (string, error)) func(job strin
 	}
 }
 
-// prefixed qualifies each of a comma-separated list of columns.
-func prefixed(p, columns string) string {
-	fields := strings.Split(columns, ",")
-	for i, f := range fields {
-		fields[i] = p + strings.TrimSpace(f)
-	}
-	return strings.Join(fields, ", ")
-}
-
 // JobsNamed returns the jobs with this display name, oldest first.
 func (t *Tx) JobsNamed(name string) ([]Job, error) {
 	return t.queryJobs(`SELECT `+jobColumns+` FROM jobs WHERE display_name = ? ORDER BY created_ns, id`, name)
@@ -590,7 +661,7 @@ func inList(values []int) (string, []any) {
 	for i, v := range values {
 		args[i] = v
 	}
-	return strings.TrimSuffix(strings.Repeat("?,", len(values)), ","), args
+	return placeholders(len(values)), args
 }
 
 // FilesOf returns the files of these jobs, by job, each job's in the order
@@ -795,20 +866,24 @@ func (t *Tx) InsertJob(j Job) error {
 	return err
 }
 
-var insertJob = `INSERT INTO jobs (` + jobColumns + `) VALUES (` +
-	strings.TrimSuffix(strings.Repeat("?,", len(Job{}.values())), ",") + `)`
+var insertJob = `INSERT INTO jobs (` + jobColumns + `) VALUES (` + placeholders(len(jobTable)) + `)`
+
+// updateJob sets every column but the ID of the job with this ID in this
+// state.
+var updateJob = func() string {
+	set := make([]string, 0, len(jobTable)-1)
+	for _, c := range jobTable[1:] {
+		set = append(set, c.name+" = ?")
+	}
+	return `UPDATE jobs SET ` + strings.Join(set, ", ") + `, rev = rev + 1 WHERE id = ? AND state = ?`
+}()
 
 // UpdateJob writes every column of j, provided the job is still in state
 // from (compare-and-set). It reports false when the job has moved on or is
 // gone, and then changes nothing.
 func (t *Tx) UpdateJob(j Job, from int) (bool, error) {
-	cols := strings.Split(jobColumns, ",")
-	set := make([]string, 0, len(cols)-1)
-	for _, c := range cols[1:] {
-		set = append(set, strings.TrimSpace(c)+" = ?")
-	}
 	args := append(j.values()[1:], j.ID, from)
-	res, err := t.exec(`UPDATE jobs SET `+strings.Join(set, ", ")+`, rev = rev + 1 WHERE id = ? AND state = ?`, args...)
+	res, err := t.exec(updateJob, args...)
 	if err != nil {
 		return false, err
 	}
@@ -872,10 +947,10 @@ func (t *Tx) InsertFiles(fs []File) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(File{}.values())), ",") + ")"
-	args := make([]any, 0, len(fs)*len(File{}.values()))
-	for _, f := range fs {
-		args = append(args, f.values()...)
+	row := "(" + placeholders(len(fileTable)) + ")"
+	args := make([]any, 0, len(fs)*len(fileTable))
+	for i := range fs {
+		args = values(args, fileTable, &fs[i])
 	}
 	if _, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...); err != nil {
 		return err

@@ -72,6 +72,17 @@ const (
 	ProxyAutodetect                   // see docs/transports.md
 )
 
+var proxyUsageNames = [...]string{"PRECONFIG", "NO_PROXY", "OVERRIDE", "AUTODETECT"}
+
+// String is BITS' name of the usage without its prefix: PRECONFIG,
+// NO_PROXY, OVERRIDE, AUTODETECT.
+func (p ProxyUsage) String() string {
+	if p >= 0 && int(p) < len(proxyUsageNames) {
+		return proxyUsageNames[p]
+	}
+	return "UNKNOWN"
+}
+
 // Proxy is a job's proxy settings. List and Bypass are BITS' space-separated
 // lists, as the user gave them.
 type Proxy struct {
@@ -88,6 +99,17 @@ const (
 	TargetProxy  AuthTarget = 2
 )
 
+// String is SERVER or PROXY.
+func (t AuthTarget) String() string {
+	switch t {
+	case TargetServer:
+		return "SERVER"
+	case TargetProxy:
+		return "PROXY"
+	}
+	return "UNKNOWN"
+}
+
 // AuthScheme is BG_AUTH_SCHEME.
 type AuthScheme int
 
@@ -98,6 +120,17 @@ const (
 	SchemeNegotiate AuthScheme = 4
 	SchemePassport  AuthScheme = 5
 )
+
+var schemeNames = [...]string{"", "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT"}
+
+// String is BITS' name of the scheme without its prefix: BASIC, DIGEST,
+// NTLM, NEGOTIATE, PASSPORT.
+func (s AuthScheme) String() string {
+	if s >= SchemeBasic && s <= SchemePassport {
+		return schemeNames[s]
+	}
+	return "UNKNOWN"
+}
 
 // A Credential answers one authentication scheme for one target. Implicit
 // marks BITS' NULL user and NULL password for NTLM and Negotiate: use the

@@ -66,16 +66,9 @@ var (
 		_, _, _, done := j.Progress()
 		return strconv.Itoa(done)
 	})
-	fieldErrorCount        = plain(func(j *engine.Job) string { return strconv.Itoa(j.ErrorCount) })
-	fieldMinRetryDelay     = plain(func(j *engine.Job) string { return strconv.FormatInt(seconds(j.MinRetryDelay), 10) })
-	fieldNoProgressTimeout = plain(func(j *engine.Job) string { return strconv.FormatInt(seconds(j.NoProgressTimeout), 10) })
-	fieldMaxDownloadTime   = plain(func(j *engine.Job) string { return strconv.FormatInt(seconds(j.MaxDownloadTime), 10) })
-	fieldType              = plain(func(j *engine.Job) string { return typeWord(j.Type) })
-	fieldOwner             = plain(func(j *engine.Job) string { return j.Owner })
-	fieldDisplayName       = plain(func(j *engine.Job) string { return j.DisplayName })
-	fieldDescription       = plain(func(j *engine.Job) string { return j.Description })
-	fieldPriority          = plain(func(j *engine.Job) string { return j.Priority.String() })
-	fieldNotifyFlags       = plain(func(j *engine.Job) string { return strconv.FormatUint(uint64(j.NotifyFlags), 10) })
+	fieldErrorCount = plain(func(j *engine.Job) string { return strconv.Itoa(j.ErrorCount) })
+	fieldType       = plain(func(j *engine.Job) string { return typeWord(j.Type) })
+	fieldOwner      = plain(func(j *engine.Job) string { return j.Owner })
 	// There is no COM, so no callback interface is ever registered.
 	fieldNotifyInterface  = plain(func(*engine.Job) string { return "UNREGISTERED" })
 	fieldNotifyCmdLine    = plain(notifyCmdLine)
@@ -94,13 +87,8 @@ var (
 		}
 		return "none"
 	})
-	fieldHTTPMethod        = plain((*engine.Job).Method)
-	fieldSecurityFlags     = plain(func(j *engine.Job) string { return strconv.FormatUint(uint64(j.SecurityFlags), 10) })
 	fieldClientCertificate = plain(func(j *engine.Job) string { return clientCertLine(j.ClientCert) })
-	fieldACLFlags          = plain(func(j *engine.Job) string { return aclLetters(j.ACLFlags) })
-	fieldPeerCachingFlags  = plain(func(j *engine.Job) string { return strconv.FormatUint(uint64(j.PeerCachingFlags), 10) })
 	fieldHelperToken       = plain(func(j *engine.Job) string { return orNone(j.HelperToken) })
-	fieldHelperTokenFlags  = plain(func(j *engine.Job) string { return helperFlags(j.HelperTokenFlags) })
 	fieldReplyFileName     = replyField("get reply file name", func(j *engine.Job) string {
 		return orNone(j.ReplyName())
 	})
@@ -189,63 +177,6 @@ func runGetError(ctx context.Context, e *env, o getErrorOptions) error {
 	return nil
 }
 
-// A setting is a job property that a /SET* verb changes, in whole seconds.
-type setting struct {
-	action string // for "Unable to <action>"
-	done   string // confirmation, with %d for the value the job now has
-	props  func(d time.Duration) engine.Props
-	value  func(j *engine.Job) time.Duration
-}
-
-var (
-	settingMinRetryDelay = setting{
-		action: "set the minimum retry delay",
-		done:   "Set the minimum retry delay to %d seconds.",
-		props:  func(d time.Duration) engine.Props { return engine.Props{MinRetryDelay: &d} },
-		value:  func(j *engine.Job) time.Duration { return j.MinRetryDelay },
-	}
-	settingNoProgressTimeout = setting{
-		action: "set the no progress timeout",
-		done:   "Set the no-progress timeout to %d seconds.",
-		props:  func(d time.Duration) engine.Props { return engine.Props{NoProgressTimeout: &d} },
-		value:  func(j *engine.Job) time.Duration { return j.NoProgressTimeout },
-	}
-	settingMaxDownloadTime = setting{
-		action: "set the maximum download time",
-		done:   "Set the maximum download time to %d seconds.",
-		props:  func(d time.Duration) engine.Props { return engine.Props{MaxDownloadTime: &d} },
-		value:  func(j *engine.Job) time.Duration { return j.MaxDownloadTime },
-	}
-)
-
-type setOptions struct {
-	Job     string
-	Value   string // seconds, as typed: a decimal ULONG
-	Setting setting
-}
-
-func runSetSeconds(ctx context.Context, e *env, o setOptions) error {
-	n, perr := parseULONG(o.Value)
-	if perr != nil {
-		return &actionError{action: o.Setting.action, err: invalidArg("%q is not a number of seconds", o.Value)}
-	}
-	j, err := e.find(ctx, o.Job)
-	if err != nil {
-		return err
-	}
-	if err := e.m.Set(ctx, j.ID, o.Setting.props(time.Duration(n)*time.Second)); err != nil {
-		return &actionError{action: o.Setting.action, err: err}
-	}
-	// The engine raises values below a floor silently, as BITS does; read
-	// the job back so the confirmation says what it now holds.
-	now := time.Duration(n) * time.Second
-	if j, err := e.m.Get(ctx, j.ID); err == nil {
-		now = o.Setting.value(j)
-	}
-	fmt.Fprintf(e.stdout, o.Setting.done+"\n", seconds(now))
-	return nil
-}
-
 // parseULONG reads a decimal number from 0 to 4294967295, the ULONG of the
 // Windows API: no sign, no hex, nothing around it.
 func parseULONG(s string) (uint32, error) {
@@ -278,63 +209,6 @@ func runSetProps(ctx context.Context, e *env, o propSetOptions) error {
 // to change and the confirmation line, or refuses it.
 type valueParser func(v string) (engine.Props, string, error)
 
-var (
-	parseDisplayName = func(v string) (engine.Props, string, error) {
-		return engine.Props{DisplayName: &v}, "Set the display name to '" + v + "'.", nil
-	}
-	parseDescription = func(v string) (engine.Props, string, error) {
-		return engine.Props{Description: &v}, "Set the description to '" + v + "'.", nil
-	}
-	parsePriority = func(v string) (engine.Props, string, error) {
-		p, ok := engine.ParsePriority(v)
-		if !ok {
-			return engine.Props{}, "", invalidArg("priority %q", v)
-		}
-		return engine.Props{Priority: &p}, "Set the priority to " + p.String() + ".", nil
-	}
-	parseNotifyFlags = func(v string) (engine.Props, string, error) {
-		n, err := parseULONG(v)
-		if err != nil {
-			return engine.Props{}, "", invalidArg("notify flags %q", v)
-		}
-		return engine.Props{NotifyFlags: &n}, fmt.Sprintf("Set the notify flags to %d.", n), nil
-	}
-	parseHTTPMethod = func(v string) (engine.Props, string, error) {
-		return engine.Props{HTTPMethod: &v}, "Set the HTTP method to " + v + ".", nil
-	}
-	parseSecurityFlags = func(v string) (engine.Props, string, error) {
-		n, err := parseULONG(v)
-		if err != nil {
-			return engine.Props{}, "", invalidArg("security flags %q", v)
-		}
-		return engine.Props{SecurityFlags: &n}, fmt.Sprintf("Set the security flags to %d.", n), nil
-	}
-	parseACLFlags = func(v string) (engine.Props, string, error) {
-		f, ok := parseACLLetters(v)
-		if !ok {
-			return engine.Props{}, "", invalidArg("ACL flags %q", v)
-		}
-		return engine.Props{ACLFlags: &f}, "Set the ACL flags to " + aclLetters(f) + ".", nil
-	}
-	parsePeerCachingFlags = func(v string) (engine.Props, string, error) {
-		n, err := parseULONG(v)
-		if err != nil {
-			return engine.Props{}, "", invalidArg("peer caching flags %q", v)
-		}
-		return engine.Props{PeerCachingFlags: &n}, fmt.Sprintf("Set the peer caching flags to %d.", n), nil
-	}
-	parseHelperTokenFlags = func(v string) (engine.Props, string, error) {
-		n, err := parseULONG(v)
-		if err != nil {
-			return engine.Props{}, "", invalidArg("helper token flags %q", v)
-		}
-		return engine.Props{HelperTokenFlags: &n}, "Set the helper token flags to " + helperFlags(n) + ".", nil
-	}
-	parseReplyFileName = func(v string) (engine.Props, string, error) {
-		return engine.Props{ReplyFileName: &v}, "Set the reply file name to " + v + ".", nil
-	}
-)
-
 // aclLetters spells ACL flags as bitsadmin takes them: O, G, D, S.
 func aclLetters(f uint32) string {
 	var b strings.Builder
@@ -363,3 +237,106 @@ func parseACLLetters(s string) (uint32, bool) {
 // helperFlags prints helper token flags as Windows' documentation shows
 // them: 0x0001.
 func helperFlags(f uint32) string { return fmt.Sprintf("0x%04x", f) }
+
+// The /SET and /GET verbs of the settings of engine.Settings, which say
+// what each verb prints and takes: settingVerb finds a setting by its
+// verb's name.
+func settingVerb(name string) *engine.Setting {
+	for i := range engine.Settings() {
+		if s := &engine.Settings()[i]; s.Verb == name {
+			return s
+		}
+	}
+	panic("bitsadmin: no setting has the verb " + name)
+}
+
+// getSetting is /GET<name>: the setting's value, printed as its Kind says.
+func getSetting(name string) verb {
+	s := settingVerb(name)
+	return getter("/GET"+name, s.GetHelp, plain(func(j *engine.Job) string {
+		switch v := s.Value(j); s.Kind {
+		case engine.KindPriority:
+			return v.(engine.Priority).String()
+		case engine.KindSeconds:
+			return strconv.FormatInt(seconds(v.(time.Duration)), 10)
+		case engine.KindNumber:
+			return fmt.Sprintf(numberFormat(s), v)
+		case engine.KindACL:
+			return aclLetters(v.(uint32))
+		default:
+			return v.(string)
+		}
+	}))
+}
+
+func numberFormat(s *engine.Setting) string {
+	if s.Format == "" {
+		return "%d"
+	}
+	return s.Format
+}
+
+// setSetting is /SET<name>: a value read as the setting's Kind says, or a
+// number of seconds, which the confirmation reads back from the job.
+func setSetting(name string) verb {
+	s := settingVerb(name)
+	if s.Kind == engine.KindSeconds {
+		return verb{name: "/SET" + name, syntax: s.SetSyntax, help: s.SetHelp, grammar: jobAnd1,
+			run: func(ctx context.Context, e *env, c call) error { return runSetSeconds(ctx, e, c.args[0], c.args[1], s) }}
+	}
+	return setter("/SET"+name, s.SetSyntax, s.SetHelp, s.Action, func(v string) (engine.Props, string, error) {
+		var p engine.Props
+		var shown any = v
+		switch s.Kind {
+		case engine.KindPriority:
+			pr, ok := engine.ParsePriority(v)
+			if !ok {
+				return p, "", invalidArg("%s %q", s.What, v)
+			}
+			s.Set(&p, pr)
+			shown = pr.String()
+		case engine.KindNumber:
+			n, err := parseULONG(v)
+			if err != nil {
+				return p, "", invalidArg("%s %q", s.What, v)
+			}
+			s.Set(&p, n)
+			shown = n
+		case engine.KindACL:
+			f, ok := parseACLLetters(v)
+			if !ok {
+				return p, "", invalidArg("%s %q", s.What, v)
+			}
+			s.Set(&p, f)
+			shown = aclLetters(f)
+		default:
+			s.Set(&p, v)
+		}
+		return p, fmt.Sprintf(s.Done, shown), nil
+	})
+}
+
+// runSetSeconds sets a number of seconds; the engine raises values below a
+// floor silently, as BITS does, so the confirmation reads the job back and
+// says what it now holds.
+func runSetSeconds(ctx context.Context, e *env, job, value string, s *engine.Setting) error {
+	n, perr := parseULONG(value)
+	if perr != nil {
+		return &actionError{action: s.Action, err: invalidArg("%q is not a number of seconds", value)}
+	}
+	j, err := e.find(ctx, job)
+	if err != nil {
+		return err
+	}
+	var p engine.Props
+	s.Set(&p, time.Duration(n)*time.Second)
+	if err := e.m.Set(ctx, j.ID, p); err != nil {
+		return &actionError{action: s.Action, err: err}
+	}
+	now := time.Duration(n) * time.Second
+	if j, err := e.m.Get(ctx, j.ID); err == nil {
+		now = s.Value(j).(time.Duration)
+	}
+	fmt.Fprintf(e.stdout, s.Done+"\n", seconds(now))
+	return nil
+}

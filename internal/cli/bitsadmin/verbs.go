@@ -3,7 +3,10 @@ package bitsadmin
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
+
+	"bits/engine"
 )
 
 // A verb is one bitsadmin command: its grammar, its usage line, and the
@@ -80,21 +83,21 @@ func init() {
 		getter("/GETSTATE", "Prints the state of the job.", fieldState),
 		{name: "/GETERROR", syntax: "<job>", help: "Prints the error of a job in ERROR or TRANSIENT_ERROR.", grammar: oneJob, run: bindGetError},
 		getter("/GETOWNER", "Prints the owner of the job.", fieldOwner),
-		getter("/GETDISPLAYNAME", "Prints the display name of the job.", fieldDisplayName),
-		setter("/SETDISPLAYNAME", "<job> <display_name>", "Sets the display name of the job.", "set display name", parseDisplayName),
-		getter("/GETDESCRIPTION", "Prints the description of the job.", fieldDescription),
-		setter("/SETDESCRIPTION", "<job> <description>", "Sets the description of the job.", "set description", parseDescription),
-		getter("/GETPRIORITY", "Prints the priority of the job.", fieldPriority),
-		setter("/SETPRIORITY", "<job> FOREGROUND|HIGH|NORMAL|LOW", "Sets the priority of the job.", "set priority", parsePriority),
-		getter("/GETNOTIFYFLAGS", "Prints the notify flags.", fieldNotifyFlags),
-		setter("/SETNOTIFYFLAGS", "<job> <notify_flags>", "Sets the notify flags (decimal: 1 transferred, 2 error, 4 disable).", "set notify flags", parseNotifyFlags),
+		getSetting("DISPLAYNAME"),
+		setSetting("DISPLAYNAME"),
+		getSetting("DESCRIPTION"),
+		setSetting("DESCRIPTION"),
+		getSetting("PRIORITY"),
+		setSetting("PRIORITY"),
+		getSetting("NOTIFYFLAGS"),
+		setSetting("NOTIFYFLAGS"),
 		getter("/GETNOTIFYINTERFACE", "Prints whether a notify interface is registered: always UNREGISTERED.", fieldNotifyInterface),
-		getter("/GETMINRETRYDELAY", "Prints the seconds to wait before retrying after a transient error.", fieldMinRetryDelay),
-		secondsSetter("/SETMINRETRYDELAY", "Sets the seconds to wait before retrying after a transient error.", settingMinRetryDelay),
-		getter("/GETNOPROGRESSTIMEOUT", "Prints the seconds a job may fail without progress before it stops in ERROR.", fieldNoProgressTimeout),
-		secondsSetter("/SETNOPROGRESSTIMEOUT", "Sets the seconds a job may fail without progress before it stops in ERROR.", settingNoProgressTimeout),
-		getter("/GETMAXDOWNLOADTIME", "Prints the seconds the job may spend transferring.", fieldMaxDownloadTime),
-		secondsSetter("/SETMAXDOWNLOADTIME", "Sets the seconds the job may spend transferring.", settingMaxDownloadTime),
+		getSetting("MINRETRYDELAY"),
+		setSetting("MINRETRYDELAY"),
+		getSetting("NOPROGRESSTIMEOUT"),
+		setSetting("NOPROGRESSTIMEOUT"),
+		getSetting("MAXDOWNLOADTIME"),
+		setSetting("MAXDOWNLOADTIME"),
 		getter("/GETERRORCOUNT", "Prints how many times the job has failed.", fieldErrorCount),
 
 		{name: "/SETPROXYSETTINGS", syntax: "<job> PRECONFIG|AUTODETECT|NO_PROXY | <job> OVERRIDE <proxy_list> <bypass_list>",
@@ -119,10 +122,10 @@ func init() {
 		getter("/GETCUSTOMHEADERS", "Prints the custom headers, one per line.", fieldCustomHeaders),
 		{name: "/MAKECUSTOMHEADERSWRITEONLY", syntax: "<job>", help: "Makes the custom headers unreadable, for good.",
 			grammar: oneJob, run: bindMakeHeadersWriteOnly},
-		setter("/SETHTTPMETHOD", "<job> <method>", "Sets the HTTP method (before the first /RESUME; the job becomes FOREGROUND).", "set the HTTP method", parseHTTPMethod),
-		getter("/GETHTTPMETHOD", "Prints the HTTP method.", fieldHTTPMethod),
-		setter("/SETSECURITYFLAGS", "<job> <flags>", "Sets the HTTPS and redirect security flags (decimal).", "set security flags", parseSecurityFlags),
-		getter("/GETSECURITYFLAGS", "Prints the security flags.", fieldSecurityFlags),
+		setSetting("HTTPMETHOD"),
+		getSetting("HTTPMETHOD"),
+		setSetting("SECURITYFLAGS"),
+		getSetting("SECURITYFLAGS"),
 		{name: "/SETCLIENTCERTIFICATEBYID", syntax: "<job> <store_location> <store_name> <sha1_hex>",
 			help:    "Sets the client certificate by store (location 1-8 or BG_CERT_STORE_LOCATION_*, store CA, MY, ROOT or SPC) and SHA-1 hash.",
 			grammar: grammar{lead: 1, min: 4, max: 4}, run: bindSetClientCertByID},
@@ -131,43 +134,63 @@ func init() {
 			grammar: grammar{lead: 1, min: 4, max: 4}, run: bindSetClientCertByName},
 		{name: "/REMOVECLIENTCERTIFICATE", syntax: "<job>", help: "Removes the client certificate.", grammar: oneJob, run: bindRemoveClientCert},
 		getter("/GETCLIENTCERTIFICATE", "Prints the client certificate: location, store, and hash or subject.", fieldClientCertificate),
-		setter("/SETACLFLAGS", "<job> <flags>", "Sets which of the owner (O), group (G), DACL (D) and SACL (S) of SMB sources are kept.", "set ACL flags", parseACLFlags),
-		getter("/GETACLFLAGS", "Prints the ACL flags (letters O, G, D, S).", fieldACLFlags),
+		setSetting("ACLFLAGS"),
+		getSetting("ACLFLAGS"),
 		{name: "/SETVALIDATIONSTATE", syntax: "<job> <file_index> TRUE|FALSE", help: "Marks a transferred file valid or not valid (not valid: the job goes to ERROR and the file starts again).",
 			grammar: grammar{lead: 1, min: 3, max: 3}, run: bindSetValidationState},
 		fileGetter("/GETVALIDATIONSTATE", "Prints TRUE if the file was marked valid, else FALSE.", fileValidation),
 		fileGetter("/GETTEMPORARYNAME", "Prints the path of the file's temporary file, or none.", fileTempName),
-		setter("/SETPEERCACHINGFLAGS", "<job> <flags>", "Sets the peer caching flags (stored; peer caching is off).", "set peer caching flags", parsePeerCachingFlags),
-		getter("/GETPEERCACHINGFLAGS", "Prints the peer caching flags.", fieldPeerCachingFlags),
+		setSetting("PEERCACHINGFLAGS"),
+		getSetting("PEERCACHINGFLAGS"),
 		fileGetter("/GETPEERSTATS", "Peer caching is off: fails with 0x80200047.", filePeerStats),
 		getter("/GETREPLYFILENAME", "Prints the reply file of an upload-reply job.", fieldReplyFileName),
-		setter("/SETREPLYFILENAME", "<job> <path>", "Sets the reply file of an upload-reply job.", "set reply file name", parseReplyFileName),
+		setSetting("REPLYFILENAME"),
 		getter("/GETREPLYPROGRESS", "Prints the progress of an upload-reply job's reply.", fieldReplyProgress),
 		{name: "/GETREPLYDATA", syntax: "<job>", help: "Dumps an upload-reply job's reply in hex.", grammar: oneJob, run: bindGetReplyData},
 		{name: "/SETHELPERTOKEN", syntax: "<job> [<account> <password>]", help: "Attaches your account, or another (its name only is kept), to the job.",
 			grammar: grammar{lead: 1, min: 1, max: 3}, run: bindSetHelperToken},
 		getter("/GETHELPERTOKENSID", "Prints the account of the helper token, or none.", fieldHelperToken),
-		setter("/SETHELPERTOKENFLAGS", "<job> 1|2|3", "Sets what the helper token is used for: 1 local files, 2 network, 3 both.", "set helper token flags", parseHelperTokenFlags),
-		getter("/GETHELPERTOKENFLAGS", "Prints the helper token flags (0x0001 style).", fieldHelperTokenFlags),
-
+		setSetting("HELPERTOKENFLAGS"),
+		getSetting("HELPERTOKENFLAGS"),
+	}
+	verbs = append(verbs, unplacedSettingVerbs(verbs)...)
+	verbs = append(verbs,
 		groupVerb("/UTIL", "Utilities: /UTIL /HELP lists them.", &utilVerbs),
 		groupVerb("/CACHE", "Peer cache commands (peer caching is off): /CACHE /HELP lists them.", &cacheVerbs),
 		groupVerb("/PEERS", "Peer commands (peer caching is off): /PEERS /HELP lists them.", &peersVerbs),
 		groupVerb("/PEERCACHING", "Peer caching configuration (off): /PEERCACHING /HELP lists them.", &peerCachingVerbs),
+	)
+}
+
+// unplacedSettingVerbs are the /SET and /GET verbs of the settings of
+// engine.Settings that the table above does not list: a setting with a
+// verb has them without an entry here, which only chooses their place in
+// the usage.
+func unplacedSettingVerbs(placed []verb) []verb {
+	var out []verb
+	for _, s := range engine.Settings() {
+		if s.Verb == "" {
+			continue
+		}
+		for _, v := range []struct {
+			help string
+			make func(string) verb
+		}{{s.SetHelp, setSetting}, {s.GetHelp, getSetting}} {
+			if v.help == "" {
+				continue
+			}
+			if nv := v.make(s.Verb); !slices.ContainsFunc(placed, func(p verb) bool { return p.name == nv.name }) {
+				out = append(out, nv)
+			}
+		}
 	}
+	return out
 }
 
 func getter(name, help string, f field) verb {
 	return verb{name: name, syntax: "<job>", help: help, grammar: oneJob,
 		run: func(ctx context.Context, e *env, c call) error {
 			return runGet(ctx, e, getOptions{Job: c.args[0], Raw: c.raw, Field: f})
-		}}
-}
-
-func secondsSetter(name, help string, s setting) verb {
-	return verb{name: name, syntax: "<job> <seconds>", help: help, grammar: jobAnd1,
-		run: func(ctx context.Context, e *env, c call) error {
-			return runSetSeconds(ctx, e, setOptions{Job: c.args[0], Value: c.args[1], Setting: s})
 		}}
 }
 

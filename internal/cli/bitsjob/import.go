@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -422,25 +423,16 @@ var newJobsJSON = sync.OnceValue(func() map[engine.JobType]jobJSON {
 // jsonSettings are the settings a job's JSON carries: the field, the flag
 // of create that sets it, and the field's value as that flag's values.
 // Import gives the flags whose values differ from a new job's and parses
-// them as create does, so both read every value the same way.
-var jsonSettings = []struct {
-	field, flag string
-	values      func(v *jobJSON) []string
-}{
-	{"Description", "description", func(v *jobJSON) []string { return []string{v.Description} }},
-	{"Priority", "priority", func(v *jobJSON) []string { return []string{v.Priority} }},
-	{"RetryInterval", "retry-interval", func(v *jobJSON) []string { return number(v.RetryInterval) }},
-	{"RetryTimeout", "retry-timeout", func(v *jobJSON) []string { return number(v.RetryTimeout) }},
-	{"MaxDownloadTime", "max-download-time", func(v *jobJSON) []string { return number(v.MaxDownloadTime) }},
-	{"NotifyFlags", "notify-flags", func(v *jobJSON) []string { return number(v.NotifyFlags) }},
+// them as create does, so both read every value the same way. The settings
+// of one value are those of engine.Settings with a flag, whose JSON field
+// is the setting's name; the rest are the compound settings' parts.
+var jsonSettings = append([]jsonSetting{
 	{"NotifyCmdLine", "notify-cmdline", func(v *jobJSON) []string { return v.NotifyCmdLine }},
 	{"ProxyUsage", "proxy-usage", func(v *jobJSON) []string { return []string{v.ProxyUsage} }},
 	{"ProxyList", "proxy-list", func(v *jobJSON) []string { return v.ProxyList }},
 	{"ProxyBypassList", "proxy-bypass", func(v *jobJSON) []string { return v.ProxyBypassList }},
 	{"CustomHeaders", "custom-header", func(v *jobJSON) []string { return v.CustomHeaders }},
 	{"CustomHeadersWriteOnly", "custom-headers-write-only", func(v *jobJSON) []string { return []string{strconv.FormatBool(v.CustomHeadersWriteOnly)} }},
-	{"HttpMethod", "http-method", func(v *jobJSON) []string { return []string{v.HttpMethod} }},
-	{"SecurityFlags", "security-flags", func(v *jobJSON) []string { return number(v.SecurityFlags) }},
 	{"CertStoreLocation", "cert-store-location", func(v *jobJSON) []string {
 		if v.CertStoreLocation == nil {
 			return nil
@@ -450,14 +442,43 @@ var jsonSettings = []struct {
 	{"CertStoreName", "cert-store-name", func(v *jobJSON) []string { return []string{v.CertStoreName} }},
 	{"CertHash", "cert-hash", func(v *jobJSON) []string { return []string{v.CertHash} }},
 	{"CertSubject", "cert-subject", func(v *jobJSON) []string { return []string{v.CertSubject} }},
-	{"ACLFlags", "acl-flags", func(v *jobJSON) []string { return number(v.ACLFlags) }},
-	{"PeerCachingFlags", "peer-caching-flags", func(v *jobJSON) []string { return number(v.PeerCachingFlags) }},
-	{"HelperTokenAccount", "helper-token", func(v *jobJSON) []string { return []string{v.HelperTokenAccount} }},
-	{"HelperTokenFlags", "helper-token-flags", func(v *jobJSON) []string { return number(v.HelperTokenFlags) }},
-	{"ReplyFileName", "reply-file", func(v *jobJSON) []string { return []string{v.ReplyFileName} }},
-	{"Dynamic", "dynamic", func(v *jobJSON) []string { return []string{strconv.FormatBool(v.Dynamic)} }},
-	{"TransferPolicy", "transfer-policy", func(v *jobJSON) []string { return []string{v.TransferPolicy} }},
-	{"MaxBandwidthKbps", "max-bandwidth", func(v *jobJSON) []string { return number(v.MaxBandwidthKbps) }},
+}, settingFields()...)
+
+type jsonSetting struct {
+	field, flag string
+	values      func(v *jobJSON) []string
+}
+
+// settingFields are the jsonSettings of engine.Settings: each reads the
+// field of jobJSON named after the setting.
+func settingFields() []jsonSetting {
+	var out []jsonSetting
+	t := reflect.TypeFor[jobJSON]()
+	for _, st := range engine.Settings() {
+		if st.Kind == engine.KindCompound || st.Flag == "" {
+			continue
+		}
+		f, ok := t.FieldByName(st.Name)
+		if !ok {
+			panic("bitsjob: no JSON field " + st.Name)
+		}
+		i := f.Index
+		out = append(out, jsonSetting{st.Name, st.Flag, func(v *jobJSON) []string {
+			switch f := reflect.ValueOf(v).Elem().FieldByIndex(i); f.Kind() {
+			case reflect.String:
+				return []string{f.String()}
+			case reflect.Bool:
+				return []string{strconv.FormatBool(f.Bool())}
+			case reflect.Uint32:
+				return number(uint32(f.Uint()))
+			case reflect.Int64:
+				return number(f.Int())
+			default:
+				panic("bitsjob: JSON field " + st.Name + " of kind " + f.Kind().String())
+			}
+		}})
+	}
+	return out
 }
 
 func number[T int64 | uint32](n T) []string { return []string{strconv.FormatInt(int64(n), 10)} }
