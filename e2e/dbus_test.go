@@ -223,6 +223,18 @@ func TestDBusSignalsForChangesFromTheCLI(t *testing.T) {
 	d.ok("/setdescription", job, "changed by bitsadmin")
 	wait(path, "PropertiesChanged", "'Description': <'changed by bitsadmin'>")
 	wait(path, "org.bits.Transfer1.Job.JobModification")
+
+	// And the other way: a setting written on the bus, read by bitsadmin,
+	// under the rules bitsadmin applies.
+	d.call(path, "org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "RetryInterval", "<uint32 1200>")
+	if out := d.ok("/getminretrydelay", job); !strings.Contains(out, "1200") {
+		t.Errorf("/getminretrydelay after RetryInterval was set to 1200 on the bus:\n%s", out)
+	}
+	out, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", path, "--method",
+		"org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "SecurityFlags", "<uint32 4294967295>")
+	if err == nil || !strings.Contains(out, "org.bits.Transfer1.Error.E_INVALIDARG") {
+		t.Errorf("SecurityFlags 0xFFFFFFFF on the bus: %v\n%s", err, out)
+	}
 	d.ok("/cancel", job)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -282,7 +283,60 @@ func store[T any](use func(T, *engine.Props)) func(dbus.Variant, *engine.Props) 
 
 func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
 
-var jobProperties = map[string]jobProperty{
+// jobProperties are the Job interface's properties: the job's state and
+// progress, and every setting of engine.Settings that has one value (the
+// others have methods, or a property here).
+var jobProperties = func() map[string]jobProperty {
+	props := jobState
+	for _, st := range engine.Settings() {
+		if p, ok := settingProperty(st); ok {
+			props[st.Name] = p
+		}
+	}
+	return props
+}()
+
+// settingProperty is a setting as a property, in the D-Bus type of its
+// kind: seconds and flags are u, a limit t.
+func settingProperty(st engine.Setting) (jobProperty, bool) {
+	get := func(j *engine.Job) any { return st.Value(j) }
+	var set func(dbus.Variant, *engine.Props) error
+	switch st.Kind {
+	case engine.KindText:
+		set = store(func(v string, p *engine.Props) { st.Set(p, v) })
+	case engine.KindPath:
+		set = func(v dbus.Variant, p *engine.Props) error {
+			var path string
+			if err := v.Store(&path); err != nil {
+				return err
+			}
+			if path != "" && !filepath.IsAbs(path) {
+				return errors.New("not an absolute path")
+			}
+			st.Set(p, path)
+			return nil
+		}
+	case engine.KindSeconds:
+		get = func(j *engine.Job) any { return seconds(st.Value(j).(time.Duration)) }
+		set = store(func(n uint32, p *engine.Props) { st.Set(p, time.Duration(n)*time.Second) })
+	case engine.KindNumber, engine.KindACL, engine.KindCost:
+		set = store(func(n uint32, p *engine.Props) { st.Set(p, n) })
+	case engine.KindPriority:
+		get = func(j *engine.Job) any { return uint32(st.Value(j).(engine.Priority)) }
+		set = store(func(n uint32, p *engine.Props) { st.Set(p, engine.Priority(n)) })
+	case engine.KindBool:
+		set = store(func(b bool, p *engine.Props) { st.Set(p, b) })
+	case engine.KindKbps:
+		get = func(j *engine.Job) any { return uint64(st.Value(j).(int64)) }
+		set = store(func(n uint64, p *engine.Props) { st.Set(p, int64(min(n, math.MaxInt64))) })
+	default:
+		return jobProperty{}, false
+	}
+	return jobProperty{get: get, set: set}, true
+}
+
+// jobState are the properties that are not settings.
+var jobState = map[string]jobProperty{
 	"Id":        {get: func(j *engine.Job) any { return j.ID }},
 	"Type":      {get: func(j *engine.Job) any { return uint32(j.Type) }},
 	"State":     {get: func(j *engine.Job) any { return uint32(j.State) }},
@@ -326,30 +380,10 @@ var jobProperties = map[string]jobProperty{
 	"ProxyUsage":      {get: func(j *engine.Job) any { return uint32(j.ProxyUsage) }},
 	"ProxyList":       {get: func(j *engine.Job) any { return j.ProxyList }},
 	"ProxyBypassList": {get: func(j *engine.Job) any { return j.ProxyBypassList }},
-	"DisplayName": {get: func(j *engine.Job) any { return j.DisplayName },
-		set: store(func(s string, p *engine.Props) { p.DisplayName = &s })},
-	"Description": {get: func(j *engine.Job) any { return j.Description },
-		set: store(func(s string, p *engine.Props) { p.Description = &s })},
-	"Priority": {get: func(j *engine.Job) any { return uint32(j.Priority) },
-		set: store(func(n uint32, p *engine.Props) { v := engine.Priority(n); p.Priority = &v })},
-	"MinimumRetryDelay": {get: func(j *engine.Job) any { return seconds(j.MinRetryDelay) },
-		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.MinRetryDelay = &d })},
-	"NoProgressTimeout": {get: func(j *engine.Job) any { return seconds(j.NoProgressTimeout) },
-		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.NoProgressTimeout = &d })},
-	"MaximumDownloadTime": {get: func(j *engine.Job) any { return seconds(j.MaxDownloadTime) },
-		set: store(func(n uint32, p *engine.Props) { d := time.Duration(n) * time.Second; p.MaxDownloadTime = &d })},
-	"NotifyFlags": {get: func(j *engine.Job) any { return j.NotifyFlags },
-		set: store(func(n uint32, p *engine.Props) { p.NotifyFlags = &n })},
 	"NotifyCmdLine": {get: func(j *engine.Job) any { return NotifyCmdLine{j.NotifyProgram, j.NotifyParameters} },
 		set: store(func(c NotifyCmdLine, p *engine.Props) {
 			p.NotifyCmdLine = &engine.NotifyCmdLine{Program: c.Program, Parameters: c.Parameters}
 		})},
-	"HttpMethod": {get: func(j *engine.Job) any { return j.Method() },
-		set: store(func(s string, p *engine.Props) { p.HTTPMethod = &s })},
-	"SecurityFlags": {get: func(j *engine.Job) any { return j.SecurityFlags },
-		set: store(func(n uint32, p *engine.Props) { p.SecurityFlags = &n })},
-	"MaxBandwidth": {get: func(j *engine.Job) any { return uint64(j.MaxBandwidth) },
-		set: store(func(n uint64, p *engine.Props) { v := int64(min(n, math.MaxInt64)); p.MaxBandwidth = &v })},
 }
 
 func jobValues(j *engine.Job) map[string]any {
