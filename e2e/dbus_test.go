@@ -230,6 +230,11 @@ func TestDBusSignalsForChangesFromTheCLI(t *testing.T) {
 	if out := d.ok("/getminretrydelay", job); !strings.Contains(out, "1200") {
 		t.Errorf("/getminretrydelay after RetryInterval was set to 1200 on the bus:\n%s", out)
 	}
+	d.call(path, "org.bits.Transfer1.Job.SetCustomHeaders", "['X-One: 1', 'X-Two: 2']")
+	d.call(path, "org.bits.Transfer1.Job.AddFiles", "[('http://127.0.0.1:9/a', '"+filepath.Join(t.TempDir(), "a")+"'), ('http://127.0.0.1:9/b', '"+filepath.Join(t.TempDir(), "b")+"')]")
+	if out := d.jobctl("get", "--json", job); !strings.Contains(out, `"CustomHeaders":["X-One: 1","X-Two: 2"]`) || !strings.Contains(out, `"FilesTotal":2`) {
+		t.Errorf("bitsjob get --json after SetCustomHeaders and AddFiles on the bus:\n%s", out)
+	}
 	out, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", path, "--method",
 		"org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "SecurityFlags", "<uint32 4294967295>")
 	if err == nil || !strings.Contains(out, "org.bits.Transfer1.Error.E_INVALIDARG") {

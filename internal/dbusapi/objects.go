@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -146,6 +147,21 @@ func (o jobObject) AddFile(msg dbus.Message, remote, local string) *dbus.Error {
 	})
 }
 
+// FileInfo is a file of AddFiles: (remote name, local name), as
+// BG_FILE_INFO.
+type FileInfo struct{ Remote, Local string }
+
+// AddFiles adds every file or none, as AddFileSet.
+func (o jobObject) AddFiles(msg dbus.Message, files []FileInfo) *dbus.Error {
+	specs := make([]engine.FileSpec, len(files))
+	for i, f := range files {
+		specs[i] = engine.FileSpec{Remote: f.Remote, Local: f.Local}
+	}
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
+		return m.AddFiles(ctx, id, specs)
+	})
+}
+
 // Range is a byte range of AddFileWithRanges: (offset, length), length
 // math.MaxUint64 for "to the end of the file", as BG_LENGTH_TO_EOF.
 type Range struct{ Offset, Length uint64 }
@@ -211,10 +227,39 @@ func (o jobObject) TakeOwnership(msg dbus.Message) *dbus.Error {
 }
 
 func (o jobObject) SetProxySettings(msg dbus.Message, usage uint32, list, bypass string) *dbus.Error {
-	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error {
-		px := engine.ProxySettings{Usage: engine.ProxyUsage(usage), List: list, Bypass: bypass}
-		return m.Set(ctx, id, engine.Props{Proxy: &px})
-	})
+	return o.set(msg, engine.Props{Proxy: &engine.ProxySettings{Usage: engine.ProxyUsage(usage), List: list, Bypass: bypass}})
+}
+
+// SetCustomHeaders replaces the job's headers, one "Name: value" each; none
+// clears them.
+func (o jobObject) SetCustomHeaders(msg dbus.Message, headers []string) *dbus.Error {
+	h := strings.Join(headers, "\r\n")
+	return o.set(msg, engine.Props{CustomHeaders: &h})
+}
+
+// MakeCustomHeadersWriteOnly hides the headers from every later read, for
+// good.
+func (o jobObject) MakeCustomHeadersWriteOnly(msg dbus.Message) *dbus.Error {
+	return o.set(msg, engine.Props{MakeHeadersWriteOnly: true})
+}
+
+// SetClientCertificateByID names the client certificate by its SHA-1 hash.
+func (o jobObject) SetClientCertificateByID(msg dbus.Message, location uint32, store string, hash []byte) *dbus.Error {
+	return o.set(msg, engine.Props{ClientCert: &engine.ClientCert{StoreLocation: int(location), StoreName: store, Hash: hash}})
+}
+
+// SetClientCertificateByName names the client certificate by its subject.
+func (o jobObject) SetClientCertificateByName(msg dbus.Message, location uint32, store, subject string) *dbus.Error {
+	return o.set(msg, engine.Props{ClientCert: &engine.ClientCert{StoreLocation: int(location), StoreName: store, Subject: subject}})
+}
+
+func (o jobObject) RemoveClientCertificate(msg dbus.Message) *dbus.Error {
+	return o.set(msg, engine.Props{RemoveClientCert: true})
+}
+
+// set changes the job's settings as p says.
+func (o jobObject) set(msg dbus.Message, p engine.Props) *dbus.Error {
+	return o.do(msg, func(ctx context.Context, m *engine.Manager, id string) error { return m.Set(ctx, id, p) })
 }
 
 func (o jobObject) SetCredentials(msg dbus.Message, target, scheme uint32, user, password string) *dbus.Error {
