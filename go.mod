@@ -12,7 +12,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+require gopkg.in/natefinch/lumberjack.v2 v2.2.1
 
 require (
 	github.com/Azure/go-ntlmssp v0.1.1

@@ -8,8 +8,15 @@ import (
 )
 
 // changePoll is how often a waiting Changes looks at the database's change
-// counter: a read of shared memory, so cheap enough to do often.
-const changePoll = 10 * time.Millisecond
+// counter where nothing tells it of writes to the database's files: a read
+// of shared memory, but each wake-up of the process costs more than the
+// read. Where the kernel tells of writes (inotify), it looks at each write,
+// and every changeCheck in case a notice was lost.
+const (
+	changePoll   = 10 * time.Millisecond
+	changeCheck  = time.Second
+	changeSettle = 100 * time.Millisecond
+)
 
 // Changes tells when other connections commit to the database, from any
 // process: it watches SQLite's data_version on a connection of its own.
@@ -18,6 +25,9 @@ type Changes struct {
 	mu   sync.Mutex
 	conn *sql.Conn
 	last int64
+	// writes, when not nil, has a value after a write to the database's
+	// files (its write-ahead log).
+	writes *fileWrites
 }
 
 // Changes starts following commits from now on.
@@ -26,9 +36,9 @@ func (s *Store) Changes(ctx context.Context) (*Changes, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Changes{conn: conn}
+	c := &Changes{conn: conn, writes: watchWrites(s.file)}
 	if c.last, err = c.version(ctx); err != nil {
-		conn.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -48,8 +58,14 @@ func (c *Changes) Wait(ctx context.Context, atMost time.Duration) (bool, error) 
 	defer c.mu.Unlock()
 	deadline := time.NewTimer(atMost)
 	defer deadline.Stop()
-	tick := time.NewTicker(changePoll)
-	defer tick.Stop()
+	poll := changePoll
+	var written <-chan struct{}
+	if c.writes != nil {
+		poll, written = changeCheck, c.writes.c
+	}
+	next := time.NewTimer(poll)
+	defer next.Stop()
+	var settle time.Time
 	for {
 		v, err := c.version(ctx)
 		if err != nil {
@@ -59,12 +75,21 @@ func (c *Changes) Wait(ctx context.Context, atMost time.Duration) (bool, error) 
 			c.last = v
 			return true, nil
 		}
+		if time.Now().Before(settle) {
+			next.Reset(changePoll)
+		} else {
+			next.Reset(poll)
+		}
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-deadline.C:
 			return false, nil
-		case <-tick.C:
+		case <-next.C:
+		case <-written:
+			// A commit writes the log before the index that the counter
+			// reads: after a write, look again shortly for a while.
+			settle = time.Now().Add(changeSettle)
 		}
 	}
 }
@@ -86,5 +111,8 @@ func (c *Changes) Changed(ctx context.Context) (bool, error) {
 func (c *Changes) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.writes != nil {
+		c.writes.close()
+	}
 	return c.conn.Close()
 }

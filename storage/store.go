@@ -50,6 +50,7 @@ type Store struct {
 	txs    atomic.Int64 // transactions begun, reads and writes
 	stmts  *statements  // prepared once for the pool, shared by its transactions
 	writes atomic.Int64 // write transactions committed
+	file   string       // the database's file
 }
 
 // Open opens or creates the database at file (mode 0600) and brings its
@@ -79,7 +80,7 @@ func Open(file string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, stmts: newStatements(db)}
+	s := &Store{db: db, stmts: newStatements(db), file: file}
 	// Two processes that open a new database at once (a worker that
 	// systemd starts and the command that installed it) can find it busy
 	// while the other one sets it up, before any busy timeout applies.
