@@ -201,8 +201,15 @@ func TestDBusDownloadDrivenByGdbus(t *testing.T) {
 
 	// The job is gone: the error is BITS', by name, with bitsadmin's text.
 	out2, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", job, "--method", "org.bits.Transfer1.Job.Resume")
-	if err == nil || !strings.Contains(out2, "org.bits.Transfer1.Error.BG_E_NOT_FOUND") || !strings.Contains(out2, "0x80200001") {
-		t.Errorf("Resume of a completed job: %v\n%s", err, out2)
+	const name = "org.bits.Transfer1.Error.BG_E_NOT_FOUND: "
+	i := strings.Index(out2, name)
+	if err == nil || i < 0 || !strings.HasSuffix(strings.TrimSpace(out2), "[0x80200001]") {
+		t.Fatalf("Resume of a completed job: %v\n%s", err, out2)
+	}
+	guid := "{" + strings.ReplaceAll(strings.TrimPrefix(job, "/org/bits/Transfer1/job/"), "_", "-") + "}"
+	_, cli, _ := d.bitsjob("resume", guid)
+	if text := strings.TrimSpace(out2[i+len(name):]); !strings.Contains(cli, text) {
+		t.Errorf("the bus says %q; bitsjob says %q", text, cli)
 	}
 	out3, err := d.gdbusRaw("call", "--dest", "org.bits.Transfer1", "--object-path", bad, "--method",
 		"org.freedesktop.DBus.Properties.Set", "org.bits.Transfer1.Job", "StateName", "<'QUEUED'>")

@@ -48,6 +48,20 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("0x%08x: %s", uint32(e.Code), e.Code.Message())
 }
 
+// Text is an error as the front ends print it: the description, the
+// detail when it says more, and the code, as in
+// `The requested job was not found. (no job named "x") [0x80200001]`.
+func Text(description, detail string, c Code) string {
+	s := description
+	if detail != "" && detail != description {
+		s += " (" + detail + ")"
+	}
+	return s + fmt.Sprintf(" [0x%08X]", uint32(c))
+}
+
+// Text is e as the front ends print it.
+func (e *Error) Text() string { return Text(e.Code.Message(), e.Msg, e.Code) }
+
 // Fatal returns an error that sends a job to ERROR.
 func Fatal(c Code, ctx Context, format string, args ...any) *Error {
 	return &Error{Code: c, Context: ctx, Msg: fmt.Sprintf(format, args...)}

@@ -213,16 +213,16 @@ func describe(e *engine.JobError) string {
 }
 
 // fail is err as a D-Bus error named after its BITS code, with the text
-// the CLIs print.
+// bitsjob prints.
 func fail(err error) *dbus.Error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, engine.ErrAmbiguous) {
-		return dbus.NewError(ErrorPrefix+hresult.E_INVALIDARG.Name(), []any{err.Error()})
-	}
 	e := hresult.From(err)
-	return dbus.NewError(ErrorPrefix+e.Code.Name(), []any{e.Error()})
+	if errors.Is(err, engine.ErrAmbiguous) {
+		e = &hresult.Error{Code: hresult.E_INVALIDARG, Msg: err.Error()}
+	}
+	return dbus.NewError(ErrorPrefix+e.Code.Name(), []any{e.Text()})
 }
 
 // job finds the job a call is about, by its object path.

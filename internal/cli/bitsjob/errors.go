@@ -199,11 +199,7 @@ func humanError(b errorBody) string {
 	} else if b.Job != "" {
 		s.WriteString(quoteJob(b.Job) + ": ")
 	}
-	s.WriteString(b.Message)
-	if b.Detail != "" {
-		s.WriteString(" (" + b.Detail + ")")
-	}
-	fmt.Fprintf(&s, " [%s]", b.HResult)
+	s.WriteString(hresult.Text(b.Message, b.Detail, hresult.Code(b.Code)))
 	return s.String()
 }
 
