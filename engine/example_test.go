@@ -77,3 +77,53 @@ func Example() {
 	fmt.Print(string(b))
 	// Output: hello, world
 }
+
+// A program submits a whole job in one step (its settings and files, and
+// queued at once) and learns of its failure: a file the server does not
+// have. Each change's job carries the error's code and description.
+func ExampleManager_Submit() {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	home, err := os.MkdirTemp("", "bits-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	ctx := context.Background()
+
+	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	worker := make(chan error, 1)
+	go func() { worker <- engine.RunWorker(workerCtx, m, engine.WorkerOptions{}) }()
+	defer func() { stopWorker(); <-worker }()
+
+	w, err := m.Watch(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	foreground := engine.Foreground
+	job, err := m.Submit(ctx, engine.JobSpec{
+		Name:     "nightly",
+		Settings: []engine.Props{{Priority: &foreground}},
+		Files:    []engine.FileSpec{{Remote: srv.URL + "/missing.iso", Local: filepath.Join(home, "missing.iso")}},
+		Resume:   true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for c := range w.Changes() {
+		if c.ID == job.ID && c.Kind == engine.ChangeError {
+			fmt.Printf("%s: 0x%08X %s\n", c.Job.DisplayName, uint32(c.Job.Err.Code), c.Job.Err.Code.Message())
+			break
+		}
+	}
+	if _, err := m.Cancel(ctx, job.ID); err != nil {
+		log.Fatal(err)
+	}
+	// Output: nightly: 0x80190194 HTTP status 404: Not Found
+}
