@@ -16,7 +16,7 @@ import (
 func TestHandlersAreTheInterface(t *testing.T) {
 	for iface, handler := range map[string]any{ManagerIface: managerObject{}, JobIface: jobObject{}} {
 		declared := map[string]bool{}
-		for _, m := range interfaces[iface].Methods {
+		for _, m := range interfaces()[iface].Methods {
 			declared[m.Name] = true
 			var in, out []string
 			for _, a := range m.Args {
@@ -47,7 +47,7 @@ func TestHandlersAreTheInterface(t *testing.T) {
 	job := &engine.Job{Err: &engine.JobError{}, Files: []engine.File{{}}}
 	for iface, values := range map[string]map[string]any{JobIface: jobValues(job), FileIface: fileValues(job.Files[0])} {
 		declared := map[string]bool{}
-		for _, p := range interfaces[iface].Properties {
+		for _, p := range interfaces()[iface].Properties {
 			declared[p.Name] = true
 			v, ok := values[p.Name]
 			if !ok {
@@ -59,7 +59,7 @@ func TestHandlersAreTheInterface(t *testing.T) {
 			}
 			writable := p.Name == "ValidationState"
 			if iface == JobIface {
-				writable = jobProperties[p.Name].set != nil
+				writable = jobProperties()[p.Name].set != nil
 			}
 			if want := p.Access == "readwrite"; writable != want {
 				t.Errorf("%s.%s: writable %v; the interface says %s", iface, p.Name, writable, p.Access)

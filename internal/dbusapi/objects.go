@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -330,8 +331,9 @@ func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
 
 // jobProperties are the Job interface's properties: the job's state and
 // progress, and every setting of engine.Settings that has one value (the
-// others have methods, or a property here).
-var jobProperties = func() map[string]jobProperty {
+// others have methods, or a property here). Made at first use: bitsjob
+// starts for every command, and serves D-Bus only as the worker.
+var jobProperties = sync.OnceValue(func() map[string]jobProperty {
 	props := jobState
 	for _, st := range engine.Settings() {
 		if p, ok := settingProperty(st); ok {
@@ -339,7 +341,7 @@ var jobProperties = func() map[string]jobProperty {
 		}
 	}
 	return props
-}()
+})
 
 // settingProperty is a setting as a property, in the D-Bus type of its
 // kind: seconds and flags are u, a limit t.
@@ -432,8 +434,9 @@ var jobState = map[string]jobProperty{
 }
 
 func jobValues(j *engine.Job) map[string]any {
-	out := make(map[string]any, len(jobProperties))
-	for name, p := range jobProperties {
+	props := jobProperties()
+	out := make(map[string]any, len(props))
+	for name, p := range props {
 		out[name] = p.get(j)
 	}
 	return out
@@ -537,7 +540,7 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 		}
 		return fail(m.SetValidationState(ctx, id, file, valid))
 	}
-	prop, ok := jobProperties[name]
+	prop, ok := jobProperties()[name]
 	switch {
 	case iface != JobIface || !ok:
 		return dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name})
@@ -556,7 +559,7 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 type introspectable struct{ s *service }
 
 // interfaces are the interfaces of org.bits.Transfer1.xml, by name.
-var interfaces = func() map[string]introspect.Interface {
+var interfaces = sync.OnceValue(func() map[string]introspect.Interface {
 	var n introspect.Node
 	if err := xml.Unmarshal([]byte(introspection), &n); err != nil {
 		panic("org.bits.Transfer1.xml: " + err.Error())
@@ -566,7 +569,7 @@ var interfaces = func() map[string]introspect.Interface {
 		out[i.Name] = i
 	}
 	return out
-}()
+})
 
 var standard = []introspect.Interface{introspect.IntrospectData, {Name: "org.freedesktop.DBus.Peer",
 	Methods: []introspect.Method{{Name: "Ping"}, {Name: "GetMachineId", Args: []introspect.Arg{{Name: "machine_uuid", Type: "s", Direction: "out"}}}}}}
@@ -594,7 +597,7 @@ func (o introspectable) Introspect(msg dbus.Message) (string, *dbus.Error) {
 	case p == "/" || p == "/org" || p == "/org/bits":
 		children(map[dbus.ObjectPath]string{"/": "org", "/org": "bits", "/org/bits": "Transfer1"}[p])
 	case p == ManagerPath:
-		n.Interfaces = append(n.Interfaces, interfaces[ManagerIface])
+		n.Interfaces = append(n.Interfaces, interfaces()[ManagerIface])
 		children("job")
 	case p == jobsPath:
 		err := o.s.m.EachSummary(ctx, func(s engine.Summary) error {
@@ -605,10 +608,10 @@ func (o introspectable) Introspect(msg dbus.Message) (string, *dbus.Error) {
 			return "", fail(err)
 		}
 	case ok && file < 0:
-		n.Interfaces = append(n.Interfaces, propertiesData, interfaces[JobIface])
+		n.Interfaces = append(n.Interfaces, propertiesData, interfaces()[JobIface])
 		children("file")
 	case ok:
-		n.Interfaces = append(n.Interfaces, propertiesData, interfaces[FileIface])
+		n.Interfaces = append(n.Interfaces, propertiesData, interfaces()[FileIface])
 	default:
 		files, isFiles := parseFiles(p)
 		if !isFiles {
