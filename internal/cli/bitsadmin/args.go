@@ -85,6 +85,9 @@ prefixes:
 	if i == len(argv) {
 		return c, errNoCommand
 	}
+	if rest := argv[i:]; len(rest) == 1 && (rest[0] == "-h" || rest[0] == "--help") {
+		argv = append(argv[:i:i], "/?") // what Unix users type for /?
+	}
 	sub, err := parseCall(verbs, argv[i:], errInvalidCommand)
 	sub.raw, sub.wrap = c.raw, c.wrap
 	return sub, err

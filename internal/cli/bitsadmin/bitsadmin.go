@@ -20,14 +20,12 @@ import (
 
 	"bits/engine"
 	"bits/hresult"
+	"bits/internal/version"
 )
-
-// Version is the version of the suite, shown in the banner.
-const Version = "0.1.0"
 
 // banner keeps the shape of Windows' banner (scripts skip its five lines)
 // but names this program.
-const banner = "\nbitsadmin version 3.0 [ bits for Unix " + Version + " ]\n" +
+var banner = "\nbitsadmin version 3.0 [ bits for Unix " + version.Version + " ]\n" +
 	"BITS administration utility.\n" +
 	"(C) Copyright the bits authors.\n\n"
 
@@ -138,6 +136,10 @@ func notifyInterrupt() (<-chan os.Signal, func()) {
 // run translates args, prints the banner, runs the verb and reports its
 // outcome. It returns the exit code.
 func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Fprintln(e.stdout, "bitsadmin "+version.Version)
+		return exitOK
+	}
 	c, err := translate(args)
 	e.fitLines(c)
 	if !c.raw {

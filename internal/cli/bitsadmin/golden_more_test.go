@@ -138,7 +138,7 @@ func TestGoldenGroups(t *testing.T) {
 	h.vars["$GOVERSION"] = runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 	for _, args := range [][]string{
 		{"/util"}, {"/util", "/help"}, {"/UTIL", "/?"}, {"/util", "/bogus"}, {"/util", "/help", "extra"},
-		{"/util", "/version"}, {"/rawreturn", "/util", "/version"}, {"/util", "/version", "/verbose"},
+		{"/util", "/version"}, {"/rawreturn", "/util", "/version"}, {"/util", "/version", "/verbose"}, {"--version"},
 		{"/util", "/version", "/verbose", "extra"},
 		{"/util", "/getieproxy", "localsystem"}, {"/util", "/getieproxy", "networkservice", "/conn", "VPN"},
 		{"/util", "/getieproxy"},

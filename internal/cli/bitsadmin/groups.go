@@ -10,6 +10,7 @@ import (
 	"bits/engine"
 	"bits/engine/spawn"
 	"bits/hresult"
+	"bits/internal/version"
 )
 
 // The command groups: /UTIL, /CACHE, /PEERS and /PEERCACHING. Each is a verb
@@ -143,7 +144,7 @@ func bindVersion(ctx context.Context, e *env, c call) error {
 // bug report: the Go toolchain, the state folder and whether the worker runs.
 func runVersion(_ context.Context, e *env, o versionOptions) error {
 	if !o.Verbose {
-		printValue(e, o.Raw, Version)
+		printValue(e, o.Raw, version.Version)
 		return nil
 	}
 	home := ""
@@ -157,7 +158,7 @@ func runVersion(_ context.Context, e *env, o versionOptions) error {
 		worker = "running"
 	}
 	lines := []string{
-		"VERSION: " + Version,
+		"VERSION: " + version.Version,
 		fmt.Sprintf("GO: %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH),
 		"STATE FOLDER: " + orNone(home),
 		"WORKER: " + worker,

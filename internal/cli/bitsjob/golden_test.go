@@ -197,6 +197,7 @@ func TestGoldenMisc(t *testing.T) {
 	h.record("version")
 	h.record("version", "--json")
 	h.record("version", "extra")
+	h.record("--version")
 	h.record("nosuch", "--json")
 	h.record("nosuch")
 	h.record("list", "--bogus", "--json")

@@ -17,10 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"bits/engine"
+	"bits/internal/version"
 )
-
-// Version is the version of the whole suite.
-const Version = "0.1.0"
 
 // defaultPoll is how often transfer and watch look at their jobs when
 // nothing tells them of a change.
@@ -143,6 +141,8 @@ non-zero exit status (see docs/json.md).`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON Lines instead of tables")
+	root.Version = version.Version // --version, as bitsjob version prints it
+	root.SetVersionTemplate("bitsjob {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 	root.AddCommand(
 		newCreateCmd(e), newAddCmd(e), newImportCmd(e),
@@ -169,9 +169,9 @@ func newVersionCmd(e *env) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), struct {
 					SchemaVersion int
 					Version       string
-				}{SchemaVersion, Version})
+				}{SchemaVersion, version.Version})
 			}
-			_, err := io.WriteString(cmd.OutOrStdout(), "bitsjob "+Version+"\n")
+			_, err := io.WriteString(cmd.OutOrStdout(), "bitsjob "+version.Version+"\n")
 			return err
 		},
 	}

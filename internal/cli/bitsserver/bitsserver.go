@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"bits/internal/version"
 )
 
 // Main runs bitsserver with args (without the program name) and returns
@@ -37,6 +39,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fl.NArg() > 0 {
 		return usageError(stderr, fmt.Errorf("unexpected argument %q", fl.Arg(0)))
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "bitsserver "+version.Version)
+		return 0
 	}
 	if o.hashPassword != "" {
 		return hashPassword(o.hashPassword, stdin, stdout, stderr)

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"bits/internal/testenv"
+	"bits/internal/version"
 )
 
 const upload15 = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
@@ -201,9 +202,19 @@ func TestHelp(t *testing.T) {
 	for _, name := range []string{"-config", "-listen", "-root", "-rate", "-tls-cert", "-tls-key", "-users", "-upload", "-max-upload-size",
 		"-max-fragment-size", "-max-reply-size", "-allow-overwrites", "-notify", "-notify-url", "-notify-timeout", "-session-timeout",
 		"-cleanup-interval", "-max-sessions", "-max-sessions-per-client", "-session-rate", "-session-burst",
-		"-host-id", "-host-id-fallback-timeout", "-hash-password"} {
+		"-host-id", "-host-id-fallback-timeout", "-hash-password", "-version"} {
 		if !strings.Contains(stdout.String(), "  "+name+" ") && !strings.Contains(stdout.String(), "  "+name+"\n") {
 			t.Errorf("-h does not describe %s", name)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"-version", "--version"} {
+		var stdout, stderr strings.Builder
+		code := run(context.Background(), []string{flag}, strings.NewReader(""), &stdout, &stderr)
+		if code != 0 || stdout.String() != "bitsserver "+version.Version+"\n" || stderr.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", flag, code, stdout.String(), stderr.String())
 		}
 	}
 }

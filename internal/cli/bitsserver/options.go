@@ -39,6 +39,7 @@ type options struct {
 	hostID       string
 	hostIDWait   duration
 	hashPassword string
+	version      bool
 }
 
 // newFlagSet defines every flag on o. The names are also the keys of the
@@ -83,6 +84,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fl.StringVar(&o.hostID, "host-id", "", "send this `host` as BITS-Host-Id, so web-farm clients come back to it")
 	fl.Var(&o.hostIDWait, "host-id-fallback-timeout", "how long clients try -host-id before the original host (`duration`); 0 never")
 	fl.StringVar(&o.hashPassword, "hash-password", "", "print a users-file line for `user`, with the password read from standard input, and exit")
+	fl.BoolVar(&o.version, "version", false, "print the version and exit")
 	return fl
 }
 
