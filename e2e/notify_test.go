@@ -36,3 +36,23 @@ func TestNotifyCommandCompletesTheJob(t *testing.T) {
 		return strings.Contains(string(log), "notification program ran") && strings.Contains(string(log), "Job completed.")
 	})
 }
+
+// TestNotifyProgramRunsInTheHomeFolder: a notification program with a
+// relative file name writes it in the user's home folder, as from their
+// shell, and it runs without a shell: its parameters arrive as the words
+// the C runtime's rules make of them.
+func TestNotifyProgramRunsInTheHomeFolder(t *testing.T) {
+	u := newUser(t)
+	home := t.TempDir()
+	u.env = append(u.env, "HOME="+home)
+	o := testenv.NewOrigin(t, []byte("x"))
+	u.ok("/create", "told")
+	u.ok("/addfile", "told", o.URL("/file"), filepath.Join(t.TempDir(), "x"))
+	u.ok("/setnotifycmdline", "told", "/usr/bin/touch", `touch "done file" a\\"b c"`)
+	u.ok("/resume", "told")
+	for _, name := range []string{"done file", `a\b c`} {
+		path := filepath.Join(home, name)
+		testenv.Eventually(t, "the notification program to make "+path, func() bool { return fileExists(path) })
+	}
+	u.ok("/cancel", "told")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func (w *worker) notify(ctx context.Context, j *Job) {
 	}
 	cmd := exec.CommandContext(ctx, j.NotifyProgram)
 	cmd.Args = args
-	cmd.Dir = "/"
+	cmd.Dir = notifyDir()
 	out := &limitedBuffer{max: maxNotifyOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
@@ -91,6 +92,18 @@ func (w *worker) notify(ctx context.Context, j *Job) {
 		"err", errString(err), "retry_at", retryAt, "output", strings.TrimRight(out.String(), "\n"))
 }
 
+// notifyDir is where a notification program runs: the user's home
+// folder, so that a relative name such as `touch done` lands where the user
+// looks, as a program started from their shell would; / without one.
+func notifyDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		if fi, err := os.Stat(home); err == nil && fi.IsDir() {
+			return home
+		}
+	}
+	return "/"
+}
+
 func errString(err error) string {
 	var exit *exec.ExitError
 	switch {
@@ -102,38 +115,82 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// SplitCommandLine splits a Windows-style command line, as the worker does
-// with a notification program's parameter string: words separated by
-// blanks, double quotes group, and \" is a literal quote.
+// SplitCommandLine splits a command line as a Windows program's C runtime
+// splits its own, by the rules that CommandLineToArgvW documents, as the
+// worker does with a notification program's parameter string. The first
+// word is the program's name: blanks end it, double quotes group and are
+// dropped, backslashes are plain. In the others, blanks separate words
+// outside double quotes; 2n backslashes before a quote are n backslashes
+// and the quote groups, 2n+1 are n backslashes and a literal quote; other
+// backslashes are plain; "" inside quotes is a literal quote.
 func SplitCommandLine(s string) []string {
 	var args []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && i+1 < len(s) && s[i+1] == '"':
-			cur.WriteByte('"')
+	i := 0
+	blanks := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
-			inWord = true
-		case c == '"':
-			quoted = !quoted
-			inWord = true
-		case (c == ' ' || c == '\t') && !quoted:
-			if inWord {
-				args = append(args, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
 		}
 	}
-	if inWord {
-		args = append(args, cur.String())
+	blanks()
+	if i < len(s) {
+		var b strings.Builder
+		for quoted := false; i < len(s); i++ {
+			c := s[i]
+			if c == '"' {
+				quoted = !quoted
+				continue
+			}
+			if (c == ' ' || c == '\t') && !quoted {
+				break
+			}
+			b.WriteByte(c)
+		}
+		args = append(args, b.String())
+	}
+	for blanks(); i < len(s); blanks() {
+		var w string
+		w, i = argument(s, i)
+		args = append(args, w)
 	}
 	return args
+}
+
+// argument reads the word of a command line that starts at i, by the C
+// runtime's rules, and returns it with the index after it.
+func argument(s string, i int) (string, int) {
+	var b strings.Builder
+	quoted := false
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '\\':
+			n := 0
+			for ; i < len(s) && s[i] == '\\'; i++ {
+				n++
+			}
+			if i < len(s) && s[i] == '"' {
+				b.WriteString(strings.Repeat(`\`, n/2))
+				if n%2 == 1 {
+					b.WriteByte('"')
+					i++
+				}
+			} else {
+				b.WriteString(strings.Repeat(`\`, n))
+			}
+			continue
+		case c == '"' && quoted && i+1 < len(s) && s[i+1] == '"':
+			b.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case (c == ' ' || c == '\t') && !quoted:
+			return b.String(), i
+		default:
+			b.WriteByte(c)
+		}
+		i++
+	}
+	return b.String(), i
 }
 
 // limitedBuffer keeps the first max bytes written to it.

@@ -116,22 +116,46 @@ func parseCredentialKey(s string) (engine.AuthTarget, engine.AuthScheme, error) 
 
 // joinCommandLine makes a notification parameter string from a program and
 // its arguments, quoted so that the engine splits it back into the same
-// words: blanks separate, double quotes group, \" is a quote. As in BITS,
+// words by the C runtime's rules (engine.SplitCommandLine). As in BITS,
 // the first word is the program itself (argv[0]).
 func joinCommandLine(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		body := strings.ReplaceAll(a, `"`, `\"`)
-		if a != "" && !strings.ContainsAny(a, " \t") {
-			q[i] = body
-			continue
+		switch {
+		case a != "" && !strings.ContainsAny(a, " \t\""):
+			q[i] = a
+		case i == 0:
+			q[i] = `"` + a + `"` // the program's name: quotes group, backslashes are plain
+		default:
+			q[i] = quoteArgument(a)
 		}
-		// A backslash just before the closing quote would escape it, so
-		// trailing backslashes go after it, where they are plain.
-		trimmed := strings.TrimRight(body, `\`)
-		q[i] = `"` + trimmed + `"` + body[len(trimmed):]
 	}
 	return strings.Join(q, " ")
+}
+
+// quoteArgument quotes a word so that SplitCommandLine reads it back: a
+// quote is escaped with a backslash, and the backslashes before it, or
+// before the closing quote, are doubled.
+func quoteArgument(a string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	backslashes := 0
+	for i := 0; i < len(a); i++ {
+		switch a[i] {
+		case '\\':
+			backslashes++
+			continue
+		case '"':
+			b.WriteString(strings.Repeat(`\`, 2*backslashes+1))
+		default:
+			b.WriteString(strings.Repeat(`\`, backslashes))
+		}
+		b.WriteByte(a[i])
+		backslashes = 0
+	}
+	b.WriteString(strings.Repeat(`\`, 2*backslashes))
+	b.WriteByte('"')
+	return b.String()
 }
 
 // notifyCmdLine shows a notification command line as PowerShell's
