@@ -425,11 +425,17 @@ func Set(path, name, value string) error {
 }
 
 // writeFileAtomic replaces path with data: a synced temporary file renamed
-// over it, then the folder synced.
+// over it, then the folder synced. Only the default file's folder is made
+// when missing: another file's missing folder is a mistyped name more
+// often than a wish.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	if dir == filepath.Dir(DefaultFile) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	} else if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("the folder %s does not exist", dir)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {

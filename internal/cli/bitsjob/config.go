@@ -88,6 +88,7 @@ a second. docs/policy.md describes each setting.`,
 			return e.setSetting(file, args[0], "")
 		},
 	}
+	set.Flags().SetInterspersed(false) // flags come before NAME: after it, -5 is a value
 	cmd.AddCommand(get, set, unset)
 	return cmd
 }

@@ -42,7 +42,9 @@ func (s *settings) register(fs *pflag.FlagSet) {
 		case st.Kind == engine.KindBool:
 			s.bools[st.Flag] = fs.Bool(st.Flag, false, st.Usage)
 		case st.Kind == engine.KindKbps:
-			s.ints[st.Flag] = fs.Int64(st.Flag, 0, st.Usage)
+			n := new(int64)
+			fs.Var((*wholeNumber)(n), st.Flag, st.Usage)
+			s.ints[st.Flag] = n
 		default:
 			s.text[st.Flag] = fs.String(st.Flag, "", st.Usage)
 		}

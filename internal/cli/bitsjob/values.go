@@ -17,7 +17,10 @@ import (
 // parseUint32 reads a decimal or 0x-prefixed hexadecimal number.
 func parseUint32(s string) (uint32, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 0, 32)
-	return uint32(n), err
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number from 0 to 4294967295 (decimal, or hexadecimal after 0x)", s)
+	}
+	return uint32(n), nil
 }
 
 // parseSeconds reads a whole number of seconds or a Go duration (90s, 10m, 2h).
@@ -168,3 +171,19 @@ func notifyCmdLine(program, params string) []string {
 	}
 	return out
 }
+
+// wholeNumber is a flag's value that is a number from 0 up, with an error
+// in words rather than strconv's.
+type wholeNumber int64
+
+func (n *wholeNumber) Set(s string) error {
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a whole number from 0 up", s)
+	}
+	*n = wholeNumber(v)
+	return nil
+}
+
+func (n *wholeNumber) String() string { return strconv.FormatInt(int64(*n), 10) }
+func (n *wholeNumber) Type() string   { return "int" }

@@ -25,7 +25,7 @@ import (
 type workerOptions struct {
 	idle       time.Duration
 	checkpoint time.Duration
-	background int
+	background wholeNumber
 	debug      bool
 	supervise  bool
 	logFile    string
@@ -59,7 +59,7 @@ within seconds when it dies of anything but a clean exit.`,
 	f.DurationVar(&o.idle, "idle-timeout", o.idle, "exit after this long with nothing to do; 0: never ($BITS_WORKER_IDLE)")
 	f.DurationVar(&o.checkpoint, "checkpoint", o.checkpoint, "how often transfers sync and record progress ($BITS_CHECKPOINT_INTERVAL)")
 	f.BoolVar(&o.debug, "debug", o.debug, "log every decision, among them the bandwidth controller's ten a second ($BITS_WORKER_DEBUG)")
-	f.IntVar(&o.background, "max-background", 0, "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
+	f.Var(&o.background, "max-background", "background jobs that transfer at once (0: the policy's MaxBackgroundTransfers)")
 	f.BoolVar(&o.supervise, "supervise", false, "run the worker as a child and start it again when it dies; log to --log-file, else worker.log in the state folder")
 	f.StringVar(&o.logFile, "log-file", "", "write the log to this file, rotated at 10 MB with 3 old files kept, instead of stderr")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the worker to this file when it exits (go tool pprof reads it)")
@@ -84,8 +84,6 @@ func (o *workerOptions) fromEnv(cmd *cobra.Command) error {
 		return usageErr("--idle-timeout: %s is negative; 0 means never exit", o.idle)
 	case o.checkpoint <= 0:
 		return usageErr("--checkpoint: %s is not a positive duration", o.checkpoint)
-	case o.background < 0:
-		return usageErr("--max-background: %d is negative", o.background)
 	}
 	return nil
 }
@@ -93,7 +91,7 @@ func (o *workerOptions) fromEnv(cmd *cobra.Command) error {
 // args returns the command line of a worker with these options.
 func (o workerOptions) args() []string {
 	args := []string{"worker", "--idle-timeout", o.idle.String(), "--checkpoint", o.checkpoint.String(),
-		"--max-background", strconv.Itoa(o.background)}
+		"--max-background", strconv.Itoa(int(o.background))}
 	if o.debug {
 		args = append(args, "--debug")
 	}
@@ -132,7 +130,7 @@ func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	err = engine.RunWorker(ctx, m, engine.WorkerOptions{
-		IdleTimeout: idle, Checkpoint: o.checkpoint, Lock: spawn.InheritedLock(), MaxBackground: o.background,
+		IdleTimeout: idle, Checkpoint: o.checkpoint, Lock: spawn.InheritedLock(), MaxBackground: int(o.background),
 		Log: log, Beside: func(ctx context.Context) { serveDBus(ctx, m, log) },
 	})
 	if errors.Is(err, spawn.ErrRunning) {
