@@ -75,8 +75,11 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "deps: installing ${pkgs[*]} for ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+# Another apt or an unattended upgrade may hold dpkg's lock: wait for it (up
+# to 10 minutes) instead of failing at once.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -qq
+apt-get "${lock[@]}" install -y -qq --no-install-recommends "${pkgs[@]}"
 for tool in "${missing[@]}"; do
 	have "$tool" || { echo "deps: $tool is still missing after installing its package" >&2; exit 1; }
 done
