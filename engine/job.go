@@ -245,6 +245,17 @@ type Summary struct {
 	FilesTotal, FilesTransferred int
 }
 
+// Moving is the file a transfer works on now, the first that is not
+// complete, and whether there is one.
+func (j *Job) Moving() (File, bool) {
+	for _, f := range j.Files {
+		if !f.Complete {
+			return f, true
+		}
+	}
+	return File{}, false
+}
+
 // Summary is j as a list shows it.
 func (j *Job) Summary() Summary {
 	total, done, files, filesDone := j.Progress()

@@ -7,9 +7,12 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"path/filepath"
+	"time"
 
 	"bits/engine"
 	"bits/hresult"
+	"bits/internal/progress"
 )
 
 // /TRANSFER: create a job, add its files, resume it and wait, showing its
@@ -217,26 +220,42 @@ func percent(done, total int64) int64 {
 }
 
 // progressView shows a transfer's two status lines: on a terminal it
-// redraws them in place whenever they change; otherwise it prints them once
-// per state, so a log gets a line per step and no escape codes.
+// redraws them in place whenever they change, with a third line for people
+// (the file that moves, its progress, the rate and the time left);
+// otherwise it prints the two once per state, so a log gets a line per step
+// and no escape codes.
 type progressView struct {
 	w        io.Writer
 	terminal bool
 	drawn    bool
 	last     string       // the lines last drawn
 	state    engine.State // the state last printed
+	meter    progress.Meter
+	now      func() time.Time // nil: time.Now
 }
 
 func (v *progressView) show(j *engine.Job) {
 	l1, l2 := statusLines(j)
 	text := l1 + "\n" + l2 + "\n"
+	if v.terminal {
+		now := time.Now
+		if v.now != nil {
+			now = v.now
+		}
+		total, done, _, _ := j.Progress()
+		name := ""
+		if f, ok := j.Moving(); ok && f.LocalName != "" {
+			name = filepath.Base(f.LocalName)
+		}
+		text += progress.Line(name, done, total, v.meter.Rate(done, now())) + "\n"
+	}
 	switch {
-	case !v.drawn:
+	case v.terminal && !v.drawn:
 		io.WriteString(v.w, text)
 	case v.terminal && text != v.last:
-		// Up to the first of the two lines, then clear and rewrite each.
-		io.WriteString(v.w, "\r\x1b[2A\x1b[2K"+l1+"\n\x1b[2K"+l2+"\n")
-	case !v.terminal && j.State != v.state:
+		// Up to the first of the three lines, then clear and rewrite each.
+		io.WriteString(v.w, "\r\x1b[3A\x1b[J"+text)
+	case !v.drawn || j.State != v.state:
 		io.WriteString(v.w, text)
 	}
 	v.drawn, v.last, v.state = true, text, j.State

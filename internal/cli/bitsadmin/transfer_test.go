@@ -193,12 +193,13 @@ func TestPercent(t *testing.T) {
 }
 
 func TestProgressView(t *testing.T) {
+	file := func(f engine.File) engine.File { f.LocalName = "/home/me/f.bin"; return f }
 	steps := []*engine.Job{
-		testJob(engine.Queued, engine.File{BytesTotal: engine.SizeUnknown}),
-		testJob(engine.Transferring, engine.File{BytesTotal: 200, BytesTransferred: 50}),
-		testJob(engine.Transferring, engine.File{BytesTotal: 200, BytesTransferred: 50}), // unchanged
-		testJob(engine.Transferring, engine.File{BytesTotal: 200, BytesTransferred: 150}),
-		testJob(engine.Transferred, engine.File{BytesTotal: 200, BytesTransferred: 200, Complete: true}),
+		testJob(engine.Queued, file(engine.File{BytesTotal: engine.SizeUnknown})),
+		testJob(engine.Transferring, file(engine.File{BytesTotal: 200, BytesTransferred: 50})),
+		testJob(engine.Transferring, file(engine.File{BytesTotal: 200, BytesTransferred: 50})), // unchanged
+		testJob(engine.Transferring, file(engine.File{BytesTotal: 200, BytesTransferred: 150})),
+		testJob(engine.Transferred, file(engine.File{BytesTotal: 200, BytesTransferred: 200, Complete: true})),
 	}
 	const (
 		queued1 = "DISPLAY: 'job' TYPE: DOWNLOAD STATE: QUEUED"
@@ -208,17 +209,19 @@ func TestProgressView(t *testing.T) {
 		xfer2b  = "PRIORITY: NORMAL FILES: 0 / 1 BYTES: 150 / 200 (75%)"
 		done1   = "DISPLAY: 'job' TYPE: DOWNLOAD STATE: TRANSFERRED"
 		done2   = "PRIORITY: NORMAL FILES: 1 / 1 BYTES: 200 / 200 (100%)"
-		redraw  = "\r\x1b[2A\x1b[2K"
-		clear   = "\x1b[2K"
+		redraw  = "\r\x1b[3A\x1b[J"
 	)
 	tests := []struct {
 		terminal bool
 		want     string
 	}{
-		{true, queued1 + "\n" + queued2 + "\n" +
-			redraw + xfer1 + "\n" + clear + xfer2a + "\n" +
-			redraw + xfer1 + "\n" + clear + xfer2b + "\n" +
-			redraw + done1 + "\n" + clear + done2 + "\n"},
+		// A terminal: redrawn in place at each change, with a line for
+		// people; one step a second here.
+		{true, queued1 + "\n" + queued2 + "\n" + "f.bin  0 B\n" +
+			redraw + xfer1 + "\n" + xfer2a + "\n" + "f.bin  50 B / 200 B (25%)  50 B/s  3s left\n" +
+			redraw + xfer1 + "\n" + xfer2a + "\n" + "f.bin  50 B / 200 B (25%)  25 B/s  6s left\n" +
+			redraw + xfer1 + "\n" + xfer2b + "\n" + "f.bin  150 B / 200 B (75%)  50 B/s  1s left\n" +
+			redraw + done1 + "\n" + done2 + "\n" + "200 B / 200 B (100%)  50 B/s\n"},
 		// Not a terminal: once per state, no escapes.
 		{false, queued1 + "\n" + queued2 + "\n" +
 			xfer1 + "\n" + xfer2a + "\n" +
@@ -226,7 +229,8 @@ func TestProgressView(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		v := &progressView{w: &b, terminal: tt.terminal}
+		clock := time.Unix(1000, 0)
+		v := &progressView{w: &b, terminal: tt.terminal, now: func() time.Time { clock = clock.Add(time.Second); return clock }}
 		for _, j := range steps {
 			v.show(j)
 		}

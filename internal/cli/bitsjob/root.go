@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"bits/engine"
+	"bits/internal/progress"
 	"bits/internal/version"
 )
 
@@ -44,8 +45,10 @@ type env struct {
 	// changes of its progress alone come at most every 100 ms. Nil: wait.
 	waitJob func(ctx context.Context, id string, last engine.State) error
 	now     func() time.Time
-	// terminal: stdout is a terminal, so transfer draws a progress bar.
+	// terminal: stdout is a terminal, so transfer draws a progress bar
+	// and watch adds the rate and time left of each job.
 	terminal bool
+	meters   map[string]*progress.Meter // watch's, by job
 
 	others []*engine.Manager // other users' stores that find opened (root)
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"bits/engine"
 	"bits/hresult"
+	"bits/internal/progress"
 )
 
 func newTransferCmd(e *env) *cobra.Command {
@@ -121,6 +124,15 @@ type progressView struct {
 	terminal bool
 	last     string // the step last shown
 	drawn    bool   // a bar is on the screen without its newline
+	meter    progress.Meter
+	now      func() time.Time // nil: time.Now
+}
+
+func (v *progressView) clock() time.Time {
+	if v.now != nil {
+		return v.now()
+	}
+	return time.Now()
 }
 
 func (e *env) progressView() *progressView {
@@ -150,7 +162,8 @@ func (v *progressView) show(j *engine.Job) {
 	case v.json:
 		writeJSON(v.w, toJSON(j))
 	case v.terminal:
-		fmt.Fprintf(v.w, "\r\x1b[2K%s", bar(j, 30))
+		_, done, _, _ := j.Progress()
+		fmt.Fprintf(v.w, "\r\x1b[2K%s", bar(j, 30, v.meter.Rate(done, v.clock())))
 		v.drawn = true
 	default:
 		fmt.Fprintln(v.w, statusLine(j))
@@ -175,13 +188,13 @@ func statusLine(j *engine.Job) string {
 	return line
 }
 
-// bar draws [=====>    ]  42%  4.2 MiB / 10.0 MiB  Transferring.
-func bar(j *engine.Job, width int) string {
+// bar draws [=====>    ]  42%  big.iso  4.2 MiB / 10.0 MiB  1.2 MiB/s  5s left  Transferring:
+// the job's percent, then the file that moves, the job's bytes, the rate
+// (bytes a second, 0 for not known yet) and the time left.
+func bar(j *engine.Job, width int, rate float64) string {
 	total, done, _, _ := j.Progress()
-	pct := 0
-	if total > 0 {
-		pct = int(min(float64(done)*100/float64(total), 100))
-	} else if total == 0 && (j.State == engine.Transferred || j.State == engine.Acknowledged) {
+	pct := progress.Percent(done, total)
+	if total == 0 && (j.State == engine.Transferred || j.State == engine.Acknowledged) {
 		pct = 100
 	}
 	fill := pct * width / 100
@@ -189,22 +202,17 @@ func bar(j *engine.Job, width int) string {
 	if fill < width {
 		b += ">" + strings.Repeat(" ", width-fill-1)
 	}
+	parts := []string{fmt.Sprintf("[%s] %3d%%", b, pct)}
+	if f, ok := j.Moving(); ok && f.LocalName != "" {
+		parts = append(parts, filepath.Base(f.LocalName))
+	}
 	size := "?"
-	if total != engine.SizeUnknown {
-		size = humanBytes(total)
+	if total >= 0 {
+		size = progress.Bytes(total)
 	}
-	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s", b, pct, humanBytes(done), size, nameOr(stateNames, j.State))
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+	parts = append(parts, progress.Bytes(done)+" / "+size)
+	if p := progress.Pace(done, total, rate); p != "" {
+		parts = append(parts, p)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return strings.Join(append(parts, nameOr(stateNames, j.State)), "  ")
 }

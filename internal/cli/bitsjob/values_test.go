@@ -82,16 +82,19 @@ func TestParseValues(t *testing.T) {
 }
 
 func TestProgressBar(t *testing.T) {
-	j := &engine.Job{State: engine.Transferring, Files: []engine.File{{BytesTotal: 4 << 20, BytesTransferred: 1 << 20}}}
-	if got, want := bar(j, 10), "[==>       ]  25%  1.0 MiB / 4.0 MiB  Transferring"; got != want {
+	j := &engine.Job{State: engine.Transferring, Files: []engine.File{{LocalName: "/dl/big.iso", BytesTotal: 4 << 20, BytesTransferred: 1 << 20}}}
+	if got, want := bar(j, 10, 1<<20), "[==>       ]  25%  big.iso  1.0 MiB / 4.0 MiB  1.0 MiB/s  3s left  Transferring"; got != want {
+		t.Errorf("bar = %q, want %q", got, want)
+	}
+	if got, want := bar(j, 10, 0), "[==>       ]  25%  big.iso  1.0 MiB / 4.0 MiB  Transferring"; got != want {
 		t.Errorf("bar = %q, want %q", got, want)
 	}
 	j = &engine.Job{State: engine.Queued, Files: []engine.File{{BytesTotal: engine.SizeUnknown}}}
-	if got, want := bar(j, 4), "[>   ]   0%  0 B / ?  Queued"; got != want {
+	if got, want := bar(j, 4, 0), "[>   ]   0%  0 B / ?  Queued"; got != want {
 		t.Errorf("bar = %q, want %q", got, want)
 	}
 	j = &engine.Job{State: engine.Acknowledged}
-	if got, want := bar(j, 4), "[====] 100%  0 B / 0 B  Acknowledged"; got != want {
+	if got, want := bar(j, 4, 0), "[====] 100%  0 B / 0 B  Acknowledged"; got != want {
 		t.Errorf("bar = %q, want %q", got, want)
 	}
 }

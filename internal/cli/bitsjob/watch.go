@@ -3,12 +3,14 @@ package bitsjob
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"bits/engine"
 	"bits/hresult"
+	"bits/internal/progress"
 )
 
 type watchOptions struct {
@@ -131,6 +133,31 @@ func (e *env) event(kind, id string, j *engine.Job) {
 	line := fmt.Sprintf("%s  %-7s  %s", e.now().UTC().Format("15:04:05"), kind, strings.ToLower(id))
 	if j != nil {
 		line += fmt.Sprintf("  %q  %s", j.DisplayName, statusLine(j))
+		if e.terminal {
+			line += e.pace(j)
+		}
 	}
 	fmt.Fprintln(e.stdout, strings.TrimRight(line, " "))
+}
+
+// pace is what a terminal adds to a job's event: the file that moves, the
+// job's rate and its time left.
+func (e *env) pace(j *engine.Job) string {
+	if e.meters == nil {
+		e.meters = map[string]*progress.Meter{}
+	}
+	m := e.meters[j.ID]
+	if m == nil {
+		m = &progress.Meter{}
+		e.meters[j.ID] = m
+	}
+	total, done, _, _ := j.Progress()
+	s := ""
+	if f, ok := j.Moving(); ok && f.LocalName != "" {
+		s += "  " + filepath.Base(f.LocalName)
+	}
+	if p := progress.Pace(done, total, m.Rate(done, e.now())); p != "" {
+		s += "  " + p
+	}
+	return s
 }
