@@ -21,6 +21,7 @@ declare -A package=(
 	[winbindd]=winbind
 	[ntlm_auth]=winbind
 	[unshare]=util-linux
+	[script]=bsdutils
 	[ip]=iproute2
 	[tc]=iproute2
 	[dbus-daemon]=dbus-daemon
