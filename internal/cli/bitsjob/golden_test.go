@@ -154,9 +154,26 @@ func TestGoldenTransfer(t *testing.T) {
 		t.Errorf("a relative local name is not taken from the current folder: %v", err)
 	}
 	h.record("transfer", "--json")
-	// Ctrl+C: the wait ends with the context's error and the job is cancelled.
+	// -O: each argument a remote name, saved under its own name.
+	h.record("transfer", "-O", "--output-dir", "$DIR", "$ORIGIN/file")
+	h.record("transfer", "-O", "$ORIGIN/")
+	h.record("transfer", "--output-dir", "$DIR", "$ORIGIN/file", "$DIR/y")
+	// --no-complete: the job stays Transferred, its file under no final name.
+	h.record("transfer", "--no-complete", "--name", "kept", "$ORIGIN/file", "$DIR/kept")
+	if _, err := os.Stat(h.dir + "/kept"); err == nil {
+		t.Error("--no-complete completed the job")
+	}
+	h.record("complete", "kept")
+	// Ctrl+C: the wait ends with the context's error and the job is
+	// cancelled (no one to ask: not a terminal), or kept when asked to.
 	h.wait = func(context.Context) error { return context.Canceled }
 	h.record("transfer", "--json", "--name", "stopped", "$ORIGIN/file", "$DIR/stopped")
+	h.record("transfer", "--on-interrupt", "keep", "--name", "left", "$ORIGIN/file", "$DIR/left")
+	h.record("transfer", "--on-interrupt", "sometimes", "$ORIGIN/file", "$DIR/left")
+	h.stdin = "y\n"
+	h.record("transfer", "--on-interrupt", "ask", "--name", "asked-yes", "$ORIGIN/file", "$DIR/asked")
+	h.stdin = "\n"
+	h.record("transfer", "--on-interrupt", "ask", "--name", "asked-no", "$ORIGIN/file", "$DIR/asked")
 	h.record("list", "--json")
 	h.check("transfer")
 	if tmps := testenv.TempFiles(t, h.dir); len(tmps) != 0 {

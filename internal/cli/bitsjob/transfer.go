@@ -1,59 +1,130 @@
 package bitsjob
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	pathpkg "path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"bits/engine"
 	"bits/hresult"
 	"bits/internal/progress"
 )
 
+// transferOptions are transfer's own flags.
+type transferOptions struct {
+	noComplete  bool   // leave the job TRANSFERRED
+	remoteName  bool   // -O: every argument is a REMOTE, saved under its own name
+	outputDir   string // with -O: where
+	onInterrupt string // cancel, keep or ask
+}
+
 func newTransferCmd(e *env) *cobra.Command {
 	var (
 		s        settings
 		name     string
 		typeName string
+		t        transferOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "transfer [flags] REMOTE LOCAL [REMOTE LOCAL]...",
+		Use:   "transfer [flags] REMOTE LOCAL [REMOTE LOCAL]... | -O REMOTE...",
 		Short: "Transfer files now and wait: create, resume, follow, complete",
 		Long: `Create a job with the given settings and files, resume it, and wait. On a
 terminal a progress bar follows it; with --json every step (a change of state,
 bytes or files) is printed as the job's JSON, one line each. When the job is
 transferred it is completed, so the files appear under their final names, and
-the last line shows it Acknowledged. When it fails the job is left in ERROR
-for "bitsjob get" to explain, and the exit status is 4. Transient errors are
-waited out, as BITS does. Ctrl+C cancels the job.`,
+the last line shows it Acknowledged (--no-complete leaves it Transferred).
+When it fails the job is left in ERROR for "bitsjob get" to explain, and the
+exit status is 4. Transient errors are waited out, as BITS does. The job is
+Foreground unless --priority says otherwise, as with Start-BitsTransfer. With
+-O each argument is a REMOTE saved under its own name, in --output-dir or
+here, as curl -O does. Ctrl+C asks whether to cancel the job or leave it
+running in the background (on a terminal; --on-interrupt decides instead).`,
 		Example: `  bitsjob transfer https://example.com/a.iso ~/a.iso
-  bitsjob transfer --json --priority foreground https://example.com/a.iso a.iso | jq -c '[.JobState, .BytesTransferred]'`,
+  bitsjob transfer -O --output-dir ~/Downloads https://example.com/a.iso https://example.com/b.iso
+  bitsjob transfer --json https://example.com/a.iso a.iso | jq -c '[.JobState, .BytesTransferred]'`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
+			switch {
+			case t.remoteName && len(args) == 0:
+				return usageErr("missing REMOTE")
+			case t.remoteName:
+				return nil
+			case len(args) == 0:
 				return usageErr("missing REMOTE LOCAL")
 			}
 			return pairs(0)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if t.remoteName {
+				var err error
+				if args, err = remoteNames(args, t.outputDir); err != nil {
+					return err
+				}
+			} else if cmd.Flags().Changed("output-dir") {
+				return usageErr("--output-dir goes with -O")
+			}
+			switch t.onInterrupt {
+			case "":
+				t.onInterrupt = "cancel"
+				if e.interactive() {
+					t.onInterrupt = "ask"
+				}
+			case "cancel", "keep", "ask":
+			default:
+				return usageErr("--on-interrupt: %q is not cancel, keep or ask", t.onInterrupt)
+			}
 			o, err := jobOptions(cmd, &s, name, typeName, args)
 			if err != nil {
 				return err
 			}
-			return runTransfer(cmd.Context(), e, o)
+			if !cmd.Flags().Changed("priority") {
+				fg := engine.Foreground
+				o.Props.Priority = &fg
+			}
+			return runTransfer(cmd.Context(), e, o, t)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", defaultName, "display name")
 	cmd.Flags().StringVar(&typeName, "type", "Download", "Download, Upload or UploadReply")
+	cmd.Flags().BoolVar(&t.noComplete, "no-complete", false, "leave the job Transferred: its files keep their temporary names until bitsjob complete")
+	cmd.Flags().BoolVarP(&t.remoteName, "remote-name", "O", false, "each argument is a REMOTE, saved under the last part of its path")
+	cmd.Flags().StringVar(&t.outputDir, "output-dir", "", "with -O: the folder to save into (default: the current one)")
+	cmd.Flags().StringVar(&t.onInterrupt, "on-interrupt", "", "what Ctrl+C does: cancel the job, keep it running in the background, or ask (default: ask on a terminal, else cancel)")
 	s.register(cmd.Flags())
 	return cmd
 }
 
-func runTransfer(ctx context.Context, e *env, o createOptions) error {
+// remoteNames pairs each remote name with a local name in dir: the last
+// part of its path, as curl -O takes it.
+func remoteNames(remotes []string, dir string) ([]string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	var args []string
+	for _, r := range remotes {
+		path := r
+		if u, err := url.Parse(r); err == nil && u.Scheme != "" {
+			path = u.Path
+		}
+		base := pathpkg.Base(strings.ReplaceAll(path, `\`, "/"))
+		if base == "/" || base == "." || base == ".." || base == "" {
+			return nil, usageErr("-O: %q names no file to save under (give REMOTE LOCAL instead)", r)
+		}
+		args = append(args, r, filepath.Join(dir, base))
+	}
+	return args, nil
+}
+
+func runTransfer(ctx context.Context, e *env, o createOptions, t transferOptions) error {
 	j, err := newJob(ctx, e, o)
 	if err != nil {
 		return err
@@ -66,7 +137,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 	view := e.progressView()
 	for {
 		if ctx.Err() != nil {
-			return cancelTransfer(m, j)
+			return e.interrupt(m, j, t.onInterrupt, view)
 		}
 		cur, err := m.Get(ctx, j.ID)
 		switch {
@@ -74,7 +145,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 			view.end()
 			return &jobFailed{id: j.ID}
 		case err != nil && ctx.Err() != nil:
-			return cancelTransfer(m, j)
+			return e.interrupt(m, j, t.onInterrupt, view)
 		case err != nil:
 			return &opError{action: "follow", job: jobID(j.ID), err: err}
 		}
@@ -82,6 +153,10 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 		switch j.State {
 		case engine.Transferred:
 			view.show(j)
+			if t.noComplete {
+				view.end()
+				return nil
+			}
 			code, err := m.Complete(context.WithoutCancel(ctx), j.ID)
 			if err != nil {
 				view.end()
@@ -104,9 +179,35 @@ func runTransfer(ctx context.Context, e *env, o createOptions) error {
 			wait = func(ctx context.Context) error { return e.waitJob(ctx, j.ID, j.State) }
 		}
 		if err := wait(ctx); err != nil {
-			return cancelTransfer(m, j)
+			return e.interrupt(m, j, t.onInterrupt, view)
 		}
 	}
+}
+
+// interrupt does what Ctrl+C asks of a transfer: cancel the job, leave it
+// running in the background, or ask which.
+func (e *env) interrupt(m *engine.Manager, j *engine.Job, mode string, view *progressView) error {
+	view.end()
+	if mode == "ask" {
+		fmt.Fprintf(e.stderr, "\nCancel the job %s? [y/N] (no: it goes on in the background) ", jobID(j.ID))
+		answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		mode = "keep"
+		if a := strings.ToLower(strings.TrimSpace(answer)); a == "y" || a == "yes" {
+			mode = "cancel"
+		}
+	}
+	if mode == "cancel" {
+		return cancelTransfer(m, j)
+	}
+	fmt.Fprintf(e.stderr, "The job goes on in the background: bitsjob watch %s follows it.\n", jobID(j.ID))
+	return &interrupted{note: "the job goes on in the background"}
+}
+
+// interactive says whether a person answers: standard input and output are
+// terminals.
+func (e *env) interactive() bool {
+	f, ok := e.stdin.(*os.File)
+	return ok && e.terminal && term.IsTerminal(int(f.Fd()))
 }
 
 func cancelTransfer(m *engine.Manager, j *engine.Job) error {
