@@ -3,6 +3,8 @@ package engine
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +21,12 @@ import (
 )
 
 // FileSpec is a file to add: remote and local names, and optionally the
-// byte ranges to fetch (download jobs only).
+// byte ranges to fetch and the SHA-256 the file must have, in hexadecimal
+// (download jobs only).
 type FileSpec struct {
 	Remote, Local string
 	Ranges        []Range
+	SHA256        string
 }
 
 // AddFile adds a file to a job. The remote name is one that a transport of
@@ -105,10 +109,13 @@ func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
 				return invalidArg("upload-reply jobs need an http or https server")
 			}
 		}
+		if sp.SHA256 != "" && (j.Type != Download || sp.Ranges != nil) {
+			return invalidArg("a SHA-256 is checked on a whole downloaded file: not with ranges, not for uploads")
+		}
 		if sp.Ranges != nil && j.Dynamic {
 			return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
 		}
-		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges}
+		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges, SHA256: sp.SHA256}
 		j.Files = append(j.Files, f)
 		rows = append(rows, fileRow(j.ID, f))
 	}
@@ -124,6 +131,12 @@ func (m *Manager) checkSpec(sp *FileSpec, folders folderChecks) error {
 		return err
 	}
 	sp.Local = local
+	if sp.SHA256 != "" {
+		if b, err := hex.DecodeString(sp.SHA256); err != nil || len(b) != sha256.Size {
+			return invalidArg("SHA-256 %q: want 64 hexadecimal digits", sp.SHA256)
+		}
+		sp.SHA256 = strings.ToLower(sp.SHA256)
+	}
 	if sp.Ranges == nil {
 		return nil
 	}

@@ -364,6 +364,11 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		}
 		f.Verified = alg
 	}
+	if f.SHA256 != "" {
+		if err := checkSum(tmp, f.SHA256); err != nil {
+			return err
+		}
+	}
 	if !info.ModTime.IsZero() {
 		os.Chtimes(f.TempName, info.ModTime, info.ModTime) // as BITS does with Last-Modified
 	}

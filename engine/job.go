@@ -214,6 +214,9 @@ type File struct {
 	// Verified names the server's digest algorithm that the transferred
 	// file matched ("sha-256"...); empty when the server offered none.
 	Verified string
+	// SHA256 is the digest the file's user gave (lower-case hex), which
+	// the finished file must have; empty for none.
+	SHA256 string
 }
 
 // Progress sums the files: byte total is SizeUnknown while any file's is.

@@ -66,6 +66,7 @@ type File struct {
 	Verified              string // the digest algorithm the file matched
 	TempID                string // "device:inode:birth" of the temporary file when it was made
 	UploadReach           int64  // how far an upload's fragments may have reached in its session
+	SHA256                string // the digest its user gave, lower-case hex; empty for none
 }
 
 // Credential is a row of the credentials table. Nil user and password are
@@ -170,6 +171,7 @@ var fileTable = []column[File]{
 	col("verified", func(f *File) *string { return &f.Verified }),
 	col("temp_id", func(f *File) *string { return &f.TempID }),
 	col("upload_reach", func(f *File) *int64 { return &f.UploadReach }),
+	col("sha256", func(f *File) *string { return &f.SHA256 }),
 }
 
 // names is the comma-separated list of the columns' names.

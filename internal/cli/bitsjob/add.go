@@ -17,6 +17,7 @@ type addOptions struct {
 
 func newAddCmd(e *env) *cobra.Command {
 	var ranges string
+	var sums []string
 	cmd := &cobra.Command{
 		Use:   "add JOB REMOTE LOCAL [REMOTE LOCAL]...",
 		Short: "Add files to a job",
@@ -36,7 +37,13 @@ holds them one after another.`,
 			if o.Files, err = fileSpecs(args[1:]); err != nil {
 				return err
 			}
+			if err := withSums(o.Files, sums); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("ranges") {
+				if len(sums) > 0 {
+					return usageErr("--sha256 checks a whole file: not with --ranges")
+				}
 				if len(o.Files) != 1 {
 					return usageErr("--ranges applies to one file")
 				}
@@ -48,6 +55,7 @@ holds them one after another.`,
 		},
 	}
 	cmd.Flags().StringVar(&ranges, "ranges", "", "fetch only these byte ranges: OFFSET:LENGTH,... (LENGTH may be eof)")
+	cmd.Flags().StringArrayVar(&sums, "sha256", nil, "the SHA-256 the file must have, in hexadecimal: one per file in order (\"\" for none); a file that differs stops the job in Error")
 	return cmd
 }
 

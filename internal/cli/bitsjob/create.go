@@ -24,6 +24,7 @@ type createOptions struct {
 func newCreateCmd(e *env) *cobra.Command {
 	var (
 		s        settings
+		sums     []string
 		name     string
 		typeName string
 	)
@@ -41,11 +42,15 @@ made. Like every new job it is suspended until "bitsjob resume".`,
 			if err != nil {
 				return err
 			}
+			if err := withSums(o.Files, sums); err != nil {
+				return err
+			}
 			return runCreate(cmd.Context(), e, o)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", defaultName, "display name")
 	cmd.Flags().StringVar(&typeName, "type", "Download", "Download, Upload or UploadReply")
+	cmd.Flags().StringArrayVar(&sums, "sha256", nil, "the SHA-256 the file must have, in hexadecimal: one per file in order (\"\" for none); a file that differs stops the job in Error")
 	s.register(cmd.Flags())
 	return cmd
 }
@@ -116,6 +121,21 @@ func pairs(n int) cobra.PositionalArgs {
 
 // fileSpecs turns REMOTE LOCAL pairs into files, making relative local
 // names absolute against the current folder.
+// withSums gives the files the SHA-256s of --sha256, in order: none, or
+// one per file ("" for a file without).
+func withSums(files []engine.FileSpec, sums []string) error {
+	if len(sums) == 0 {
+		return nil
+	}
+	if len(sums) != len(files) {
+		return usageErr("--sha256: %d given for %d files; give one per file, \"\" for a file without", len(sums), len(files))
+	}
+	for i, sum := range sums {
+		files[i].SHA256 = sum
+	}
+	return nil
+}
+
 func fileSpecs(args []string) ([]engine.FileSpec, error) {
 	var out []engine.FileSpec
 	for i := 0; i+1 < len(args); i += 2 {

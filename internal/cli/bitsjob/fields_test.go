@@ -38,8 +38,8 @@ var bitsjobProperties = []string{
 }
 
 // optionalProperties appear only when they have a value (omitempty): the
-// error's detail, a file's verified digest.
-var optionalProperties = []string{"ErrorDetail", "VerifiedDigest"}
+// error's detail, a file's verified digest, the SHA-256 its user gave.
+var optionalProperties = []string{"ErrorDetail", "VerifiedDigest", "Sha256"}
 
 // psFileProperties are the properties of a BitsFile.
 var psFileProperties = []string{"RemoteName", "LocalName", "BytesTotal", "BytesTransferred", "IsTransferComplete"}
@@ -138,7 +138,7 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	documented := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z]+)`").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z0-9]+)`").FindAllStringSubmatch(string(doc), -1) {
 		documented[m[1]] = true
 	}
 	var all []string

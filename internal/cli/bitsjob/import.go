@@ -343,7 +343,7 @@ func (r *importReader) fromJSON(line []byte) lineSpec {
 		if f.LocalName == "" || err != nil {
 			return lineSpec{err: usageErr("FileList[%d]: no LocalName", i)}
 		}
-		fs := engine.FileSpec{Remote: f.RemoteName, Local: local}
+		fs := engine.FileSpec{Remote: f.RemoteName, Local: local, SHA256: f.Sha256}
 		for _, rg := range f.FileRanges {
 			fs.Ranges = append(fs.Ranges, engine.Range{Offset: rg.InitialOffset, Length: rg.Length})
 		}

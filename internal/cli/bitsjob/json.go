@@ -98,6 +98,9 @@ type fileJSON struct {
 	// VerifiedDigest names the server's digest the file matched ("sha-256");
 	// not a BitsFile property, so PowerShell shows it as an extra one.
 	VerifiedDigest string `json:",omitempty"`
+	// Sha256 is the SHA-256 the file must have, as its user gave it with
+	// --sha256; not a BitsFile property.
+	Sha256 string `json:",omitempty"`
 }
 
 type rangeJSON struct {
@@ -250,7 +253,7 @@ func toJSONReusing(j *engine.Job, fileBuf []fileJSON) jobJSON {
 			RemoteName: f.RemoteName, LocalName: f.LocalName,
 			BytesTotal: size(f.BytesTotal), BytesTransferred: uint64(f.BytesTransferred),
 			IsTransferComplete: f.Complete, TemporaryName: f.TempName,
-			ValidationState: nameOr(validationNames, f.Validation), VerifiedDigest: f.Verified,
+			ValidationState: nameOr(validationNames, f.Validation), VerifiedDigest: f.Verified, Sha256: f.SHA256,
 		}
 		for _, r := range f.Ranges {
 			fj.FileRanges = append(fj.FileRanges, rangeJSON{InitialOffset: r.Offset, Length: r.Length})

@@ -124,6 +124,9 @@ func appendFile(b []byte, f *fileJSON) []byte {
 	if f.VerifiedDigest != "" {
 		b = appendJSONString(append(b, `,"VerifiedDigest":`...), f.VerifiedDigest)
 	}
+	if f.Sha256 != "" {
+		b = appendJSONString(append(b, `,"Sha256":`...), f.Sha256)
+	}
 	return append(b, '}')
 }
 

@@ -31,6 +31,7 @@ type transferOptions struct {
 func newTransferCmd(e *env) *cobra.Command {
 	var (
 		s        settings
+		sums     []string
 		name     string
 		typeName string
 		t        transferOptions
@@ -86,6 +87,9 @@ running in the background (on a terminal; --on-interrupt decides instead).`,
 			if err != nil {
 				return err
 			}
+			if err := withSums(o.Files, sums); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("priority") {
 				fg := engine.Foreground
 				o.Props.Priority = &fg
@@ -99,6 +103,7 @@ running in the background (on a terminal; --on-interrupt decides instead).`,
 	cmd.Flags().BoolVarP(&t.remoteName, "remote-name", "O", false, "each argument is a REMOTE, saved under the last part of its path")
 	cmd.Flags().StringVar(&t.outputDir, "output-dir", "", "with -O: the folder to save into (default: the current one)")
 	cmd.Flags().StringVar(&t.onInterrupt, "on-interrupt", "", "what Ctrl+C does: cancel the job, keep it running in the background, or ask (default: ask on a terminal, else cancel)")
+	cmd.Flags().StringArrayVar(&sums, "sha256", nil, "the SHA-256 the file must have, in hexadecimal: one per file in order (\"\" for none); a file that differs stops the job in Error")
 	s.register(cmd.Flags())
 	return cmd
 }
