@@ -5,7 +5,7 @@ SHELL := bash
 # Where a fresh machine keeps Go, for shells that do not have it on PATH yet.
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
-.PHONY: help deps build test fuzz demo bench reboot-test install clean
+.PHONY: help deps build test fuzz demo bench reboot-test man install clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -66,8 +66,21 @@ bench: ## compare with curl and aria2c: downloads, uploads, fast links, ramp, yi
 reboot-test: ## reboot, power off, log out and suspend a Debian VM (QEMU) mid-transfer; the service must resume it
 	scripts/vm/reboot-test.sh
 
-install: ## go install the three programs (into $GOBIN, else $GOPATH/bin)
-	go install ./cmd/...
+# Manual pages go where man finds them: under /usr/local for root, else
+# ~/.local/share/man (man looks there for programs in ~/.local/bin or ~/go/bin
+# on PATH; MANPATH can add it otherwise).
+MANDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/share/man/man1,$(HOME)/.local/share/man/man1)
 
-clean: ## remove bin/
-	rm -rf bin
+man: build ## write the manual pages of the three programs into man/
+	rm -rf man && mkdir -p man
+	bin/bitsadmin --man > man/bitsadmin.1
+	bin/bitsserver --man > man/bitsserver.1
+	bin/bitsjob man-pages man
+
+install: man ## go install the three programs (into $GOBIN, else $GOPATH/bin) and their manual pages (into MANDIR)
+	go install ./cmd/...
+	install -d $(MANDIR)
+	install -m 0644 man/*.1 $(MANDIR)
+
+clean: ## remove bin/ and man/
+	rm -rf bin man

@@ -140,6 +140,10 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintln(e.stdout, "bitsadmin "+version.Version)
 		return exitOK
 	}
+	if len(args) == 1 && args[0] == "--man" { // for make man
+		io.WriteString(e.stdout, manPage())
+		return exitOK
+	}
 	c, err := translate(args)
 	e.fitLines(c)
 	if !c.raw {

@@ -154,6 +154,7 @@ non-zero exit status (see docs/json.md).`,
 		newTransferCmd(e), newWatchCmd(e),
 		newWorkerCmd(), newServiceCmd(e), newVersionCmd(e), newConfigCmd(e),
 	)
+	root.AddCommand(newManPagesCmd(root))
 	// Add help and completion now rather than at Execute, so that the
 	// command tree is whole for anyone who walks it (the module's contract
 	// test does). The completion command keeps the output it sees here.

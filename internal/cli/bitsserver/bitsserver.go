@@ -28,6 +28,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // run serves until ctx ends and returns the exit code: 0 after a clean
 // stop, 1 when it cannot serve, 2 for bad usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == "--man" { // for make man
+		io.WriteString(stdout, manPage())
+		return 0
+	}
 	var o options
 	fl := newFlagSet(&o)
 	if err := fl.Parse(args); err != nil {
