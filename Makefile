@@ -13,7 +13,7 @@ help: ## list the targets
 
 deps: ## install the tools the tests need, when missing (apt-get, as root)
 	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon \
-		crontab systemd-analyze systemd-escape systemd-socket-activate busctl gdbus gcc pkg-config script \
+		crontab systemd-analyze systemd-escape systemd-socket-activate busctl gdbus gcc pkg-config script zsh fish \
 		/usr/include/glib-2.0/gio/gio.h /usr/lib/python3/dist-packages/gi/__init__.py
 
 build: ## build bitsadmin, bitsjob and bitsserver into bin/

@@ -144,6 +144,17 @@ func run(ctx context.Context, args []string, e *env) int {
 		io.WriteString(e.stdout, manPage())
 		return exitOK
 	}
+	if len(args) == 2 && args[0] == "--completion" {
+		if err := completionScript(e.stdout, args[1]); err != nil {
+			fmt.Fprintln(e.stderr, "bitsadmin:", err)
+			return exitUsage
+		}
+		return exitOK
+	}
+	if len(args) > 0 && args[0] == "--complete" { // what the completion scripts call
+		complete(ctx, e, args[1:])
+		return exitOK
+	}
 	c, err := translate(args)
 	e.fitLines(c)
 	if !c.raw {

@@ -32,6 +32,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		io.WriteString(stdout, manPage())
 		return 0
 	}
+	if len(args) == 2 && (args[0] == "--completion" || args[0] == "-completion") {
+		if err := completionScript(stdout, args[1]); err != nil {
+			return usageError(stderr, err)
+		}
+		return 0
+	}
 	var o options
 	fl := newFlagSet(&o)
 	if err := fl.Parse(args); err != nil {
