@@ -23,9 +23,9 @@ import (
 	"bits/internal/version"
 )
 
-// banner keeps the shape of Windows' banner (scripts skip its five lines)
-// but names this program.
-var banner = "\nbitsadmin version 3.0 [ bits for Unix " + version.Version + " ]\n" +
+// banner keeps the shape of Windows' banner (scripts skip its five lines,
+// or find its first words, case and all) but names this program.
+var banner = "\nBITSADMIN version 3.0 [ bits for Unix " + version.Version + " ]\n" +
 	"BITS administration utility.\n" +
 	"(C) Copyright the bits authors.\n\n"
 

@@ -290,3 +290,14 @@ func TestMainDefaults(t *testing.T) {
 		t.Errorf("/list printed:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// TestBannerBeginsAsWindows: scripts find bitsadmin's banner by its words,
+// case and all: a blank line, "BITSADMIN version 3.0", "BITS
+// administration utility.", a copyright line, a blank line.
+func TestBannerBeginsAsWindows(t *testing.T) {
+	lines := strings.Split(banner, "\n")
+	if len(lines) != 6 || lines[0] != "" || !strings.HasPrefix(lines[1], "BITSADMIN version 3.0") ||
+		lines[2] != "BITS administration utility." || !strings.HasPrefix(lines[3], "(C) Copyright ") || lines[4] != "" {
+		t.Errorf("the banner is not in Windows' shape:\n%q", banner)
+	}
+}
