@@ -747,25 +747,14 @@ func (t *Tx) Revisions(states ...int) (map[string]Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]Revision{}
-	for rows.Next() {
-		var id string
-		var r Revision
-		if err := rows.Scan(&id, &r.Rev, &r.State); err != nil {
-			return nil, err
-		}
-		out[id] = r
-	}
-	return out, rows.Err()
+	return scanRevisions(rows)
 }
 
 // RevisionsOf returns the revision and state of these jobs, those that
 // exist, by id.
 func (t *Tx) RevisionsOf(ids []string) (map[string]Revision, error) {
-	out := map[string]Revision{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]Revision{}, nil
 	}
 	b, err := json.Marshal(ids)
 	if err != nil {
@@ -775,7 +764,13 @@ func (t *Tx) RevisionsOf(ids []string) (map[string]Revision, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scanRevisions(rows)
+}
+
+// scanRevisions reads rows of (id, rev, state) and closes them.
+func scanRevisions(rows *sql.Rows) (map[string]Revision, error) {
 	defer rows.Close()
+	out := map[string]Revision{}
 	for rows.Next() {
 		var id string
 		var r Revision

@@ -125,21 +125,11 @@ type jobObject struct{ s *service }
 
 // do runs f on the job the call is about, with the Manager of its store.
 func (o jobObject) do(msg dbus.Message, f func(ctx context.Context, m *engine.Manager, id string) error) *dbus.Error {
-	if err := o.s.allow(msg); err != nil {
-		return err
-	}
 	id, derr := o.s.job(msg)
 	if derr != nil {
 		return derr
 	}
-	ctx, cancel := call()
-	defer cancel()
-	m, release, err := o.s.manager(ctx, id)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	return fail(f(ctx, m, id))
+	return o.s.with(msg, id, func(ctx context.Context, m *engine.Manager) *dbus.Error { return fail(f(ctx, m, id)) })
 }
 
 func (o jobObject) AddFile(msg dbus.Message, remote, local string) *dbus.Error {
@@ -463,31 +453,26 @@ func (o properties) values(msg dbus.Message, iface string) (map[string]any, *dbu
 	id, file, ok := parsePath(p)
 	switch {
 	case !ok:
-		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+		return nil, unknownObject(p)
 	case (file < 0 && iface != JobIface) || (file >= 0 && iface != FileIface):
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(p)})
 	}
-	if err := o.s.allow(msg); err != nil {
-		return nil, err
-	}
-	ctx, cancel := call()
-	defer cancel()
-	m, release, err := o.s.manager(ctx, id)
-	if err != nil {
-		return nil, fail(err)
-	}
-	defer release()
-	j, err := m.Get(ctx, id)
-	if err != nil {
-		return nil, fail(err)
-	}
-	if file < 0 {
-		return jobValues(j), nil
-	}
-	if file >= len(j.Files) {
-		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
-	}
-	return fileValues(j.Files[file]), nil
+	var out map[string]any
+	err := o.s.with(msg, id, func(ctx context.Context, m *engine.Manager) *dbus.Error {
+		j, err := m.Get(ctx, id)
+		switch {
+		case err != nil:
+			return fail(err)
+		case file < 0:
+			out = jobValues(j)
+		case file < len(j.Files):
+			out = fileValues(j.Files[file])
+		default:
+			return unknownObject(p)
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (o properties) Get(msg dbus.Message, iface, name string) (dbus.Variant, *dbus.Error) {
@@ -518,18 +503,8 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
 	id, file, ok := parsePath(p)
 	if !ok {
-		return dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+		return unknownObject(p)
 	}
-	if err := o.s.allow(msg); err != nil {
-		return err
-	}
-	ctx, cancel := call()
-	defer cancel()
-	m, release, err := o.s.manager(ctx, id)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
 	if file >= 0 {
 		var valid bool
 		if iface != FileIface || name != "ValidationState" {
@@ -538,7 +513,9 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 		if err := v.Store(&valid); err != nil {
 			return invalidArgs("ValidationState is a boolean")
 		}
-		return fail(m.SetValidationState(ctx, id, file, valid))
+		return o.s.with(msg, id, func(ctx context.Context, m *engine.Manager) *dbus.Error {
+			return fail(m.SetValidationState(ctx, id, file, valid))
+		})
 	}
 	prop, ok := jobProperties()[name]
 	switch {
@@ -551,7 +528,11 @@ func (o properties) Set(msg dbus.Message, iface, name string, v dbus.Variant) *d
 	if err := prop.set(v, &props); err != nil {
 		return invalidArgs(name + ": " + err.Error())
 	}
-	return fail(m.Set(ctx, id, props))
+	return o.s.with(msg, id, func(ctx context.Context, m *engine.Manager) *dbus.Error { return fail(m.Set(ctx, id, props)) })
+}
+
+func unknownObject(p dbus.ObjectPath) *dbus.Error {
+	return dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
 }
 
 // introspectable describes every object: its interfaces, from
@@ -615,7 +596,7 @@ func (o introspectable) Introspect(msg dbus.Message) (string, *dbus.Error) {
 	default:
 		files, isFiles := parseFiles(p)
 		if !isFiles {
-			return "", dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no object at " + string(p)})
+			return "", unknownObject(p)
 		}
 		m, release, err := o.s.manager(ctx, files)
 		if err != nil {

@@ -230,7 +230,7 @@ func (s *service) job(msg dbus.Message) (string, *dbus.Error) {
 	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
 	id, file, ok := parsePath(p)
 	if !ok || file >= 0 {
-		return "", dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{"no job at " + string(p)})
+		return "", unknownObject(p)
 	}
 	return id, nil
 }
@@ -252,6 +252,22 @@ func (s *service) allow(msg dbus.Message) *dbus.Error {
 			Msg: "the system bus's service is root's: other users use their session bus"})
 	}
 	return nil
+}
+
+// with runs f for a call about job id once the caller is allowed, with the
+// Manager of the job's store and a bounded context.
+func (s *service) with(msg dbus.Message, id string, f func(ctx context.Context, m *engine.Manager) *dbus.Error) *dbus.Error {
+	if err := s.allow(msg); err != nil {
+		return err
+	}
+	ctx, cancel := call()
+	defer cancel()
+	m, release, err := s.manager(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	return f(ctx, m)
 }
 
 // manager returns the Manager of the store that holds job id, and what
