@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -93,5 +94,52 @@ func TestWrongServerPasswordIsFatal401(t *testing.T) {
 	u.waitState("denied", "ERROR")
 	if code := u.raw("/geterror", "denied"); code != "0x80190191" {
 		t.Errorf("error code %s, want 0x80190191 (HTTP 401)", code)
+	}
+}
+
+// TestPreconfigProxyFollowsTheUser: a PRECONFIG job goes through the proxy
+// of the shell that last resumed it, not the one the worker started with:
+// the worker starts with http_proxy naming one tinyproxy; the job is
+// suspended mid-transfer and resumed from a shell whose http_proxy names
+// another, and its next attempt goes through that one, to a whole file.
+func TestPreconfigProxyFollowsTheUser(t *testing.T) {
+	first, second := testenv.StartProxy(t), testenv.StartProxy(t)
+	content := testenv.RandomContent(8<<20, 61)
+	o := testenv.NewOrigin(t, content, testenv.RateLimit(2<<20))
+	u := newUser(t)
+	base := slices.Clone(u.env)
+	u.env = append(base, "http_proxy="+first.URL(), "no_proxy=")
+	dest := filepath.Join(t.TempDir(), "moved.bin")
+	u.ok("/create", "moved")
+	u.ok("/addfile", "moved", o.URL("/file"), dest)
+	u.ok("/resume", "moved")
+	testenv.Eventually(t, "bytes through the first proxy", func() bool { return u.bytesDone("moved") > 0 })
+	u.ok("/suspend", "moved")
+	through := func(p *testenv.Proxy) int {
+		n := 0
+		for _, r := range p.Requests() {
+			if strings.Contains(r.Target, o.URL("/file")) {
+				n++
+			}
+		}
+		return n
+	}
+	if through(first) == 0 {
+		t.Fatal("the first attempt did not go through the first proxy")
+	}
+	before := through(first)
+
+	u.env = append(base, "http_proxy="+second.URL(), "no_proxy=")
+	u.ok("/resume", "moved")
+	u.waitState("moved", "TRANSFERRED")
+	u.ok("/complete", "moved")
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("the file arrived damaged")
+	}
+	if through(second) == 0 {
+		t.Error("the attempt after the resume did not go through the second proxy")
+	}
+	if n := through(first); n != before {
+		t.Errorf("the first proxy got %d more requests after the user's proxy changed", n-before)
 	}
 }

@@ -94,6 +94,9 @@ func (m *Manager) Set(ctx context.Context, id string, p Props) error {
 		if err := p.apply(j); err != nil {
 			return err
 		}
+		if p.Proxy != nil {
+			recordProxyEnv(j)
+		}
 		j.Modified = m.opts.Now()
 		return nil
 	})

@@ -89,6 +89,9 @@ type Proxy struct {
 	Usage  ProxyUsage
 	List   string
 	Bypass string
+	// Env is, for PRECONFIG, the proxy variables ("NAME=value") of the
+	// job's user; nil: this process's environment.
+	Env []string
 }
 
 // AuthTarget says whom a credential is for.

@@ -4,6 +4,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +40,16 @@ func proxyFunc(p transport.Proxy) (func(*nethttp.Request) (*url.URL, error), err
 	case transport.ProxyPreconfig, transport.ProxyAutodetect:
 		// There is no WPAD without a network to ask: AUTODETECT is
 		// PRECONFIG (see docs/transports.md).
-		e, err := environmentProxies(os.Getenv)
+		getenv := os.Getenv
+		if p.Env != nil {
+			vars := map[string]string{}
+			for _, kv := range p.Env {
+				name, value, _ := strings.Cut(kv, "=")
+				vars[name] = value
+			}
+			getenv = func(name string) string { return vars[name] }
+		}
+		e, err := environmentProxies(getenv)
 		if err != nil {
 			return nil, err
 		}
