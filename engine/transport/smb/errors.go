@@ -7,7 +7,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/hirochachacha/go-smb2"
+	"github.com/cloudsoda/go-smb2"
 
 	"bits/hresult"
 )

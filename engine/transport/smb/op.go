@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hirochachacha/go-smb2"
+	"github.com/cloudsoda/go-smb2"
 
 	"bits/engine/transport"
 	"bits/hresult"

@@ -6,7 +6,7 @@ import (
 	"net"
 	"sync"
 
-	"github.com/hirochachacha/go-smb2"
+	"github.com/cloudsoda/go-smb2"
 
 	"bits/engine/transport"
 )
@@ -115,7 +115,7 @@ func (tr *Transport) logon(ctx context.Context, t target) (*session, error) {
 		return nil, err
 	}
 	dialer := &smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: t.cred.user, Password: t.cred.password, Domain: t.cred.domain}}
-	s, err := dialer.DialContext(dctx, tcp)
+	s, err := dialer.DialConn(dctx, tcp, t.addr)
 	if err != nil {
 		tcp.Close()
 		return nil, &logonError{err}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hirochachacha/go-smb2"
+	"github.com/cloudsoda/go-smb2"
 
 	"bits/engine/transport"
 	"bits/hresult"

@@ -10,7 +10,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/hirochachacha/go-smb2"
+	"github.com/cloudsoda/go-smb2"
 
 	"bits/engine/transport"
 	"bits/hresult"
@@ -151,10 +151,11 @@ func (o *op) copyUp(f *smb2.File, off int64, src io.Reader) (int64, error) {
 	}
 }
 
-// Commit renames the temporary file over the remote name. SMB2's rename
-// as go-smb2 sends it does not replace, so an existing file is deleted
-// first; the upload stays in the temporary file until the rename is done,
-// so a failed Commit can be retried.
+// Commit renames the temporary file over the remote name, replacing a
+// file there in one step (go-smb2 asks with ReplaceIfExists). A server
+// that still answers that the name exists gets the old file deleted, then
+// the rename again. The upload stays in the temporary file until the
+// rename is done, so a failed Commit can be retried.
 func (tr *Transport) Commit(ctx context.Context, r *transport.Request, session string, reply io.Writer) error {
 	o, sh, err := tr.startSession(ctx, r, session)
 	if err != nil {
