@@ -70,3 +70,30 @@ COMP_WORDS=(bitsadmin /RAWRETURN /info night); COMP_CWORD=3; _bitsadmin; printf 
 		}
 	}
 }
+
+// TestCompletionInstall: bitsjob completion --install writes the three
+// programs' completions where the shell looks, and fish, started afresh
+// in that home, completes from them on its own.
+func TestCompletionInstall(t *testing.T) {
+	if _, err := exec.LookPath("fish"); err != nil {
+		testenv.Missing(t, "fish is not installed (Debian: apt-get install fish)")
+	}
+	u := newUser(t)
+	home := t.TempDir()
+	u.env = append(u.env, "HOME="+home, "XDG_CONFIG_HOME=", "XDG_DATA_HOME=", "SHELL=/usr/bin/fish")
+	out := u.jobctl("completion", "--install")
+	dir := filepath.Join(home, ".config", "fish", "completions")
+	for _, prog := range []string{"bitsjob", "bitsadmin", "bitsserver"} {
+		path := filepath.Join(dir, prog+".fish")
+		if !fileExists(path) || !strings.Contains(out, path) {
+			t.Errorf("no %s after completion --install:\n%s", path, out)
+		}
+	}
+	got, err := u.command("fish", "-c", `complete -C "bitsjob tra"; complete -C "bitsadmin /cre"`).CombinedOutput()
+	if err != nil || !strings.Contains(string(got), "transfer\t") || !strings.Contains(string(got), "/create") {
+		t.Errorf("fish in the new home: %v\n%s", err, got)
+	}
+	if out := u.jobctl("completion", "--install=bash"); !strings.Contains(out, filepath.Join(home, ".local", "share", "bash-completion", "completions", "bitsadmin")) {
+		t.Errorf("completion --install=bash:\n%s", out)
+	}
+}

@@ -160,6 +160,7 @@ non-zero exit status (see docs/json.md).`,
 	// test does). The completion command keeps the output it sees here.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	e.installCompletion(root)
 	return root
 }
 
