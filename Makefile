@@ -26,6 +26,7 @@ test: deps pwsh-check ## gofmt check, go vet (for Linux and macOS), and every te
 	GOOS=darwin GOARCH=arm64 go vet ./...
 	GOOS=darwin GOARCH=amd64 go vet ./...
 	go test -race -count=1 -parallel 4 -timeout 30m ./...
+	go test -race -count=1 -tags manpages -run TestManPages ./internal/cli/bitsjob
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target runs briefly on every `make test`; run one longer with
@@ -75,7 +76,7 @@ man: build ## write the manual pages of the three programs into man/
 	rm -rf man && mkdir -p man
 	bin/bitsadmin --man > man/bitsadmin.1
 	bin/bitsserver --man > man/bitsserver.1
-	bin/bitsjob man-pages man
+	go run -tags manpages ./cmd/bitsjob man-pages man
 
 install: man ## go install the three programs (into $GOBIN, else $GOPATH/bin) and their manual pages (into MANDIR)
 	go install ./cmd/...

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // A PRECONFIG job takes its proxies from the environment of its user, as
@@ -19,7 +20,11 @@ var proxyVariables = []string{"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_
 
 // recordProxyEnv keeps in j the proxy variables of this process, the
 // front end's.
-func recordProxyEnv(j *Job) {
+func recordProxyEnv(j *Job) { j.proxyEnv = processProxyEnv() }
+
+// processProxyEnv is this process's proxy variables as stored, read once:
+// an import makes thousands of jobs.
+var processProxyEnv = sync.OnceValue(func() string {
 	vars := []string{} // recorded, even when none is set
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -29,8 +34,8 @@ func recordProxyEnv(j *Job) {
 	}
 	slices.Sort(vars)
 	b, _ := json.Marshal(vars)
-	j.proxyEnv = string(b)
-}
+	return string(b)
+})
 
 // proxyEnvOf is j's recorded proxy variables, "NAME=value" each; nil when
 // none were recorded (a job made before they were), which means the

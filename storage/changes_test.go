@@ -11,18 +11,8 @@ import (
 // the file (another process, for SQLite) ends a Wait; with no commit a
 // Wait lasts until its deadline and says no commit came.
 func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
-	a, path := openTemp(t)
-	b, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	ch, commit := followedStore(t)
 	ctx := context.Background()
-	ch, err := a.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
 
 	quiet, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
@@ -30,11 +20,7 @@ func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
 		t.Fatalf("Wait with no commit returned %v before its context ended", err)
 	}
 
-	job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
-		MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
-	if err := b.Update(ctx, func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
-		t.Fatal(err)
-	}
+	commit()
 	bounded, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
 	if changed, err := ch.Wait(bounded, time.Hour); err != nil || !changed {
@@ -49,4 +35,30 @@ func TestChangesSeesAnotherHandlesCommit(t *testing.T) {
 	if changed, err := ch.Wait(ctx, 20*time.Millisecond); err != nil || changed {
 		t.Fatalf("a Wait that met its deadline returned %v, %v; want false", changed, err)
 	}
+}
+
+// followedStore opens a store and a Changes that follows it, and returns
+// them with a commit through another handle on the same file (another
+// process, for SQLite).
+func followedStore(t *testing.T) (*Changes, func()) {
+	a, path := openTemp(t)
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ch, err := a.Changes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	commit := func() {
+		t.Helper()
+		job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
+			MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
+		if err := b.Update(context.Background(), func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ch, commit
 }

@@ -14,14 +14,7 @@ import (
 // dbusServiceDir is where the session bus looks for the user's own
 // activation files.
 func dbusServiceDir() (string, error) {
-	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "dbus-1", "services"), nil
-	}
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(h, ".local", "share", "dbus-1", "services"), nil
+	return xdgDir("XDG_DATA_HOME", filepath.Join(".local", "share"), "dbus-1", "services")
 }
 
 // dbusServiceFile is the activation file of s: the bus runs the worker of

@@ -113,14 +113,21 @@ func userUnits(home string) (socket, service string) {
 
 // userUnitDir is where systemd looks for a user's own units.
 func userUnitDir() (string, error) {
-	if d := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "systemd", "user"), nil
+	return xdgDir("XDG_CONFIG_HOME", ".config", "systemd", "user")
+}
+
+// xdgDir is elem under the XDG base folder that variable names, or, when
+// it is unset or not absolute, under fallback in the home folder.
+func xdgDir(variable, fallback string, elem ...string) (string, error) {
+	base := os.Getenv(variable)
+	if !filepath.IsAbs(base) {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		base = filepath.Join(h, fallback)
 	}
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(h, ".config", "systemd", "user"), nil
+	return filepath.Join(append([]string{base}, elem...)...), nil
 }
 
 type systemd struct{}

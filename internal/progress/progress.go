@@ -4,6 +4,7 @@ package progress
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -70,15 +71,18 @@ func Pace(done, total int64, rate float64) string {
 	return s
 }
 
-// Percent is done's share of total, 0 to 100; 0 for an empty total.
+// Percent is floor(done*100/total), 0 to 100; 0 for an empty total. The
+// product is taken in 128 bits: done*100 overflows an int64 past 92 PB.
 func Percent(done, total int64) int {
-	if total <= 0 || done <= 0 {
+	switch {
+	case total <= 0 || done <= 0:
 		return 0
-	}
-	if done >= total {
+	case done >= total:
 		return 100
 	}
-	return int(float64(done) * 100 / float64(total))
+	hi, lo := bits.Mul64(uint64(done), 100)
+	q, _ := bits.Div64(hi, lo, uint64(total)) // hi < total since done < total
+	return int(q)
 }
 
 // Bytes is n in binary units: 512 B, 4.2 KiB, 31.7 MiB.

@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -55,5 +56,21 @@ func TestMeter(t *testing.T) {
 	}
 	if r := m.Rate(1<<20, t0.Add(12*time.Second)); r != 0 {
 		t.Errorf("after the count went back: rate %v, want 0", r)
+	}
+}
+
+func TestPercent(t *testing.T) {
+	tests := []struct {
+		done, total int64
+		want        int
+	}{
+		{0, 0, 0}, {0, 10, 0}, {1, 3, 33}, {2, 3, 66}, {10, 10, 100},
+		{math.MaxInt64 - 1, math.MaxInt64, 99}, // done*100 overflows an int64
+		{math.MaxInt64 / 2, math.MaxInt64, 49},
+	}
+	for _, tt := range tests {
+		if got := Percent(tt.done, tt.total); got != tt.want {
+			t.Errorf("Percent(%d, %d) = %d, want %d", tt.done, tt.total, got, tt.want)
+		}
 	}
 }

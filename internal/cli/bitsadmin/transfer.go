@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"time"
@@ -199,24 +198,10 @@ func statusLines(j *engine.Job) (string, string) {
 	total, done, files, filesDone := j.Progress()
 	bytes := fmt.Sprintf("%d / %s", done, formatBytes(total))
 	if total != engine.SizeUnknown {
-		bytes += fmt.Sprintf(" (%d%%)", percent(done, total))
+		bytes += fmt.Sprintf(" (%d%%)", progress.Percent(done, total))
 	}
 	return fmt.Sprintf("DISPLAY: '%s' TYPE: %s STATE: %s", j.DisplayName, j.Type, j.State),
 		fmt.Sprintf("PRIORITY: %s FILES: %d / %d BYTES: %s", j.Priority, filesDone, files, bytes)
-}
-
-// percent is floor(done*100/total), 0 for an empty job. The product is
-// taken in 128 bits: done*100 overflows an int64 past 92 PB.
-func percent(done, total int64) int64 {
-	switch {
-	case total <= 0 || done <= 0:
-		return 0
-	case done >= total:
-		return 100
-	}
-	hi, lo := bits.Mul64(uint64(done), 100)
-	q, _ := bits.Div64(hi, lo, uint64(total)) // hi < total since done < total
-	return int64(q)
 }
 
 // progressView shows a transfer's two status lines: on a terminal it

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"math"
 	nethttp "net/http"
 	"os"
 	"path/filepath"
@@ -175,19 +174,6 @@ func TestStatusLines(t *testing.T) {
 		l1, l2 := statusLines(tt.job)
 		if got := l1 + "\n" + l2; got != tt.want {
 			t.Errorf("%s:\n%s\nwant\n%s", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestPercent(t *testing.T) {
-	tests := []struct{ done, total, want int64 }{
-		{0, 0, 0}, {0, 10, 0}, {1, 3, 33}, {2, 3, 66}, {10, 10, 100},
-		{math.MaxInt64 - 1, math.MaxInt64, 99}, // done*100 overflows an int64
-		{math.MaxInt64 / 2, math.MaxInt64, 49},
-	}
-	for _, tt := range tests {
-		if got := percent(tt.done, tt.total); got != tt.want {
-			t.Errorf("percent(%d, %d) = %d, want %d", tt.done, tt.total, got, tt.want)
 		}
 	}
 }

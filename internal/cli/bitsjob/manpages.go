@@ -1,3 +1,5 @@
+//go:build manpages
+
 package bitsjob
 
 import (
@@ -11,8 +13,13 @@ import (
 	"bits/internal/version"
 )
 
+// Only a build with the manpages tag (make man) has this command: cobra's
+// page writer brings markdown and YAML packages whose set-up would cost
+// every bitsjob command some 3 ms.
+func init() { extraCommands = append(extraCommands, newManPagesCmd) }
+
 // newManPagesCmd writes bitsjob's manual pages, one for each command, from
-// the commands' own help: make man runs it. Hidden: it is for packaging.
+// the commands' own help. Hidden: it is for packaging.
 func newManPagesCmd(root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:    "man-pages DIR",

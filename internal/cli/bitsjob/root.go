@@ -154,7 +154,9 @@ non-zero exit status (see docs/json.md).`,
 		newTransferCmd(e), newWatchCmd(e),
 		newWorkerCmd(), newServiceCmd(e), newVersionCmd(e), newConfigCmd(e),
 	)
-	root.AddCommand(newManPagesCmd(root))
+	for _, extra := range extraCommands {
+		root.AddCommand(extra(root))
+	}
 	// Add help and completion now rather than at Execute, so that the
 	// command tree is whole for anyone who walks it (the module's contract
 	// test does). The completion command keeps the output it sees here.
@@ -163,6 +165,9 @@ non-zero exit status (see docs/json.md).`,
 	e.installCompletion(root)
 	return root
 }
+
+// extraCommands are the commands that only some builds have (manpages.go).
+var extraCommands []func(root *cobra.Command) *cobra.Command
 
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
