@@ -1,13 +1,11 @@
 package http
 
 import (
-	"context"
 	"errors"
 	"io"
 	nethttp "net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"bits/engine/transport"
 	"bits/hresult"
@@ -20,32 +18,23 @@ const maxAuthTries = 8
 // authenticate wraps rt so that it answers the server's and the proxy's
 // challenges with the job's credentials, and so that a proxy of an
 // OVERRIDE list that cannot be connected to gives way to the next one
-// (sendTrying). When rt is a *net/http.Transport, its CONNECT requests,
-// which open HTTPS tunnels through a proxy, get the proxy's answers too.
+// (sendTrying). The proxy's challenges to the CONNECT of an HTTPS tunnel
+// are answered where the tunnel is opened (tunnel.go).
 //
 // Credentials are only sent after a challenge, never first. Server
 // credentials go only to the host of the job's URL (redirects elsewhere get
 // none); proxy credentials only to the proxy that asked.
 func authenticate(rt nethttp.RoundTripper, creds []transport.Credential) nethttp.RoundTripper {
-	a := &authTransport{
-		next:    rt,
-		server:  credentialsFor(creds, transport.TargetServer),
-		proxy:   credentialsFor(creds, transport.TargetProxy),
-		tunnels: map[string]*handshake{},
+	return &authTransport{
+		next:   rt,
+		server: credentialsFor(creds, transport.TargetServer),
+		proxy:  credentialsFor(creds, transport.TargetProxy),
 	}
-	if t, ok := rt.(*nethttp.Transport); ok {
-		t.GetProxyConnectHeader = a.connectHeader
-		t.OnProxyConnectResponse = a.connectResponse
-	}
-	return a
 }
 
 type authTransport struct {
 	next          nethttp.RoundTripper
 	server, proxy map[transport.AuthScheme]transport.Credential
-
-	mu      sync.Mutex
-	tunnels map[string]*handshake // by proxy host:port, once it challenged a CONNECT
 }
 
 // credentialsFor keeps one target's credentials by scheme. Implicit ones
@@ -85,9 +74,6 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 		if err != nil {
 			var refused *tunnelRefused
 			if errors.As(err, &refused) {
-				if refused.status == nethttp.StatusProxyAuthRequired && try < maxAuthTries && a.answerTunnel(refused) {
-					continue
-				}
 				return nil, refused.hresult(len(a.proxy) > 0)
 			}
 			return nil, err
@@ -95,12 +81,12 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 
 		var h **handshake
 		var creds map[transport.AuthScheme]transport.Credential
-		var header string
+		var header, host string
 		switch {
 		case resp.StatusCode == nethttp.StatusUnauthorized && answerServer:
-			h, creds, header = &server, a.server, "WWW-Authenticate"
+			h, creds, header, host = &server, a.server, "WWW-Authenticate", req.URL.Hostname()
 		case resp.StatusCode == nethttp.StatusProxyAuthRequired && via != nil && req.URL.Scheme == "http":
-			h, creds, header = &proxy, a.proxy, "Proxy-Authenticate"
+			h, creds, header, host = &proxy, a.proxy, "Proxy-Authenticate", via.Hostname()
 			pin = via
 		default:
 			return resp, nil
@@ -110,7 +96,7 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 		switch {
 		case try >= maxAuthTries:
 		case *h == nil:
-			*h = startHandshake(cs, creds)
+			*h = startHandshake(cs, creds, host)
 			ok = *h != nil
 		default:
 			ok = (*h).challenged(cs)
@@ -154,62 +140,6 @@ func (a *authTransport) CloseIdleConnections() {
 	}
 }
 
-// connectHeader answers a proxy's challenge on the CONNECT requests to it,
-// once it has challenged one.
-func (a *authTransport) connectHeader(_ context.Context, proxy *url.URL, target string) (nethttp.Header, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	h := a.tunnels[proxy.Host]
-	if h == nil {
-		return nil, nil
-	}
-	v, err := h.answer(nethttp.MethodConnect, target)
-	if err != nil || v == "" {
-		return nil, err
-	}
-	return nethttp.Header{"Proxy-Authorization": {v}}, nil
-}
-
-// connectResponse turns a refused CONNECT into a *tunnelRefused that
-// RoundTrip can answer.
-func (a *authTransport) connectResponse(_ context.Context, proxy *url.URL, req *nethttp.Request, resp *nethttp.Response) error {
-	if resp.StatusCode == nethttp.StatusOK {
-		return nil
-	}
-	return &tunnelRefused{
-		proxy:      proxy,
-		status:     resp.StatusCode,
-		text:       resp.Status,
-		challenges: parseChallenges(resp.Header.Values("Proxy-Authenticate")),
-		answered:   req.Header.Get("Proxy-Authorization") != "",
-	}
-}
-
-// answerTunnel prepares the answer to a proxy's 407 on CONNECT and reports
-// whether sending the request again can help. net/http's CONNECT closes
-// the connection after a refusal, so only the schemes that authenticate
-// each request (Basic, Digest) can open a tunnel; NTLM and Negotiate,
-// which need the handshake on one connection, cannot.
-func (a *authTransport) answerTunnel(e *tunnelRefused) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if h := a.tunnels[e.proxy.Host]; h != nil && e.answered {
-		return h.challenged(e.challenges) // a stale Digest nonce
-	}
-	perRequest := map[transport.AuthScheme]transport.Credential{}
-	for _, s := range []transport.AuthScheme{transport.SchemeBasic, transport.SchemeDigest} {
-		if c, ok := a.proxy[s]; ok {
-			perRequest[s] = c
-		}
-	}
-	h := startHandshake(e.challenges, perRequest)
-	if h == nil || e.answered && a.tunnels[e.proxy.Host] == nil {
-		return false
-	}
-	a.tunnels[e.proxy.Host] = h
-	return true
-}
-
 // tunnelRefused is a proxy's answer other than 200 to CONNECT.
 type tunnelRefused struct {
 	proxy      *url.URL
@@ -244,7 +174,7 @@ func proxyAuthError(proxy *url.URL, cs []challenge, haveCreds bool) error {
 	}
 	why := "the job has no proxy credentials"
 	if haveCreds {
-		why = "the job's proxy credentials were refused or do not fit its schemes (NTLM and Negotiate cannot open HTTPS tunnels)"
+		why = "the job's proxy credentials were refused or do not fit its schemes"
 	}
 	return hresult.Fatal(hresult.HTTP(nethttp.StatusProxyAuthRequired), hresult.ContextGeneralTransport,
 		"the proxy %s asks for authentication (%s): %s", proxy.Redacted(), strings.Join(offered, ", "), why)

@@ -34,6 +34,7 @@ type handshake struct {
 	scheme transport.AuthScheme
 	name   string // as in the header
 	cred   transport.Credential
+	host   string // the target's host name
 
 	sent   int                   // answers given
 	digest *httpdigest.Challenge // Digest: the challenge being answered
@@ -42,16 +43,16 @@ type handshake struct {
 	token  []byte                // NTLM: the server's CHALLENGE message
 }
 
-// startHandshake picks the scheme to answer cs with, or returns nil when
-// the job has no credential for any scheme offered.
-func startHandshake(cs []challenge, creds map[transport.AuthScheme]transport.Credential) *handshake {
+// startHandshake picks the scheme to answer cs, host's challenges, with,
+// or returns nil when the job has no credential for any scheme offered.
+func startHandshake(cs []challenge, creds map[transport.AuthScheme]transport.Credential, host string) *handshake {
 	for _, s := range authSchemes {
 		cred, ok := creds[s.scheme]
 		c, offered := findChallenge(cs, s.name)
 		if !ok || !offered {
 			continue
 		}
-		h := &handshake{scheme: s.scheme, name: s.header, cred: cred}
+		h := &handshake{scheme: s.scheme, name: s.header, cred: cred, host: host}
 		if s.scheme == transport.SchemeDigest {
 			d, err := httpdigest.ParseChallenge("Digest " + c.params)
 			if err != nil || !httpdigest.CanDigest(d) {

@@ -531,36 +531,40 @@ func TestProxyDigest(t *testing.T) {
 	}
 }
 
+// TestProxyNTLM runs NTLM, and NTLM inside Negotiate, with a proxy, for
+// plain HTTP and for an HTTPS tunnel, whose CONNECTs must carry the whole
+// handshake on one connection.
 func TestProxyNTLM(t *testing.T) {
 	verifier := testenv.StartNTLMServer(t)
 	content := testenv.RandomContent(20_000, 47)
 	plain := testenv.NewOrigin(t, content)
 	secure := testenv.NewTLSOrigin(t, content)
-	n := &ntlmOrigin{verifier: verifier, scheme: "NTLM", asProxy: true, authed: map[string]string{}}
-	proxy := newTestProxy(t, n.check)
-	s := override(proxy.srv.Listener.Addr().String(), "")
-	s.Credentials = []transport.Credential{{Target: transport.TargetProxy, Scheme: transport.SchemeNTLM, User: testenv.NTLMAccount, Password: verifier.Password()}}
+	for _, scheme := range []transport.AuthScheme{transport.SchemeNTLM, transport.SchemeNegotiate} {
+		name := map[transport.AuthScheme]string{transport.SchemeNTLM: "NTLM", transport.SchemeNegotiate: "Negotiate"}[scheme]
+		t.Run(name, func(t *testing.T) {
+			n := &ntlmOrigin{verifier: verifier, scheme: name, asProxy: true, authed: map[string]string{}}
+			proxy := newTestProxy(t, n.check)
+			s := override(proxy.srv.Listener.Addr().String(), "")
+			s.Credentials = []transport.Credential{{Target: transport.TargetProxy, Scheme: scheme, User: testenv.NTLMAccount, Password: verifier.Password()}}
+			for _, origin := range []*testenv.Origin{plain, secure} {
+				before := len(n.accounts())
+				got, err := fetchVia(t, New(Options{TLSConfig: secure.TLSConfig()}), origin.URL("/file"), s)
+				if err != nil {
+					t.Fatalf("%s: %v", origin.URL(""), err)
+				}
+				sameBytes(t, got, content)
+				if after := len(n.accounts()); after != before+1 {
+					t.Fatalf("%s: Samba authenticated %d connections, want 1", origin.URL(""), after-before)
+				}
+			}
 
-	got, err := fetchVia(t, New(Options{}), plain.URL("/file"), s)
-	if err != nil {
-		t.Fatal(err)
+			s.Credentials[0].Password = "wrong"
+			for _, origin := range []*testenv.Origin{plain, secure} {
+				_, err := fetchVia(t, New(Options{TLSConfig: secure.TLSConfig()}), origin.URL("/file"), s)
+				wantError(t, err, hresult.HTTP(407), false, hresult.ContextGeneralTransport)
+			}
+		})
 	}
-	sameBytes(t, got, content)
-	if accounts := n.accounts(); len(accounts) == 0 {
-		t.Fatal("Samba authenticated no one")
-	}
-
-	// An HTTPS tunnel cannot carry an NTLM handshake with net/http's
-	// CONNECT: a fatal 407 that says so.
-	_, err = fetchVia(t, New(Options{TLSConfig: secure.TLSConfig()}), secure.URL("/file"), s)
-	wantError(t, err, hresult.HTTP(407), false, hresult.ContextGeneralTransport)
-	if !strings.Contains(err.Error(), "NTLM and Negotiate cannot open HTTPS tunnels") {
-		t.Errorf("the error does not say why: %v", err)
-	}
-
-	s.Credentials[0].Password = "wrong"
-	_, err = fetchVia(t, New(Options{}), plain.URL("/file"), s)
-	wantError(t, err, hresult.HTTP(407), false, hresult.ContextGeneralTransport)
 }
 
 func TestEndlessChallenges(t *testing.T) {

@@ -130,10 +130,18 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(!connectionAuth(s.Credentials))
 	dialer := &net.Dialer{Timeout: t.o.HeaderTimeout, KeepAlive: 30 * time.Second}
+	tunnels := &tunneler{
+		dial:       dialer.DialContext,
+		creds:      credentialsFor(s.Credentials, transport.TargetProxy),
+		tlsConfig:  tlsConfig,
+		timeout:    t.o.HeaderTimeout,
+		userAgent:  t.userAgent,
+		preemptive: map[string]*handshake{},
+	}
 	build := func(tlsConfig *tls.Config) *nethttp.Transport {
 		return &nethttp.Transport{
-			Proxy:                 proxy,
-			DialContext:           dialer.DialContext,
+			Proxy:                 tunnels.proxy(proxy),
+			DialContext:           tunnels.dialContext,
 			TLSClientConfig:       tlsConfig,
 			TLSHandshakeTimeout:   t.o.HeaderTimeout,
 			ResponseHeaderTimeout: t.o.HeaderTimeout,

@@ -26,6 +26,7 @@ type proxyAttempt struct {
 	pin    *url.URL        // when set, the only proxy allowed
 	tried  map[string]bool // proxy host:port that could not be connected to
 	proxy  *url.URL        // the proxy of the current try; nil: direct
+	tunnel *url.URL        // proxy, when the tunnel to an HTTPS origin is opened by the tunneler
 	left   int             // proxies not tried yet after this one
 	picker *proxyPicker
 }
@@ -34,7 +35,7 @@ type proxyAttempt struct {
 func (a *proxyAttempt) choose(p *proxyPicker, list []*url.URL) *url.URL {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.picker, a.proxy, a.left = p, nil, 0
+	a.picker, a.proxy, a.tunnel, a.left = p, nil, nil, 0
 	if a.pin != nil {
 		a.proxy = a.pin
 		return a.proxy
