@@ -355,7 +355,7 @@ func (m *Manager) resume(j *Job) error {
 		return err
 	}
 	j.Resumed = true
-	recordProxyEnv(j)
+	recordUserEnv(j)
 	if j.State == Queued {
 		j.Err, j.transientSince, j.retryAt = nil, time.Time{}, time.Time{}
 		j.TransferTime = 0 // as in BITS, Resume restarts the maximum download time

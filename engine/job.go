@@ -93,9 +93,10 @@ type Job struct {
 	transientSince time.Time // first transient error since the last progress
 	retryAt        time.Time // when a TRANSIENT_ERROR job goes back to QUEUED
 	notifyAt       time.Time // when the notification program is due; zero: not due
-	// proxyEnv is the proxy environment of the user who last made or
-	// resumed the job, or set its proxy, as stored (see proxyenv.go).
-	proxyEnv string
+	// userEnv is the network environment of the user who last made or
+	// resumed the job, or set its proxy or credentials, as stored (see
+	// userenv.go).
+	userEnv string
 }
 
 // Reply is where an upload-reply job's reply stands: its temporary file

@@ -318,7 +318,7 @@ func (m *Manager) newJob(name string, typ JobType) (*Job, error) {
 	j := NewJobTemplate(typ)
 	now := m.opts.Now()
 	j.ID, j.DisplayName, j.Owner, j.Created, j.Modified = m.opts.NewID(), name, m.ownerName(), now, now
-	recordProxyEnv(j)
+	recordUserEnv(j)
 	return j, nil
 }
 

@@ -37,7 +37,8 @@ func (m *Manager) settings(ctx context.Context, id string) (transport.Settings, 
 
 func transportSettings(j *Job, creds []storage.Credential, home string) transport.Settings {
 	s := transport.Settings{
-		Proxy:         transport.Proxy{Usage: j.ProxyUsage, List: j.ProxyList, Bypass: j.ProxyBypassList, Env: proxyEnvOf(j)},
+		Proxy:         transport.Proxy{Usage: j.ProxyUsage, List: j.ProxyList, Bypass: j.ProxyBypassList},
+		Env:           userEnvOf(j),
 		SecurityFlags: j.SecurityFlags,
 	}
 	if !strings.EqualFold(j.HTTPMethod, "GET") {

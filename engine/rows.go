@@ -21,7 +21,7 @@ func toRow(j *Job) storage.Job {
 		TransientSinceNS: nanos(j.transientSince), RetryAtNS: nanos(j.retryAt),
 		Resumed: j.Resumed, NotifyAtNS: nanos(j.notifyAt), TransferNS: int64(j.TransferTime),
 		ReplyTemp: j.Reply.TempName, ReplyTotal: j.Reply.BytesTotal, ReplyDone: j.Reply.BytesTransferred,
-		ProxyEnv: j.proxyEnv,
+		UserEnv: j.userEnv,
 	}
 	for i := range settings { // the settings' own columns
 		settings[i].store(j, &r)
@@ -43,8 +43,8 @@ func fromRowRef(r *storage.Job, files []storage.File) *Job {
 		ErrorCount:     int(r.ErrorCount),
 		transientSince: fromNanos(r.TransientSinceNS), retryAt: fromNanos(r.RetryAtNS),
 		Resumed: r.Resumed, notifyAt: fromNanos(r.NotifyAtNS), TransferTime: time.Duration(r.TransferNS),
-		Reply:    Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
-		proxyEnv: r.ProxyEnv,
+		Reply:   Reply{TempName: r.ReplyTemp, BytesTotal: r.ReplyTotal, BytesTransferred: r.ReplyDone},
+		userEnv: r.UserEnv,
 	}
 	for i := range settings {
 		settings[i].load(r, j)

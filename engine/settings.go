@@ -95,7 +95,7 @@ func (m *Manager) Set(ctx context.Context, id string, p Props) error {
 			return err
 		}
 		if p.Proxy != nil {
-			recordProxyEnv(j)
+			recordUserEnv(j)
 		}
 		j.Modified = m.opts.Now()
 		return nil
@@ -243,6 +243,7 @@ func (m *Manager) SetCredentials(ctx context.Context, id string, c Credential) e
 			return errStateRefused("credentials cannot change in state " + j.State.String())
 		}
 		j.Modified = m.opts.Now()
+		recordUserEnv(j)
 		return tx.PutCredential(id, storage.Credential{Target: int(c.Target), Scheme: int(c.Scheme), User: c.User, Password: c.Password})
 	})
 	if err == nil {

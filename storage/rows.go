@@ -49,7 +49,7 @@ type Job struct {
 	ReplyTemp                            string
 	ReplyTotal, ReplyDone                int64
 	MaxBandwidthKbps                     int64
-	ProxyEnv                             string // JSON array of "NAME=value"; "" not recorded
+	UserEnv                              string // JSON array of "NAME=value"; "" not recorded
 }
 
 // File is a row of the files table.
@@ -154,7 +154,7 @@ var jobTable = []column[Job]{
 	col("reply_total", func(j *Job) *int64 { return &j.ReplyTotal }),
 	col("reply_done", func(j *Job) *int64 { return &j.ReplyDone }),
 	col("max_bandwidth_kbps", func(j *Job) *int64 { return &j.MaxBandwidthKbps }),
-	col("proxy_env", func(j *Job) *string { return &j.ProxyEnv }),
+	col("user_env", func(j *Job) *string { return &j.UserEnv }),
 }
 
 var fileTable = []column[File]{

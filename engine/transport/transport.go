@@ -12,6 +12,8 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -48,6 +50,10 @@ type Request struct {
 type Settings struct {
 	Proxy       Proxy
 	Credentials []Credential
+	// Env is the job's user's environment as recorded with the job, the
+	// variables of its proxies and Kerberos tickets ("NAME=value"); nil:
+	// this process's environment.
+	Env []string
 	// Headers are extra request headers, "Name: value" each.
 	Headers []string
 	// Method replaces GET for downloads (BITS' custom HTTP method); empty
@@ -89,9 +95,6 @@ type Proxy struct {
 	Usage  ProxyUsage
 	List   string
 	Bypass string
-	// Env is, for PRECONFIG, the proxy variables ("NAME=value") of the
-	// job's user; nil: this process's environment.
-	Env []string
 }
 
 // AuthTarget says whom a credential is for.
@@ -318,4 +321,18 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// Getenv reads a variable of the job's user's environment, Env, or of this
+// process's when none was recorded.
+func (s *Settings) Getenv(name string) string {
+	if s.Env == nil {
+		return os.Getenv(name)
+	}
+	for _, kv := range s.Env {
+		if n, v, _ := strings.Cut(kv, "="); n == name {
+			return v
+		}
+	}
+	return ""
 }

@@ -24,26 +24,29 @@ const maxAuthTries = 8
 // Credentials are only sent after a challenge, never first. Server
 // credentials go only to the host of the job's URL (redirects elsewhere get
 // none); proxy credentials only to the proxy that asked.
-func authenticate(rt nethttp.RoundTripper, creds []transport.Credential) nethttp.RoundTripper {
+func authenticate(rt nethttp.RoundTripper, creds []transport.Credential, krb *kerberos) nethttp.RoundTripper {
 	return &authTransport{
 		next:   rt,
 		server: credentialsFor(creds, transport.TargetServer),
 		proxy:  credentialsFor(creds, transport.TargetProxy),
+		krb:    krb,
 	}
 }
 
 type authTransport struct {
 	next          nethttp.RoundTripper
 	server, proxy map[transport.AuthScheme]transport.Credential
+	krb           *kerberos
 }
 
 // credentialsFor keeps one target's credentials by scheme. Implicit ones
-// (NULL user and password: the logged-on identity) have no meaning on
-// Linux and are left out, so a challenge for them gets no answer.
+// (NULL user and password: the logged-on identity) mean the user's
+// Kerberos tickets for Negotiate; for NTLM they have no meaning here and
+// are left out, so a challenge for them gets no answer.
 func credentialsFor(creds []transport.Credential, target transport.AuthTarget) map[transport.AuthScheme]transport.Credential {
 	out := map[transport.AuthScheme]transport.Credential{}
 	for _, c := range creds {
-		if c.Target == target && !c.Implicit && c.Scheme != transport.SchemePassport {
+		if c.Target == target && (!c.Implicit || c.Scheme == transport.SchemeNegotiate) && c.Scheme != transport.SchemePassport {
 			out[c.Scheme] = c
 		}
 	}
@@ -96,7 +99,7 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 		switch {
 		case try >= maxAuthTries:
 		case *h == nil:
-			*h = startHandshake(cs, creds, host)
+			*h = startHandshake(cs, creds, host, a.krb)
 			ok = *h != nil
 		default:
 			ok = (*h).challenged(cs)
@@ -108,9 +111,17 @@ func (a *authTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, erro
 			ok = err == nil && (h == &server && serverAnswer != "" || h == &proxy && proxyAnswer != "")
 		}
 		if !ok {
-			if h == &proxy {
+			var failed error
+			if *h != nil {
+				failed = (*h).failed
+			}
+			switch {
+			case h == &proxy:
 				drain(resp)
-				return nil, proxyAuthError(via, cs, len(a.proxy) > 0)
+				return nil, authError(nethttp.StatusProxyAuthRequired, via, cs, len(a.proxy) > 0, failed)
+			case failed != nil:
+				drain(resp)
+				return nil, authError(nethttp.StatusUnauthorized, req.URL, cs, true, failed)
 			}
 			return resp, nil // the caller reports the 401
 		}
@@ -146,7 +157,8 @@ type tunnelRefused struct {
 	status     int
 	text       string
 	challenges []challenge
-	answered   bool // the CONNECT carried credentials
+	answered   bool  // the CONNECT carried credentials
+	failed     error // why Kerberos could not answer, if it could not
 }
 
 func (e *tunnelRefused) Error() string {
@@ -155,7 +167,7 @@ func (e *tunnelRefused) Error() string {
 
 func (e *tunnelRefused) hresult(haveCreds bool) error {
 	if e.status == nethttp.StatusProxyAuthRequired {
-		return proxyAuthError(e.proxy, e.challenges, haveCreds)
+		return authError(e.status, e.proxy, e.challenges, haveCreds, e.failed)
 	}
 	return &hresult.Error{
 		Code:      hresult.HTTP(e.status),
@@ -165,19 +177,27 @@ func (e *tunnelRefused) hresult(haveCreds bool) error {
 	}
 }
 
-// proxyAuthError is the fatal 407: no credential for what the proxy
-// offers, or one it refused.
-func proxyAuthError(proxy *url.URL, cs []challenge, haveCreds bool) error {
+// authError is the fatal 407 from a proxy, or 401 from a server: no
+// credential for what it offers, one it refused, or, in failed, why
+// Kerberos could not answer.
+func authError(status int, target *url.URL, cs []challenge, haveCreds bool, failed error) error {
 	var offered []string
 	for _, c := range cs {
 		offered = append(offered, c.scheme)
 	}
-	why := "the job has no proxy credentials"
-	if haveCreds {
-		why = "the job's proxy credentials were refused or do not fit its schemes"
+	who, where, whose := "the server", hresult.ContextRemoteFile, "server"
+	if status == nethttp.StatusProxyAuthRequired {
+		who, where, whose = "the proxy", hresult.ContextGeneralTransport, "proxy"
 	}
-	return hresult.Fatal(hresult.HTTP(nethttp.StatusProxyAuthRequired), hresult.ContextGeneralTransport,
-		"the proxy %s asks for authentication (%s): %s", proxy.Redacted(), strings.Join(offered, ", "), why)
+	why := "the job has no " + whose + " credentials"
+	switch {
+	case failed != nil:
+		why = failed.Error()
+	case haveCreds:
+		why = "the job's " + whose + " credentials were refused or do not fit its schemes"
+	}
+	return hresult.Fatal(hresult.HTTP(status), where,
+		"%s %s asks for authentication (%s): %s", who, target.Redacted(), strings.Join(offered, ", "), why)
 }
 
 // originalURL is the URL the client asked for before any redirect.

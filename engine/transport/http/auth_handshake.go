@@ -13,8 +13,10 @@ import (
 
 // authSchemes are the schemes answered, strongest first: when a target
 // offers several, the first one the job has a credential for is used.
-// Negotiate carries NTLM tokens, as Windows' Negotiate does when Kerberos
-// is out of reach (there is no Kerberos here).
+// Negotiate carries a Kerberos ticket (kerberos.go), or, as Windows'
+// Negotiate does when Kerberos is out of reach, NTLM tokens: a user name
+// and password that Kerberos refused or cannot use go on with NTLM; the
+// implicit credential has only Kerberos.
 var authSchemes = []struct {
 	name   string // lower case, as in challenges
 	header string // as sent
@@ -29,12 +31,17 @@ var authSchemes = []struct {
 // A handshake answers one target's challenges with one scheme. Basic and
 // Digest take one answer (Digest one more when the server says the nonce
 // went stale); NTLM and Negotiate take two, a NEGOTIATE message and then
-// an AUTHENTICATE message for the server's CHALLENGE, on one connection.
+// an AUTHENTICATE message for the server's CHALLENGE, on one connection,
+// except Negotiate with Kerberos, whose one answer carries the ticket.
 type handshake struct {
 	scheme transport.AuthScheme
 	name   string // as in the header
 	cred   transport.Credential
 	host   string // the target's host name
+	krb    *kerberos
+
+	failed   error // why Kerberos could not answer, for the error report
+	kerberos bool  // Negotiate: answered with a Kerberos ticket
 
 	sent   int                   // answers given
 	digest *httpdigest.Challenge // Digest: the challenge being answered
@@ -45,14 +52,14 @@ type handshake struct {
 
 // startHandshake picks the scheme to answer cs, host's challenges, with,
 // or returns nil when the job has no credential for any scheme offered.
-func startHandshake(cs []challenge, creds map[transport.AuthScheme]transport.Credential, host string) *handshake {
+func startHandshake(cs []challenge, creds map[transport.AuthScheme]transport.Credential, host string, krb *kerberos) *handshake {
 	for _, s := range authSchemes {
 		cred, ok := creds[s.scheme]
 		c, offered := findChallenge(cs, s.name)
 		if !ok || !offered {
 			continue
 		}
-		h := &handshake{scheme: s.scheme, name: s.header, cred: cred, host: host}
+		h := &handshake{scheme: s.scheme, name: s.header, cred: cred, host: host, krb: krb}
 		if s.scheme == transport.SchemeDigest {
 			d, err := httpdigest.ParseChallenge("Digest " + c.params)
 			if err != nil || !httpdigest.CanDigest(d) {
@@ -81,7 +88,7 @@ func (h *handshake) challenged(cs []challenge) bool {
 		h.digest, h.count, h.stale = d, 0, true
 		return true
 	case transport.SchemeNTLM, transport.SchemeNegotiate:
-		if h.sent != 1 || c.params == "" {
+		if h.sent != 1 || c.params == "" || h.kerberos {
 			return false
 		}
 		token, err := base64.StdEncoding.DecodeString(c.params)
@@ -115,6 +122,18 @@ func (h *handshake) answer(method, uri string) (string, error) {
 	default: // NTLM, Negotiate
 		var msg []byte
 		var err error
+		if h.scheme == transport.SchemeNegotiate && h.sent == 0 {
+			token, err := h.krb.token(h.cred, h.host)
+			if err == nil {
+				h.kerberos = true
+				h.sent++
+				return h.name + " " + base64.StdEncoding.EncodeToString(token), nil
+			}
+			h.failed = err
+			if h.cred.Implicit {
+				return "", err
+			}
+		}
 		switch {
 		case h.sent == 0:
 			msg, err = ntlmssp.NewNegotiateMessage("", "")

@@ -110,11 +110,11 @@ func (t *Transport) client(s *transport.Settings) (*nethttp.Client, error) {
 
 // clientKey sums up the settings that newClient reads.
 func clientKey(s *transport.Settings) string {
-	return fmt.Sprintf("%+v|%x|%+v|%+v", s.Proxy, s.SecurityFlags, s.ClientCert, s.Credentials)
+	return fmt.Sprintf("%+v|%q|%x|%+v|%+v", s.Proxy, s.Env, s.SecurityFlags, s.ClientCert, s.Credentials)
 }
 
 func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
-	proxy, err := proxyFunc(s.Proxy)
+	proxy, err := proxyFunc(s.Proxy, s.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +130,11 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(!connectionAuth(s.Credentials))
 	dialer := &net.Dialer{Timeout: t.o.HeaderTimeout, KeepAlive: 30 * time.Second}
+	krb := newKerberos(s.Getenv)
 	tunnels := &tunneler{
 		dial:       dialer.DialContext,
 		creds:      credentialsFor(s.Credentials, transport.TargetProxy),
+		krb:        krb,
 		tlsConfig:  tlsConfig,
 		timeout:    t.o.HeaderTimeout,
 		userAgent:  t.userAgent,
@@ -163,7 +165,7 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 	if v := newVerifier(s.SecurityFlags, tlsConfig, crl); v != nil {
 		t.pools = append(t.pools, verifyPerHost(rt, v, &protocols))
 	}
-	return &nethttp.Client{Transport: authenticate(rt, s.Credentials), CheckRedirect: redirectPolicy(s.SecurityFlags)}, nil
+	return &nethttp.Client{Transport: authenticate(rt, s.Credentials, krb), CheckRedirect: redirectPolicy(s.SecurityFlags)}, nil
 }
 
 // connectionAuth says whether creds hold a server credential for a scheme

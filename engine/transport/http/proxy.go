@@ -3,8 +3,6 @@ package http
 import (
 	nethttp "net/http"
 	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +16,7 @@ import (
 const proxyDownFor = 5 * time.Minute
 
 // proxyFunc returns the proxy chooser for a job's proxy settings: nil for a
-// direct connection. It reads the environment now, for PRECONFIG and
+// direct connection. It reads getenv now, for PRECONFIG and
 // AUTODETECT, and checks an OVERRIDE list; invalid settings are a fatal
 // BG_E_INVALID_PROXY_INFO.
 //
@@ -26,7 +24,7 @@ const proxyDownFor = 5 * time.Minute
 // the request carries a proxyAttempt (see sendTrying), it answers the next
 // proxy not yet tried instead, which is how a proxy that cannot be
 // connected to gives way to the next one.
-func proxyFunc(p transport.Proxy) (func(*nethttp.Request) (*url.URL, error), error) {
+func proxyFunc(p transport.Proxy, getenv func(string) string) (func(*nethttp.Request) (*url.URL, error), error) {
 	var route func(*url.URL) []*url.URL
 	switch p.Usage {
 	case transport.ProxyNone:
@@ -40,15 +38,6 @@ func proxyFunc(p transport.Proxy) (func(*nethttp.Request) (*url.URL, error), err
 	case transport.ProxyPreconfig, transport.ProxyAutodetect:
 		// There is no WPAD without a network to ask: AUTODETECT is
 		// PRECONFIG (see docs/transports.md).
-		getenv := os.Getenv
-		if p.Env != nil {
-			vars := map[string]string{}
-			for _, kv := range p.Env {
-				name, value, _ := strings.Cut(kv, "=")
-				vars[name] = value
-			}
-			getenv = func(name string) string { return vars[name] }
-		}
 		e, err := environmentProxies(getenv)
 		if err != nil {
 			return nil, err

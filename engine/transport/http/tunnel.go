@@ -31,8 +31,9 @@ import (
 type tunneler struct {
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	creds     map[transport.AuthScheme]transport.Credential // for proxies
-	tlsConfig *tls.Config                                   // for https proxies; nil: the defaults
-	timeout   time.Duration                                 // for each CONNECT's answer
+	krb       *kerberos
+	tlsConfig *tls.Config   // for https proxies; nil: the defaults
+	timeout   time.Duration // for each CONNECT's answer
 	userAgent string
 
 	mu         sync.Mutex
@@ -128,16 +129,20 @@ func (t *tunneler) open(ctx context.Context, proxy *url.URL, target string) (net
 		}
 		var ok bool
 		if h == nil {
-			h = startHandshake(refused.challenges, t.creds, proxy.Hostname())
+			h = startHandshake(refused.challenges, t.creds, proxy.Hostname(), t.krb)
 			ok = h != nil
 		} else {
 			ok = h.challenged(refused.challenges)
 		}
 		if !ok {
+			if h != nil {
+				refused.failed = h.failed
+			}
 			return nil, refused
 		}
 		midway := h.token != nil // NTLM's AUTHENTICATE must follow its CHALLENGE on one connection
 		if answer, err = h.answer(nethttp.MethodConnect, target); err != nil || answer == "" {
+			refused.failed = h.failed
 			return nil, refused
 		}
 		if resp.Close {
