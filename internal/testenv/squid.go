@@ -183,11 +183,14 @@ func StartSquid(tb testing.TB, opts ...SquidOption) *Squid {
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
+		// squid's orderly shutdown takes two seconds of its event loop,
+		// however short shutdown_lifetime is, and it keeps nothing a test
+		// needs (its logs are not buffered): it is killed.
 		if waitListening(s.Addr(), exited) {
-			tb.Cleanup(func() { stopGroup(tb, cmd, exited) })
+			tb.Cleanup(func() { stopGroup(tb, cmd, exited, syscall.SIGKILL) })
 			return s
 		}
-		stopGroup(tb, cmd, exited)
+		stopGroup(tb, cmd, exited, syscall.SIGKILL)
 		lastOut = out.String() + s.file("cache.log") + s.file("samba/winbindd.log")
 	}
 	tb.Fatalf("squid did not start:\n%s", lastOut)
@@ -243,11 +246,11 @@ http_access deny CONNECT !SSL_ports
 	return b.String()
 }
 
-// stopGroup stops a process group: SIGTERM to all of it, SIGKILL to what
-// is left after five seconds, and a wait until none of it runs.
-func stopGroup(tb testing.TB, cmd *exec.Cmd, exited <-chan struct{}) {
+// stopGroup stops a process group: sig to all of it, SIGKILL to what is
+// left after five seconds, and a wait until none of it runs.
+func stopGroup(tb testing.TB, cmd *exec.Cmd, exited <-chan struct{}, sig syscall.Signal) {
 	pgid := cmd.Process.Pid
-	syscall.Kill(-pgid, syscall.SIGTERM)
+	syscall.Kill(-pgid, sig)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
