@@ -55,3 +55,33 @@ func TestNegotiateServer(t *testing.T) {
 		t.Logf("Apache logged %+v", s.Requests())
 	}
 }
+
+// TestNegotiateThroughSquid downloads from Apache through squid, both
+// asking for Negotiate as HTTP/localhost of one KDC, which share the
+// service's keys: curl authenticates to each with the same ticket cache.
+func TestNegotiateThroughSquid(t *testing.T) {
+	kdc := StartKDC(t)
+	password := kdc.AddUser(t, "alice")
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	kdc.Kinit(t, "alice", password, ccache)
+	squid := StartSquid(t, SquidNegotiate(kdc))
+	s := StartNegotiateServer(t, kdc, "")
+	s.WriteFile(t, "dir/file", []byte("through both"))
+	env := append(kdc.Env(), "KRB5CCNAME=FILE:"+ccache)
+
+	code, body := curlVia(t, env, s.URL()+"/dir/file", "-x", squid.LocalhostURL(), "--proxy-negotiate", "-U", ":", "--negotiate", "-u", ":")
+	if code != 200 || body != "through both" {
+		t.Fatalf("status %d, body %q\nsquid:\n%s\nApache:\n%s", code, body, squid.Log(), s.Log())
+	}
+	user := "alice@" + kdc.Realm()
+	Eventually(t, "squid and Apache to log "+user, func() bool {
+		var proxied, served bool
+		for _, r := range squid.Requests() {
+			proxied = proxied || r.Target == s.URL()+"/dir/file" && r.User == user && r.Status == 200
+		}
+		for _, r := range s.Requests() {
+			served = served || r.Path == "/dir/file" && r.User == user && r.Status == 200
+		}
+		return proxied && served
+	})
+}

@@ -27,14 +27,14 @@ const KDCRealm = "BITS.TEST"
 
 // A KDC is a running krb5kdc on 127.0.0.1. The test's cleanup stops it.
 type KDC struct {
-	dir      string
-	port     int
-	conf     string // the clients' krb5.conf
-	profile  string // kdc.conf
-	kadmin   string
-	kinit    string
-	klist    string
-	services int
+	dir     string
+	port    int
+	conf    string // the clients' krb5.conf
+	profile string // kdc.conf
+	kadmin  string
+	kinit   string
+	klist   string
+	keytabs map[string]string // by service principal
 }
 
 // StartKDC creates a realm and starts its KDC for the test. Without MIT
@@ -49,6 +49,8 @@ func StartKDC(tb testing.TB) *KDC {
 		kadmin: lookTool(tb, "kadmin.local", "krb5-admin-server"),
 		kinit:  lookTool(tb, "kinit", "krb5-user"),
 		klist:  lookTool(tb, "klist", "krb5-user"),
+
+		keytabs: map[string]string{},
 	}
 	k.conf = filepath.Join(k.dir, "krb5.conf")
 	k.profile = filepath.Join(k.dir, "kdc.conf")
@@ -191,14 +193,19 @@ func (k *KDC) AddUser(tb testing.TB, name string) (password string) {
 
 // AddService creates the service principal spn (e.g. "HTTP/localhost")
 // with a random key and returns the path of a keytab that holds its keys.
-// The file is root's, mode 0600: a server that drops its privileges gets
-// a copy it may read (see copyOwned).
+// Asked again for the same spn (a proxy and a server both on localhost),
+// it returns the same keytab, as new keys would void the first one. The
+// file is root's, mode 0600: a server that drops its privileges reads a
+// copy of its own (see writeOwned).
 func (k *KDC) AddService(tb testing.TB, spn string) (keytab string) {
 	tb.Helper()
-	k.services++
-	keytab = filepath.Join(k.dir, fmt.Sprintf("service%d.keytab", k.services))
+	if kt, ok := k.keytabs[spn]; ok {
+		return kt
+	}
+	keytab = filepath.Join(k.dir, fmt.Sprintf("service%d.keytab", len(k.keytabs)+1))
 	k.kadminQuery(tb, "addprinc -randkey "+spn)
 	k.kadminQuery(tb, fmt.Sprintf("ktadd -k %s %s", keytab, spn))
+	k.keytabs[spn] = keytab
 	return keytab
 }
 

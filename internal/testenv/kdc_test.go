@@ -41,4 +41,7 @@ func TestKDC(t *testing.T) {
 	if out, err := kl.CombinedOutput(); err != nil || !strings.Contains(string(out), "HTTP/localhost@BITS.TEST") {
 		t.Errorf("klist -k %s: %v\n%s", keytab, err, out)
 	}
+	if again := kdc.AddService(t, "HTTP/localhost"); again != keytab {
+		t.Errorf("AddService again gave %s, want the first keytab %s", again, keytab)
+	}
 }
