@@ -11,6 +11,10 @@ package testenv
 // helpers: everything they read or write is in a folder that account owns
 // (ownedDir), outside the test's temporary folder, which only root may
 // enter.
+//
+// squid forwards to loopback addresses only (any port, CONNECT included):
+// anything else gets 403 before a credential is asked for, so no test
+// reaches beyond the machine through it.
 
 import (
 	"bufio"
@@ -135,8 +139,11 @@ func StartSquid(tb testing.TB, opts ...SquidOption) *Squid {
 			}
 			writeOwned(tb, filepath.Join(dir, "krb5.conf"), conf, uid, gid)
 			rcache := filepath.Join(dir, "rcache")
-			if err := os.Mkdir(rcache, 0o700); err != nil || os.Chown(rcache, uid, gid) != nil {
-				tb.Fatalf("replay cache folder: %v", err)
+			if err := os.Mkdir(rcache, 0o700); err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.Chown(rcache, uid, gid); err != nil {
+				tb.Fatal(err)
 			}
 			// squid hands its environment to its helpers.
 			env = append(env, "KRB5_CONFIG="+filepath.Join(dir, "krb5.conf"), "KRB5_KTNAME=FILE:"+keytab, "KRB5RCACHEDIR="+rcache)
@@ -228,11 +235,14 @@ htcp_port 0
 snmp_port 0
 via on
 forwarded_for on
+visible_hostname localhost
 hosts_file /etc/hosts
 acl localhost src 127.0.0.1/32
+acl loopback dst 127.0.0.0/8
 acl Safe_ports port 1-65535
 acl SSL_ports port 1-65535
 acl CONNECT method CONNECT
+http_access deny !loopback
 http_access deny !Safe_ports
 http_access deny CONNECT !SSL_ports
 `)

@@ -89,6 +89,11 @@ func TestSquidNoAuth(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Only loopback destinations: a documentation address (TEST-NET-1)
+	// is refused without a connection.
+	if code, _ := curlVia(t, nil, "http://192.0.2.1/", "-x", s.URL()); code != 403 {
+		t.Errorf("to a non-loopback address: status %d, want 403", code)
+	}
 }
 
 func TestSquidBasic(t *testing.T) {
