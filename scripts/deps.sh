@@ -39,6 +39,17 @@ declare -A package=(
 	[pkg-config]=pkg-config
 	[/usr/include/glib-2.0/gio/gio.h]=libglib2.0-dev
 	[/usr/lib/python3/dist-packages/gi/__init__.py]=python3-gi
+	[squid]=squid
+	[/usr/lib/squid/basic_ncsa_auth]=squid
+	[/usr/lib/squid/digest_file_auth]=squid
+	[/usr/lib/squid/negotiate_kerberos_auth]=squid
+	[krb5kdc]=krb5-kdc
+	[kdb5_util]=krb5-kdc
+	[kadmin.local]=krb5-admin-server
+	[kinit]=krb5-user
+	[klist]=krb5-user
+	[apache2]=apache2
+	[/usr/lib/apache2/modules/mod_auth_gssapi.so]=libapache2-mod-auth-gssapi
 )
 
 # useradd lives in sbin, which a non-login shell may not have on PATH.
@@ -78,6 +89,18 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "deps: installing ${pkgs[*]} for ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as squid, apache2 and krb5-kdc start their system services
+# when installed; the tests start their own, and nothing should be left
+# running. invoke-rc.d (and deb-systemd-invoke) ask policy-rc.d first: when
+# the machine has none, one that refuses every start (101) is put in place
+# for the install and removed after it. A machine's own policy-rc.d is
+# left as it is.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	trap 'rm -f "$policy"' EXIT
+	printf '#!/bin/sh\n# deps.sh: no service starts while the test tools are installed.\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+fi
 # Another apt or an unattended upgrade may hold dpkg's lock: wait for it (up
 # to 10 minutes) instead of failing at once.
 lock=(-o DPkg::Lock::Timeout=600)

@@ -3,7 +3,9 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -73,4 +75,42 @@ func BuildPrograms(dir string, names ...string) error {
 func Missing(tb testing.TB, why string) {
 	tb.Helper()
 	missing(tb, why)
+}
+
+// ownedDir makes a folder for a server that drops root's privileges to
+// account: tb.TempDir() is under a folder only root may enter, so this one
+// is made in the system's temporary folder instead, mode 0755 and owned by
+// account, and removed when the test ends (after the server, whose cleanup
+// is registered later and so runs first).
+func ownedDir(tb testing.TB, account string) (dir string, uid, gid int) {
+	tb.Helper()
+	u, err := user.Lookup(account)
+	if err != nil {
+		missing(tb, fmt.Sprintf("the account %s does not exist: %v", account, err))
+	}
+	uid, gid = atoi(tb, u.Uid), atoi(tb, u.Gid)
+	dir, err = os.MkdirTemp("", "bits-testenv-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, uid, gid
+}
+
+// writeOwned writes a file that only the account uid, gid may read: a
+// password file or a copy of a keytab for a server without root.
+func writeOwned(tb testing.TB, path string, data []byte, uid, gid int) {
+	tb.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chown(path, uid, gid); err != nil {
+		tb.Fatal(err)
+	}
 }

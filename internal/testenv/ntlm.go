@@ -43,9 +43,10 @@ type NTLMServer struct {
 	out *bufio.Reader
 }
 
-// runNTLM mounts the private /run/samba, starts winbindd, waits for its
-// socket (a bounded poll), and runs ntlm_auth on the test's pipes.
-const runNTLM = `set -e
+// startWinbindd is the start of a script run by unshare: it mounts the
+// private /run/samba, starts winbindd ($wb is its pid) with the
+// configuration $CONF, and waits for its socket (a bounded poll).
+const startWinbindd = `set -e
 mkdir -p /run/samba
 mount -t tmpfs -o size=4m,mode=0755 bits-test /run/samba
 "$WINBINDD" -F --no-process-group --debug-stdout --configfile="$CONF" >"$DIR/winbindd.log" 2>&1 &
@@ -60,7 +61,10 @@ until [ -S /run/samba/winbindd/pipe ]; do
 	fi
 	sleep 0.01
 done
-set +e
+`
+
+// runNTLM runs ntlm_auth on the test's pipes once winbindd is up.
+const runNTLM = startWinbindd + `set +e
 "$NTLM_AUTH" --helper-protocol=squid-2.5-ntlmssp --configfile="$CONF"
 status=$?
 kill $wb
@@ -82,17 +86,8 @@ func StartNTLMServer(tb testing.TB) *NTLMServer {
 	smbpasswd := lookTool(tb, "smbpasswd", "samba-common-bin")
 
 	dir := tb.TempDir()
-	conf := filepath.Join(dir, "smb.conf")
-	if err := os.WriteFile(conf, []byte(ntlmConfig(dir)), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	s := &NTLMServer{password: "Pw-" + randomHex(tb, 8)}
-	add := exec.Command(smbpasswd, "-c", conf, "-a", "-s", NTLMAccount)
-	add.Stdin = strings.NewReader(s.password + "\n" + s.password + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		tb.Fatalf("smbpasswd: %v\n%s", err, out)
-	}
-
+	conf, password := ntlmPassdb(tb, dir, smbpasswd)
+	s := &NTLMServer{password: password}
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", runNTLM)
 	cmd.Env = append(os.Environ(), "WINBINDD="+winbindd, "NTLM_AUTH="+ntlmAuth, "CONF="+conf, "DIR="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -131,6 +126,24 @@ func StartNTLMServer(tb testing.TB) *NTLMServer {
 		tb.Fatalf("the NTLM server did not start: %v\n%s\n%s", err, stderr.String(), log)
 	}
 	return s
+}
+
+// ntlmPassdb writes the Samba configuration of an NTLM server into dir
+// and gives NTLMAccount a random password in its passdb. It returns the
+// configuration's path and the password.
+func ntlmPassdb(tb testing.TB, dir, smbpasswd string) (conf, password string) {
+	tb.Helper()
+	conf = filepath.Join(dir, "smb.conf")
+	if err := os.WriteFile(conf, []byte(ntlmConfig(dir)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	password = "Pw-" + randomHex(tb, 8)
+	add := exec.Command(smbpasswd, "-c", conf, "-a", "-s", NTLMAccount)
+	add.Stdin = strings.NewReader(password + "\n" + password + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		tb.Fatalf("smbpasswd: %v\n%s", err, out)
+	}
+	return conf, password
 }
 
 func ntlmConfig(dir string) string {

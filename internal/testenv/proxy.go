@@ -25,11 +25,14 @@ type Proxy struct {
 	log  string
 }
 
-// ProxyRequest is one request line tinyproxy logged: "GET" and an absolute
-// URL for plain HTTP, "CONNECT" and host:port for an HTTPS tunnel.
+// ProxyRequest is one request a proxy logged: "GET" and an absolute URL
+// for plain HTTP, "CONNECT" and host:port for an HTTPS tunnel. tinyproxy
+// logs neither user nor status: they are left empty for it.
 type ProxyRequest struct {
 	Method string
 	Target string
+	User   string // the authenticated user (squid); "" for none
+	Status int    // the status the proxy answered (squid)
 }
 
 type proxyConfig struct {
