@@ -121,7 +121,7 @@ func TestSquidAuthentication(t *testing.T) {
 		}},
 		{"NTLM", func(t *testing.T) setup {
 			sq := testenv.StartSquid(t, testenv.SquidNTLM())
-			return setup{sq, proxyCred(transport.SchemeNTLM, testenv.NTLMAccount, sq.NTLMPassword()), testenv.NTLMAccount}
+			return setup{sq, proxyCred(transport.SchemeNTLM, testenv.NTLMAccount, sq.NTLMPassword()), testenv.NTLMDomain + `\` + testenv.NTLMAccount}
 		}},
 		{"Negotiate", func(t *testing.T) setup {
 			sq := testenv.StartSquid(t, testenv.SquidNegotiate(kdc))
@@ -133,13 +133,20 @@ func TestSquidAuthentication(t *testing.T) {
 			// The proxy by the name its Kerberos service has.
 			s := override(strings.TrimPrefix(st.squid.LocalhostURL(), "http://"), "")
 			s.Credentials, s.Env = []transport.Credential{st.cred}, env
+			tr := New(Options{TLSConfig: secure.TLSConfig()})
 			for _, origin := range []*testenv.Origin{plain, secure} {
-				got, err := fetchVia(t, New(Options{TLSConfig: secure.TLSConfig()}), origin.URL("/file"), s)
+				got, err := fetchVia(t, tr, origin.URL("/file"), s)
 				if err != nil {
 					t.Fatalf("%s: %v\n%s", origin.URL(""), err, st.squid.Log())
 				}
 				sameBytes(t, got, content)
 			}
+			tr.CloseIdleConnections() // squid logs a tunnel when it ends
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("squid logged %+v", st.squid.Requests())
+				}
+			})
 			testenv.Eventually(t, "squid to log a tunnel and a request as "+st.user, func() bool {
 				var tunnel, request bool
 				for _, r := range st.squid.Requests() {
@@ -150,6 +157,7 @@ func TestSquidAuthentication(t *testing.T) {
 				}
 				return tunnel && request
 			})
+
 
 			if st.cred.Implicit {
 				return // a wrong password has no meaning for a ticket
