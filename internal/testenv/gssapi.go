@@ -101,7 +101,10 @@ func StartNegotiateServer(tb testing.TB, kdc *KDC, dir string) *NegotiateServer 
 	if err := os.WriteFile(filepath.Join(root, "krb5.conf"), conf, 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	s.selfSigned(tb)
+	s.cert, _ = SelfSigned(tb, s.root) // key.pem beside it, as config names it
+	if s.certBytes, err = os.ReadFile(s.cert); err != nil {
+		tb.Fatal(err)
+	}
 
 	env := append(os.Environ(),
 		"KRB5_CONFIG="+filepath.Join(root, "krb5.conf"),
@@ -194,9 +197,10 @@ func (s *NegotiateServer) config(keytab string) string {
 	return b.String()
 }
 
-// selfSigned makes the HTTPS certificate: its own CA, for localhost and
-// 127.0.0.1, valid for a day.
-func (s *NegotiateServer) selfSigned(tb testing.TB) {
+// SelfSigned writes a TLS certificate for localhost and 127.0.0.1, its
+// own CA, valid for a day, to dir: cert.pem (0644) and key.pem (0600, so
+// only root reads it: servers load it before they drop privileges).
+func SelfSigned(tb testing.TB, dir string) (certFile, keyFile string) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -222,15 +226,14 @@ func (s *NegotiateServer) selfSigned(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.certBytes = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	s.cert = filepath.Join(s.root, "cert.pem")
-	if err := os.WriteFile(s.cert, s.certBytes, 0o644); err != nil {
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	// Only root reads the key: Apache loads it before it drops privileges.
-	if err := os.WriteFile(filepath.Join(s.root, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+	return certFile, keyFile
 }
 
 // lookFile checks that a file a server loads (a module) exists; when it
