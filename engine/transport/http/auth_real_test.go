@@ -158,7 +158,6 @@ func TestSquidAuthentication(t *testing.T) {
 				return tunnel && request
 			})
 
-
 			if st.cred.Implicit {
 				return // a wrong password has no meaning for a ticket
 			}
