@@ -1,0 +1,264 @@
+// Package pac evaluates proxy auto-config (PAC) files, the JavaScript
+// FindProxyForURL(url, host) functions browsers and WinHTTP run to pick a
+// proxy for each URL, and finds where the user's desktop configured one.
+//
+// The scripts run in goja, a JavaScript interpreter written in Go, with
+// the Netscape helper functions (isPlainHostName, dnsDomainIs, shExpMatch,
+// ...) and Microsoft's IPv6 extensions (dnsResolveEx, isInNetEx, ...).
+package pac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// Script is a compiled PAC file. It is safe for concurrent use: a goja
+// runtime is not, so each Find borrows one from a small pool, where the
+// script's top-level code has already run.
+//
+// A call is bounded in time (timeout, 2 s, DNS look-ups included): the
+// runtime is interrupted then, so a looping or hostile file cannot hang
+// the worker, and the call depth is bounded (maxCallDepth). goja cannot
+// bound memory: a script that allocates as fast as it can may take a few
+// hundred megabytes before the timeout stops it; Fetch keeps the file
+// itself to 1 MiB.
+type Script struct {
+	prog *goja.Program
+	env  env
+
+	mu   sync.Mutex
+	idle []*runtime // at most maxIdle
+}
+
+// env is what the helper functions see of the machine; tests replace it.
+type env struct {
+	resolver resolver
+	now      func() time.Time
+	local    *time.Location // the zone of the date and time helpers without "GMT"
+	timeout  time.Duration
+	myIP     func() netip.Addr   // the address myIpAddress answers
+	myIPs    func() []netip.Addr // the addresses myIpAddressEx answers
+}
+
+// resolver is the part of net.Resolver the DNS helpers use.
+type resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+const (
+	// defaultTimeout bounds one FindProxyForURL call. Browsers do not
+	// bound it at all; a script's own work takes microseconds, so most of
+	// this is for its DNS look-ups.
+	defaultTimeout = 2 * time.Second
+	maxCallDepth   = 1000
+	maxIdle        = 4
+)
+
+func defaultEnv() env {
+	return env{
+		resolver: net.DefaultResolver,
+		now:      time.Now,
+		local:    time.Local,
+		timeout:  defaultTimeout,
+		myIP:     outboundAddr,
+		myIPs:    interfaceAddrs,
+	}
+}
+
+// Compile compiles src and runs its top-level code once, so that a syntax
+// error, a script that throws or loops while loading, or one that defines
+// neither FindProxyForURL nor FindProxyForURLEx, fails here rather than
+// on the first download.
+func Compile(src []byte) (*Script, error) {
+	return compile(src, defaultEnv())
+}
+
+func compile(src []byte, e env) (*Script, error) {
+	text := strings.TrimPrefix(string(src), "\uFEFF")
+	prog, err := goja.Compile("proxy.pac", text, false)
+	if err != nil {
+		return nil, fmt.Errorf("the PAC file is not JavaScript: %w", err)
+	}
+	s := &Script{prog: prog, env: e}
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	rt, err := s.newRuntime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.put(rt)
+	return s, nil
+}
+
+// runtime is one goja runtime with the script loaded.
+type runtime struct {
+	vm   *goja.Runtime
+	find goja.Callable
+	ex   bool // find is FindProxyForURLEx
+	ctx  context.Context
+}
+
+// newRuntime loads the helpers and the script into a new runtime. ctx
+// bounds the top-level code.
+func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
+	rt := &runtime{vm: goja.New(), ctx: ctx}
+	rt.vm.SetMaxCallStackSize(maxCallDepth)
+	rt.vm.SetTimeSource(s.env.now)
+	if err := s.register(rt); err != nil {
+		return nil, err
+	}
+	err := rt.run(ctx, func() error {
+		if _, err := rt.vm.RunProgram(helpersProgram); err != nil {
+			return err
+		}
+		_, err := rt.vm.RunProgram(s.prog)
+		return err
+	})
+	var in *interrupted
+	if errors.As(err, &in) {
+		return nil, fmt.Errorf("loading the PAC file: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the PAC file: %s", scriptError(err))
+	}
+	// WinHTTP calls FindProxyForURLEx when the script defines it: it may
+	// answer with IPv6 proxies that FindProxyForURL leaves out.
+	for _, name := range []string{"FindProxyForURLEx", "FindProxyForURL"} {
+		if f, ok := goja.AssertFunction(rt.vm.Get(name)); ok {
+			rt.find, rt.ex = f, name == "FindProxyForURLEx"
+			return rt, nil
+		}
+	}
+	return nil, errors.New("the PAC file defines no FindProxyForURL function")
+}
+
+// run calls f with rt's context set to ctx, and interrupts the runtime
+// when ctx ends first. An interrupted runtime may hold half-updated
+// state: the error says so and the caller must not reuse it.
+func (rt *runtime) run(ctx context.Context, f func() error) error {
+	rt.ctx = ctx
+	stop := context.AfterFunc(ctx, func() { rt.vm.Interrupt(ctx.Err()) })
+	err := f()
+	if !stop() {
+		// The interrupt ran, or is running, perhaps after f returned.
+		if err == nil {
+			err = &goja.InterruptedError{}
+		}
+		return &interrupted{err: err, cause: ctx.Err()}
+	}
+	return err
+}
+
+// interrupted is a run that its context stopped.
+type interrupted struct {
+	err   error
+	cause error
+}
+
+func (e *interrupted) Error() string {
+	if errors.Is(e.cause, context.DeadlineExceeded) {
+		return "the PAC file did not answer in time"
+	}
+	return "the PAC file was stopped: " + e.cause.Error()
+}
+
+func (e *interrupted) Unwrap() error { return e.cause }
+
+func (s *Script) get(ctx context.Context) (*runtime, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		rt := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return rt, nil
+	}
+	s.mu.Unlock()
+	return s.newRuntime(ctx)
+}
+
+func (s *Script) put(rt *runtime) {
+	rt.ctx = nil
+	s.mu.Lock()
+	if len(s.idle) < maxIdle {
+		s.idle = append(s.idle, rt)
+	}
+	s.mu.Unlock()
+}
+
+// Find runs FindProxyForURL(url, host) (or FindProxyForURLEx) for u and
+// returns its answer, in order.
+//
+// The script sees scheme://host[:port]/ only, for http as for https:
+// Chrome strips the path and query of https URLs so that a PAC file, which
+// may be fetched from anywhere, cannot read what TLS hides; BITS' URLs
+// carry no less in their paths, so they are stripped for http too, as are
+// user names and passwords. host is u's host name, without brackets.
+func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.env.timeout)
+	defer cancel()
+	rt, err := s.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stripped, host := strippedURL(u), u.Hostname()
+	var answer goja.Value
+	err = rt.run(ctx, func() error {
+		var err error
+		answer, err = rt.find(goja.Undefined(), rt.vm.ToValue(stripped), rt.vm.ToValue(host))
+		return err
+	})
+	var in *interrupted
+	if errors.As(err, &in) {
+		return nil, err // rt is dropped
+	}
+	s.put(rt)
+	if err != nil {
+		return nil, fmt.Errorf("the PAC file failed: %s", scriptError(err))
+	}
+	str, ok := answer.Export().(string)
+	if !ok {
+		return nil, fmt.Errorf("the PAC file answered %s, not a string", clip(answer.String()))
+	}
+	return ParseResult(str)
+}
+
+// strippedURL is u as the script sees it.
+func strippedURL(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(scheme == "http" && p == "80") && !(scheme == "https" && p == "443") {
+		host += ":" + p
+	}
+	return scheme + "://" + host + "/"
+}
+
+// scriptError is the text of a script's failure: the exception's value
+// and where it was thrown, without goja's Go stack.
+func scriptError(err error) string {
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return clip(ex.Error())
+	}
+	return clip(err.Error())
+}
+
+// clip keeps the texts a script controls to a length fit for a log line.
+func clip(s string) string {
+	const max = 200
+	if len(s) > max {
+		return strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return s
+}
