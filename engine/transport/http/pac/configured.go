@@ -176,9 +176,34 @@ func gvariantString(v string) string {
 	if len(v) < 2 || (v[0] != '\'' && v[0] != '"') || v[len(v)-1] != v[0] {
 		return ""
 	}
-	s, err := strconv.Unquote(`"` + strings.ReplaceAll(strings.ReplaceAll(v[1:len(v)-1], `\'`, `'`), `"`, `\"`) + `"`)
-	if err != nil {
-		return ""
+	var b strings.Builder
+	in := v[1 : len(v)-1]
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' || i+1 == len(in) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch in[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'u':
+			if i+4 < len(in) {
+				if r, err := strconv.ParseUint(in[i+1:i+5], 16, 16); err == nil {
+					b.WriteRune(rune(r))
+					i += 4
+					continue
+				}
+			}
+			b.WriteByte('u')
+		default:
+			b.WriteByte(in[i])
+		}
 	}
-	return s
+	return b.String()
 }

@@ -102,15 +102,16 @@ func compile(src []byte, e env) (*Script, error) {
 // runtime is one goja runtime with the script loaded.
 type runtime struct {
 	vm   *goja.Runtime
-	find goja.Callable
-	ex   bool // find is FindProxyForURLEx
-	ctx  context.Context
+	find goja.Callable // FindProxyForURLEx or FindProxyForURL
+
+	ctx     context.Context // the call's, for the DNS helpers
+	timeout time.Duration   // for the error text
 }
 
 // newRuntime loads the helpers and the script into a new runtime. ctx
 // bounds the top-level code.
 func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
-	rt := &runtime{vm: goja.New(), ctx: ctx}
+	rt := &runtime{vm: goja.New(), ctx: ctx, timeout: s.env.timeout}
 	rt.vm.SetMaxCallStackSize(maxCallDepth)
 	rt.vm.SetTimeSource(s.env.now)
 	if err := s.register(rt); err != nil {
@@ -134,7 +135,7 @@ func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
 	// answer with IPv6 proxies that FindProxyForURL leaves out.
 	for _, name := range []string{"FindProxyForURLEx", "FindProxyForURL"} {
 		if f, ok := goja.AssertFunction(rt.vm.Get(name)); ok {
-			rt.find, rt.ex = f, name == "FindProxyForURLEx"
+			rt.find = f
 			return rt, nil
 		}
 	}
@@ -150,23 +151,20 @@ func (rt *runtime) run(ctx context.Context, f func() error) error {
 	err := f()
 	if !stop() {
 		// The interrupt ran, or is running, perhaps after f returned.
-		if err == nil {
-			err = &goja.InterruptedError{}
-		}
-		return &interrupted{err: err, cause: ctx.Err()}
+		return &interrupted{cause: ctx.Err(), timeout: rt.timeout}
 	}
 	return err
 }
 
 // interrupted is a run that its context stopped.
 type interrupted struct {
-	err   error
-	cause error
+	cause   error
+	timeout time.Duration
 }
 
 func (e *interrupted) Error() string {
 	if errors.Is(e.cause, context.DeadlineExceeded) {
-		return "the PAC file did not answer in time"
+		return fmt.Sprintf("the PAC file did not answer within %v", e.timeout)
 	}
 	return "the PAC file was stopped: " + e.cause.Error()
 }
@@ -247,6 +245,10 @@ func strippedURL(u *url.URL) string {
 // scriptError is the text of a script's failure: the exception's value
 // and where it was thrown, without goja's Go stack.
 func scriptError(err error) string {
+	var deep *goja.StackOverflowError
+	if errors.As(err, &deep) {
+		return fmt.Sprintf("its calls nest deeper than %d", maxCallDepth)
+	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		return clip(ex.Error())
