@@ -143,14 +143,16 @@ func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
 }
 
 // run calls f with rt's context set to ctx, and interrupts the runtime
-// when ctx ends first. An interrupted runtime may hold half-updated
-// state: the error says so and the caller must not reuse it.
+// when ctx ends first. It fails with *interrupted whenever ctx ended,
+// even if f returned: an interrupted runtime may hold half-updated state,
+// or a pending interrupt, so the caller must not reuse it.
 func (rt *runtime) run(ctx context.Context, f func() error) error {
 	rt.ctx = ctx
 	stop := context.AfterFunc(ctx, func() { rt.vm.Interrupt(ctx.Err()) })
 	err := f()
-	if !stop() {
-		// The interrupt ran, or is running, perhaps after f returned.
+	if !stop() || ctx.Err() != nil {
+		// The interrupt ran, or is running, perhaps after f returned; or
+		// the time ran out in a DNS look-up, which then failed.
 		return &interrupted{cause: ctx.Err(), timeout: rt.timeout}
 	}
 	return err
