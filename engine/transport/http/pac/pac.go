@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dlclark/regexp2"
 	"github.com/dop251/goja"
 )
 
@@ -62,6 +63,14 @@ const (
 	maxCallDepth   = 1000
 	maxIdle        = 4
 )
+
+func init() {
+	// goja runs the regular expressions RE2 cannot (look-arounds,
+	// back-references) with regexp2, which backtracks, and which an
+	// interrupt does not stop; its match timeout does: a match that takes
+	// longer fails. This is process-wide, but only goja uses regexp2.
+	regexp2.DefaultMatchTimeout = defaultTimeout
+}
 
 func defaultEnv() env {
 	return env{
@@ -146,10 +155,22 @@ func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
 // when ctx ends first. It fails with *interrupted whenever ctx ended,
 // even if f returned: an interrupted runtime may hold half-updated state,
 // or a pending interrupt, so the caller must not reuse it.
+//
+// goja notices an interrupt between two instructions only: one long
+// built-in operation (concatenating huge strings, a regular expression
+// that backtracks) may keep it busy for longer. run returns when ctx ends
+// all the same, and leaves f to finish on its own goroutine.
 func (rt *runtime) run(ctx context.Context, f func() error) error {
 	rt.ctx = ctx
 	stop := context.AfterFunc(ctx, func() { rt.vm.Interrupt(ctx.Err()) })
-	err := f()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return &interrupted{cause: ctx.Err(), timeout: rt.timeout}
+	}
 	if !stop() || ctx.Err() != nil {
 		// The interrupt ran, or is running, perhaps after f returned; or
 		// the time ran out in a DNS look-up, which then failed.

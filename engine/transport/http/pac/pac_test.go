@@ -566,3 +566,22 @@ func TestCompileDefault(t *testing.T) {
 		t.Errorf("myIpAddress: %v is not IPv4", a)
 	}
 }
+
+// TestFindBacktrackingInterrupted: a regular expression goja hands to
+// regexp2 (a look-ahead) that backtracks for ages is one instruction,
+// which the interrupt cannot stop; Find returns in time all the same.
+func TestFindBacktrackingInterrupted(t *testing.T) {
+	e := testEnv()
+	e.timeout = 300 * time.Millisecond
+	s := mustCompile(t, `function FindProxyForURL(url, host) {
+		return /^(?=(a|aa)+b)/.test(host.replace(/x/g, "a")) ? "DIRECT" : "PROXY p.example:1";
+	}`, e)
+	start := time.Now()
+	_, err := s.Find(context.Background(), mustURL(t, "http://"+strings.Repeat("x", 40)+"/"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want a deadline error", err)
+	}
+	if elapsed := time.Since(start); elapsed > e.timeout+3*time.Second {
+		t.Errorf("interrupted after %v, want about %v", elapsed, e.timeout)
+	}
+}
