@@ -24,14 +24,15 @@ import (
 
 // Script is a compiled PAC file. It is safe for concurrent use: a goja
 // runtime is not, so each Find borrows one from a small pool, where the
-// script's top-level code has already run.
+// script's top-level code has already run; its global variables persist
+// from call to call, as in a browser.
 //
-// A call is bounded in time (timeout, 2 s, DNS look-ups included): the
-// runtime is interrupted then, so a looping or hostile file cannot hang
-// the worker, and the call depth is bounded (maxCallDepth). goja cannot
-// bound memory: a script that allocates as fast as it can may take a few
-// hundred megabytes before the timeout stops it; Fetch keeps the file
-// itself to 1 MiB.
+// A call is bounded in time (2 s, DNS look-ups included): the runtime is
+// interrupted then and dropped, and Find returns, so a looping or hostile
+// file cannot hang the worker; the call depth is bounded too
+// (maxCallDepth). goja cannot bound memory: a script that allocates as
+// fast as it can reaches some hundreds of megabytes before the timeout
+// stops it. Fetch keeps the file itself to 1 MiB.
 type Script struct {
 	prog *goja.Program
 	env  env
@@ -126,29 +127,53 @@ func (s *Script) newRuntime(ctx context.Context) (*runtime, error) {
 	if err := s.register(rt); err != nil {
 		return nil, err
 	}
+	// Everything that may run the script's code, its getters and its
+	// toString methods included, runs under rt.run.
 	err := rt.run(ctx, func() error {
 		if _, err := rt.vm.RunProgram(helpersProgram); err != nil {
 			return err
 		}
-		_, err := rt.vm.RunProgram(s.prog)
-		return err
+		if _, err := rt.vm.RunProgram(s.prog); err != nil {
+			return fmt.Errorf("loading the PAC file: %s", rt.text(func() string { return scriptError(err) }))
+		}
+		// WinHTTP calls FindProxyForURLEx when the script defines it: it
+		// may answer with IPv6 proxies that FindProxyForURL leaves out.
+		for _, name := range []string{"FindProxyForURLEx", "FindProxyForURL"} {
+			var f goja.Callable
+			rt.text(func() string {
+				f, _ = goja.AssertFunction(rt.vm.Get(name))
+				return ""
+			})
+			if f != nil {
+				rt.find = f
+				return nil
+			}
+		}
+		return errors.New("the PAC file defines no FindProxyForURL function")
 	})
 	var in *interrupted
 	if errors.As(err, &in) {
 		return nil, fmt.Errorf("loading the PAC file: %w", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading the PAC file: %s", scriptError(err))
+		return nil, err
 	}
-	// WinHTTP calls FindProxyForURLEx when the script defines it: it may
-	// answer with IPv6 proxies that FindProxyForURL leaves out.
-	for _, name := range []string{"FindProxyForURLEx", "FindProxyForURL"} {
-		if f, ok := goja.AssertFunction(rt.vm.Get(name)); ok {
-			rt.find = f
-			return rt, nil
+	return rt, nil
+}
+
+// text returns f's answer, clipped, or a placeholder when f throws or
+// panics: f may run the script's code (a toString method, a getter),
+// which may throw, and must be called under run.
+func (rt *runtime) text(f func() string) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "(a value that cannot be shown)"
 		}
+	}()
+	if ex := rt.vm.Try(func() { s = f() }); ex != nil {
+		return "(a value that cannot be shown)"
 	}
-	return nil, errors.New("the PAC file defines no FindProxyForURL function")
+	return clip(s)
 }
 
 // run calls f with rt's context set to ctx, and interrupts the runtime
@@ -222,7 +247,8 @@ func (s *Script) put(rt *runtime) {
 // Chrome strips the path and query of https URLs so that a PAC file, which
 // may be fetched from anywhere, cannot read what TLS hides; BITS' URLs
 // carry no less in their paths, so they are stripped for http too, as are
-// user names and passwords. host is u's host name, without brackets.
+// user names and passwords. host is u's host name in lower case, without
+// brackets, as browsers pass it.
 func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.env.timeout)
 	defer cancel()
@@ -230,12 +256,20 @@ func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	stripped, host := strippedURL(u), u.Hostname()
-	var answer goja.Value
+	stripped, host := strippedURL(u), strings.ToLower(u.Hostname())
+	var answer string
 	err = rt.run(ctx, func() error {
-		var err error
-		answer, err = rt.find(goja.Undefined(), rt.vm.ToValue(stripped), rt.vm.ToValue(host))
-		return err
+		v, err := rt.find(goja.Undefined(), rt.vm.ToValue(stripped), rt.vm.ToValue(host))
+		if err != nil {
+			return fmt.Errorf("the PAC file failed: %s", rt.text(func() string { return scriptError(err) }))
+		}
+		if _, obj := v.(*goja.Object); !obj {
+			if str, ok := v.Export().(string); ok {
+				answer = str
+				return nil
+			}
+		}
+		return fmt.Errorf("the PAC file answered %s, not a string", rt.text(v.String))
 	})
 	var in *interrupted
 	if errors.As(err, &in) {
@@ -243,13 +277,9 @@ func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
 	}
 	s.put(rt)
 	if err != nil {
-		return nil, fmt.Errorf("the PAC file failed: %s", scriptError(err))
+		return nil, err
 	}
-	str, ok := answer.Export().(string)
-	if !ok {
-		return nil, fmt.Errorf("the PAC file answered %s, not a string", clip(answer.String()))
-	}
-	return ParseResult(str)
+	return ParseResult(answer)
 }
 
 // strippedURL is u as the script sees it.
@@ -274,9 +304,9 @@ func scriptError(err error) string {
 	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
-		return clip(ex.Error())
+		return ex.Error()
 	}
-	return clip(err.Error())
+	return err.Error()
 }
 
 // clip keeps the texts a script controls to a length fit for a log line.

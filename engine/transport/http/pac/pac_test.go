@@ -380,7 +380,7 @@ func TestFindSeesStrippedURL(t *testing.T) {
 		return "PROXY " + host.replace(/:/g, "-") + ":1; PROXY " + encodeURIComponent(url).replace(/%/g, "_") + ":2";
 	}`, testEnv())
 	for _, c := range []struct{ url, host, seen string }{
-		{"https://user:pw@WWW.Example.org/a/b?c=d#e", "WWW.Example.org", "https://www.example.org/"},
+		{"https://user:pw@WWW.Example.org/a/b?c=d#e", "www.example.org", "https://www.example.org/"},
 		{"http://www.example.org:80/a", "www.example.org", "http://www.example.org/"},
 		{"https://www.example.org:443/a", "www.example.org", "https://www.example.org/"},
 		{"https://www.example.org:8443/a", "www.example.org", "https://www.example.org:8443/"},
@@ -583,5 +583,46 @@ func TestFindBacktrackingInterrupted(t *testing.T) {
 	}
 	if elapsed := time.Since(start); elapsed > e.timeout+3*time.Second {
 		t.Errorf("interrupted after %v, want about %v", elapsed, e.timeout)
+	}
+}
+
+// TestHostileValues: what the script answers or throws may run its code
+// again (toString, getters) when the error text is made; that too is
+// bounded and may fail.
+func TestHostileValues(t *testing.T) {
+	e := testEnv()
+	e.timeout = 300 * time.Millisecond
+	for _, c := range []struct{ name, src, find string }{
+		{"looping toString", `function FindProxyForURL(url, host) { return {toString: function() { while (true) {} }}; }`, "within"},
+		{"throwing toString", `function FindProxyForURL(url, host) { return {toString: function() { throw "no"; }}; }`, "cannot be shown"},
+		{"thrown looping toString", `function FindProxyForURL(url, host) { throw {toString: function() { while (true) {} }}; }`, "within"},
+		{"thrown throwing toString", `function FindProxyForURL(url, host) { throw {toString: function() { throw "no"; }}; }`, "cannot be shown"},
+		{"object", `function FindProxyForURL(url, host) { return {toString: function() { return "DIRECT"; }}; }`, "not a string"},
+	} {
+		s := mustCompile(t, c.src, e)
+		start := time.Now()
+		got, err := s.Find(context.Background(), mustURL(t, "http://www.example.org/"))
+		if err == nil || !strings.Contains(err.Error(), c.find) {
+			t.Errorf("%s: %s, %v; want an error that says %q", c.name, routes(got), err, c.find)
+		}
+		if elapsed := time.Since(start); elapsed > e.timeout+3*time.Second {
+			t.Errorf("%s: took %v", c.name, elapsed)
+		}
+	}
+	for _, src := range []string{
+		`Object.defineProperty(this, "FindProxyForURL", {get: function() { while (true) {} }});`,
+		`throw {toString: function() { while (true) {} }};`,
+	} {
+		if _, err := compile([]byte(src), e); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v, want a deadline error", src, err)
+		}
+	}
+	s, err := compile([]byte(`Object.defineProperty(this, "FindProxyForURL", {get: function() { throw "no"; }});
+		function FindProxyForURLEx(url, host) { return "DIRECT"; }`), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Find(context.Background(), mustURL(t, "http://www.example.org/")); err != nil || routes(got) != "DIRECT" {
+		t.Errorf("FindProxyForURLEx beside a throwing getter: %s, %v", routes(got), err)
 	}
 }
