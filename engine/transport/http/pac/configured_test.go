@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // userEnv is a user's environment with HOME at home and the variables of
@@ -127,6 +128,38 @@ func TestGsettings(t *testing.T) {
 	}
 	if got := gsettingsPAC(ctx, userEnv(t.TempDir(), "XDG_CONFIG_HOME", config, "GSETTINGS_BACKEND", "keyfile", "XDG_DATA_DIRS", t.TempDir())); got != "" {
 		t.Errorf("without the schema: %q", got)
+	}
+}
+
+// TestGsettingsDconf writes GNOME's settings into a private dconf
+// database, through a private D-Bus session as dconf writes need one, and
+// reads them back without a session, as Configured does.
+func TestGsettingsDconf(t *testing.T) {
+	gsettings, err1 := exec.LookPath("gsettings")
+	session, err2 := exec.LookPath("dbus-run-session")
+	if err1 != nil || err2 != nil {
+		t.Skip("no gsettings or dbus-run-session")
+	}
+	home := t.TempDir()
+	set := func(key, value string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, session, "--", gsettings, "set", "org.gnome.system.proxy", key, value)
+		cmd.Env = []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + home, "PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("cannot write a dconf database: %v: %s", err, out)
+		}
+	}
+	set("autoconfig-url", "http://wpad.example/dconf.pac")
+	if _, err := os.Stat(filepath.Join(home, ".config", "dconf", "user")); err != nil {
+		t.Skipf("no dconf database: %v", err)
+	}
+	if got, source := Configured(userEnv(home)); got != "" {
+		t.Errorf("mode none: %q from %q", got, source)
+	}
+	set("mode", "auto")
+	if got, source := Configured(userEnv(home)); got != "http://wpad.example/dconf.pac" || source != "gsettings org.gnome.system.proxy" {
+		t.Errorf("mode auto: %q from %q", got, source)
 	}
 }
 
