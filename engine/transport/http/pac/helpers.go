@@ -415,7 +415,8 @@ func outboundAddr() netip.Addr {
 }
 
 // interfaceAddrs are the machine's addresses but loopback and link-local
-// ones, which a PAC file has no use for.
+// ones, which a PAC file has no use for: IPv4 ones first, as scripts
+// written for myIpAddress look at the first.
 func interfaceAddrs() []netip.Addr {
 	ifAddrs, err := net.InterfaceAddrs()
 	if err != nil {
