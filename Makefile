@@ -18,7 +18,7 @@ deps: ## install the tools the tests need, when missing (apt-get, as root)
 		squid /usr/lib/squid/basic_ncsa_auth /usr/lib/squid/digest_file_auth /usr/lib/squid/negotiate_kerberos_auth \
 		krb5kdc kdb5_util kadmin.local kinit klist apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so
 
-build: ## build bitsadmin, bitsjob and bitsserver into bin/
+build: ## build bitsadmin, bitsjob, bitsserver and bits-pac (the worker's PAC runner) into bin/
 	go build -o bin/ ./cmd/...
 
 test: deps pwsh-check ## gofmt check, go vet (for Linux and macOS), and every test with the race detector
@@ -80,7 +80,7 @@ man: build ## write the manual pages of the three programs into man/
 	bin/bitsserver --man > man/bitsserver.1
 	go run -tags manpages ./cmd/bitsjob man-pages man
 
-install: man ## go install the three programs (into $GOBIN, else $GOPATH/bin) and their manual pages (into MANDIR)
+install: man ## go install the programs (into $$GOBIN, else $$GOPATH/bin: bits-pac beside bitsjob) and their manual pages (into MANDIR)
 	go install ./cmd/...
 	install -d $(MANDIR)
 	install -m 0644 man/*.1 $(MANDIR)

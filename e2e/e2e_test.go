@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Chmod(dir, 0o755) // other users run them too (allusers_test.go)
-	if err := testenv.BuildPrograms(dir, "bitsadmin", "bitsjob", "bitsserver"); err != nil {
+	if err := testenv.BuildPrograms(dir, "bitsadmin", "bitsjob", "bitsserver", "bits-pac"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -143,3 +143,41 @@ func TestPreconfigProxyFollowsTheUser(t *testing.T) {
 		t.Errorf("the first proxy got %d more requests after the user's proxy changed", n-before)
 	}
 }
+
+// TestPreconfigFollowsTheDesktopPAC: with no proxy variable set, a
+// PRECONFIG job goes where the PAC file named by the user's desktop
+// settings (KDE's kioslaverc, in the XDG_CONFIG_HOME of the shell that
+// made the job) says, run by the bits-pac program beside the worker.
+func TestPreconfigFollowsTheDesktopPAC(t *testing.T) {
+	proxy := testenv.StartProxy(t)
+	content := testenv.RandomContent(1<<20, 64)
+	o := testenv.NewOrigin(t, content)
+	config := t.TempDir()
+	script := filepath.Join(config, "proxy.pac")
+	pacFile := `function FindProxyForURL(url, host) {
+		if (shExpMatch(url, "http://127.0.0.1:*")) return "PROXY ` + proxy.Addr() + `";
+		return "DIRECT";
+	}`
+	kde := "[Proxy Settings]\nProxyType=2\nProxy Config Script=" + script + "\n"
+	for name, text := range map[string]string{script: pacFile, filepath.Join(config, "kioslaverc"): kde} {
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := newUser(t)
+	u.env = append(slices.DeleteFunc(slices.Clone(u.env), func(kv string) bool {
+		return strings.Contains(strings.ToLower(kv), "_proxy=")
+	}), "XDG_CONFIG_HOME="+config)
+	dest := filepath.Join(t.TempDir(), "pac.bin")
+	u.ok("/create", "pac")
+	u.ok("/addfile", "pac", o.URL("/file"), dest)
+	u.ok("/resume", "pac")
+	u.waitState("pac", "TRANSFERRED")
+	u.ok("/complete", "pac")
+	if fileSum(t, dest) != sum(content) {
+		t.Fatal("the file arrived damaged")
+	}
+	if !slices.ContainsFunc(proxy.Requests(), func(r testenv.ProxyRequest) bool { return r.Target == o.URL("/file") }) {
+		t.Errorf("the job did not go through the PAC file's proxy: %+v", proxy.Requests())
+	}
+}

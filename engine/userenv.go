@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"bits/engine/transport"
 )
 
 // A job reaches the network with the environment of its user, as it was
@@ -13,11 +15,7 @@ import (
 // rather than with the worker's, which keeps the environment of whichever
 // command started it: a user who changes https_proxy, or runs kinit with
 // another KRB5CCNAME, and resumes sees the change at the next attempt.
-
-// userVariables are the variables the transports read: the proxies of
-// PRECONFIG, and where Negotiate finds the user's Kerberos tickets.
-var userVariables = []string{"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-	"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "KRB5CCNAME", "KRB5_CONFIG"}
+// Which variables: transport.UserVariables.
 
 // recordUserEnv keeps in j the user variables of this process, the front
 // end's.
@@ -29,7 +27,7 @@ var processUserEnv = sync.OnceValue(func() string {
 	vars := []string{} // recorded, even when none is set
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(userVariables, name) {
+		if slices.Contains(transport.UserVariables, name) {
 			vars = append(vars, kv)
 		}
 	}

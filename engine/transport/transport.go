@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -323,10 +324,20 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// Getenv reads a variable of the job's user's environment, Env, or of this
-// process's when none was recorded.
+// UserVariables are the variables the transports read from the user's
+// environment, which front ends record with a job (Settings.Env): the
+// proxies of PRECONFIG, where the desktop keeps its proxy settings, and
+// where Negotiate finds the user's Kerberos tickets.
+var UserVariables = []string{"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+	"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "XDG_CONFIG_HOME", "GSETTINGS_BACKEND",
+	"KRB5CCNAME", "KRB5_CONFIG"}
+
+// Getenv reads a variable of the job's user's environment: one of
+// UserVariables from Env, as recorded (unset there is unset), others, and
+// all when nothing was recorded, from this process's environment, which
+// is the same user's.
 func (s *Settings) Getenv(name string) string {
-	if s.Env == nil {
+	if s.Env == nil || !slices.Contains(UserVariables, name) {
 		return os.Getenv(name)
 	}
 	for _, kv := range s.Env {

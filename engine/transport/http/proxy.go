@@ -16,8 +16,9 @@ import (
 const proxyDownFor = 5 * time.Minute
 
 // proxyFunc returns the proxy chooser for a job's proxy settings: nil for a
-// direct connection. It reads getenv now, for PRECONFIG and
-// AUTODETECT, and checks an OVERRIDE list; invalid settings are a fatal
+// direct connection. It reads getenv's proxy variables now, for
+// PRECONFIG and AUTODETECT (a PAC file is read at the first request), and
+// checks an OVERRIDE list; invalid settings are a fatal
 // BG_E_INVALID_PROXY_INFO.
 //
 // The chooser answers the first proxy of the list for the request. When
@@ -36,16 +37,17 @@ func proxyFunc(p transport.Proxy, getenv func(string) string) (func(*nethttp.Req
 		}
 		route = o.route
 	case transport.ProxyPreconfig, transport.ProxyAutodetect:
-		// There is no WPAD without a network to ask: AUTODETECT is
-		// PRECONFIG (see docs/transports.md).
+		// The proxy variables first, then the desktop's PAC file, then,
+		// for AUTODETECT, WPAD (see docs/transports.md).
 		e, err := environmentProxies(getenv)
 		if err != nil {
 			return nil, err
 		}
-		if e == nil {
-			return nil, nil
+		if e != nil {
+			route = e.route
+		} else {
+			route = newPACRouter(getenv, p.Usage == transport.ProxyAutodetect).route
 		}
-		route = e.route
 	default:
 		return nil, invalidProxy("unknown proxy usage %d", p.Usage)
 	}

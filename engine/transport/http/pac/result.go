@@ -61,7 +61,7 @@ func ParseResult(s string) ([]Route, error) {
 		out = append(out, Route{Proxy: &url.URL{Scheme: k.scheme, Host: net.JoinHostPort(host, port)}})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("the PAC file answered %q, which names no usable proxy and not DIRECT", clip(s))
+		return nil, fmt.Errorf("the PAC file answered %q, which names no usable proxy and not DIRECT", Clip(s))
 	}
 	return out, nil
 }
@@ -112,4 +112,13 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// Clip keeps the texts a script controls to a length fit for a log line.
+func Clip(s string) string {
+	const max = 200
+	if len(s) > max {
+		return strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return s
 }

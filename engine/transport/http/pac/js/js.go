@@ -1,11 +1,13 @@
-// Package pac evaluates proxy auto-config (PAC) files, the JavaScript
-// FindProxyForURL(url, host) functions browsers and WinHTTP run to pick a
-// proxy for each URL, and finds where the user's desktop configured one.
+// Package js runs PAC files, the JavaScript FindProxyForURL(url, host)
+// functions browsers and WinHTTP run to pick a proxy for each URL, in
+// goja, a JavaScript interpreter written in Go, with the Netscape helper
+// functions (isPlainHostName, dnsDomainIs, shExpMatch, ...) and
+// Microsoft's IPv6 extensions (dnsResolveEx, isInNetEx, ...).
 //
-// The scripts run in goja, a JavaScript interpreter written in Go, with
-// the Netscape helper functions (isPlainHostName, dnsDomainIs, shExpMatch,
-// ...) and Microsoft's IPv6 extensions (dnsResolveEx, isInNetEx, ...).
-package pac
+// Only the bits-pac program links it (Serve): the worker asks that
+// program, through package pac, so no other program carries an
+// interpreter, and a script that runs away is killed with its process.
+package js
 
 import (
 	"context"
@@ -20,6 +22,8 @@ import (
 
 	"github.com/dlclark/regexp2"
 	"github.com/dop251/goja"
+
+	"bits/engine/transport/http/pac"
 )
 
 // Script is a compiled PAC file. It is safe for concurrent use: a goja
@@ -173,7 +177,7 @@ func (rt *runtime) text(f func() string) (s string) {
 	if ex := rt.vm.Try(func() { s = f() }); ex != nil {
 		return "(a value that cannot be shown)"
 	}
-	return clip(s)
+	return pac.Clip(s)
 }
 
 // run calls f with rt's context set to ctx, and interrupts the runtime
@@ -249,7 +253,7 @@ func (s *Script) put(rt *runtime) {
 // carry no less in their paths, so they are stripped for http too, as are
 // user names and passwords. host is u's host name in lower case, without
 // brackets, as browsers pass it.
-func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
+func (s *Script) Find(ctx context.Context, u *url.URL) ([]pac.Route, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.env.timeout)
 	defer cancel()
 	rt, err := s.get(ctx)
@@ -279,7 +283,7 @@ func (s *Script) Find(ctx context.Context, u *url.URL) ([]Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseResult(answer)
+	return pac.ParseResult(answer)
 }
 
 // strippedURL is u as the script sees it.
@@ -307,13 +311,4 @@ func scriptError(err error) string {
 		return ex.Error()
 	}
 	return err.Error()
-}
-
-// clip keeps the texts a script controls to a length fit for a log line.
-func clip(s string) string {
-	const max = 200
-	if len(s) > max {
-		return strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return s
 }
