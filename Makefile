@@ -80,7 +80,7 @@ man: build ## write the manual pages of the three programs into man/
 	bin/bitsserver --man > man/bitsserver.1
 	go run -tags manpages ./cmd/bitsjob man-pages man
 
-install: man ## go install the programs (into $$GOBIN, else $$GOPATH/bin: bits-pac beside bitsjob) and their manual pages (into MANDIR)
+install: man ## go install the programs (into $GOBIN, else $GOPATH/bin; bits-pac beside bitsjob) and their manual pages (into MANDIR)
 	go install ./cmd/...
 	install -d $(MANDIR)
 	install -m 0644 man/*.1 $(MANDIR)
