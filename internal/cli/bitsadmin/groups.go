@@ -117,7 +117,8 @@ func peerCachingOff(name, syntax string, args int, help, action string) verb {
 }
 
 const noIEProxy = "There are no Internet Explorer proxy settings on this system: jobs with the PRECONFIG proxy usage " +
-	"use the http_proxy, https_proxy and no_proxy variables of the transfer worker's environment. " +
+	"use the http_proxy, https_proxy and no_proxy variables of the shell that made or resumed the job, " +
+	"else the PAC file the desktop names. " +
 	"Use /SETPROXYSETTINGS to give a job its own proxy."
 
 // notApplicable is a /UTIL command for a part of Windows that Unix does not
