@@ -151,11 +151,7 @@ func StartS3(tb testing.TB) *S3 {
 	if code, body := s.do(http.MethodPut, "/"+s3Bucket, nil); code != http.StatusOK {
 		tb.Fatalf("creating bucket %s: %d %s\n%s", s3Bucket, code, body, s.Log())
 	}
-	// A new SeaweedFS has no volumes yet: the first write makes them,
-	// which takes a moment after the gateway answers. One object written
-	// and removed here spares every test a first write that is slower
-	// than the rest, and proves the write path.
-	s.waitWritable(tb)
+	s.waitReady(tb)
 	return s
 }
 
@@ -215,8 +211,12 @@ func freeWeedPorts(tb testing.TB) weedPorts {
 }
 
 // args is weed's command line. Logs go to standard error (the log file),
-// not to files in /tmp. The volume server stops at once rather than
-// after ten seconds of warning its master, as nothing else depends on it.
+// not to files in /tmp. The master's election timeout is one second, not
+// ten: restarted on its old state, the lone master waits that long
+// before it elects itself, and with ten the store stayed leaderless (no
+// writes, no lookups) for about 16 seconds after every Restart. The
+// volume server stops at once rather than after ten seconds of warning
+// its master, as nothing else depends on it.
 func (s *S3) args() []string {
 	p := s.ports
 	return []string{
@@ -225,7 +225,7 @@ func (s *S3) args() []string {
 		"-dir=" + s.data,
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port=" + strconv.Itoa(p.master), "-master.port.grpc=" + strconv.Itoa(p.masterGrpc),
-		"-master.telemetry=false",
+		"-master.telemetry=false", "-master.electionTimeout=1s",
 		"-volume.port=" + strconv.Itoa(p.volume), "-volume.port.grpc=" + strconv.Itoa(p.volumeGrpc),
 		"-volume.preStopSeconds=0",
 		"-filer", "-filer.port=" + strconv.Itoa(p.filer), "-filer.port.grpc=" + strconv.Itoa(p.filerGrpc),
@@ -282,32 +282,56 @@ func (s *S3) start() error {
 	}
 }
 
-// waitWritable writes and removes a probe object until the write works,
-// for at most a minute.
-func (s *S3) waitWritable(tb testing.TB) {
+// waitReady waits (at most two minutes) until the server takes a write
+// and serves it back: it writes a probe object, reads it and removes it.
+// ListBuckets answering is not enough. Until the volume server's first
+// heartbeat reaches the master, reads of stored objects fail (500,
+// "volume not found"); a fresh server's first write waits for its first
+// volumes to be made (about five seconds); and after a restart the master
+// holds every write for a fixed warm-up of 15 seconds from its election
+// (three of its 5-second pulses, not configurable in this version), which
+// the gateway waits out rather than refusing the PUT. The probe's PUT is
+// given a minute so that it is held, not abandoned and resent: a PUT
+// given up by the client may still complete later, after the removal,
+// and leave the probe in the bucket.
+func (s *S3) waitReady(tb testing.TB) {
 	tb.Helper()
 	path := "/" + s3Bucket + "/.testenv-probe"
-	deadline := time.Now().Add(time.Minute)
-	for {
-		code, body := s.do(http.MethodPut, path, []byte("probe"))
-		if code == http.StatusOK {
-			break
+	probe := []byte("probe " + randomHex(tb, 8))
+	deadline := time.Now().Add(2 * time.Minute)
+	step := func(what string, try func() bool) {
+		tb.Helper()
+		for !try() {
+			if time.Now().After(deadline) {
+				tb.Fatalf("SeaweedFS did not %s within two minutes\n%s", what, s.Log())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("SeaweedFS did not take a write within a minute: %d %s\n%s", code, body, s.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	if code, body := s.do(http.MethodDelete, path, nil); code != http.StatusNoContent {
-		tb.Fatalf("removing the probe object: %d %s", code, body)
-	}
+	step("take a write", func() bool {
+		code, _ := s.doWithin(time.Minute, http.MethodPut, path, probe)
+		return code == http.StatusOK
+	})
+	step("serve what it was given", func() bool {
+		code, body := s.do(http.MethodGet, path, nil)
+		return code == http.StatusOK && body == string(probe)
+	})
+	step("remove the probe", func() bool {
+		code, _ := s.do(http.MethodDelete, path, nil)
+		return code == http.StatusNoContent
+	})
 }
 
 // do sends one request signed with the identity's keys (SigV4, with the
 // payload's hash signed) and returns the status and body; 0 when there is
 // no answer.
 func (s *S3) do(method, path string, body []byte) (int, string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return s.doWithin(10*time.Second, method, path, body)
+}
+
+// doWithin is do with a time limit other than ten seconds.
+func (s *S3) doWithin(limit time.Duration, method, path string, body []byte) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.Endpoint()+path, bytes.NewReader(body))
 	if err != nil {
@@ -350,8 +374,12 @@ func (s *S3) Kill(tb testing.TB) {
 
 // Restart kills the server (SIGKILL, if it runs) and starts it again on
 // the same ports with the same data, identities and bucket, and returns
-// once it answers signed requests again. Tests restart the store between
-// two fragments of an upload, as a farm must survive its store's crash.
+// once it serves reads and takes writes again: about 17 seconds, most of
+// it the master's warm-up (see waitReady). Tests restart the store
+// between two fragments of an upload, as a farm must survive its store's
+// crash; waiting for writes here keeps the next fragment from meeting a
+// PUT held for seconds, which a client's own time limit could turn into
+// a failure that has nothing to do with the code under test.
 func (s *S3) Restart(tb testing.TB) {
 	tb.Helper()
 	s.Kill(tb)
@@ -359,6 +387,7 @@ func (s *S3) Restart(tb testing.TB) {
 		s.Kill(tb)
 		tb.Fatalf("restarting SeaweedFS: %v\n%s", err, s.Log())
 	}
+	s.waitReady(tb)
 }
 
 // removeSockets removes the Unix sockets weed makes in /tmp, named after
