@@ -16,7 +16,11 @@ package testenv
 // the Unix sockets SeaweedFS names after its ports in /tmp, which the
 // cleanup removes. Its telemetry and its Iceberg and Lance catalogue ports
 // are turned off, so nothing listens beyond the ports chosen here and
-// nothing is sent anywhere.
+// nothing is sent anywhere. Only the S3 port checks credentials; the
+// filer's HTTP port, which would serve and take the bucket's objects
+// without any, is turned off (-filer.disableHttp), so a test cannot pass
+// by going around the signatures. The gRPC ports remain, unauthenticated,
+// on loopback.
 
 import (
 	"bytes"
@@ -228,7 +232,7 @@ func (s *S3) args() []string {
 		"-master.telemetry=false", "-master.electionTimeout=1s",
 		"-volume.port=" + strconv.Itoa(p.volume), "-volume.port.grpc=" + strconv.Itoa(p.volumeGrpc),
 		"-volume.preStopSeconds=0",
-		"-filer", "-filer.port=" + strconv.Itoa(p.filer), "-filer.port.grpc=" + strconv.Itoa(p.filerGrpc),
+		"-filer", "-filer.port=" + strconv.Itoa(p.filer), "-filer.port.grpc=" + strconv.Itoa(p.filerGrpc), "-filer.disableHttp",
 		"-s3", "-s3.port=" + strconv.Itoa(p.s3), "-s3.port.grpc=" + strconv.Itoa(p.s3Grpc),
 		"-s3.port.iceberg=0", "-s3.port.lance=0",
 		"-s3.config=" + filepath.Join(s.dir, "s3.json"),

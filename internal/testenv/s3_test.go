@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,6 +201,65 @@ func TestS3Capabilities(t *testing.T) {
 		absent.SetMatchETag(v1.ETag)
 		_, err = c.Client.PutObject(ctx, b, "cas-absent", strings.NewReader("x"), 1, absent)
 		wantS3Error(t, "If-Match put of an absent key", err, http.StatusNotFound, "NoSuchKey")
+	})
+
+	// A farm relies on the conditions holding when servers race: of
+	// several create-only PUTs of one key, or several PUTs with the same
+	// If-Match ETag, exactly one may win.
+	t.Run("ConditionalRace", func(t *testing.T) {
+		const n = 5
+		race := func(key string, opts minio.PutObjectOptions) (winner []byte, refused int) {
+			t.Helper()
+			bodies := make([][]byte, n)
+			errs := make([]error, n)
+			for i := range bodies {
+				bodies[i] = randomBytes(t, 256<<10)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					_, errs[i] = c.Client.PutObject(ctx, b, key, bytes.NewReader(bodies[i]), int64(len(bodies[i])), opts)
+				})
+			}
+			wg.Wait()
+			// Contended PUTs of one key wait for SeaweedFS's per-object
+			// write lock, which a waiter polls once a second: worth
+			// knowing when a farm's servers race.
+			t.Logf("%d conditional PUTs of %s at once took %v", n, key, time.Since(start).Round(time.Millisecond))
+			for i, err := range errs {
+				switch {
+				case err == nil && winner != nil:
+					t.Fatalf("%s: two conditional PUTs succeeded", key)
+				case err == nil:
+					winner = bodies[i]
+				default:
+					wantS3Error(t, key+": a losing conditional PUT", err, http.StatusPreconditionFailed, "PreconditionFailed")
+					refused++
+				}
+			}
+			if winner == nil {
+				t.Fatalf("%s: no conditional PUT succeeded", key)
+			}
+			if got := getBytes(t, c, b, key); !bytes.Equal(got, winner) {
+				t.Fatalf("%s: the object is not the winner's body", key)
+			}
+			return winner, refused
+		}
+		var create minio.PutObjectOptions
+		create.SetMatchETagExcept("*")
+		if _, refused := race("race-create", create); refused != n-1 {
+			t.Fatalf("create-only race: %d refused, want %d", refused, n-1)
+		}
+		st, err := c.Client.StatObject(ctx, b, "race-create", minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cas minio.PutObjectOptions
+		cas.SetMatchETag(st.ETag)
+		if _, refused := race("race-create", cas); refused != n-1 {
+			t.Fatalf("If-Match race: %d refused, want %d", refused, n-1)
+		}
 	})
 
 	t.Run("UploadPartCopy", func(t *testing.T) {
