@@ -23,6 +23,13 @@ export PATH="$PATH:/usr/local/go/bin"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/bits"
 bin="$cache/weed-$version"
 
+# A build killed outright (SIGKILL, power loss) leaves its scratch folder
+# (about 400 MB: the source and a binary); one a day old is no running
+# build's.
+if [[ -d "$cache" ]]; then
+	find "$cache" -maxdepth 1 -name '.weed-build.*' -mmin +1440 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || true
+fi
+
 if [[ -x "$bin" ]] && "$bin" version >/dev/null 2>&1; then
 	echo "$bin"
 	exit 0
@@ -31,6 +38,8 @@ fi
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/.weed-build.XXXXXX")
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+# A signal ends the script through exit, so the EXIT trap above runs.
+trap 'exit 130' INT TERM HUP
 
 echo "s3server.sh: building SeaweedFS $version into $bin (about 8 minutes, once)" >&2
 # Outside any module, so the download does not touch a go.mod.

@@ -114,7 +114,8 @@ func WeedBinary(tb testing.TB) string {
 }
 
 // StartS3 starts SeaweedFS with its S3 gateway for the test, creates the
-// bucket Bucket, and returns once signed requests are answered. Without
+// bucket Bucket, and returns once the server takes a write and serves it
+// back (about 11 seconds, see waitReady). Without
 // the weed binary (see WeedBinary) the test is skipped, or fails when the
 // CI environment variable is set.
 func StartS3(tb testing.TB) *S3 {
@@ -126,9 +127,6 @@ func StartS3(tb testing.TB) *S3 {
 		secretKey: randomHex(tb, 20),
 	}
 	s.data = filepath.Join(s.dir, "data")
-	if err := os.Mkdir(s.data, 0o700); err != nil {
-		tb.Fatal(err)
-	}
 	s.writeIdentities(tb)
 	tb.Cleanup(func() {
 		s.Kill(tb)
@@ -136,8 +134,15 @@ func StartS3(tb testing.TB) *S3 {
 	})
 
 	// A free port may be taken between our look and the server's bind:
-	// then weed exits, and other ports are tried.
+	// then weed exits, and other ports are tried, on an empty data folder
+	// again, as the master keeps its own address in its raft state.
 	for try := 0; ; try++ {
+		if err := os.RemoveAll(s.data); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Mkdir(s.data, 0o700); err != nil {
+			tb.Fatal(err)
+		}
 		s.ports = freeWeedPorts(tb)
 		err := s.start()
 		if err == nil {
