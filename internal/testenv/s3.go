@@ -221,9 +221,10 @@ func freeWeedPorts(tb testing.TB) weedPorts {
 
 // args is weed's command line. Logs go to standard error (the log file),
 // not to files in /tmp. The master's election timeout is one second, not
-// ten: restarted on its old state, the lone master waits that long
-// before it elects itself, and with ten the store stayed leaderless (no
-// writes, no lookups) for about 16 seconds after every Restart. The
+// ten: restarted on its old state, the lone master waits about that long
+// before it elects itself, and with ten the store had no leader (so no
+// volume lookups: reads of stored objects failed) for about 20 seconds
+// after every Restart. The
 // volume server stops at once rather than after ten seconds of warning
 // its master, as nothing else depends on it.
 func (s *S3) args() []string {
@@ -255,9 +256,11 @@ func (s *S3) start() error {
 	defer log.Close()
 	fmt.Fprintf(log, "=== %s weed %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(s.args(), " "))
 	cmd := exec.Command(s.bin, s.args()...)
-	// weed reads filer.toml and security.toml from the current folder and
-	// ~/.seaweedfs, among others: both are the test's, so no
-	// configuration of the machine's changes the server.
+	// weed looks for filer.toml, security.toml and the like in the
+	// current folder and ~/.seaweedfs before /usr/local/etc/seaweedfs and
+	// /etc/seaweedfs: the first two are the test's folder, so a user's
+	// SeaweedFS configuration does not change the server (a machine-wide
+	// one would; there is none unless SeaweedFS is installed).
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "HOME="+s.dir)
 	cmd.Stdout, cmd.Stderr = log, log

@@ -498,11 +498,13 @@ func TestS3KilledDuringPut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The volume server may have written some of what was sent.
-	deadline := time.Now().Add(5 * time.Second)
-	for dataBytes(t, s.data)-before < 2*sent-16*mib && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The gateway writes a PUT's body to the volume server in chunks as
+	// it comes: the kill must come after some of it is there, so that an
+	// absent object shows that the gateway never links a partial body,
+	// not merely that nothing had been stored yet.
+	Eventually(t, "8 MiB of the cut PUTs on the volume server", func() bool {
+		return dataBytes(t, s.data)-before >= 8*mib
+	})
 	t.Logf("volume files grew by %d MiB of the %d MiB sent before the kill", (dataBytes(t, s.data)-before)/mib, 2*sent/mib)
 	s.Kill(t)
 	for _, w := range writers {
