@@ -11,12 +11,17 @@ help: ## list the targets
 	@echo "Targets:"
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-deps: ## install the tools the tests need, when missing (apt-get, as root)
+# deps also builds SeaweedFS, the S3 server of the object-storage tests
+# (internal/testenv/s3.go), with scripts/s3server.sh: once, about 8 minutes
+# on two cores, into ${XDG_CACHE_HOME:-$HOME/.cache}/bits/weed-<version>
+# (233 MB, outside the work tree); later runs find it there and do nothing.
+deps: ## install the tools the tests need, when missing (apt-get, as root), and build SeaweedFS once
 	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon \
 		crontab systemd-analyze systemd-escape systemd-socket-activate busctl gdbus gcc pkg-config script zsh fish \
 		/usr/include/glib-2.0/gio/gio.h /usr/lib/python3/dist-packages/gi/__init__.py \
 		squid /usr/lib/squid/basic_ncsa_auth /usr/lib/squid/digest_file_auth /usr/lib/squid/negotiate_kerberos_auth \
 		krb5kdc kdb5_util kadmin.local kinit klist apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so
+	scripts/s3server.sh
 
 build: ## build bitsadmin, bitsjob, bitsserver and bits-pac (the worker's PAC runner) into bin/
 	go build -o bin/ ./cmd/...
