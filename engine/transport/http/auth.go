@@ -183,7 +183,13 @@ func (e *tunnelRefused) hresult(haveCreds bool) error {
 func authError(status int, target *url.URL, cs []challenge, haveCreds bool, failed error) error {
 	var offered []string
 	for _, c := range cs {
-		offered = append(offered, c.scheme)
+		name := c.scheme
+		for _, s := range authSchemes {
+			if s.name == c.scheme {
+				name = s.header // as servers write it
+			}
+		}
+		offered = append(offered, name)
 	}
 	who, where, whose := "the server", hresult.ContextRemoteFile, "server"
 	if status == nethttp.StatusProxyAuthRequired {
