@@ -19,6 +19,8 @@ deps: ## install the tools the tests need, when missing (apt-get, as root), and 
 	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare ip tc dbus-daemon \
 		crontab systemd-analyze systemd-escape systemd-socket-activate busctl gdbus gcc pkg-config script zsh fish \
 		/usr/include/glib-2.0/gio/gio.h /usr/lib/python3/dist-packages/gi/__init__.py \
+		gsettings dbus-run-session /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml \
+		'/usr/lib/*/gio/modules/libdconfsettings.so' \
 		squid /usr/lib/squid/basic_ncsa_auth /usr/lib/squid/digest_file_auth /usr/lib/squid/negotiate_kerberos_auth \
 		krb5kdc kdb5_util kadmin.local kinit klist apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so
 	scripts/s3server.sh

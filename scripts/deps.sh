@@ -35,6 +35,10 @@ declare -A package=(
 	[systemd-socket-activate]=systemd
 	[busctl]=systemd
 	[gdbus]=libglib2.0-bin
+	[gsettings]=libglib2.0-bin
+	[dbus-run-session]=dbus-daemon
+	[/usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml]=gsettings-desktop-schemas
+	[/usr/lib/*/gio/modules/libdconfsettings.so]=dconf-gsettings-backend
 	[gcc]=gcc
 	[pkg-config]=pkg-config
 	[/usr/include/glib-2.0/gio/gio.h]=libglib2.0-dev
@@ -55,10 +59,11 @@ declare -A package=(
 # useradd lives in sbin, which a non-login shell may not have on PATH.
 export PATH="$PATH:/usr/sbin:/sbin"
 
-# have TOOL: the command is on PATH, or the file (a /path) exists.
+# have TOOL: the command is on PATH, or the file (a /path, which may hold
+# a * for the architecture's folder) exists.
 have() {
 	case "$1" in
-	/*) test -e "$1" ;;
+	/*) compgen -G "$1" >/dev/null ;;
 	*) command -v "$1" >/dev/null 2>&1 ;;
 	esac
 }

@@ -329,7 +329,7 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 // proxies of PRECONFIG, where the desktop keeps its proxy settings, and
 // where Negotiate finds the user's Kerberos tickets.
 var UserVariables = []string{"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-	"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "XDG_CONFIG_HOME", "GSETTINGS_BACKEND",
+	"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "XDG_CONFIG_HOME", "XDG_CURRENT_DESKTOP", "GSETTINGS_BACKEND",
 	"KRB5CCNAME", "KRB5_CONFIG"}
 
 // Getenv reads a variable of the job's user's environment: one of

@@ -27,7 +27,9 @@ import (
 //     GSETTINGS_BACKEND=keyfile they are read from
 //     $XDG_CONFIG_HOME/glib-2.0/settings/keyfile; otherwise they live in
 //     dconf's binary database, which gsettings reads (no shell, two
-//     seconds at most, nothing when gsettings or the schema is missing).
+//     seconds at most, nothing when gsettings or the schema is missing),
+//     only in a session whose XDG_CURRENT_DESKTOP is GNOME or a desktop
+//     built on its settings.
 //
 // Only the user's own files count, not the defaults under /etc/xdg. On
 // macOS, where neither desktop runs, it finds nothing.
@@ -50,12 +52,28 @@ func Configured(getenv func(string) string) (pacURL, source string) {
 		keyfile := filepath.Join(config, "glib-2.0", "settings", "keyfile")
 		return gnomeKeyfilePAC(keyfile), keyfile
 	}
+	if !gnomeSettingsDesktop(getenv("XDG_CURRENT_DESKTOP")) {
+		return "", "" // gsettings costs a tenth of a second: not for servers
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if u := gsettingsPAC(ctx, getenv); u != "" {
 		return u, "gsettings org.gnome.system.proxy"
 	}
 	return "", ""
+}
+
+// gnomeSettingsDesktop says whether the desktop session, as
+// XDG_CURRENT_DESKTOP names it (a colon-separated list), keeps its proxy
+// settings in org.gnome.system.proxy, as libproxy's GNOME module decides.
+func gnomeSettingsDesktop(current string) bool {
+	for d := range strings.SplitSeq(current, ":") {
+		switch strings.ToUpper(strings.TrimPrefix(d, "X-")) {
+		case "GNOME", "GNOME-CLASSIC", "GNOME-FLASHBACK", "UNITY", "BUDGIE", "PANTHEON", "CINNAMON", "MATE", "UBUNTU":
+			return true
+		}
+	}
+	return false
 }
 
 // iniGroup returns the keys of group in an INI-style file (KDE's

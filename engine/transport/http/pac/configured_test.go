@@ -3,6 +3,7 @@ package pac
 import (
 	"bytes"
 	"context"
+	"fmt"
 	nethttp "net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bits/internal/testenv"
 )
 
 // userEnv is a user's environment with HOME at home and the variables of
@@ -108,14 +111,14 @@ func TestConfiguredGNOMEKeyfile(t *testing.T) {
 func TestGsettings(t *testing.T) {
 	bin, err := exec.LookPath("gsettings")
 	if err != nil {
-		t.Skip("no gsettings")
+		testenv.Missing(t, "gsettings (libglib2.0-bin) is missing")
 	}
 	config := t.TempDir()
 	env := userEnv(t.TempDir(), "XDG_CONFIG_HOME", config, "GSETTINGS_BACKEND", "keyfile")
 	probe := exec.Command(bin, "get", "org.gnome.system.proxy", "mode")
 	probe.Env = []string{"HOME=" + env("HOME"), "XDG_CONFIG_HOME=" + config, "GSETTINGS_BACKEND=keyfile"}
 	if out, err := probe.Output(); err != nil || strings.TrimSpace(string(out)) != "'none'" {
-		t.Skipf("no org.gnome.system.proxy schema: %s %v", out, err)
+		testenv.Missing(t, fmt.Sprintf("no org.gnome.system.proxy schema (gsettings-desktop-schemas): %s %v", out, err))
 	}
 	ctx := context.Background()
 	if got := gsettingsPAC(ctx, env); got != "" {
@@ -138,7 +141,7 @@ func TestGsettingsDconf(t *testing.T) {
 	gsettings, err1 := exec.LookPath("gsettings")
 	session, err2 := exec.LookPath("dbus-run-session")
 	if err1 != nil || err2 != nil {
-		t.Skip("no gsettings or dbus-run-session")
+		testenv.Missing(t, "gsettings (libglib2.0-bin) or dbus-run-session (dbus-daemon) is missing")
 	}
 	home := t.TempDir()
 	set := func(key, value string) {
@@ -147,19 +150,24 @@ func TestGsettingsDconf(t *testing.T) {
 		cmd := exec.CommandContext(ctx, session, "--", gsettings, "set", "org.gnome.system.proxy", key, value)
 		cmd.Env = []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + home, "PATH=" + os.Getenv("PATH")}
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Skipf("cannot write a dconf database: %v: %s", err, out)
+			testenv.Missing(t, fmt.Sprintf("cannot write a dconf database (gsettings-desktop-schemas, dconf-gsettings-backend): %v: %s", err, out))
 		}
 	}
 	set("autoconfig-url", "http://wpad.example/dconf.pac")
 	if _, err := os.Stat(filepath.Join(home, ".config", "dconf", "user")); err != nil {
-		t.Skipf("no dconf database: %v", err)
+		testenv.Missing(t, fmt.Sprintf("no dconf database (dconf-gsettings-backend): %v", err))
 	}
 	if got, source := Configured(userEnv(home)); got != "" {
 		t.Errorf("mode none: %q from %q", got, source)
 	}
 	set("mode", "auto")
-	if got, source := Configured(userEnv(home)); got != "http://wpad.example/dconf.pac" || source != "gsettings org.gnome.system.proxy" {
+	if got, source := Configured(userEnv(home, "XDG_CURRENT_DESKTOP", "ubuntu:GNOME")); got != "http://wpad.example/dconf.pac" || source != "gsettings org.gnome.system.proxy" {
 		t.Errorf("mode auto: %q from %q", got, source)
+	}
+	// Outside a GNOME session gsettings is not asked: it takes a tenth of
+	// a second, which every server would pay.
+	if got, source := Configured(userEnv(home, "XDG_CURRENT_DESKTOP", "KDE")); got != "" {
+		t.Errorf("a KDE session took GNOME's settings: %q from %q", got, source)
 	}
 }
 
