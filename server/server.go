@@ -28,6 +28,7 @@ import (
 type Server struct {
 	cfg   Config
 	root  *os.Root // nil: no downloads
+	store *S3Store // nil: sessions in the upload folders
 	rate  int64
 	vdirs []*vdir
 	users *Users
@@ -53,7 +54,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users, limits: newSessionLimits(&cfg)}
+	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users, limits: newSessionLimits(&cfg), store: cfg.Store}
 	if cfg.Root != "" {
 		fi, err := os.Stat(cfg.Root)
 		if err != nil {
@@ -67,6 +68,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	for _, v := range cfg.Uploads {
+		if s.store != nil {
+			// The store holds everything; no folder is opened.
+			s.vdirs = append(s.vdirs, &vdir{VirtualDir: v})
+			continue
+		}
 		vd, err := openVdir(v)
 		if err != nil {
 			s.closeRoots()
@@ -109,7 +115,9 @@ func (s *Server) closeRoots() error {
 		errs = append(errs, s.root.Close())
 	}
 	for _, vd := range s.vdirs {
-		errs = append(errs, vd.root.Close())
+		if vd.root != nil {
+			errs = append(errs, vd.root.Close())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -126,7 +134,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case uploadproto.Method:
 		s.servePacket(w, r, user)
 	case http.MethodGet, http.MethodHead:
-		if vd, key, ok := s.replyTarget(r.URL.Path); ok {
+		if s.store != nil && s.serveStoredFile(w, r, r.URL.Path) {
+			return
+		}
+		if vd, key, ok := s.replyTarget(r.URL.Path); ok && s.store == nil {
 			s.serveReply(w, r, vd, key, user)
 			return
 		}

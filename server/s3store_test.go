@@ -1,0 +1,341 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"bits/internal/testenv"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// farmFix is several Servers sharing one S3 store under a prefix of
+// their own, each on its own loopback port, with one clock.
+type farmFix struct {
+	t      *testing.T
+	s3     *testenv.S3
+	prefix string
+	urls   []string
+	srvs   []*Server
+	clock  *fakeClock
+	log    *testenv.SyncBuffer
+	client *minio.Client
+}
+
+func startFarm(t *testing.T, n int, change func(*Config)) *farmFix {
+	t.Helper()
+	s3 := testenv.StartS3(t)
+	prefix := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())) + "/"
+	f := &farmFix{t: t, s3: s3, prefix: prefix, clock: &fakeClock{now: time.Now()}, log: &testenv.SyncBuffer{}}
+	c, err := minio.New(s3.Host(), &minio.Options{
+		Creds:        credentials.NewStaticV4(s3.AccessKey(), s3.SecretKey(), ""),
+		Region:       s3.Region(),
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client = c
+	for range n {
+		st, err := OpenS3Store(S3Config{
+			Endpoint: s3.Endpoint(), Region: s3.Region(), AccessKey: s3.AccessKey(), SecretKey: s3.SecretKey(),
+			Bucket: s3.Bucket(), Prefix: prefix,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{
+			Uploads: []VirtualDir{{Prefix: "/up", Folder: "files"}},
+			Store:   st,
+			Now:     f.clock.Now,
+			Log:     log.New(f.log, "", 0),
+		}
+		if change != nil {
+			change(&cfg)
+		}
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv)
+		t.Cleanup(func() { ts.Close(); srv.Close() })
+		f.srvs = append(f.srvs, srv)
+		f.urls = append(f.urls, ts.URL)
+	}
+	return f
+}
+
+func (f *farmFix) post(i int, path string, body []byte, header ...string) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest("BITS_POST", f.urls[i]+path, bytes.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for k := 0; k+1 < len(header); k += 2 {
+		req.Header.Set(header[k], header[k+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func (f *farmFix) create(i int, path string) string {
+	f.t.Helper()
+	resp := f.post(i, path, nil, "BITS-Packet-Type", "Create-Session", "BITS-Supported-Protocols", upload15)
+	expectAck(f.t, resp, http.StatusOK, "")
+	return resp.Header.Get("BITS-Session-Id")
+}
+
+func (f *farmFix) fragment(i int, path, id string, first, total int64, data []byte) *http.Response {
+	f.t.Helper()
+	return f.post(i, path, data, "BITS-Packet-Type", "Fragment", "BITS-Session-Id", id,
+		"Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, first+int64(len(data))-1, total))
+}
+
+func (f *farmFix) closeSession(i int, path, id string) *http.Response {
+	f.t.Helper()
+	return f.post(i, path, nil, "BITS-Packet-Type", "Close-Session", "BITS-Session-Id", id)
+}
+
+// objects lists what the store holds under the test's prefix.
+func (f *farmFix) objects() []string {
+	f.t.Helper()
+	var names []string
+	for o := range f.client.ListObjects(context.Background(), f.s3.Bucket(), minio.ListObjectsOptions{Prefix: f.prefix, Recursive: true}) {
+		if o.Err != nil {
+			f.t.Fatal(o.Err)
+		}
+		names = append(names, strings.TrimPrefix(o.Key, f.prefix))
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (f *farmFix) object(name string) []byte {
+	f.t.Helper()
+	o, err := f.client.GetObject(context.Background(), f.s3.Bucket(), f.prefix+name, minio.GetObjectOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	if err != nil {
+		f.t.Fatalf("%s: %v", name, err)
+	}
+	return b
+}
+
+// TestFarmStore runs one S3 server for the farm's store semantics.
+func TestFarmStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	f := startFarm(t, 2, nil)
+	defer func() {
+		if t.Failed() {
+			t.Logf("servers' log:\n%s", f.log.String())
+		}
+	}()
+
+	t.Run("sizes spread over two servers", func(t *testing.T) {
+		f.t = t
+		const mib = 1 << 20
+		cases := []struct {
+			name  string
+			size  int
+			frags []int // fragment sizes, repeated
+		}{
+			{"empty", 0, nil},
+			{"one", 1, []int{1}},
+			{"under5", 5*mib - 1, []int{mib}},
+			{"small-then-big", 17*mib + 3, []int{100 << 10, 3 * mib, 6 * mib, 700 << 10}},
+			{"big", 13 * mib, []int{6 * mib}},
+		}
+		for k, c := range cases {
+			data := pattern(c.size, byte(k))
+			path := "/up/" + c.name + ".bin"
+			id := f.create(k%2, path)
+			for off, i := 0, 0; off < len(data); i++ {
+				end := min(off+c.frags[i%len(c.frags)], len(data))
+				resp := f.fragment(i%2, path, id, int64(off), int64(len(data)), data[off:end])
+				expectAck(t, resp, http.StatusOK, "")
+				expectReceived(t, resp, int64(end))
+				off = end
+			}
+			expectAck(t, f.closeSession((k+1)%2, path, id), http.StatusOK, "")
+			// Sent again, to either server: done already.
+			expectAck(t, f.closeSession(k%2, path, id), http.StatusOK, "")
+			if got := f.object("files/" + c.name + ".bin"); !bytes.Equal(got, data) {
+				t.Fatalf("%s: the stored file differs (%d bytes, want %d)", c.name, len(got), len(data))
+			}
+			resp, err := http.Get(f.urls[(k+1)%2] + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) || resp.Header.Get("ETag") == "" {
+				t.Fatalf("%s: GET %s: %s, %d bytes, ETag %q", c.name, path, resp.Status, len(got), resp.Header.Get("ETag"))
+			}
+		}
+		want := []string{"files/big.bin", "files/empty.bin", "files/one.bin", "files/small-then-big.bin", "files/under5.bin"}
+		if got := f.objects(); !slices.Equal(got, want) {
+			t.Fatalf("the store holds %q, want only the files %q", got, want)
+		}
+	})
+
+	t.Run("ranged download", func(t *testing.T) {
+		f.t = t
+		req, _ := http.NewRequest("GET", f.urls[0]+"/up/one.bin", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		etag := resp.Header.Get("ETag")
+		data := pattern(17<<20+3, 3)
+		req, _ = http.NewRequest("GET", f.urls[1]+"/up/small-then-big.bin", nil)
+		req.Header.Set("Range", "bytes=5242000-5243999")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, data[5242000:5244000]) {
+			t.Fatalf("ranged GET: %s, %d bytes", resp.Status, len(got))
+		}
+		req, _ = http.NewRequest("HEAD", f.urls[1]+"/up/one.bin", nil)
+		req.Header.Set("If-None-Match", etag)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			t.Fatalf("HEAD with the ETag: %s, want 304", resp.Status)
+		}
+		for _, p := range []string{"/up/missing.bin", "/up/.bits-sessions/x", "/up/../files/one.bin"} {
+			resp, err := http.Get(f.urls[0] + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("GET %s: %s, want 404 or 400", p, resp.Status)
+			}
+		}
+	})
+
+	t.Run("a fragment reaches B after A", func(t *testing.T) {
+		f.t = t
+		data := pattern(3000, 9)
+		path := "/up/handover.bin"
+		id := f.create(0, path)
+		expectReceived(t, f.fragment(0, path, id, 0, 3000, data[:1000]), 1000)
+		// B knows what A took: a gap and a resend get 416 with it.
+		resp := f.fragment(1, path, id, 1500, 3000, data[1500:2000])
+		expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
+		expectReceived(t, resp, 1000)
+		resp = f.fragment(1, path, id, 0, 3000, data[:800])
+		expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
+		expectReceived(t, resp, 1000)
+		// A body cut short stores nothing.
+		resp = f.post(1, path, data[1000:1200], "BITS-Packet-Type", "Fragment", "BITS-Session-Id", id,
+			"Content-Range", "bytes 1000-1999/3000", "Content-Length", "1000")
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("a short body was accepted")
+		}
+		// An overlapping fragment is taken for its new part.
+		expectReceived(t, f.fragment(1, path, id, 500, 3000, data[500:2000]), 2000)
+		// Close before the end is refused.
+		expectAck(t, f.closeSession(0, path, id), http.StatusBadRequest, "0x80070057")
+		expectReceived(t, f.fragment(0, path, id, 2000, 3000, data[2000:]), 3000)
+		expectAck(t, f.closeSession(1, path, id), http.StatusOK, "")
+		if got := f.object("files/handover.bin"); !bytes.Equal(got, data) {
+			t.Fatal("the stored file differs")
+		}
+	})
+
+	t.Run("concurrent packets of one session", func(t *testing.T) {
+		f.t = t
+		data := pattern(64<<10, 5)
+		path := "/up/race.bin"
+		id := f.create(0, path)
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				// The same first fragment to both servers at once.
+				f.fragment(i%2, path, id, 0, int64(len(data)), data[:32<<10])
+			})
+		}
+		wg.Wait()
+		expectReceived(t, f.fragment(1, path, id, 32<<10, int64(len(data)), data[32<<10:]), int64(len(data)))
+		expectAck(t, f.closeSession(0, path, id), http.StatusOK, "")
+		if got := f.object("files/race.bin"); !bytes.Equal(got, data) {
+			t.Fatal("the stored file differs")
+		}
+	})
+
+	t.Run("no overwrite", func(t *testing.T) {
+		f.t = t
+		expectAck(t, f.post(1, "/up/one.bin", nil, "BITS-Packet-Type", "Create-Session", "BITS-Supported-Protocols", upload15),
+			http.StatusConflict, "0x80070005")
+		path := "/up/twice.bin"
+		a, b := f.create(0, path), f.create(1, path)
+		expectReceived(t, f.fragment(0, path, a, 0, 3, []byte("aaa")), 3)
+		expectReceived(t, f.fragment(1, path, b, 0, 3, []byte("bbb")), 3)
+		expectAck(t, f.closeSession(1, path, b), http.StatusOK, "")
+		expectAck(t, f.closeSession(0, path, a), http.StatusConflict, "0x80070005")
+		if got := string(f.object("files/twice.bin")); got != "bbb" {
+			t.Fatalf("the file holds %q, want the first closed", got)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		f.t = t
+		path := "/up/cancelled.bin"
+		id := f.create(0, path)
+		expectReceived(t, f.fragment(0, path, id, 0, 10, []byte("12345")), 5)
+		expectAck(t, f.post(1, path, nil, "BITS-Packet-Type", "Cancel-Session", "BITS-Session-Id", id), http.StatusOK, "")
+		expectAck(t, f.fragment(0, path, id, 5, 10, []byte("67890")), http.StatusInternalServerError, "0x8020001f")
+	})
+
+	t.Run("idle sessions expire once", func(t *testing.T) {
+		f.t = t
+		path := "/up/idle.bin"
+		id := f.create(0, path)
+		expectReceived(t, f.fragment(1, path, id, 0, 10, []byte("12345")), 5)
+		f.clock.advance(defaultSessionTimeout + time.Hour)
+		key, _ := parseSessionID(id)
+		var wg sync.WaitGroup
+		for _, s := range f.srvs {
+			wg.Go(s.sweep)
+		}
+		wg.Wait()
+		if n := strings.Count(f.log.String(), "session "+key+": expired"); n != 1 {
+			t.Errorf("%d servers expired the session, want 1", n)
+		}
+		expectAck(t, f.fragment(0, path, id, 5, 10, []byte("67890")), http.StatusInternalServerError, "0x8020001f")
+		for _, o := range f.objects() {
+			if strings.HasPrefix(o, stateDirName) {
+				t.Errorf("left in the store: %s", o)
+			}
+		}
+	})
+}
