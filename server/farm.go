@@ -309,9 +309,12 @@ func (s *Server) farmCloseSession(p *packet) (http.Header, error) {
 		return h, badPacket("Close-Session before the upload is complete")
 	}
 	name := s.store.fileName(p.vd.Folder, fs.Name)
-	by, _, err := s.store.finishedBy(ctx, name)
+	by, exists, err := s.store.finishedBy(ctx, name)
 	if err != nil {
 		return h, storeFailure(err)
+	}
+	if exists && by != fs.Key && !p.vd.AllowOverwrites {
+		return h, refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
 	}
 	if by != fs.Key {
 		err := s.store.assemble(ctx, name, fs.Key, fs.frags, max(fs.Total, 0), p.vd.AllowOverwrites)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -305,6 +306,38 @@ func TestFarmStore(t *testing.T) {
 		if got := string(f.object("files/twice.bin")); got != "bbb" {
 			t.Fatalf("the file holds %q, want the first closed", got)
 		}
+	})
+
+	t.Run("a multipart assembly does not replace a file", func(t *testing.T) {
+		f.t = t
+		st := f.srvs[0].store
+		ctx := context.Background()
+		data := pattern(6<<20, 7)
+		for _, key := range []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"} {
+			if err := st.putFragment(ctx, key, 0, int64(len(data))-1, bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		frags := func(key string) []fragObject {
+			fr, err := st.listFragments(ctx, key)
+			if err != nil || len(fr) != 1 {
+				t.Fatalf("fragments of %s: %v, %v", key, fr, err)
+			}
+			return fr
+		}
+		name := st.fileName("files", "multipart.bin")
+		a, b := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+		if err := st.assemble(ctx, name, a, frags(a), int64(len(data)), false); err != nil {
+			t.Fatal(err)
+		}
+		err := st.assemble(ctx, name, b, frags(b), int64(len(data)), false)
+		by, _, _ := st.finishedBy(ctx, name)
+		t.Logf("second assembly without overwrite: %v; the file is from %s", err, by)
+		if !errors.Is(err, errStoreExists) || by != a {
+			t.Errorf("the second assembly: %v, file from %s; want errStoreExists and the first file", err, by)
+		}
+		st.removeObjects(ctx, append(frags(a), frags(b)...))
+		st.core.Client.RemoveObject(ctx, st.bucket, name, minio.RemoveObjectOptions{})
 	})
 
 	t.Run("cancel", func(t *testing.T) {
