@@ -35,8 +35,10 @@ type roundRobin struct {
 	dead    []bool
 	next    int
 	seen    []atomic.Int64 // fragments forwarded to each target
-	srv     *nethttp.Server
-	addr    string
+
+	inFlight, maxInFlight atomic.Int64 // requests under way
+	srv                   *nethttp.Server
+	addr                  string
 
 	// trap, when set, is called with a fragment's target before it is
 	// forwarded; it returns a wrapper for the body, or nil.
@@ -64,6 +66,10 @@ func newRoundRobin(t *testing.T, urls ...string) *roundRobin {
 		},
 	}
 	h := nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		defer rr.inFlight.Add(-1)
+		if n := rr.inFlight.Add(1); n > rr.maxInFlight.Load() {
+			rr.maxInFlight.Store(n) // racy, but only ever low by a little
+		}
 		i := rr.pick()
 		if strings.EqualFold(r.Header.Get("BITS-Packet-Type"), "Fragment") {
 			rr.seen[i].Add(1)
@@ -99,6 +105,8 @@ func (rr *roundRobin) pick() int {
 		}
 	}
 }
+
+func (rr *roundRobin) resetMaxInFlight() { rr.maxInFlight.Store(rr.inFlight.Load()) }
 
 func (rr *roundRobin) markDead(i int) {
 	rr.mu.Lock()
@@ -315,30 +323,50 @@ func TestFarmUploads(t *testing.T) {
 		}
 	}
 
-	// Many clients at once, on the two servers left.
+	// Many clients at once, on the two servers left: foreground jobs,
+	// which the workers start at once, resumed all together.
 	const clients = 50
 	users := make([]*user, 5)
 	for i := range users {
 		users[i] = newUser(t)
 	}
+	job := func(i int) (*user, string) { return users[i%len(users)], fmt.Sprintf("many%d", i) }
 	for i := range clients {
-		uu := users[i%len(users)]
-		job := fmt.Sprintf("many%d", i)
+		uu, name := job(i)
 		src, sum := uploadSource(t, 1<<20+i*37_001)
-		want[job+".bin"] = sum
-		uu.ok("/create", "/upload", job)
-		uu.ok("/addfile", job, f.url(job+".bin"), src)
-		uu.ok("/setminretrydelay", job, "1")
-		uu.ok("/resume", job)
+		want[name+".bin"] = sum
+		uu.ok("/create", "/upload", name)
+		uu.ok("/addfile", name, f.url(name+".bin"), src)
+		uu.ok("/setminretrydelay", name, "1")
+		uu.ok("/setpriority", name, "FOREGROUND")
+	}
+	f.rr.resetMaxInFlight()
+	var wg sync.WaitGroup
+	errs := make(chan string, clients)
+	for i := range clients {
+		wg.Go(func() {
+			uu, name := job(i)
+			if out, err := uu.command("bitsadmin", "/resume", name).CombinedOutput(); err != nil {
+				errs <- fmt.Sprintf("resume %s: %v\n%s", name, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 	for i := range clients {
-		uu := users[i%len(users)]
-		job := fmt.Sprintf("many%d", i)
-		waitTransferred(t, uu, job, 5*time.Minute)
-		uu.ok("/complete", job)
-		if got := f.stored(job + ".bin"); got != want[job+".bin"] {
-			t.Fatalf("%s: the stored file differs from the source", job)
+		uu, name := job(i)
+		waitTransferred(t, uu, name, 5*time.Minute)
+		uu.ok("/complete", name)
+		if got := f.stored(name + ".bin"); got != want[name+".bin"] {
+			t.Fatalf("%s: the stored file differs from the source", name)
 		}
+	}
+	t.Logf("at most %d requests at once through the balancer", f.rr.maxInFlight.Load())
+	if n := f.rr.maxInFlight.Load(); n < 10 {
+		t.Errorf("at most %d requests at once through the balancer: the clients did not upload together", n)
 	}
 
 	var files []string
