@@ -67,8 +67,8 @@ func newRoundRobin(t *testing.T, urls ...string) *roundRobin {
 	}
 	h := nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		defer rr.inFlight.Add(-1)
-		if n := rr.inFlight.Add(1); n > rr.maxInFlight.Load() {
-			rr.maxInFlight.Store(n) // racy, but only ever low by a little
+		n := rr.inFlight.Add(1)
+		for m := rr.maxInFlight.Load(); n > m && !rr.maxInFlight.CompareAndSwap(m, n); m = rr.maxInFlight.Load() {
 		}
 		i := rr.pick()
 		if strings.EqualFold(r.Header.Get("BITS-Packet-Type"), "Fragment") {

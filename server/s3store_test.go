@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -257,11 +259,19 @@ func TestFarmStore(t *testing.T) {
 		expectAck(t, resp, http.StatusRequestedRangeNotSatisfiable, "")
 		expectReceived(t, resp, 1000)
 		// A body cut short stores nothing.
-		resp = f.post(1, path, data[1000:1200], "BITS-Packet-Type", "Fragment", "BITS-Session-Id", id,
-			"Content-Range", "bytes 1000-1999/3000", "Content-Length", "1000")
-		if resp.StatusCode == http.StatusOK {
-			t.Fatal("a short body was accepted")
+		c, err := net.Dial("tcp", strings.TrimPrefix(f.urls[1], "http://"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		fmt.Fprintf(c, "BITS_POST %s HTTP/1.1\r\nHost: x\r\nBITS-Packet-Type: Fragment\r\nBITS-Session-Id: %s\r\n"+
+			"Content-Range: bytes 1000-1999/3000\r\nContent-Length: 1000\r\n\r\n", path, id)
+		c.Write(data[1000:1200])
+		c.(*net.TCPConn).CloseWrite()
+		if cut, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil && cut.StatusCode == http.StatusOK {
+			t.Fatal("a cut body was accepted")
+		}
+		c.Close()
+		expectAck(t, f.fragment(0, path, id, 2000, 3000, data[2000:]), http.StatusRequestedRangeNotSatisfiable, "")
 		// An overlapping fragment is taken for its new part.
 		expectReceived(t, f.fragment(1, path, id, 500, 3000, data[500:2000]), 2000)
 		// Close before the end is refused.
