@@ -61,7 +61,8 @@ type Config struct {
 	// of the upload folders: each VirtualDir's Folder is then a folder in
 	// the store ("" or "." for the top of its prefix). Finished
 	// uploads are also served from it, to GET and HEAD under their
-	// virtual directory. Notification is not available with it.
+	// virtual directory. Notification by reference is not available
+	// with it (the application would need a file path); by value is.
 	Store *S3Store
 
 	// Log receives one line per session event and per failure of the
@@ -204,8 +205,10 @@ func (c *Config) check() error {
 	}
 	seen := map[string]bool{}
 	for _, v := range c.Uploads {
-		if c.Store != nil && v.Notify != NotifyNone {
-			return fmt.Errorf("upload prefix %s: notification is not available with an S3 store", v.Prefix)
+		if c.Store != nil && v.Notify == NotifyByReference {
+			// The application would need a file path; the data is in
+			// the store.
+			return fmt.Errorf("upload prefix %s: notification by reference is not available with an S3 store (by value is)", v.Prefix)
 		}
 		if c.Store != nil {
 			if err := checkStoreFolder(v.Folder); err != nil {

@@ -22,6 +22,10 @@ import (
 // record is claimed with If-Match, so only one server does it.
 const stateExpiring sessionState = "expiring"
 
+// claimTimeout is how long a claim to delete a session holds before
+// another server takes it over: far longer than the deletion takes.
+const claimTimeout = 3 * s3Timeout
+
 // A farmSession is a session as the store holds it.
 type farmSession struct {
 	*session
@@ -174,6 +178,7 @@ func (s *Server) loadFarmSession(ctx context.Context, key string) (*farmSession,
 func (s *Server) expireFarmSession(ctx context.Context, fs *farmSession) bool {
 	claimed := *fs.session
 	claimed.State = stateExpiring
+	claimed.ClaimedAt = s.now()
 	etag, err := s.store.updateRecord(ctx, &claimed, fs.etag)
 	if err != nil {
 		return false // another server changed or deleted it first
@@ -188,7 +193,7 @@ func (s *Server) expireFarmSession(ctx context.Context, fs *farmSession) bool {
 		s.store.updateRecord(ctx, fs.session, etag)
 		return false
 	}
-	if err := s.store.removeSession(ctx, fs.Key, frags); err != nil {
+	if err := s.store.removeSession(ctx, fs.Key); err != nil {
 		s.logf("session %s: removing from the store: %v", fs.Key, err)
 		return false
 	}
@@ -205,7 +210,7 @@ func (s *Server) farmFragment(p *packet, first, last, total int64) (http.Header,
 		return h, err
 	}
 	defer unlock()
-	if fs.State != stateReceiving {
+	if !fs.live() {
 		return h, sessionNotFound()
 	}
 	switch {
@@ -220,7 +225,7 @@ func (s *Server) farmFragment(p *packet, first, last, total int64) (http.Header,
 			return h, storeFailure(err)
 		} else if again, err := s.loadFarmSession(ctx, fs.Key); err != nil {
 			return h, storeFailure(err)
-		} else if again.State != stateReceiving {
+		} else if !again.live() {
 			return h, sessionNotFound()
 		} else {
 			fs = again
@@ -231,13 +236,23 @@ func (s *Server) farmFragment(p *packet, first, last, total int64) (http.Header,
 	case total != fs.Total:
 		return h, badPacket("the total length changed")
 	}
-	if first > fs.Received || last < fs.Received {
+	if first > fs.Received {
 		h.Set(uploadproto.HeaderReceived, strconv.FormatInt(fs.Received, 10))
-		why := "gap before the fragment"
-		if last < fs.Received {
-			why = "the fragment holds nothing new"
+		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "gap before the fragment"}
+	}
+	if last < fs.Received {
+		// As resend: the last fragment again is how a client retries
+		// the notification or asks for the Ack it lost.
+		h.Set(uploadproto.HeaderReceived, strconv.FormatInt(fs.Received, 10))
+		if p.vd.Notify != NotifyNone && last == fs.Total-1 {
+			return s.farmLastAck(ctx, p, fs, h)
 		}
-		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: why}
+		if p.vd.Notify != NotifyNone && fs.State == stateReplied {
+			if reply := replyURL(p.r, p.vd, fs.session); len(reply) <= maxNotifyURL {
+				h.Set(uploadproto.HeaderReplyURL, reply)
+			}
+		}
+		return h, &refusal{status: http.StatusRequestedRangeNotSatisfiable, why: "the fragment holds nothing new"}
 	}
 	if cl, ok := parseContentLength(p.r.Header.Values("Content-Length")); !ok || cl != last-first+1 {
 		return h, badPacket("Content-Length missing or unlike the range")
@@ -263,11 +278,105 @@ func (s *Server) farmFragment(p *packet, first, last, total int64) (http.Header,
 		}
 		return h, storeFailure(err)
 	}
-	fs.frags = append(fs.frags, fragObject{first: from, last: last, modified: s.now()})
+	fs.frags = append(fs.frags, fragObject{first: from, last: last, name: s.store.fragName(fs.Key, from, last), modified: s.now()})
 	fs.Received = received(fs.frags)
 	s.limits.touch(fs.Key, s.now())
 	h.Set(uploadproto.HeaderReceived, strconv.FormatInt(fs.Received, 10))
+	if !fs.complete() || p.vd.Notify == NotifyNone {
+		return h, nil
+	}
+	return s.farmLastAck(ctx, p, fs, h)
+}
+
+// farmLastAck is lastAck over the store: the application is notified
+// unless it has answered, and the Ack names the reply.
+func (s *Server) farmLastAck(ctx context.Context, p *packet, fs *farmSession, h http.Header) (http.Header, error) {
+	if fs.State == stateReceiving {
+		if err := s.farmNotify(ctx, p, fs); err != nil {
+			return h, err
+		}
+	}
+	reply := replyURL(p.r, p.vd, fs.session)
+	if len(reply) > maxNotifyURL {
+		return h, badPacket("the reply URL would be too long")
+	}
+	h.Set(uploadproto.HeaderReplyURL, reply)
 	return h, nil
+}
+
+// farmNotify hands the upload to the application by value, the bytes
+// read back from the store, and keeps its reply in the store beside the
+// session. Two servers notifying at once (a client's retry racing the
+// first try) both call the application, which must bear duplicates as
+// it must anyway; the record keeps the first answer recorded.
+func (s *Server) farmNotify(ctx context.Context, p *packet, fs *farmSession) error {
+	vd := p.vd
+	nctx, cancel := context.WithTimeout(ctx, vd.NotifyTimeout)
+	defer cancel()
+	body := &pieceReader{ctx: nctx, st: s.store, ps: pieces(fs.frags)}
+	resp, err := s.askApplication(nctx, vd, fs.session, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	static, err := staticReply(resp)
+	if err != nil {
+		return err
+	}
+	if static == "" {
+		reply, err := io.ReadAll(io.LimitReader(resp.Body, vd.MaxReplySize+1))
+		switch {
+		case err != nil:
+			return appRefusal(http.StatusBadGateway, hresult.HTTP(http.StatusBadGateway), fmt.Sprintf("reading the reply: %v", err))
+		case int64(len(reply)) > vd.MaxReplySize:
+			return appRefusal(http.StatusInternalServerError, hresult.BG_E_TOO_LARGE, "the reply is too large")
+		}
+		if err := s.store.putReply(ctx, fs.Key, reply); err != nil {
+			return storeFailure(err)
+		}
+	}
+	fs.StaticReply = static
+	_, fs.CopyToDestination = resp.Header[http.CanonicalHeaderKey(uploadproto.HeaderCopyFileToDestination)]
+	fs.State = stateReplied
+	fs.Updated = s.now()
+	etag, err := s.store.updateRecord(ctx, fs.session, fs.etag)
+	if errors.Is(err, errStoreConflict) {
+		again, err := s.loadFarmSession(ctx, fs.Key)
+		if err != nil {
+			return storeFailure(err)
+		}
+		if again.State != stateReplied {
+			return storeFailure(errStoreConflict)
+		}
+		*fs = *again
+		return nil
+	}
+	if err != nil {
+		return storeFailure(err)
+	}
+	fs.etag = etag
+	s.limits.touch(fs.Key, fs.Updated)
+	s.logf("session %s: the application answered", fs.Key)
+	return nil
+}
+
+// farmServeReply sends a session's reply from the store to its owner.
+func (s *Server) farmServeReply(w http.ResponseWriter, r *http.Request, vd *vdir, key, user string) {
+	ctx, cancel := context.WithTimeout(r.Context(), s3Timeout)
+	defer cancel()
+	sess, _, err := s.store.loadRecord(ctx, key)
+	if err != nil || sess.Prefix != vd.Prefix || sess.Owner != user || sess.State != stateReplied || sess.StaticReply != "" {
+		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
+		return
+	}
+	o, info, err := s.store.openFile(ctx, s.store.replyName(key))
+	if err != nil || o == nil {
+		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
+		return
+	}
+	defer o.Close()
+	w.Header().Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
+	http.ServeContent(w, r, replyFileName, info.LastModified, o)
 }
 
 // countingReader counts the bytes read through it.
@@ -301,39 +410,54 @@ func (s *Server) farmCloseSession(p *packet) (http.Header, error) {
 		return h, err
 	}
 	defer unlock()
-	if fs.State != stateReceiving {
+	switch {
+	case !fs.live():
 		return h, sessionNotFound()
-	}
-	if fs.Total >= 0 && !fs.complete() {
+	case fs.State == stateReceiving && p.vd.Notify != NotifyNone && fs.Total < 0:
+		// An empty upload is notified at its first Close-Session.
+		return s.farmLastAck(ctx, p, fs, h)
+	case fs.State == stateReceiving && (p.vd.Notify != NotifyNone || fs.Total >= 0 && !fs.complete()):
 		h.Set(uploadproto.HeaderReceived, strconv.FormatInt(fs.Received, 10))
 		return h, badPacket("Close-Session before the upload is complete")
-	}
-	name := s.store.fileName(p.vd.Folder, fs.Name)
-	by, exists, err := s.store.finishedBy(ctx, name)
-	if err != nil {
-		return h, storeFailure(err)
-	}
-	if exists && by != fs.Key && !p.vd.AllowOverwrites {
-		return h, refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
-	}
-	if by != fs.Key {
-		err := s.store.assemble(ctx, name, fs.Key, fs.frags, max(fs.Total, 0), p.vd.AllowOverwrites)
-		if errors.Is(err, errStoreExists) {
-			// Ours if a server racing this one finished it first.
-			if by, _, err2 := s.store.finishedBy(ctx, name); err2 != nil || by != fs.Key {
-				return h, refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
-			}
-		} else if err != nil {
-			return h, storeFailure(err)
+	case fs.State == stateReplied && !fs.CopyToDestination:
+		// The application took the upload; nothing goes under its name.
+	default:
+		if err := s.farmCommit(ctx, p, fs); err != nil {
+			return h, err
 		}
 	}
-	if err := s.store.removeSession(ctx, fs.Key, fs.frags); err != nil {
+	if err := s.store.removeSession(ctx, fs.Key); err != nil {
 		// The file is in place; the sweep deletes what is left.
 		s.logf("session %s: removing from the store: %v", fs.Key, err)
 	}
 	s.limits.release(fs.Key)
 	s.logf("session %s: closed, %d bytes", fs.Key, max(fs.Total, 0))
 	return h, nil
+}
+
+// farmCommit assembles the upload under its name, unless it is there
+// already from this session.
+func (s *Server) farmCommit(ctx context.Context, p *packet, fs *farmSession) error {
+	name := s.store.fileName(p.vd.Folder, fs.Name)
+	by, exists, err := s.store.finishedBy(ctx, name)
+	if err != nil {
+		return storeFailure(err)
+	}
+	if exists && by != fs.Key && !p.vd.AllowOverwrites {
+		return refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
+	}
+	if by != fs.Key {
+		err := s.store.assemble(ctx, name, fs.Key, fs.frags, max(fs.Total, 0), p.vd.AllowOverwrites)
+		if errors.Is(err, errStoreExists) {
+			// Ours if a server racing this one finished it first.
+			if by, _, err2 := s.store.finishedBy(ctx, name); err2 != nil || by != fs.Key {
+				return refuse(http.StatusConflict, hresult.E_ACCESSDENIED, "the destination exists")
+			}
+		} else if err != nil {
+			return storeFailure(err)
+		}
+	}
+	return nil
 }
 
 // farmCancelSession deletes the session and its fragments. Once deleted
@@ -346,7 +470,7 @@ func (s *Server) farmCancelSession(p *packet) (http.Header, error) {
 		return h, err
 	}
 	defer unlock()
-	if err := s.store.removeSession(ctx, fs.Key, fs.frags); err != nil {
+	if err := s.store.removeSession(ctx, fs.Key); err != nil {
 		return h, storeFailure(err)
 	}
 	s.limits.release(fs.Key)
@@ -379,9 +503,11 @@ func (s *Server) farmSweep() {
 			}
 		case err != nil:
 			s.logf("cleanup of session %s: %v", key, err)
-		case fs.State == stateExpiring && now.Sub(fs.lastActive()) > s.cfg.SessionTimeout:
-			// The claimer died: claim it again.
-			s.expireFarmSession(ctx, fs)
+		case fs.State == stateExpiring:
+			if now.Sub(fs.ClaimedAt) > claimTimeout {
+				// The claimer died: claim it again.
+				s.expireFarmSession(ctx, fs)
+			}
 		case now.Sub(fs.lastActive()) > s.cfg.SessionTimeout:
 			s.expireFarmSession(ctx, fs)
 		}

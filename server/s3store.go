@@ -297,12 +297,16 @@ func received(frags []fragObject) int64 {
 	return n
 }
 
+func (st *S3Store) fragName(key string, first, last int64) string {
+	return fmt.Sprintf("%s%020d-%020d", st.fragPrefix(key), first, last)
+}
+
 // putFragment stores bytes first..last read from r. If a fragment of the
 // same range is there already (another server took the same bytes), so
 // much the better. r must hold exactly the bytes: a short body fails the
 // PUT and stores nothing.
 func (st *S3Store) putFragment(ctx context.Context, key string, first, last int64, r io.Reader) error {
-	name := fmt.Sprintf("%s%020d-%020d", st.fragPrefix(key), first, last)
+	name := st.fragName(key, first, last)
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true}
 	opts.SetMatchETagExcept("*")
 	_, err := st.core.Client.PutObject(ctx, st.bucket, name, r, last-first+1, opts)
@@ -312,13 +316,32 @@ func (st *S3Store) putFragment(ctx context.Context, key string, first, last int6
 	return err
 }
 
-// removeSession deletes a session's fragments, then its record, so that
-// a record is never left pointing at half its data.
-func (st *S3Store) removeSession(ctx context.Context, key string, frags []fragObject) error {
-	if err := st.removeObjects(ctx, frags); err != nil {
+func (st *S3Store) replyName(key string) string { return st.sessionsPrefix() + key + "/" + replyFileName }
+
+// putReply stores the application's reply to a session.
+func (st *S3Store) putReply(ctx context.Context, key string, reply []byte) error {
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true}
+	_, err := st.core.Client.PutObject(ctx, st.bucket, st.replyName(key), bytes.NewReader(reply), int64(len(reply)), opts)
+	return err
+}
+
+// removeSession deletes a session's objects, then its record, so that a
+// record is never left pointing at half its data.
+func (st *S3Store) removeSession(ctx context.Context, key string) error {
+	var objs []fragObject
+	record := st.recordName(key)
+	for o := range st.core.Client.ListObjects(ctx, st.bucket, minio.ListObjectsOptions{Prefix: st.sessionsPrefix() + key + "/", Recursive: true}) {
+		if o.Err != nil {
+			return o.Err
+		}
+		if o.Key != record {
+			objs = append(objs, fragObject{name: o.Key})
+		}
+	}
+	if err := st.removeObjects(ctx, objs); err != nil {
 		return err
 	}
-	err := st.core.Client.RemoveObject(ctx, st.bucket, st.recordName(key), minio.RemoveObjectOptions{})
+	err := st.core.Client.RemoveObject(ctx, st.bucket, record, minio.RemoveObjectOptions{})
 	if isS3NotFound(err) {
 		return nil
 	}
@@ -497,6 +520,56 @@ func (st *S3Store) readPiece(ctx context.Context, buf *bytes.Buffer, f fragObjec
 		err = fmt.Errorf("fragment %s: %d bytes read of %d", f.name, got, n)
 	}
 	return err
+}
+
+// A pieceReader reads the upload the pieces make, one ranged GET per
+// piece, for the application's notification by value.
+type pieceReader struct {
+	ctx context.Context
+	st  *S3Store
+	ps  []piece
+	cur io.ReadCloser
+}
+
+func (r *pieceReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if len(r.ps) == 0 {
+				return 0, io.EOF
+			}
+			pc := r.ps[0]
+			r.ps = r.ps[1:]
+			opts := minio.GetObjectOptions{}
+			if err := opts.SetRange(pc.off, pc.off+pc.n-1); err != nil {
+				return 0, err
+			}
+			body, _, _, err := r.st.core.GetObject(r.ctx, r.st.bucket, pc.frag.name, opts)
+			if err != nil {
+				return 0, err
+			}
+			r.cur = struct {
+				io.Reader
+				io.Closer
+			}{io.LimitReader(body, pc.n), body}
+		}
+		n, err := r.cur.Read(p)
+		if err == io.EOF {
+			r.cur.Close()
+			r.cur = nil
+			if n == 0 {
+				continue
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+func (r *pieceReader) Close() error {
+	if r.cur != nil {
+		return r.cur.Close()
+	}
+	return nil
 }
 
 // sessionKeys lists the keys of the sessions in the store.

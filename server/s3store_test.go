@@ -36,9 +36,8 @@ type farmFix struct {
 	client *minio.Client
 }
 
-func startFarm(t *testing.T, n int, change func(*Config)) *farmFix {
+func startFarm(t *testing.T, s3 *testenv.S3, n int, change func(*Config)) *farmFix {
 	t.Helper()
-	s3 := testenv.StartS3(t)
 	prefix := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())) + "/"
 	f := &farmFix{t: t, s3: s3, prefix: prefix, clock: &fakeClock{now: time.Now()}, log: &testenv.SyncBuffer{}}
 	c, err := minio.New(s3.Host(), &minio.Options{
@@ -148,7 +147,8 @@ func TestFarmStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an S3 server")
 	}
-	f := startFarm(t, 2, nil)
+	s3 := testenv.StartS3(t)
+	f := startFarm(t, s3, 2, nil)
 	defer func() {
 		if t.Failed() {
 			t.Logf("servers' log:\n%s", f.log.String())
@@ -359,6 +359,82 @@ func TestFarmStore(t *testing.T) {
 		expectAck(t, f.fragment(0, path, id, 5, 10, []byte("67890")), http.StatusInternalServerError, "0x8020001f")
 	})
 
+	t.Run("notification by value", func(t *testing.T) {
+		var mu sync.Mutex
+		var got [][]byte
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got = append(got, b)
+			mu.Unlock()
+			if r.URL.Query().Get("copy") != "" {
+				w.Header().Set("BITS-Copy-File-To-Destination", "true")
+			}
+			fmt.Fprintf(w, "reply to %d bytes", len(b))
+		}))
+		defer app.Close()
+		nf := startFarm(t, s3, 2, func(c *Config) {
+			c.Uploads[0].Notify = NotifyByValue
+			c.Uploads[0].NotifyURL = app.URL + "/app"
+		})
+		defer func() {
+			if t.Failed() {
+				t.Logf("notifying servers' log:\n%s", nf.log.String())
+			}
+		}()
+		for k, size := range []int{0, 3000, 6 << 20} {
+			data := pattern(size, byte(k))
+			path := fmt.Sprintf("/up/n%d.bin", k)
+			query := ""
+			if k == 2 {
+				query = "?copy=1"
+			}
+			id := nf.create(0, path+query)
+			var reply string
+			if size == 0 {
+				resp := nf.closeSession(1, path+query, id)
+				expectAck(t, resp, http.StatusOK, "")
+				reply = resp.Header.Get("BITS-Reply-URL")
+			}
+			for off, i := 0, 0; off < size; i++ {
+				end := min(off+1<<20, size)
+				resp := nf.fragment(i%2, path+query, id, int64(off), int64(size), data[off:end])
+				expectAck(t, resp, http.StatusOK, "")
+				off = end
+				if off == size {
+					reply = resp.Header.Get("BITS-Reply-URL")
+				}
+			}
+			if reply == "" {
+				t.Fatalf("%d bytes: no BITS-Reply-URL", size)
+			}
+			mu.Lock()
+			if n := len(got); n != k+1 || !bytes.Equal(got[n-1], data) {
+				t.Fatalf("%d bytes: the application got %d notifications, the last %d bytes", size, n, len(got[n-1]))
+			}
+			mu.Unlock()
+			// The reply, from the other server.
+			reply = strings.Replace(reply, strings.TrimPrefix(nf.urls[0], "http://"), strings.TrimPrefix(nf.urls[1], "http://"), 1)
+			resp, err := http.Get(reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := fmt.Sprintf("reply to %d bytes", size); string(body) != want {
+				t.Fatalf("the reply at %s: %s %q, want %q", reply, resp.Status, body, want)
+			}
+			expectAck(t, nf.closeSession(1, path+query, id), http.StatusOK, "")
+		}
+		want := []string{"files/n2.bin"}
+		if got := nf.objects(); !slices.Equal(got, want) {
+			t.Fatalf("the store holds %q, want %q", got, want)
+		}
+		if got := nf.object("files/n2.bin"); !bytes.Equal(got, pattern(6<<20, 2)) {
+			t.Fatal("the copied file differs")
+		}
+	})
+
 	t.Run("idle sessions expire once", func(t *testing.T) {
 		f.t = t
 		path := "/up/idle.bin"
@@ -373,6 +449,15 @@ func TestFarmStore(t *testing.T) {
 		wg.Wait()
 		if n := strings.Count(f.log.String(), "session "+key+": expired"); n != 1 {
 			t.Errorf("%d servers expired the session, want 1", n)
+		}
+		seen := map[string]bool{}
+		for _, line := range strings.Split(f.log.String(), "\n") {
+			if strings.HasSuffix(line, ": expired") {
+				if seen[line] {
+					t.Errorf("expired twice: %s", line)
+				}
+				seen[line] = true
+			}
 		}
 		expectAck(t, f.fragment(0, path, id, 5, 10, []byte("67890")), http.StatusInternalServerError, "0x8020001f")
 		for _, o := range f.objects() {

@@ -134,11 +134,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case uploadproto.Method:
 		s.servePacket(w, r, user)
 	case http.MethodGet, http.MethodHead:
-		if s.store != nil && s.serveStoredFile(w, r, r.URL.Path) {
+		if vd, key, ok := s.replyTarget(r.URL.Path); ok {
+			if s.store != nil {
+				s.farmServeReply(w, r, vd, key, user)
+			} else {
+				s.serveReply(w, r, vd, key, user)
+			}
 			return
 		}
-		if vd, key, ok := s.replyTarget(r.URL.Path); ok && s.store == nil {
-			s.serveReply(w, r, vd, key, user)
+		if s.store != nil && s.serveStoredFile(w, r, r.URL.Path) {
 			return
 		}
 		s.serveFile(w, r)

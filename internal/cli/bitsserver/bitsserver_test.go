@@ -142,7 +142,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-upload", "/up"}, 2, "/prefix=folder"},
 		{[]string{"-root", dir, "-store", "s3://bucket/prefix"}, 2, "-store needs an -upload"},
 		{[]string{"-upload", "/up=files", "-store", "http://bucket/prefix"}, 2, "s3://BUCKET/PREFIX"},
-		{[]string{"-upload", "/up=files", "-store", "s3://bucket/", "-notify", "by-value", "-notify-url", "http://app/"}, 2, "not available with -store"},
+		{[]string{"-upload", "/up=files", "-store", "s3://bucket/", "-notify", "by-reference", "-notify-url", "http://app/"}, 2, "not available with -store"},
 		{[]string{"-root", dir, "-s3-endpoint", "http://127.0.0.1:1"}, 2, "go with -store"},
 		{[]string{"-upload", "/up/../x=" + dir, "-listen", "127.0.0.1:0"}, 1, "clean URL path"},
 		{[]string{"-upload", "/up=" + dir, "-upload", "/up=" + dir, "-listen", "127.0.0.1:0"}, 1, "twice"},

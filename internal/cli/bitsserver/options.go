@@ -167,8 +167,8 @@ func (o *options) check() error {
 		return errors.New("-session-burst must be at least 1 with a -session-rate")
 	case o.store != "" && len(o.uploads) == 0:
 		return errors.New("-store needs an -upload prefix")
-	case o.store != "" && o.notify != notifyFlag(server.NotifyNone):
-		return errors.New("-notify is not available with -store")
+	case o.store != "" && o.notify == notifyFlag(server.NotifyByReference):
+		return errors.New("-notify by-reference is not available with -store (the data is not in a file); by-value is")
 	case o.store == "" && (o.s3Endpoint != "" || o.s3Region != ""):
 		return errors.New("-s3-endpoint and -s3-region go with -store")
 	}
