@@ -316,7 +316,9 @@ func (st *S3Store) putFragment(ctx context.Context, key string, first, last int6
 	return err
 }
 
-func (st *S3Store) replyName(key string) string { return st.sessionsPrefix() + key + "/" + replyFileName }
+func (st *S3Store) replyName(key string) string {
+	return st.sessionsPrefix() + key + "/" + replyFileName
+}
 
 // putReply stores the application's reply to a session.
 func (st *S3Store) putReply(ctx context.Context, key string, reply []byte) error {
