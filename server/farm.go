@@ -94,7 +94,12 @@ func (s *Server) farmCreateSession(p *packet) (http.Header, error) {
 		Created: now,
 		Updated: now,
 	}
-	if err := s.limits.admit(sess.Key, sess.Client, now); err != nil {
+	err := s.limits.admit(sess.Key, sess.Client, now)
+	if err != nil && s.limits.atLimit(sess.Client) && s.farmRecount(ctx) {
+		// Sessions this server counts may have ended on another.
+		err = s.limits.admit(sess.Key, sess.Client, now)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if _, err := s.store.createRecord(ctx, sess); err != nil {
@@ -478,6 +483,45 @@ func (s *Server) farmCancelSession(p *packet) (http.Header, error) {
 	return h, nil
 }
 
+// recountEvery bounds how often a server at a session limit recounts the
+// open sessions from the store.
+const recountEvery = 5 * time.Second
+
+// farmRecount counts the live sessions in the store, of every server,
+// against the session limits, and stops counting those that ended; false
+// if it did not run (too soon after the last one at a limit) or could not
+// list them all. Between recounts each server counts what it saw itself.
+func (s *Server) farmRecount(ctx context.Context) bool {
+	s.recountMu.Lock()
+	defer s.recountMu.Unlock()
+	now := time.Now()
+	if now.Sub(s.lastRecount) < recountEvery {
+		return false
+	}
+	s.lastRecount = now
+	return s.recount(ctx)
+}
+
+func (s *Server) recount(ctx context.Context) bool {
+	gen := s.limits.beginSweep()
+	keys, err := s.store.sessionKeys(ctx)
+	if err != nil {
+		return false
+	}
+	for _, key := range keys {
+		sess, _, err := s.store.loadRecord(ctx, key)
+		switch {
+		case errors.Is(err, errNoSession):
+		case err != nil:
+			return false
+		case sess.live():
+			s.limits.found(key, sess.Client, sess.Updated, gen)
+		}
+	}
+	s.limits.endSweep(gen)
+	return true
+}
+
 // farmSweep deletes the sessions in the store idle past the timeout, and
 // the assemblies of crashed servers as old. Every server of a farm sweeps;
 // the claim on each record makes one of them delete it.
@@ -516,6 +560,9 @@ func (s *Server) farmSweep() {
 	if err := s.store.abortStaleUploads(ctx, now.Add(-s.cfg.SessionTimeout)); err != nil {
 		s.logf("cleanup of the store: %v", err)
 	}
+	s.recountMu.Lock()
+	s.recount(ctx)
+	s.recountMu.Unlock()
 }
 
 // serveStoredFile sends a finished upload from the store, with ranges

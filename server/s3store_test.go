@@ -435,6 +435,23 @@ func TestFarmStore(t *testing.T) {
 		}
 	})
 
+	t.Run("session limits count sessions ended elsewhere", func(t *testing.T) {
+		lf := startFarm(t, s3, 2, func(c *Config) { c.MaxSessionsPerClient = 2 })
+		ids := []string{lf.create(0, "/up/l1.bin"), lf.create(0, "/up/l2.bin")}
+		expectAck(t, lf.post(0, "/up/l3.bin", nil, "BITS-Packet-Type", "Create-Session", "BITS-Supported-Protocols", upload15),
+			http.StatusServiceUnavailable, "0x801901f7")
+		for k, id := range ids {
+			path := fmt.Sprintf("/up/l%d.bin", k+1)
+			expectReceived(t, lf.fragment(1, path, id, 0, 1, []byte("x")), 1)
+			expectAck(t, lf.closeSession(1, path, id), http.StatusOK, "")
+		}
+		// Server 0 counted both; they ended on server 1.
+		testenv.Eventually(t, "a place for a new session on server 0", func() bool {
+			resp := lf.post(0, "/up/l3.bin", nil, "BITS-Packet-Type", "Create-Session", "BITS-Supported-Protocols", upload15)
+			return resp.StatusCode == http.StatusOK
+		})
+	})
+
 	t.Run("idle sessions expire once", func(t *testing.T) {
 		f.t = t
 		path := "/up/idle.bin"

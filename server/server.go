@@ -37,6 +37,9 @@ type Server struct {
 	dests    keyedMutex // one commit at a time per destination
 	limits   *sessionLimits
 
+	recountMu   sync.Mutex // one recount of the store's sessions at a time
+	lastRecount time.Time
+
 	notifyClient *http.Client
 
 	stop      chan struct{}
