@@ -322,6 +322,19 @@ func TestFarmUploads(t *testing.T) {
 			t.Errorf("server %d got no fragment", i)
 		}
 	}
+	// Downloads come from the store, through any server.
+	for _, name := range []string{"size1.bin", "large.bin"} {
+		resp, err := nethttp.Get(f.url(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != nethttp.StatusOK || [32]byte(h.Sum(nil)) != want[name] || resp.Header.Get("ETag") == "" {
+			t.Fatalf("GET %s: %s, %v, ETag %q; want the uploaded file", name, resp.Status, err, resp.Header.Get("ETag"))
+		}
+	}
 
 	// Many clients at once, on the two servers left: foreground jobs,
 	// which the workers start at once, resumed all together.
