@@ -322,6 +322,10 @@ func TestFarmUploads(t *testing.T) {
 			t.Errorf("server %d got no fragment", i)
 		}
 	}
+	// The session outlived the kill and the restart: no upload started over.
+	if log, _ := os.ReadFile(u.home + "/worker.log"); strings.Contains(string(log), "session lost") {
+		t.Errorf("an upload session was lost; the worker log:\n%s", log)
+	}
 	// Downloads come from the store, through any server.
 	for _, name := range []string{"size1.bin", "large.bin"} {
 		resp, err := nethttp.Get(f.url(name))
