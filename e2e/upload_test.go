@@ -25,6 +25,7 @@ import (
 type bitsserver struct {
 	t    *testing.T
 	args []string
+	env  []string // added to the test's environment
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:port
 }
@@ -41,6 +42,9 @@ func startBitsserver(t *testing.T, args ...string) *bitsserver {
 func (s *bitsserver) start() {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "bitsserver"), s.args...)
+	if s.env != nil {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)

@@ -27,6 +27,10 @@ func (s *Server) cleanupLoop() {
 // it finds against the session limits and, when it could read every
 // folder, stops counting those it did not find (deleted by hand).
 func (s *Server) sweep() {
+	if s.store != nil {
+		s.farmSweep()
+		return
+	}
 	now := s.now()
 	gen := s.limits.beginSweep()
 	whole := true

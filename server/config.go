@@ -56,6 +56,15 @@ type Config struct {
 	HostID                string
 	HostIDFallbackTimeout time.Duration
 
+	// Store, when set, keeps upload sessions and finished uploads in
+	// S3-compatible object storage, shared by a farm of servers, instead
+	// of the upload folders: each VirtualDir's Folder is then a folder in
+	// the store ("" or "." for the top of its prefix). Finished
+	// uploads are also served from it, to GET and HEAD under their
+	// virtual directory. Notification by reference is not available
+	// with it (the application would need a file path); by value is.
+	Store *S3Store
+
 	// Log receives one line per session event and per failure of the
 	// notified application. nil discards them.
 	Log *log.Logger
@@ -173,7 +182,7 @@ func (c *Config) check() error {
 	switch {
 	case c.Rate < 0:
 		return fmt.Errorf("rate %d: must be 0 (unlimited) or more", c.Rate)
-	case c.Root == "" && len(c.Uploads) == 0:
+	case c.Root == "" && len(c.Uploads) == 0 && c.Store == nil:
 		return errors.New("no root folder to serve and no upload folder")
 	case c.SessionTimeout < 0:
 		return fmt.Errorf("session timeout %v: must be positive", c.SessionTimeout)
@@ -196,6 +205,19 @@ func (c *Config) check() error {
 	}
 	seen := map[string]bool{}
 	for _, v := range c.Uploads {
+		if c.Store != nil && v.Notify == NotifyByReference {
+			// The application would need a file path; the data is in
+			// the store.
+			return fmt.Errorf("upload prefix %s: notification by reference is not available with an S3 store (by value is)", v.Prefix)
+		}
+		if c.Store != nil {
+			if err := checkStoreFolder(v.Folder); err != nil {
+				return fmt.Errorf("upload prefix %s: %w", v.Prefix, err)
+			}
+			if v.Folder == "" {
+				v.Folder = "." // the top of the store's prefix
+			}
+		}
 		if err := v.check(); err != nil {
 			return err
 		}

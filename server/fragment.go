@@ -36,6 +36,9 @@ func (s *Server) fragment(p *packet) (http.Header, error) {
 	if max := p.vd.MaxUploadSize; max > 0 && total > max {
 		return nil, refuse(http.StatusInternalServerError, hresult.BG_E_TOO_LARGE, "upload larger than the maximum")
 	}
+	if s.store != nil {
+		return s.farmFragment(p, first, last, total)
+	}
 
 	sess, h, unlock, err := s.openSession(p)
 	if err != nil {

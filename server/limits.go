@@ -114,6 +114,14 @@ func (l *sessionLimits) admit(key, client string, now time.Time) error {
 	return nil
 }
 
+// atLimit reports whether client's next session would be refused for the
+// open sessions (not for the rate).
+func (l *sessionLimits) atLimit(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.full(client)
+}
+
 func (l *sessionLimits) full(client string) bool {
 	return l.maxTotal > 0 && len(l.open) >= l.maxTotal ||
 		l.maxPerClient > 0 && l.perClient[client] >= l.maxPerClient

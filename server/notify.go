@@ -30,35 +30,24 @@ func (s *Server) notify(p *packet, sess *session) error {
 	}
 	ctx, cancel := context.WithTimeout(p.r.Context(), vd.NotifyTimeout)
 	defer cancel()
-	req, err := s.notifyRequest(ctx, vd, sess)
+	var body io.ReadCloser
+	if vd.Notify == NotifyByValue {
+		f, err := vd.root.Open(sessionFile(sess.Key, dataFileName))
+		if err != nil {
+			return err
+		}
+		body = f
+	}
+	resp, err := s.askApplication(ctx, vd, sess, body)
 	if err != nil {
 		return err
 	}
-	if req.Body != nil {
-		defer req.Body.Close()
-	}
-	resp, err := s.notifyClient.Do(req)
-	if err != nil {
-		s.logf("session %s: notifying the application: %v", sess.Key, err)
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-			return appRefusal(http.StatusRequestTimeout, hresult.E_TIMEOUT, "the application did not answer in time")
-		}
-		return appRefusal(http.StatusBadGateway, hresult.HTTP(http.StatusBadGateway), "the application is unreachable")
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		s.logf("session %s: the application answered %s", sess.Key, resp.Status)
-		status := resp.StatusCode
-		if status < 400 || status > 599 {
-			status = http.StatusBadGateway
-		}
-		return appRefusal(status, hresult.HTTP(resp.StatusCode), "the application refused the upload")
+	static, err := staticReply(resp)
+	if err != nil {
+		return err
 	}
-	if static := resp.Header.Get(uploadproto.HeaderStaticResponseURL); static != "" {
-		if !validReplyURL(static) {
-			return appRefusal(http.StatusBadGateway, hresult.E_INVALIDARG, "the application's BITS-Static-Response-URL is not an absolute URL")
-		}
+	if static != "" {
 		sess.StaticReply = static
 	} else if err := s.keepReply(vd, sess, resp.Body); err != nil {
 		return err
@@ -74,9 +63,51 @@ func (s *Server) notify(p *packet, sess *session) error {
 	return nil
 }
 
+// askApplication POSTs the notification, with body (the data, by value)
+// or without (by reference), and returns the application's answer if it
+// accepted the upload (2xx); the caller closes its body.
+func (s *Server) askApplication(ctx context.Context, vd *vdir, sess *session, body io.ReadCloser) (*http.Response, error) {
+	req, err := s.notifyRequest(ctx, vd, sess, body)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	resp, err := s.notifyClient.Do(req)
+	if err != nil {
+		s.logf("session %s: notifying the application: %v", sess.Key, err)
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			return nil, appRefusal(http.StatusRequestTimeout, hresult.E_TIMEOUT, "the application did not answer in time")
+		}
+		return nil, appRefusal(http.StatusBadGateway, hresult.HTTP(http.StatusBadGateway), "the application is unreachable")
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		resp.Body.Close()
+		s.logf("session %s: the application answered %s", sess.Key, resp.Status)
+		status := resp.StatusCode
+		if status < 400 || status > 599 {
+			status = http.StatusBadGateway
+		}
+		return nil, appRefusal(status, hresult.HTTP(resp.StatusCode), "the application refused the upload")
+	}
+	return resp, nil
+}
+
+// staticReply is the application's BITS-Static-Response-URL, "" for none.
+func staticReply(resp *http.Response) (string, error) {
+	static := resp.Header.Get(uploadproto.HeaderStaticResponseURL)
+	if static != "" && !validReplyURL(static) {
+		return "", appRefusal(http.StatusBadGateway, hresult.E_INVALIDARG, "the application's BITS-Static-Response-URL is not an absolute URL")
+	}
+	return static, nil
+}
+
 // notifyRequest builds the POST to the application: its URL with the
-// upload URL's query added, and the data by reference or by value.
-func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session) (*http.Request, error) {
+// upload URL's query added, and the data by reference or, in body, by
+// value.
+func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session, body io.ReadCloser) (*http.Request, error) {
 	target := vd.NotifyURL
 	if u, err := url.Parse(sess.URL); err == nil && u.RawQuery != "" {
 		sep := "?"
@@ -84,14 +115,6 @@ func (s *Server) notifyRequest(ctx context.Context, vd *vdir, sess *session) (*h
 			sep = "&"
 		}
 		target += sep + u.RawQuery
-	}
-	var body io.ReadCloser
-	if vd.Notify == NotifyByValue {
-		f, err := vd.root.Open(sessionFile(sess.Key, dataFileName))
-		if err != nil {
-			return nil, err
-		}
-		body = f
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {

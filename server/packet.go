@@ -48,10 +48,20 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 	switch {
 	case is(uploadproto.PacketPing):
 		h = http.Header{}
+	case is(uploadproto.PacketCreateSession) && s.store != nil:
+		if !offersUpload15(p.r.Header.Get(uploadproto.HeaderSupportedProtocols)) {
+			err = badPacket("no supported protocol offered")
+		} else {
+			h, err = s.farmCreateSession(p)
+		}
 	case is(uploadproto.PacketCreateSession):
 		h, err = s.createSession(p)
 	case is(uploadproto.PacketFragment):
 		h, err = s.fragment(p)
+	case is(uploadproto.PacketCloseSession) && s.store != nil:
+		h, err = s.farmCloseSession(p)
+	case is(uploadproto.PacketCancelSession) && s.store != nil:
+		h, err = s.farmCancelSession(p)
 	case is(uploadproto.PacketCloseSession):
 		h, err = s.closeSession(p)
 	case is(uploadproto.PacketCancelSession):

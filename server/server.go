@@ -28,6 +28,7 @@ import (
 type Server struct {
 	cfg   Config
 	root  *os.Root // nil: no downloads
+	store *S3Store // nil: sessions in the upload folders
 	rate  int64
 	vdirs []*vdir
 	users *Users
@@ -35,6 +36,9 @@ type Server struct {
 	sessions keyedMutex // one request at a time per session
 	dests    keyedMutex // one commit at a time per destination
 	limits   *sessionLimits
+
+	recountMu   sync.Mutex // one recount of the store's sessions at a time
+	lastRecount time.Time
 
 	notifyClient *http.Client
 
@@ -53,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users, limits: newSessionLimits(&cfg)}
+	s := &Server{cfg: cfg, rate: cfg.Rate, users: cfg.Users, limits: newSessionLimits(&cfg), store: cfg.Store}
 	if cfg.Root != "" {
 		fi, err := os.Stat(cfg.Root)
 		if err != nil {
@@ -67,6 +71,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	for _, v := range cfg.Uploads {
+		if s.store != nil {
+			// The store holds everything; no folder is opened.
+			s.vdirs = append(s.vdirs, &vdir{VirtualDir: v})
+			continue
+		}
 		vd, err := openVdir(v)
 		if err != nil {
 			s.closeRoots()
@@ -109,7 +118,9 @@ func (s *Server) closeRoots() error {
 		errs = append(errs, s.root.Close())
 	}
 	for _, vd := range s.vdirs {
-		errs = append(errs, vd.root.Close())
+		if vd.root != nil {
+			errs = append(errs, vd.root.Close())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -127,7 +138,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.servePacket(w, r, user)
 	case http.MethodGet, http.MethodHead:
 		if vd, key, ok := s.replyTarget(r.URL.Path); ok {
-			s.serveReply(w, r, vd, key, user)
+			if s.store != nil {
+				s.farmServeReply(w, r, vd, key, user)
+			} else {
+				s.serveReply(w, r, vd, key, user)
+			}
+			return
+		}
+		if s.store != nil && s.serveStoredFile(w, r, r.URL.Path) {
 			return
 		}
 		s.serveFile(w, r)

@@ -38,6 +38,11 @@ type session struct {
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"` // last progress: the timeout counts from here
 
+	// ClaimedAt is when a server of a farm claimed the session to delete
+	// it for its age (state expiring), so that another server takes a
+	// claim over only once its claimer must have died.
+	ClaimedAt time.Time `json:"claimed_at,omitzero"`
+
 	// Synced is how much of the data was last synced to disk, and when.
 	Synced   int64     `json:"synced"`
 	SyncedAt time.Time `json:"synced_at"`

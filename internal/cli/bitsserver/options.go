@@ -38,6 +38,9 @@ type options struct {
 	sessionBurst int
 	hostID       string
 	hostIDWait   duration
+	store        string
+	s3Endpoint   string
+	s3Region     string
 	hashPassword string
 	version      bool
 }
@@ -83,6 +86,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fl.IntVar(&o.sessionBurst, "session-burst", o.sessionBurst, "new upload sessions a client may open at once, within -session-rate (`count`)")
 	fl.StringVar(&o.hostID, "host-id", "", "send this `host` as BITS-Host-Id, so web-farm clients come back to it")
 	fl.Var(&o.hostIDWait, "host-id-fallback-timeout", "how long clients try -host-id before the original host (`duration`); 0 never")
+	fl.StringVar(&o.store, "store", "", "keep upload sessions and finished uploads in S3-compatible storage at `s3://bucket/prefix`, shared by a farm of servers; each -upload folder is then a folder in it. Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	fl.StringVar(&o.s3Endpoint, "s3-endpoint", "", "the S3 server's `URL` for -store, such as http://127.0.0.1:8333; default $AWS_ENDPOINT_URL, else AWS")
+	fl.StringVar(&o.s3Region, "s3-region", "", "the S3 `region` for -store; default $AWS_REGION, else us-east-1")
 	fl.StringVar(&o.hashPassword, "hash-password", "", "print a users-file line for `user`, with the password read from standard input, and exit")
 	fl.BoolVar(&o.version, "version", false, "print the version and exit")
 	return fl
@@ -159,6 +165,17 @@ func (o *options) check() error {
 		return errors.New("-session-rate must be 0 (no limit) or a number of sessions per second such as 10 or 0.5")
 	case o.sessionRate > 0 && o.sessionBurst < 1:
 		return errors.New("-session-burst must be at least 1 with a -session-rate")
+	case o.store != "" && len(o.uploads) == 0:
+		return errors.New("-store needs an -upload prefix")
+	case o.store != "" && o.notify == notifyFlag(server.NotifyByReference):
+		return errors.New("-notify by-reference is not available with -store (the data is not in a file); by-value is")
+	case o.store == "" && (o.s3Endpoint != "" || o.s3Region != ""):
+		return errors.New("-s3-endpoint and -s3-region go with -store")
+	}
+	if o.store != "" {
+		if _, _, err := server.ParseStoreURL(o.store); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package bitsserver
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"bits/server"
@@ -40,6 +42,13 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("TLS certificate: %w", err))
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if o.store != "" {
+		st, err := openStore(o)
+		if err != nil {
+			return fail(err)
+		}
+		cfg.Store = st
 	}
 	h, err := server.New(cfg)
 	if err != nil {
@@ -86,6 +95,38 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	}
 	<-served // http.ErrServerClosed
 	return 0
+}
+
+// openStore connects to the -store the way S3 tools do: endpoint and
+// region from the flags or AWS_ENDPOINT_URL and AWS_REGION, credentials
+// from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY only, so they appear
+// in no command line.
+func openStore(o *options) (*server.S3Store, error) {
+	bucket, prefix, err := server.ParseStoreURL(o.store)
+	if err != nil {
+		return nil, err
+	}
+	cfg := server.S3Config{
+		Endpoint:  firstSet(o.s3Endpoint, os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL")),
+		Region:    firstSet(o.s3Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"),
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Bucket:    bucket,
+		Prefix:    prefix,
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, errors.New("-store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	return server.OpenS3Store(cfg)
+}
+
+func firstSet(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func isLoopback(a net.Addr) bool {
