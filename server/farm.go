@@ -82,18 +82,7 @@ func (s *Server) farmCreateSession(p *packet) (http.Header, error) {
 		return nil, err
 	}
 	now := s.now()
-	sess := &session{
-		Key:     newSessionKey(),
-		Prefix:  p.vd.Prefix,
-		Name:    p.name,
-		URL:     requestURL(p.r),
-		Owner:   p.user,
-		Client:  clientOf(p.r, p.user),
-		Total:   -1,
-		State:   stateReceiving,
-		Created: now,
-		Updated: now,
-	}
+	sess := newSession(p, now)
 	err := s.limits.admit(sess.Key, sess.Client, now)
 	if err != nil && s.limits.atLimit(sess.Client) && s.farmRecount(ctx) {
 		// Sessions this server counts may have ended on another.
@@ -109,21 +98,6 @@ func (s *Server) farmCreateSession(p *packet) (http.Header, error) {
 	s.limits.touch(sess.Key, now)
 	s.logf("session %s: %s%s created in the store", sess.Key, p.vd.Prefix, "/"+p.name)
 	return createdHeader(s, sess), nil
-}
-
-// createdHeader is the Ack header of a new session.
-func createdHeader(s *Server, sess *session) http.Header {
-	h := http.Header{}
-	h.Set(uploadproto.HeaderProtocol, uploadproto.Protocol)
-	h.Set(uploadproto.HeaderSessionID, sessionID(sess.Key))
-	h.Set("Accept-Encoding", "Identity")
-	if s.cfg.HostID != "" {
-		h.Set(uploadproto.HeaderHostID, s.cfg.HostID)
-		if t := s.cfg.HostIDFallbackTimeout; t > 0 {
-			h.Set(uploadproto.HeaderHostFallback, formatSeconds(t))
-		}
-	}
-	return h
 }
 
 // farmOpenSession loads the session named by BITS-Session-Id with its

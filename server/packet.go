@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 const (
@@ -48,12 +49,6 @@ func (s *Server) servePacket(w http.ResponseWriter, r *http.Request, user string
 	switch {
 	case is(uploadproto.PacketPing):
 		h = http.Header{}
-	case is(uploadproto.PacketCreateSession) && s.store != nil:
-		if !offersUpload15(p.r.Header.Get(uploadproto.HeaderSupportedProtocols)) {
-			err = badPacket("no supported protocol offered")
-		} else {
-			h, err = s.farmCreateSession(p)
-		}
 	case is(uploadproto.PacketCreateSession):
 		h, err = s.createSession(p)
 	case is(uploadproto.PacketFragment):
@@ -88,6 +83,9 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 	if !offersUpload15(p.r.Header.Get(uploadproto.HeaderSupportedProtocols)) {
 		return nil, badPacket("no supported protocol offered")
 	}
+	if s.store != nil {
+		return s.farmCreateSession(p)
+	}
 	if p.vd.Notify == NotifyNone {
 		// With notification the application decides where the file
 		// goes, if anywhere; without, it goes under its name.
@@ -96,18 +94,7 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 		}
 	}
 	now := s.now()
-	sess := &session{
-		Key:     newSessionKey(),
-		Prefix:  p.vd.Prefix,
-		Name:    p.name,
-		URL:     requestURL(p.r),
-		Owner:   p.user,
-		Client:  clientOf(p.r, p.user),
-		Total:   -1,
-		State:   stateReceiving,
-		Created: now,
-		Updated: now,
-	}
+	sess := newSession(p, now)
 	// Locked until its record is written, so that a sweep finds it whole.
 	unlock := s.sessions.lock(sess.Key)
 	defer unlock()
@@ -120,6 +107,27 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 	}
 	s.limits.touch(sess.Key, now)
 	s.logf("session %s: %s%s created", sess.Key, p.vd.Prefix, "/"+p.name)
+	return createdHeader(s, sess), nil
+}
+
+// newSession is the record of an upload the packet p starts.
+func newSession(p *packet, now time.Time) *session {
+	return &session{
+		Key:     newSessionKey(),
+		Prefix:  p.vd.Prefix,
+		Name:    p.name,
+		URL:     requestURL(p.r),
+		Owner:   p.user,
+		Client:  clientOf(p.r, p.user),
+		Total:   -1,
+		State:   stateReceiving,
+		Created: now,
+		Updated: now,
+	}
+}
+
+// createdHeader is the Ack header of a new session.
+func createdHeader(s *Server, sess *session) http.Header {
 	h := http.Header{}
 	h.Set(uploadproto.HeaderProtocol, uploadproto.Protocol)
 	h.Set(uploadproto.HeaderSessionID, sessionID(sess.Key))
@@ -130,7 +138,7 @@ func (s *Server) createSession(p *packet) (http.Header, error) {
 			h.Set(uploadproto.HeaderHostFallback, formatSeconds(t))
 		}
 	}
-	return h, nil
+	return h
 }
 
 // offersUpload15 reports whether a BITS-Supported-Protocols value lists
