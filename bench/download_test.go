@@ -226,12 +226,21 @@ func checkSum(tb testing.TB, path string, want [sha256.Size]byte) {
 // duration of the test and returns its base URL.
 func startServer(tb testing.TB, bin string, args ...string) string {
 	tb.Helper()
+	return startServerEnv(tb, bin, nil, args...)
+}
+
+// startServerEnv is startServer with these variables added to the
+// server's environment.
+func startServerEnv(tb testing.TB, bin string, env []string, args ...string) string {
+	tb.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer r.Close()
-	p := start(tb, "bitsserver", w, exec.Command(filepath.Join(bin, "bitsserver"), append([]string{"-listen", "127.0.0.1:0"}, args...)...))
+	cmd := exec.Command(filepath.Join(bin, "bitsserver"), append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	p := start(tb, "bitsserver", w, cmd)
 	w.Close() // the child has its own copy
 	lines := make(chan string, 1)
 	go func() {

@@ -5,10 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	nethttp "net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -22,97 +19,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
-
-// roundRobin is the test's load balancer in front of a farm: each request
-// goes to the next live server. It balances requests, not connections:
-// the client keeps its connection open, so a TCP balancer would send
-// every fragment of a job to one server. A server the test kills is taken
-// out of rotation, as a balancer's health check would.
-type roundRobin struct {
-	t       *testing.T
-	mu      sync.Mutex
-	targets []*url.URL
-	dead    []bool
-	next    int
-	seen    []atomic.Int64 // fragments forwarded to each target
-
-	inFlight, maxInFlight atomic.Int64 // requests under way
-	srv                   *nethttp.Server
-	addr                  string
-
-	// trap, when set, is called with a fragment's target before it is
-	// forwarded; it returns a wrapper for the body, or nil.
-	trap atomic.Pointer[func(target int, r *nethttp.Request) io.ReadCloser]
-}
-
-func newRoundRobin(t *testing.T, urls ...string) *roundRobin {
-	t.Helper()
-	rr := &roundRobin{t: t, dead: make([]bool, len(urls)), seen: make([]atomic.Int64, len(urls))}
-	for _, u := range urls {
-		pu, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rr.targets = append(rr.targets, pu)
-	}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			i := pr.In.Context().Value(targetKey{}).(int)
-			pr.SetURL(rr.targets[i])
-			pr.Out.Host = pr.In.Host
-		},
-		ErrorHandler: func(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
-			nethttp.Error(w, err.Error(), nethttp.StatusBadGateway)
-		},
-	}
-	h := nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		defer rr.inFlight.Add(-1)
-		n := rr.inFlight.Add(1)
-		for m := rr.maxInFlight.Load(); n > m && !rr.maxInFlight.CompareAndSwap(m, n); m = rr.maxInFlight.Load() {
-		}
-		i := rr.pick()
-		if strings.EqualFold(r.Header.Get("BITS-Packet-Type"), "Fragment") {
-			rr.seen[i].Add(1)
-			if trap := rr.trap.Load(); trap != nil {
-				if body := (*trap)(i, r); body != nil {
-					r.Body = body
-				}
-			}
-		}
-		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, i)))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr.srv = &nethttp.Server{Handler: h}
-	rr.addr = ln.Addr().String()
-	go rr.srv.Serve(ln)
-	t.Cleanup(func() { rr.srv.Close() })
-	return rr
-}
-
-type targetKey struct{}
-
-func (rr *roundRobin) pick() int {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	for {
-		i := rr.next % len(rr.targets)
-		rr.next++
-		if !rr.dead[i] {
-			return i
-		}
-	}
-}
-
-func (rr *roundRobin) resetMaxInFlight() { rr.maxInFlight.Store(rr.inFlight.Load()) }
-
-func (rr *roundRobin) markDead(i int) {
-	rr.mu.Lock()
-	rr.dead[i] = true
-	rr.mu.Unlock()
-}
 
 // heldBody lets n bytes of a body through, then signals reached and
 // waits for release before it fails, as a connection to a server that
@@ -147,7 +53,7 @@ type farm struct {
 	t       *testing.T
 	s3      *testenv.S3
 	servers []*bitsserver
-	rr      *roundRobin
+	rr      *testenv.Balancer
 	client  *minio.Client
 	prefix  string
 }
@@ -167,7 +73,7 @@ func startFarm(t *testing.T) *farm {
 		f.servers = append(f.servers, s)
 		urls = append(urls, s.url)
 	}
-	f.rr = newRoundRobin(t, urls...)
+	f.rr = testenv.NewBalancer(t, urls...)
 	c, err := minio.New(s3.Host(), &minio.Options{
 		Creds:        credentials.NewStaticV4(s3.AccessKey(), s3.SecretKey(), ""),
 		Region:       s3.Region(),
@@ -180,7 +86,7 @@ func startFarm(t *testing.T) *farm {
 	return f
 }
 
-func (f *farm) url(name string) string { return "http://" + f.rr.addr + "/up/" + name }
+func (f *farm) url(name string) string { return "http://" + f.rr.Addr() + "/up/" + name }
 
 // stored is the checksum of a finished upload in the store.
 func (f *farm) stored(name string) [32]byte {
@@ -283,7 +189,7 @@ func TestFarmUploads(t *testing.T) {
 		}
 		return &heldBody{r: r.Body, n: r.ContentLength / 2, reached: reached, release: release}
 	}
-	f.rr.trap.Store(&trap)
+	f.rr.TrapFragments(trap)
 	upload("large", large)
 	select {
 	case <-reached:
@@ -291,7 +197,7 @@ func TestFarmUploads(t *testing.T) {
 		t.Fatal("no fragment reached the second server")
 	}
 	f.servers[1].kill()
-	f.rr.markDead(1)
+	f.rr.MarkDead(1)
 	close(release)
 
 	// Hold the next fragment before it leaves the balancer while the
@@ -307,7 +213,7 @@ func TestFarmUploads(t *testing.T) {
 		<-resume
 		return nil
 	}
-	f.rr.trap.Store(&trap2)
+	f.rr.TrapFragments(trap2)
 	select {
 	case <-held:
 	case <-time.After(2 * time.Minute):
@@ -315,10 +221,10 @@ func TestFarmUploads(t *testing.T) {
 	}
 	f.s3.Restart(t)
 	close(resume)
-	f.rr.trap.Store(nil)
+	f.rr.TrapFragments(nil)
 	finish("large", 10*time.Minute)
-	for i := range f.rr.seen {
-		if n := f.rr.seen[i].Load(); n == 0 {
+	for i := range f.rr.Targets() {
+		if n := f.rr.Fragments(i); n == 0 {
 			t.Errorf("server %d got no fragment", i)
 		}
 	}
@@ -357,7 +263,7 @@ func TestFarmUploads(t *testing.T) {
 		uu.ok("/setminretrydelay", name, "1")
 		uu.ok("/setpriority", name, "FOREGROUND")
 	}
-	f.rr.resetMaxInFlight()
+	f.rr.ResetMaxInFlight()
 	var wg sync.WaitGroup
 	errs := make(chan string, clients)
 	for i := range clients {
@@ -381,8 +287,8 @@ func TestFarmUploads(t *testing.T) {
 			t.Fatalf("%s: the stored file differs from the source", name)
 		}
 	}
-	t.Logf("at most %d requests at once through the balancer", f.rr.maxInFlight.Load())
-	if n := f.rr.maxInFlight.Load(); n < 10 {
+	t.Logf("at most %d requests at once through the balancer", f.rr.MaxInFlight())
+	if n := f.rr.MaxInFlight(); n < 10 {
 		t.Errorf("at most %d requests at once through the balancer: the clients did not upload together", n)
 	}
 
