@@ -79,7 +79,7 @@ owner's credentials, custom headers, notification program and helper token.`,
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name (up to 256 characters)")
 	s.register(cmd.Flags())
-	cmd.Flags().StringVar(&credential, "credential", "", "set the credential for TARGET:SCHEME (server or proxy : basic, digest, ntlm, negotiate, passport)")
+	cmd.Flags().StringVar(&credential, "credential", "", "set the credential for TARGET:SCHEME (server or proxy : basic, digest, ntlm, negotiate, passport); without --user, negotiate uses your Kerberos tickets")
 	cmd.Flags().StringVar(&user, "user", "", "user name of --credential")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password of --credential from the first line of standard input")
 	cmd.Flags().StringArrayVar(&remove, "remove-credential", nil, "remove the credential for TARGET:SCHEME (repeatable)")
@@ -88,7 +88,8 @@ owner's credentials, custom headers, notification program and helper token.`,
 }
 
 // credentialFlag builds the credential of --credential: user and password,
-// or neither (the owner's own identity).
+// or neither (the owner's own identity: for Negotiate, their Kerberos
+// tickets).
 func credentialFlag(key, user string, userSet, passwordStdin bool, stdin io.Reader) (engine.Credential, error) {
 	t, sc, err := parseCredentialKey(key)
 	if err != nil {
