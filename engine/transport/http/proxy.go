@@ -57,22 +57,30 @@ func proxyFunc(p transport.Proxy, getenv func(string) string) (func(*nethttp.Req
 
 // proxyPicker orders the proxies for each request.
 type proxyPicker struct {
-	route func(*url.URL) []*url.URL // the proxies for a URL, in order; none: direct
+	route func(*url.URL) []*url.URL // the proxies for a URL, in order (directRoute among them); none: direct
 	now   func() time.Time
 
 	mu   sync.Mutex
 	down map[string]time.Time // by proxy host:port: when it last failed
 }
 
+// directRoute, in a list of proxies, is a direct connection, as a PAC
+// file's DIRECT after its proxies: the way to go when they cannot be
+// connected to.
+var directRoute = &url.URL{Scheme: "direct"}
+
 func (p *proxyPicker) proxyFor(req *nethttp.Request) (*url.URL, error) {
 	list := p.candidates(req.URL)
+	var u *url.URL
 	if a, ok := req.Context().Value(attemptKey{}).(*proxyAttempt); ok {
-		return a.choose(p, list), nil
+		u = a.choose(p, list)
+	} else if len(list) > 0 {
+		u = list[0]
 	}
-	if len(list) == 0 {
+	if u == directRoute {
 		return nil, nil
 	}
-	return list[0], nil
+	return u, nil
 }
 
 // candidates returns u's proxies in list order, except that those that

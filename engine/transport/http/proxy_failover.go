@@ -70,6 +70,9 @@ func sendTrying(rt nethttp.RoundTripper, req *nethttp.Request, pin *url.URL) (*n
 		a.mu.Lock()
 		proxy, left, picker := a.proxy, a.left, a.picker
 		a.mu.Unlock()
+		if proxy == directRoute {
+			proxy = nil
+		}
 		if err == nil || proxy == nil || !isProxyDialError(err) || req.Context().Err() != nil {
 			return resp, proxy, err
 		}

@@ -48,8 +48,9 @@ func newPACRouter(getenv func(string) string, autodetect bool) *pacRouter {
 	}
 }
 
-// route is u's proxies by the script, up to its first DIRECT: a DIRECT
-// after proxies, a fallback when they cannot be reached, is not taken.
+// route is u's proxies by the script, up to its first DIRECT: none when
+// DIRECT comes first; after proxies, it is the way to go when they cannot
+// be connected to, and what follows it is never reached.
 func (p *pacRouter) route(u *url.URL) []*url.URL {
 	s := p.load()
 	if s == nil {
@@ -62,6 +63,9 @@ func (p *pacRouter) route(u *url.URL) []*url.URL {
 	var out []*url.URL
 	for _, r := range routes {
 		if r.Direct {
+			if len(out) > 0 {
+				out = append(out, directRoute)
+			}
 			break
 		}
 		out = append(out, r.Proxy)

@@ -11,6 +11,7 @@ import (
 
 	"bits/engine/transport"
 	"bits/engine/transport/http/pac"
+	"bits/hresult"
 	"bits/internal/testenv"
 )
 
@@ -83,7 +84,11 @@ func TestPACIsReadAgain(t *testing.T) {
 	route := func() string {
 		var hosts []string
 		for _, p := range r.route(u) {
-			hosts = append(hosts, p.Host)
+			if p == directRoute {
+				hosts = append(hosts, "DIRECT")
+			} else {
+				hosts = append(hosts, p.Host)
+			}
 		}
 		return strings.Join(hosts, " ")
 	}
@@ -98,8 +103,8 @@ func TestPACIsReadAgain(t *testing.T) {
 		t.Errorf("routes %q before the recheck, want the script read first", got)
 	}
 	now = now.Add(2 * time.Second)
-	if got := route(); got != "second.example:3128 third.example:80" {
-		t.Errorf("routes %q after the recheck, want second.example:3128 third.example:80", got)
+	if got := route(); got != "second.example:3128 third.example:80 DIRECT" {
+		t.Errorf("routes %q after the recheck, want second.example:3128 third.example:80 DIRECT", got)
 	}
 
 	if err := os.Remove(filepath.Join(strings.TrimPrefix(env[0], "XDG_CONFIG_HOME="), "kioslaverc")); err != nil {
@@ -109,6 +114,27 @@ func TestPACIsReadAgain(t *testing.T) {
 	if got := route(); got != "" {
 		t.Errorf("routes %q with no PAC file configured, want direct", got)
 	}
+}
+
+// TestPACDirectFallback: a DIRECT after a proxy that cannot be connected
+// to is taken, as browsers take it; without it the attempt fails.
+func TestPACDirectFallback(t *testing.T) {
+	env, answer := desktopPAC(t)
+	content := testenv.RandomContent(20_000, 65)
+	o := testenv.NewOrigin(t, content)
+	s := transport.Settings{Proxy: transport.Proxy{Usage: transport.ProxyPreconfig}, Env: env}
+	dead := testenv.DeadAddr(t)
+
+	answer("PROXY " + dead + "; DIRECT")
+	got, err := fetchVia(t, New(Options{}), o.URL("/file"), s)
+	if err != nil {
+		t.Fatalf("with DIRECT after a dead proxy: %v", err)
+	}
+	sameBytes(t, got, content)
+
+	answer("PROXY " + dead)
+	_, err = fetchVia(t, New(Options{}), o.URL("/file"), s)
+	wantError(t, err, hresult.WINHTTP_CANNOT_CONNECT, true, hresult.ContextGeneralTransport)
 }
 
 func TestWPADURLs(t *testing.T) {
