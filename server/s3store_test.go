@@ -144,9 +144,6 @@ func (f *farmFix) object(name string) []byte {
 
 // TestFarmStore runs one S3 server for the farm's store semantics.
 func TestFarmStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an S3 server")
-	}
 	s3 := testenv.StartS3(t)
 	f := startFarm(t, s3, 2, nil)
 	defer func() {

@@ -193,18 +193,18 @@ func (t *tunneler) ask(ctx context.Context, conn net.Conn, br *bufio.Reader, tar
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := req.Write(conn); err != nil {
-		return nil, t.why(ctx, err)
+		return nil, ctxErrOr(ctx, err)
 	}
 	resp, err := nethttp.ReadResponse(br, req)
 	if err != nil {
-		return nil, t.why(ctx, err)
+		return nil, ctxErrOr(ctx, err)
 	}
 	conn.SetDeadline(time.Time{})
 	return resp, nil
 }
 
-// why prefers ctx's error to the I/O error its cancellation caused.
-func (t *tunneler) why(ctx context.Context, err error) error {
+// ctxErrOr prefers ctx's error to the I/O error its cancellation caused.
+func ctxErrOr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
