@@ -53,7 +53,11 @@ func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) err
 		return err
 	}
 	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
-		if err := m.addFiles(tx, j, specs); err != nil {
+		added, err := m.attach(j, specs)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertFiles(fileRows(j.ID, added)); err != nil {
 			return err
 		}
 		j.Modified = m.opts.Now()
@@ -78,48 +82,49 @@ func (m *Manager) checkSpecs(specs []FileSpec) error {
 	return nil
 }
 
-// addFiles adds files that checkSpecs passed to j and to tx, under the rules
-// that depend on the job: its state, type, settings and file limit.
-func (m *Manager) addFiles(tx *storage.Tx, j *Job, specs []FileSpec) error {
+// attach adds files that checkSpecs passed to j, under the rules that
+// depend on the job: its state, type, settings and file limit. It returns
+// the files added, for the caller to store; the store is not read, so a
+// new job's files are checked before its transaction.
+func (m *Manager) attach(j *Job, specs []FileSpec) ([]File, error) {
 	if j.State.Final() {
-		return errStateRefused("files cannot be added to a job in state " + j.State.String())
+		return nil, errStateRefused("files cannot be added to a job in state " + j.State.String())
 	}
-	rows := make([]storage.File, 0, len(specs))
+	first := len(j.Files)
 	writable := folderChecks{}
 	for _, sp := range specs {
 		if j.Type != Download && len(j.Files) > 0 {
-			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
+			return nil, &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
 		}
 		if len(j.Files) >= m.opts.MaxFilesPerJob {
-			return &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
+			return nil, &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES_IN_JOB,
 				Msg: fmt.Sprintf("the limit is %d files", m.opts.MaxFilesPerJob)}
 		}
 		if sp.Ranges != nil && j.Type != Download {
-			return &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
+			return nil, &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
 		}
 		if j.Type == Download {
 			if err := writable.check(filepath.Dir(sp.Local), checkWritableFolder); err != nil {
-				return err
+				return nil, err
 			}
 		} else {
 			if err := checkSource(sp.Local); err != nil {
-				return err
+				return nil, err
 			}
 			if _, e, _ := m.opts.Transports.Resolve(sp.Remote); j.Type == UploadReply && !e.Caps.UploadReply {
-				return invalidArg("upload-reply jobs need an http or https server")
+				return nil, invalidArg("upload-reply jobs need an http or https server")
 			}
 		}
 		if sp.SHA256 != "" && (j.Type != Download || sp.Ranges != nil) {
-			return invalidArg("a SHA-256 is checked on a whole downloaded file: not with ranges, not for uploads")
+			return nil, invalidArg("a SHA-256 is checked on a whole downloaded file: not with ranges, not for uploads")
 		}
 		if sp.Ranges != nil && j.Dynamic {
-			return &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
+			return nil, &hresult.Error{Code: hresult.BG_E_UNSUPPORTED_JOB_CONFIGURATION, Msg: "dynamic content cannot have file ranges"}
 		}
 		f := File{Index: len(j.Files), RemoteName: sp.Remote, LocalName: sp.Local, BytesTotal: SizeUnknown, Ranges: sp.Ranges, SHA256: sp.SHA256}
 		j.Files = append(j.Files, f)
-		rows = append(rows, fileRow(j.ID, f))
 	}
-	return tx.InsertFiles(rows)
+	return j.Files[first:], nil
 }
 
 func (m *Manager) checkSpec(sp *FileSpec, folders folderChecks) error {

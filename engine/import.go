@@ -22,8 +22,8 @@ type importItem struct {
 }
 
 // Import creates the jobs that specs yields, each as Submit would and with
-// the same checks, but many to a transaction: each job in a savepoint of
-// its own, so a refused job takes back only itself. A transaction starts
+// the same checks, but many to a transaction: a refused job writes nothing
+// (insert checks before it writes), so it takes back only itself. A transaction starts
 // with the first item ready and commits after importBatchTime, or when
 // specs ends. Every job is in the store whole or not at all, wherever the
 // process is killed.
@@ -89,12 +89,7 @@ func (m *Manager) importBatches(ctx context.Context, items <-chan importItem, up
 				if it.err != nil {
 					batch = append(batch, outcome{err: it.err})
 				} else {
-					var j *Job
-					err := tx.Savepoint(func() error {
-						var err error
-						j, err = m.insert(tx, it.p)
-						return err
-					})
+					j, err := m.insert(tx, it.p)
 					var se *SubmitError
 					switch {
 					case errors.As(err, &se):

@@ -299,7 +299,7 @@ func (m *Manager) Create(ctx context.Context, name string, typ JobType) (*Job, e
 		if err := m.checkJobLimit(tx); err != nil {
 			return err
 		}
-		return tx.InsertJob(toRow(j))
+		return tx.InsertJob(toRow(j), nil)
 	})
 	if err != nil {
 		return nil, err

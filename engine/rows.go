@@ -65,6 +65,15 @@ func fromRowRef(r *storage.Job, files []storage.File) *Job {
 	return j
 }
 
+// fileRows is fileRow of each of files.
+func fileRows(jobID string, files []File) []storage.File {
+	rows := make([]storage.File, len(files))
+	for i, f := range files {
+		rows[i] = fileRow(jobID, f)
+	}
+	return rows
+}
+
 func fileRow(jobID string, f File) storage.File {
 	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
 		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,

@@ -72,11 +72,12 @@ func (m *Manager) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
 // prepared is a JobSpec checked as far as it can be without the store, so
 // that Import does that work outside its transactions.
 type prepared struct {
-	job    *Job       // the new job, its settings applied
-	files  []FileSpec // checked and cleaned
-	given  bool       // the spec named the job's GUID
-	resume bool
-	err    *SubmitError // the first refusal
+	job   *Job         // the new job: its settings applied, its files added, resumed if asked
+	given bool         // the spec named the job's GUID
+	err   *SubmitError // the first refusal
+	// late is the first refusal of the files or of Resume: as from those
+	// calls, it comes after a refusal of the GUID.
+	late *SubmitError
 }
 
 func (m *Manager) prepare(spec JobSpec) prepared {
@@ -90,23 +91,33 @@ func (m *Manager) prepare(spec JobSpec) prepared {
 		}
 		j.ID = spec.ID
 	}
-	p := prepared{job: j, files: slices.Clone(spec.Files), given: spec.ID != "", resume: spec.Resume}
+	p := prepared{job: j, given: spec.ID != ""}
 	for i, s := range spec.Settings {
 		if err := s.apply(j); err != nil {
 			p.err = &SubmitError{Step: StepSettings, Setting: i, Err: err}
 			return p
 		}
 	}
-	if err := m.checkSpecs(p.files); err != nil {
+	files := slices.Clone(spec.Files)
+	if err := m.checkSpecs(files); err != nil {
 		p.err = &SubmitError{Step: StepFiles, Err: err}
+		return p
+	}
+	if _, err := m.attach(j, files); err != nil {
+		p.late = &SubmitError{Step: StepFiles, Err: err}
+		return p
+	}
+	if spec.Resume {
+		if err := m.resume(j); err != nil {
+			p.late = &SubmitError{Step: StepResume, Err: err}
+		}
 	}
 	return p
 }
 
 // insert writes a prepared job into tx, after the checks that need the
-// store. A refusal is a *SubmitError; any other error is the store's. On a
-// refusal tx may hold part of the job: the caller rolls it back (Submit its
-// transaction, Import its savepoint).
+// store: the limit on jobs and a GUID taken. A refusal is a *SubmitError,
+// and then nothing was written; any other error is the store's.
 func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
 	if p.err != nil && p.err.Step == StepCreate {
 		return nil, p.err
@@ -118,21 +129,22 @@ func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if err := tx.InsertJob(toRow(j)); errors.Is(err, storage.ErrExists) && p.given {
-		return nil, &SubmitError{Step: StepCreate, Err: invalidArg("a job {%s} exists already", j.ID)}
+	if p.late != nil {
+		if _, err := tx.JobState(j.ID); err == nil && p.given {
+			return nil, errExists(j.ID)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+		return nil, p.late
+	}
+	if err := tx.InsertJob(toRow(j), fileRows(j.ID, j.Files)); errors.Is(err, storage.ErrExists) && p.given {
+		return nil, errExists(j.ID)
 	} else if err != nil {
 		return nil, err
 	}
-	if err := m.addFiles(tx, j, p.files); err != nil {
-		return nil, &SubmitError{Step: StepFiles, Err: err}
-	}
-	if p.resume {
-		if err := m.resume(j); err != nil {
-			return nil, &SubmitError{Step: StepResume, Err: err}
-		}
-		if _, err := tx.UpdateJob(toRow(j), int(Suspended)); err != nil {
-			return nil, err
-		}
-	}
 	return j, nil
+}
+
+func errExists(id string) *SubmitError {
+	return &SubmitError{Step: StepCreate, Err: invalidArg("a job {%s} exists already", id)}
 }

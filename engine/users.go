@@ -302,15 +302,7 @@ func (m *Manager) Adopt(ctx context.Context, src *Manager, id string) (*Job, err
 		j.State = Queued // the new owner's worker picks it up
 	}
 	err = m.store.Update(ctx, func(tx *storage.Tx) error {
-		if err := tx.InsertJob(toRow(j)); err != nil {
-			return err
-		}
-		for _, f := range j.Files {
-			if err := tx.InsertFile(fileRow(j.ID, f)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.InsertJob(toRow(j), fileRows(j.ID, j.Files))
 	})
 	if err != nil {
 		temps.giveBack()

@@ -6,36 +6,33 @@ import (
 	"testing"
 )
 
-// In Batches, a savepoint that fails takes back only its own rows, and the
-// triggers' count and totals with them; the connection goes back to the
-// pool with the default temporary store.
-func TestBatchesSavepointsTakeBackOnlyThemselves(t *testing.T) {
+// In Batches, a job refused for its ID writes nothing, neither its files
+// nor the triggers' count and totals, and the transaction goes on; the
+// connection goes back to the pool with the default temporary store.
+func TestBatchesRefusedJobWritesNothing(t *testing.T) {
 	s, _ := openTemp(t)
 	s.db.SetMaxOpenConns(1) // the connection checked at the end is the one Batches used
 	ctx := context.Background()
-	refused := errors.New("refused")
+	files := func(id string, n int) []File {
+		fs := []File{{JobID: id, RemoteName: "r", LocalName: "l", BytesTotal: -1}}
+		for i := 1; i < n; i++ {
+			fs = append(fs, File{JobID: id, Idx: i, RemoteName: "r", LocalName: "l", BytesTotal: 5})
+		}
+		return fs
+	}
 	err := s.Batches(ctx, func(update func(func(*Tx) error) error) error {
 		return update(func(tx *Tx) error {
-			for i, id := range []string{"A", "B", "C"} {
-				err := tx.Savepoint(func() error {
-					if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o"}); err != nil {
-						return err
-					}
-					if err := tx.InsertFiles([]File{{JobID: id, RemoteName: "r", LocalName: "l", BytesTotal: -1}, {JobID: id, Idx: 1, RemoteName: "r", LocalName: "l", BytesTotal: 5}}); err != nil {
-						return err
-					}
-					if i == 1 {
-						return refused
-					}
-					return nil
-				})
-				if err != nil && err != refused {
+			for _, id := range []string{"A", "B", "A", "C"} {
+				err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o"}, files(id, 2))
+				if id == "A" && errors.Is(err, ErrExists) {
+					continue
+				}
+				if err != nil {
 					return err
 				}
 			}
-			err := tx.InsertJob(Job{ID: "A", Owner: "o"})
-			if !errors.Is(err, ErrExists) {
-				t.Errorf("a second job A: %v, want ErrExists", err)
+			if err := tx.InsertJob(Job{ID: "B", Owner: "o"}, files("B", 3)); !errors.Is(err, ErrExists) {
+				t.Errorf("a second job B: %v, want ErrExists", err)
 			}
 			return nil
 		})
@@ -45,19 +42,20 @@ func TestBatchesSavepointsTakeBackOnlyThemselves(t *testing.T) {
 	}
 	err = s.View(ctx, func(tx *Tx) error {
 		n, err := tx.CountJobs()
-		if n != 2 {
-			t.Errorf("job count %d, want 2", n)
+		if n != 3 {
+			t.Errorf("job count %d, want 3", n)
 		}
 		var ids []string
 		err = errors.Join(err, tx.EachSummary(func(m Summary) error {
 			ids = append(ids, m.ID)
-			if m.FilesTotal != 2 || m.BytesKnown != 5 || m.SizesUnknown != 1 {
-				t.Errorf("job %s totals %+v", m.ID, m)
+			fs, err := tx.Files(m.ID)
+			if m.FilesTotal != 2 || m.BytesKnown != 5 || m.SizesUnknown != 1 || len(fs) != 2 || err != nil {
+				t.Errorf("job %s totals %+v, %d files (%v)", m.ID, m, len(fs), err)
 			}
 			return nil
 		}))
-		if len(ids) != 2 || ids[0] != "A" || ids[1] != "C" {
-			t.Errorf("jobs %v, want A and C", ids)
+		if len(ids) != 3 || ids[0] != "A" || ids[1] != "B" || ids[2] != "C" {
+			t.Errorf("jobs %v, want A, B and C", ids)
 		}
 		return err
 	})

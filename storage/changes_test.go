@@ -56,7 +56,7 @@ func followedStore(t *testing.T) (*Changes, func()) {
 		t.Helper()
 		job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
 			MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
-		if err := b.Update(context.Background(), func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+		if err := b.Update(context.Background(), func(tx *Tx) error { return tx.InsertJob(job, nil) }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ func TestRevisionMovesWithEveryChange(t *testing.T) {
 	ctx := context.Background()
 	const id = "J"
 	job := Job{ID: id, DisplayName: "j", Owner: "o", State: 1, MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
-	if err := s.Update(ctx, func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.InsertJob(job, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	rev := func() int64 {
@@ -74,7 +74,7 @@ func TestRevisionMovesWithEveryChange(t *testing.T) {
 		{"AddTransferTime", func(tx *Tx) error { return tx.AddTransferTime(id, 5) }},
 		{"SetReplyProgress", func(tx *Tx) error { return tx.SetReplyProgress(id, "t", 1, 0) }},
 		{"InsertFile", func(tx *Tx) error {
-			return tx.InsertFile(File{JobID: id, RemoteName: "http://h/f", LocalName: "/tmp/f", BytesTotal: -1})
+			return tx.InsertFiles([]File{{JobID: id, RemoteName: "http://h/f", LocalName: "/tmp/f", BytesTotal: -1}})
 		}},
 		{"SetFileProgress", func(tx *Tx) error {
 			_, err := tx.SetFileProgress(id, 0, FileProgress{BytesTotal: 10, BytesDone: 4})
@@ -113,7 +113,7 @@ func TestChangeLogIsBounded(t *testing.T) {
 	ctx := context.Background()
 	job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 1, MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
 	err := s.Update(ctx, func(tx *Tx) error {
-		if err := tx.InsertJob(job); err != nil {
+		if err := tx.InsertJob(job, nil); err != nil {
 			return err
 		}
 		for i := range 12000 {

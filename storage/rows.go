@@ -273,26 +273,6 @@ func (t *Tx) queryRow(q string, args ...any) scanner {
 	return s.QueryRowContext(t.ctx, args...)
 }
 
-// Savepoint runs fn inside a savepoint of t: when fn fails, what it changed
-// is undone and the transaction goes on without it. Savepoints nest.
-func (t *Tx) Savepoint(fn func() error) error {
-	if _, err := t.exec(`SAVEPOINT sp`); err != nil {
-		return err
-	}
-	if err := fn(); err != nil {
-		_, rerr := t.exec(`ROLLBACK TO sp`)
-		if rerr == nil {
-			_, rerr = t.exec(`RELEASE sp`)
-		}
-		if rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
-	}
-	_, err := t.exec(`RELEASE sp`)
-	return err
-}
-
 // Job returns one job, or ErrNotFound.
 func (t *Tx) Job(id string) (Job, error) {
 	var j Job
@@ -856,16 +836,26 @@ func (t *Tx) CountJobs() (int, error) {
 // ErrExists is returned by InsertJob when a job has the same ID.
 var ErrExists = errors.New("storage: a job has this ID")
 
-// InsertJob adds a new job, or returns ErrExists.
-func (t *Tx) InsertJob(j Job) error {
-	_, err := t.exec(insertJob, j.values()...)
+// InsertJob adds a new job with its files, or returns ErrExists and adds
+// nothing. The job's row is written with its files' totals, so that a new
+// job costs two statements whatever its number of files.
+func (t *Tx) InsertJob(j Job, files []File) error {
+	var sum totals
+	for i := range files {
+		sum.add(&files[i])
+	}
+	_, err := t.exec(insertJob, append(j.values(), sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown)...)
 	if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 		return ErrExists
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return t.insertFileRows(files)
 }
 
-var insertJob = `INSERT INTO jobs (` + jobColumns + `) VALUES (` + placeholders(len(jobTable)) + `)`
+var insertJob = `INSERT INTO jobs (` + jobColumns + `, files_total, files_done, bytes_done, bytes_known, sizes_unknown)
+	VALUES (` + placeholders(len(jobTable)+5) + `)`
 
 // updateJob sets every column but the ID of the job with this ID in this
 // state.
@@ -935,14 +925,32 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 	return out, rows.Err()
 }
 
-// InsertFile adds a file to a job.
-func (t *Tx) InsertFile(f File) error {
-	return t.InsertFiles([]File{f})
-}
-
-// InsertFiles adds files, in one statement, and adds them to their jobs'
+// InsertFiles adds files to jobs that exist, and adds them to their jobs'
 // totals: one update for each run of files of the same job.
 func (t *Tx) InsertFiles(fs []File) error {
+	if err := t.insertFileRows(fs); err != nil {
+		return err
+	}
+	for i := 0; i < len(fs); {
+		var sum totals
+		j := i
+		for ; j < len(fs) && fs[j].JobID == fs[i].JobID; j++ {
+			sum.add(&fs[j])
+		}
+		_, err := t.exec(`UPDATE jobs SET files_total = files_total + ?, files_done = files_done + ?, bytes_done = bytes_done + ?,
+			bytes_known = bytes_known + ?, sizes_unknown = sizes_unknown + ?, rev = rev + 1 WHERE id = ?`,
+			sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown, fs[i].JobID)
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// insertFileRows adds files in one statement, leaving their jobs' totals
+// to the caller.
+func (t *Tx) insertFileRows(fs []File) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -951,35 +959,24 @@ func (t *Tx) InsertFiles(fs []File) error {
 	for i := range fs {
 		args = values(args, fileTable, &fs[i])
 	}
-	if _, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...); err != nil {
-		return err
+	_, err := t.exec(`INSERT INTO files (`+fileColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...)
+	return err
+}
+
+// totals are what a job's row keeps of its files (migration 0010).
+type totals struct{ n, done, bytesDone, known, unknown int64 }
+
+func (s *totals) add(f *File) {
+	s.n++
+	if f.Complete {
+		s.done++
 	}
-	// The job's totals, once per job rather than once per file.
-	for i := 0; i < len(fs); {
-		var n, done, bytesDone, known, unknown int64
-		j := i
-		for ; j < len(fs) && fs[j].JobID == fs[i].JobID; j++ {
-			f := fs[j]
-			n++
-			if f.Complete {
-				done++
-			}
-			bytesDone += f.BytesDone
-			if f.BytesTotal >= 0 {
-				known += f.BytesTotal
-			} else {
-				unknown++
-			}
-		}
-		_, err := t.exec(`UPDATE jobs SET files_total = files_total + ?, files_done = files_done + ?, bytes_done = bytes_done + ?,
-			bytes_known = bytes_known + ?, sizes_unknown = sizes_unknown + ?, rev = rev + 1 WHERE id = ?`,
-			n, done, bytesDone, known, unknown, fs[i].JobID)
-		if err != nil {
-			return err
-		}
-		i = j
+	s.bytesDone += f.BytesDone
+	if f.BytesTotal >= 0 {
+		s.known += f.BytesTotal
+	} else {
+		s.unknown++
 	}
-	return nil
 }
 
 // UpdateFileNames changes a file's remote name (ReplaceRemotePrefix) and

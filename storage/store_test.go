@@ -99,7 +99,7 @@ func TestUpgradeFromV1(t *testing.T) {
 func TestStrictTablesRefuseBadValues(t *testing.T) {
 	s, _ := openTemp(t)
 	err := s.Update(context.Background(), func(tx *Tx) error {
-		return tx.InsertJob(Job{ID: "X", DisplayName: "x", Owner: "o", State: 9, CreatedNS: 1, ModifiedNS: 1})
+		return tx.InsertJob(Job{ID: "X", DisplayName: "x", Owner: "o", State: 9, CreatedNS: 1, ModifiedNS: 1}, nil)
 	})
 	if err == nil {
 		t.Fatal("state 9 was stored")
@@ -125,7 +125,7 @@ func TestCompareAndSetAcrossHandles(t *testing.T) {
 	}
 	job := Job{ID: "J", DisplayName: "j", Owner: "o", State: 3, Priority: 2, CreatedNS: 1, ModifiedNS: 1,
 		MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
-	if err := stores[0].Update(ctx, func(tx *Tx) error { return tx.InsertJob(job) }); err != nil {
+	if err := stores[0].Update(ctx, func(tx *Tx) error { return tx.InsertJob(job, nil) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -184,10 +184,10 @@ func TestFileProgressTouchesOnlyProgress(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	err := s.Update(ctx, func(tx *Tx) error {
-		if err := tx.InsertJob(Job{ID: "J", DisplayName: "j", Owner: "o", State: 2, CreatedNS: 1, ModifiedNS: 1, ErrorFile: -1}); err != nil {
+		if err := tx.InsertJob(Job{ID: "J", DisplayName: "j", Owner: "o", State: 2, CreatedNS: 1, ModifiedNS: 1, ErrorFile: -1}, nil); err != nil {
 			return err
 		}
-		return tx.InsertFile(File{JobID: "J", Idx: 0, RemoteName: "http://a/b", LocalName: "/tmp/b", BytesTotal: -1})
+		return tx.InsertFiles([]File{{JobID: "J", Idx: 0, RemoteName: "http://a/b", LocalName: "/tmp/b", BytesTotal: -1}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -276,12 +276,12 @@ func TestEachJobStreams(t *testing.T) {
 			// creation, and the files and credentials must follow it too.
 			j := Job{ID: id(i), DisplayName: strings.Repeat("x", 200), Owner: "o", CreatedNS: int64(n - i),
 				ModifiedNS: 1, MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}
-			if err := tx.InsertJob(j); err != nil {
+			if err := tx.InsertJob(j, nil); err != nil {
 				return err
 			}
 			for k := range i % 3 {
 				f := File{JobID: j.ID, Idx: k, RemoteName: "http://h/" + j.ID, LocalName: "/tmp/" + j.ID, BytesTotal: -1}
-				if err := tx.InsertFile(f); err != nil {
+				if err := tx.InsertFiles([]File{f}); err != nil {
 					return err
 				}
 			}
@@ -356,7 +356,7 @@ func TestCountJobsFollowsInsertsAndDeletes(t *testing.T) {
 	}
 	err := s.Update(ctx, func(tx *Tx) error {
 		for _, id := range []string{"A", "B", "C"} {
-			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}); err != nil {
+			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}, nil); err != nil {
 				return err
 			}
 		}
@@ -387,7 +387,7 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 	err := s.Update(ctx, func(tx *Tx) error {
 		for i := range 50 {
 			id := fmt.Sprintf("J%02d", i)
-			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}); err != nil {
+			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}, nil); err != nil {
 				return err
 			}
 		}
@@ -415,8 +415,25 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 		if err := tx.InsertFiles(pending); err != nil {
 			return err
 		}
+		// And jobs that come with their files.
+		for i := 50; i < 60; i++ {
+			id := fmt.Sprintf("J%02d", i)
+			var fs []File
+			for k := range rng.IntN(4) {
+				total := int64(rng.IntN(3)) - 1
+				f := File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: total}
+				if total > 0 && rng.IntN(2) == 0 {
+					f.BytesDone, f.Complete = total, true
+				}
+				files[id]++
+				fs = append(fs, f)
+			}
+			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}, fs); err != nil {
+				return err
+			}
+		}
 		for range 300 {
-			id := fmt.Sprintf("J%02d", rng.IntN(50))
+			id := fmt.Sprintf("J%02d", rng.IntN(60))
 			if files[id] == 0 {
 				continue
 			}
@@ -463,8 +480,8 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 			}
 			return nil
 		})
-		if n != 48 {
-			t.Errorf("listed %d jobs, want 48", n)
+		if n != 58 {
+			t.Errorf("listed %d jobs, want 58", n)
 		}
 		return err
 	})
@@ -535,7 +552,7 @@ func TestEachJobReadsWhatJobAndFilesRead(t *testing.T) {
 				MinRetryDelayS: 600, NoProgressS: 1, MaxDownloadS: 1, NotifyProgram: w, ErrorFile: -1, ErrorCode: -2147024894,
 				ErrorMessage: w, CustomHeaders: "A: " + w + "\r\nB: 2", HeadersWriteOnly: i%2 == 0, CertStoreLocation: -1,
 				CertHash: "AB" + w, DynamicContent: i%5 == 0, Resumed: true, ReplyTotal: -1, MaxBandwidthKbps: int64(i)}
-			if err := tx.InsertJob(j); err != nil {
+			if err := tx.InsertJob(j, nil); err != nil {
 				return err
 			}
 			// Every third job gets its files now, the others later, in
@@ -615,7 +632,7 @@ func insertFiles(tx *Tx, job string, k int, w string) error {
 		f := File{JobID: job, Idx: x, RemoteName: "http://h/" + w, LocalName: "/tmp/" + w, TempName: w, BytesTotal: int64(x) - 1,
 			BytesDone: int64(x) << 33, Complete: x%2 == 1, Validator: w, Ranges: "0:10,20:eof", Validation: x % 3,
 			Session: w, Verified: "sha-256", TempID: "1:2:3", UploadReach: int64(x)}
-		if err := tx.InsertFile(f); err != nil {
+		if err := tx.InsertFiles([]File{f}); err != nil {
 			return err
 		}
 	}
@@ -639,7 +656,7 @@ func TestEachJobStopsAtFnsError(t *testing.T) {
 	err := s.Update(ctx, func(tx *Tx) error {
 		for i := range 500 {
 			j := Job{ID: fmt.Sprintf("J%03d", i), Owner: "o", CreatedNS: int64(i), ErrorFile: -1, CertStoreLocation: -1}
-			if err := tx.InsertJob(j); err != nil {
+			if err := tx.InsertJob(j, nil); err != nil {
 				return err
 			}
 			if err := insertFiles(tx, j.ID, 2, "w"); err != nil {
