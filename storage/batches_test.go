@@ -69,4 +69,7 @@ func TestBatchesRefusedJobWritesNothing(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 1000 {
 		t.Errorf("wal_autocheckpoint %d, %v after Batches; want 1000 (default)", pages, err)
 	}
+	if err := s.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&pages); err != nil || pages != -2000 {
+		t.Errorf("cache_size %d, %v after Batches; want -2000 (default)", pages, err)
+	}
 }
