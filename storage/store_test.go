@@ -690,3 +690,39 @@ func TestEachJobStopsAtFnsError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOmittedColumnsDefaultToZero: an insert leaves out a column that is
+// zero in every row unless the column is written always, so every other
+// column's default must be that zero.
+func TestOmittedColumnsDefaultToZero(t *testing.T) {
+	s, _ := openTemp(t)
+	defaults := map[string]string{}
+	rows, err := s.db.Query(`SELECT name, COALESCE(dflt_value, '') FROM pragma_table_info('files')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		defaults[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var f File
+	for _, c := range fileTable {
+		def, ok := defaults[c.name]
+		switch {
+		case !ok:
+			t.Errorf("column %s is not in the table", c.name)
+		case c.always:
+		case def != "0" && def != "''":
+			t.Errorf("column %s may be left out, but its default is %q", c.name, def)
+		case (def == "''") != (fmt.Sprint(c.value(&f)) == ""):
+			t.Errorf("column %s: default %s, zero value %#v", c.name, def, c.value(&f))
+		}
+	}
+}
