@@ -49,11 +49,12 @@ func (m *Manager) AddFileWithRanges(ctx context.Context, id, remote, local strin
 // AddFiles adds several files at once: all of them, or none when one is
 // refused.
 func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) error {
-	if err := m.checkSpecs(specs); err != nil {
+	f := newFolders()
+	if err := m.checkSpecs(specs, f); err != nil {
 		return err
 	}
 	j, err := m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
-		added, err := m.attach(j, specs)
+		added, err := m.attach(j, specs, f)
 		if err != nil {
 			return err
 		}
@@ -72,10 +73,9 @@ func (m *Manager) AddFiles(ctx context.Context, id string, specs []FileSpec) err
 
 // checkSpecs checks and cleans what a file's names and ranges must be on
 // their own, whatever the job.
-func (m *Manager) checkSpecs(specs []FileSpec) error {
-	folders := folderChecks{}
+func (m *Manager) checkSpecs(specs []FileSpec, f *folders) error {
 	for i := range specs {
-		if err := m.checkSpec(&specs[i], folders); err != nil {
+		if err := m.checkSpec(&specs[i], f); err != nil {
 			return err
 		}
 	}
@@ -86,12 +86,11 @@ func (m *Manager) checkSpecs(specs []FileSpec) error {
 // depend on the job: its state, type, settings and file limit. It returns
 // the files added, for the caller to store; the store is not read, so a
 // new job's files are checked before its transaction.
-func (m *Manager) attach(j *Job, specs []FileSpec) ([]File, error) {
+func (m *Manager) attach(j *Job, specs []FileSpec, f *folders) ([]File, error) {
 	if j.State.Final() {
 		return nil, errStateRefused("files cannot be added to a job in state " + j.State.String())
 	}
 	first := len(j.Files)
-	writable := folderChecks{}
 	for _, sp := range specs {
 		if j.Type != Download && len(j.Files) > 0 {
 			return nil, &hresult.Error{Code: hresult.BG_E_TOO_MANY_FILES, Msg: "an upload job holds one file"}
@@ -104,7 +103,7 @@ func (m *Manager) attach(j *Job, specs []FileSpec) ([]File, error) {
 			return nil, &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
 		}
 		if j.Type == Download {
-			if err := writable.check(filepath.Dir(sp.Local), checkWritableFolder); err != nil {
+			if err := f.check(f.writable, filepath.Dir(sp.Local), checkWritableFolder); err != nil {
 				return nil, err
 			}
 		} else {
@@ -127,11 +126,11 @@ func (m *Manager) attach(j *Job, specs []FileSpec) ([]File, error) {
 	return j.Files[first:], nil
 }
 
-func (m *Manager) checkSpec(sp *FileSpec, folders folderChecks) error {
+func (m *Manager) checkSpec(sp *FileSpec, f *folders) error {
 	if err := m.checkRemote(sp.Remote); err != nil {
 		return err
 	}
-	local, err := checkLocalIn(sp.Local, folders)
+	local, err := checkLocalIn(sp.Local, f)
 	if err != nil {
 		return err
 	}
@@ -285,9 +284,9 @@ func checkSource(local string) error {
 
 func checkLocal(local string) (string, error) { return checkLocalIn(local, nil) }
 
-// checkLocalIn is checkLocal with the folders already checked in the same
-// call: the files of a job are often in one folder.
-func checkLocalIn(local string, folders folderChecks) (string, error) {
+// checkLocalIn is checkLocal with what f learnt of the folders: the files
+// of a job are often in one folder.
+func checkLocalIn(local string, f *folders) (string, error) {
 	if !filepath.IsAbs(local) {
 		return "", invalidArg("%q is not an absolute path", local)
 	}
@@ -295,10 +294,10 @@ func checkLocalIn(local string, folders folderChecks) (string, error) {
 		return "", invalidArg("%q contains a wildcard", local)
 	}
 	local = filepath.Clean(local)
-	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
+	if f.isFolder(local) {
 		return "", invalidArg("%q is a folder", local)
 	}
-	return local, folders.check(filepath.Dir(local), checkFolder)
+	return local, f.check(f.exists, filepath.Dir(local), checkFolder)
 }
 
 func checkFolder(dir string) error {
@@ -319,21 +318,6 @@ func checkWritableFolder(dir string) error {
 			Msg: fmt.Sprintf("cannot create files in %q", dir)}
 	}
 	return nil
-}
-
-// folderChecks remembers the outcome of a check of each folder, for the
-// files of one call. A nil map remembers nothing.
-type folderChecks map[string]error
-
-func (f folderChecks) check(dir string, check func(string) error) error {
-	if err, ok := f[dir]; ok {
-		return err
-	}
-	err := check(dir)
-	if f != nil {
-		f[dir] = err
-	}
-	return err
 }
 
 // Resume starts or restarts a job. A job with no files cannot be resumed;

@@ -44,10 +44,12 @@ func (m *Manager) Import(ctx context.Context, specs iter.Seq2[JobSpec, error], d
 	defer close(quit)
 	go func() {
 		defer close(items)
+		var f *folders
 		for spec, err := range specs {
 			it := importItem{err: err}
 			if err == nil {
-				it.p = m.prepare(spec) // the checks that need no store, beside the transaction
+				f = foldersFor(f)
+				it.p = m.prepare(spec, f) // the checks that need no store, beside the transaction
 			}
 			select {
 			case items <- it:

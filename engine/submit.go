@@ -50,7 +50,7 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 // refused and wherever the process is killed. It checks what Create, Set,
 // AddFiles and Resume check, in that order.
 func (m *Manager) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
-	p := m.prepare(spec)
+	p := m.prepare(spec, newFolders())
 	var out *Job
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
 		j, err := m.insert(tx, p)
@@ -80,7 +80,8 @@ type prepared struct {
 	late *SubmitError
 }
 
-func (m *Manager) prepare(spec JobSpec) prepared {
+// prepare checks spec with what f learnt of the local folders.
+func (m *Manager) prepare(spec JobSpec, f *folders) prepared {
 	j, err := m.newJob(spec.Name, spec.Type)
 	if err != nil {
 		return prepared{err: &SubmitError{Step: StepCreate, Err: err}}
@@ -99,11 +100,11 @@ func (m *Manager) prepare(spec JobSpec) prepared {
 		}
 	}
 	files := slices.Clone(spec.Files)
-	if err := m.checkSpecs(files); err != nil {
+	if err := m.checkSpecs(files, f); err != nil {
 		p.err = &SubmitError{Step: StepFiles, Err: err}
 		return p
 	}
-	if _, err := m.attach(j, files); err != nil {
+	if _, err := m.attach(j, files, f); err != nil {
 		p.late = &SubmitError{Step: StepFiles, Err: err}
 		return p
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -194,5 +196,57 @@ func TestSubmittedJobIsNeverSeenHalfMade(t *testing.T) {
 	}
 	if n := countJobs(t, reader); n != submissions/2 {
 		t.Errorf("%d jobs, want %d", n, submissions/2)
+	}
+}
+
+// A local name that is a folder, or a link to one, is refused wherever it
+// comes among a job's files: alone, after other names of its folder (which
+// then is listed once), and in a folder too large to list.
+func TestLocalNameThatIsAFolder(t *testing.T) {
+	m := openIdle(t, t.TempDir(), engine.Options{})
+	ctx := context.Background()
+	small, large := t.TempDir(), t.TempDir()
+	for i := range 300 {
+		if err := os.WriteFile(filepath.Join(large, fmt.Sprint("f", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{small, large} {
+		for _, name := range []string{"sub", "sub2"} {
+			if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for link, to := range map[string]string{"tosub": "sub", "tofile": "file", "dangling": "nowhere"} {
+			if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	spec := func(names ...string) engine.JobSpec {
+		s := engine.JobSpec{Name: "folders"}
+		for _, n := range names {
+			s.Files = append(s.Files, engine.FileSpec{Remote: "http://127.0.0.1:9/x", Local: n})
+		}
+		return s
+	}
+	for _, dir := range []string{small, large} {
+		in := func(name string) string { return filepath.Join(dir, name) }
+		for _, names := range [][]string{
+			{in("sub")}, {in("a"), in("sub")}, {in("a"), in("b"), in("sub2")},
+			{in("a"), in("tosub")}, {in("tosub")}, {in("a"), in("sub") + "/"},
+		} {
+			if _, err := m.Submit(ctx, spec(names...)); !hresult.Is(err, hresult.E_INVALIDARG) || !strings.Contains(err.Error(), "is a folder") {
+				t.Errorf("%v: %v, want a refusal of a folder", names, err)
+			}
+		}
+		for _, names := range [][]string{{in("a"), in("file")}, {in("a"), in("tofile"), in("dangling")}, {in("new")}} {
+			if _, err := m.Submit(ctx, spec(names...)); err != nil {
+				t.Errorf("%v: %v", names, err)
+			}
+		}
 	}
 }

@@ -263,16 +263,25 @@ func (s *Store) run(ctx context.Context, db interface {
 	defer tx.Rollback()
 	t := &Tx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, shared: shared}
 	if err := fn(t); err != nil {
-		return err
+		return ended(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return ended(ctx, err)
 	}
 	// Prepared after the transaction, when its connection is free again:
 	// a transaction that waited for another connection could wait for
 	// ever in a pool of one.
 	shared.learn(ctx, t.unshared)
 	return nil
+}
+
+// ended is err, or ctx's error when ctx ended the transaction: database/sql
+// rolls it back then, and later statements say only sql.ErrTxDone.
+func ended(ctx context.Context, err error) error {
+	if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // statements are a pool's prepared statements, shared by its
