@@ -103,7 +103,7 @@ func (m *Manager) attach(j *Job, specs []FileSpec, f *folders) ([]File, error) {
 			return nil, &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
 		}
 		if j.Type == Download {
-			if err := f.check(f.writable, filepath.Dir(sp.Local), checkWritableFolder); err != nil {
+			if err := f.writable(filepath.Dir(sp.Local)); err != nil {
 				return nil, err
 			}
 		} else {
@@ -297,7 +297,7 @@ func checkLocalIn(local string, f *folders) (string, error) {
 	if f.isFolder(local) {
 		return "", invalidArg("%q is a folder", local)
 	}
-	return local, f.check(f.exists, filepath.Dir(local), checkFolder)
+	return local, f.exists(filepath.Dir(local))
 }
 
 func checkFolder(dir string) error {

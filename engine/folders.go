@@ -16,7 +16,7 @@ import (
 // time (foldersFor). A nil *folders remembers nothing.
 type folders struct {
 	made             time.Time
-	exists, writable map[string]error
+	found, canCreate map[string]error // checkFolder's and checkWritableFolder's outcomes
 	// entries holds, for each folder that held two of the names checked,
 	// the names in it that are or may be folders (links), or nil when it
 	// has more than maxListed entries: then each name is looked up.
@@ -28,7 +28,7 @@ type folders struct {
 const maxListed = 256
 
 func newFolders() *folders {
-	return &folders{made: time.Now(), exists: map[string]error{}, writable: map[string]error{}, entries: map[string]map[string]bool{}}
+	return &folders{made: time.Now(), found: map[string]error{}, canCreate: map[string]error{}, entries: map[string]map[string]bool{}}
 }
 
 // foldersFor returns f while it is younger than a second, or a new one:
@@ -41,10 +41,23 @@ func foldersFor(f *folders) *folders {
 	return f
 }
 
-func (f *folders) check(memo map[string]error, dir string, check func(string) error) error {
+// exists checks that dir is a folder.
+func (f *folders) exists(dir string) error {
 	if f == nil {
-		return check(dir)
+		return checkFolder(dir)
 	}
+	return remember(f.found, dir, checkFolder)
+}
+
+// writable checks that its user may create files in dir.
+func (f *folders) writable(dir string) error {
+	if f == nil {
+		return checkWritableFolder(dir)
+	}
+	return remember(f.canCreate, dir, checkWritableFolder)
+}
+
+func remember(memo map[string]error, dir string, check func(string) error) error {
 	if err, ok := memo[dir]; ok {
 		return err
 	}
@@ -62,7 +75,7 @@ func (f *folders) isFolder(local string) bool {
 		dir, base := filepath.Dir(local), filepath.Base(local)
 		maybe, listed := f.entries[dir]
 		if !listed {
-			if _, seen := f.exists[dir]; seen {
+			if _, seen := f.found[dir]; seen {
 				maybe = listFolders(dir)
 				f.entries[dir] = maybe
 				listed = true

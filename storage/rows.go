@@ -353,9 +353,8 @@ type CredentialKind struct{ Target, Scheme int }
 // one column (json_array): every column read through the driver costs as
 // much as a row's worth of SQLite's own work. The files are read in the
 // order they were written (see fileMerge), which is the jobs' order but
-// for files added to an older job later: read by job, through the (job_id,
-// idx) index, each job's files would be a random read, since GUIDs are
-// random. And a goroutine reads the rows while this one unpacks them and
+// for files added to an older job later: read by job, each job's files
+// would be a query of its own. And a goroutine reads the rows while this one unpacks them and
 // calls fn: SQLite's work is most of the whole, and the rest can have the
 // other core.
 func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
@@ -672,8 +671,8 @@ func (t *Tx) FilesOf(jobIDs []string) (map[string][]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_id IN (SELECT value FROM json_each(?))
-		ORDER BY job_id, idx`, string(ids))
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files
+		WHERE job_seq IN (SELECT seq FROM jobs WHERE id IN (SELECT value FROM json_each(?))) ORDER BY job_seq, idx`, string(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -857,18 +856,19 @@ func (t *Tx) InsertJob(j Job, files []File) error {
 	for i := range files {
 		sum.add(&files[i])
 	}
-	_, err := t.exec(insertJob, append(j.values(), sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown)...)
-	if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+	var seq int64
+	err := t.queryRow(insertJob, append(j.values(), sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown)...).Scan(&seq)
+	if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 		return ErrExists
 	}
 	if err != nil {
 		return err
 	}
-	return t.insertFileRows(files)
+	return t.insertFileRows(seq, files)
 }
 
 var insertJob = `INSERT INTO jobs (` + jobColumns + `, files_total, files_done, bytes_done, bytes_known, sizes_unknown)
-	VALUES (` + placeholders(len(jobTable)+5) + `)`
+	VALUES (` + placeholders(len(jobTable)+5) + `) RETURNING seq`
 
 // updateJob sets every column but the ID of the job with this ID in this
 // state.
@@ -922,7 +922,7 @@ func (t *Tx) DeleteJob(id string) error {
 
 // Files returns a job's files in the order they were added.
 func (t *Tx) Files(jobID string) ([]File, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_id = ? ORDER BY idx`, jobID)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+fileColumns+` FROM files WHERE job_seq = (SELECT seq FROM jobs WHERE id = ?) ORDER BY idx`, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -939,21 +939,25 @@ func (t *Tx) Files(jobID string) ([]File, error) {
 }
 
 // InsertFiles adds files to jobs that exist, and adds them to their jobs'
-// totals: one update for each run of files of the same job.
+// totals: one insert and one update for each run of files of the same job.
 func (t *Tx) InsertFiles(fs []File) error {
-	if err := t.insertFileRows(fs); err != nil {
-		return err
-	}
 	for i := 0; i < len(fs); {
 		var sum totals
 		j := i
 		for ; j < len(fs) && fs[j].JobID == fs[i].JobID; j++ {
 			sum.add(&fs[j])
 		}
-		_, err := t.exec(`UPDATE jobs SET files_total = files_total + ?, files_done = files_done + ?, bytes_done = bytes_done + ?,
-			bytes_known = bytes_known + ?, sizes_unknown = sizes_unknown + ?, rev = rev + 1 WHERE id = ?`,
-			sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown, fs[i].JobID)
+		var seq int64
+		err := t.queryRow(`UPDATE jobs SET files_total = files_total + ?, files_done = files_done + ?, bytes_done = bytes_done + ?,
+			bytes_known = bytes_known + ?, sizes_unknown = sizes_unknown + ?, rev = rev + 1 WHERE id = ? RETURNING seq`,
+			sum.n, sum.done, sum.bytesDone, sum.known, sum.unknown, fs[i].JobID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
 		if err != nil {
+			return err
+		}
+		if err := t.insertFileRows(seq, fs[i:j]); err != nil {
 			return err
 		}
 		i = j
@@ -961,10 +965,11 @@ func (t *Tx) InsertFiles(fs []File) error {
 	return nil
 }
 
-// insertFileRows adds files in one statement, leaving their jobs' totals
-// to the caller. The columns that are zero in every row are left to their
-// defaults: a new job's files bind 4 values each instead of 16.
-func (t *Tx) insertFileRows(fs []File) error {
+// insertFileRows adds files of the job numbered seq in one statement,
+// leaving its totals to the caller. The columns that are zero in every row
+// are left to their defaults: a new job's files bind 6 values each instead
+// of 17.
+func (t *Tx) insertFileRows(seq int64, fs []File) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -977,12 +982,12 @@ func (t *Tx) insertFileRows(fs []File) error {
 			}
 		}
 	}
-	row := "(" + placeholders(len(cols)) + ")"
-	args := make([]any, 0, len(fs)*len(cols))
+	row := "(" + placeholders(len(cols)+1) + ")"
+	args := make([]any, 0, len(fs)*(len(cols)+1))
 	for i := range fs {
-		args = values(args, cols, &fs[i])
+		args = values(append(args, seq), cols, &fs[i])
 	}
-	_, err := t.exec(`INSERT INTO files (`+names(cols)+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...)
+	_, err := t.exec(`INSERT INTO files (job_seq, `+names(cols)+`) VALUES `+strings.TrimSuffix(strings.Repeat(row+",", len(fs)), ","), args...)
 	return err
 }
 
@@ -1005,7 +1010,7 @@ func (s *totals) add(f *File) {
 // UpdateFileNames changes a file's remote name (ReplaceRemotePrefix) and
 // its validation state; progress columns stay as they are.
 func (t *Tx) UpdateFileNames(jobID string, idx int, remote string, validation int) error {
-	_, err := t.exec(`UPDATE files SET remote_name = ?, validation = ? WHERE job_id = ? AND idx = ?`,
+	_, err := t.exec(`UPDATE files SET remote_name = ?, validation = ? WHERE job_seq = (SELECT seq FROM jobs WHERE id = ?) AND idx = ?`,
 		remote, validation, jobID, idx)
 	return err
 }
@@ -1052,7 +1057,7 @@ func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
 	res, err := t.exec(`UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
-		session = ?, verified = ?, upload_reach = ? WHERE job_id = ? AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
+		session = ?, verified = ?, upload_reach = ? WHERE job_seq = (SELECT seq FROM jobs WHERE id = ?) AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
 		p.Session, p.Verified, p.UploadReach, jobID, idx)
 	if err != nil {
 		return false, err

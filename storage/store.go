@@ -7,6 +7,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -140,7 +141,24 @@ func (s *Store) migrate(ctx context.Context) error {
 	if v, err := s.Version(ctx); err == nil && latest >= 0 && v >= latest {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// Foreign keys are off while the migrations run, as SQLite's way of
+	// rebuilding a table asks (dropping a parent table would delete its
+	// children's rows), and checked before they commit. The pragma is
+	// the connection's, and has no effect inside a transaction.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool without them
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -172,6 +190,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, base); err != nil {
 			return err
 		}
+	}
+	var broken bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_check)`).Scan(&broken); err != nil {
+		return err
+	}
+	if broken {
+		return errors.New("storage: the migrations left rows whose foreign keys match no row")
 	}
 	return tx.Commit()
 }

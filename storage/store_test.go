@@ -228,12 +228,14 @@ func TestQueriesUseIndexes(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	for q, scan := range map[string]bool{
-		`SELECT id FROM jobs WHERE state IN (1, 2, 3, 5) ORDER BY created_ns, id`:                               false,
-		`SELECT id FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`:                                     true, // a partial index: only due jobs
-		`SELECT id FROM jobs WHERE modified_ns < 5 ORDER BY modified_ns`:                                        false,
-		`SELECT id FROM jobs WHERE display_name = 'x' ORDER BY created_ns, id`:                                  false,
-		`SELECT id FROM jobs ORDER BY created_ns, id`:                                                           true,
-		`SELECT idx FROM files WHERE job_id IN (SELECT value FROM json_each('["a","b"]')) ORDER BY job_id, idx`: false,
+		`SELECT id FROM jobs WHERE state IN (1, 2, 3, 5) ORDER BY created_ns, id`:                                                                    false,
+		`SELECT id FROM jobs WHERE notify_at_ns != 0 ORDER BY notify_at_ns`:                                                                          true, // a partial index: only due jobs
+		`SELECT id FROM jobs WHERE modified_ns < 5 ORDER BY modified_ns`:                                                                             false,
+		`SELECT id FROM jobs WHERE display_name = 'x' ORDER BY created_ns, id`:                                                                       false,
+		`SELECT id FROM jobs ORDER BY created_ns, id`:                                                                                                true,
+		`SELECT idx FROM files WHERE job_seq IN (SELECT seq FROM jobs WHERE id IN (SELECT value FROM json_each('["a","b"]'))) ORDER BY job_seq, idx`: false,
+		`SELECT idx FROM files WHERE job_seq = (SELECT seq FROM jobs WHERE id = 'a') ORDER BY idx`:                                                   false,
+		`UPDATE files SET bytes_done = 1 WHERE job_seq = (SELECT seq FROM jobs WHERE id = 'a') AND idx = 0`:                                          false,
 	} {
 		rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
 		if err != nil {
