@@ -87,11 +87,17 @@ func (m *Manager) importBatches(ctx context.Context, items <-chan importItem, up
 		err := update(func(tx *storage.Tx) error {
 			deadline := time.NewTimer(importBatchTime)
 			defer deadline.Stop()
+			// This transaction is the store's only writer: it counts the
+			// jobs once and then those it adds.
+			jobs, err := tx.CountJobs()
+			if err != nil {
+				return err
+			}
 			for {
 				if it.err != nil {
 					batch = append(batch, outcome{err: it.err})
 				} else {
-					j, err := m.insert(tx, it.p)
+					j, err := m.insert(tx, it.p, jobs)
 					var se *SubmitError
 					switch {
 					case errors.As(err, &se):
@@ -99,6 +105,7 @@ func (m *Manager) importBatches(ctx context.Context, items <-chan importItem, up
 					case err != nil:
 						return err
 					default:
+						jobs++
 						batch = append(batch, outcome{id: j.ID})
 						active = active || j.State.Active()
 					}

@@ -340,6 +340,11 @@ func (m *Manager) checkJobLimit(tx *storage.Tx) error {
 	if err != nil {
 		return err
 	}
+	return m.roomFor(n)
+}
+
+// roomFor refuses one more job beside n.
+func (m *Manager) roomFor(n int) error {
 	if n >= m.opts.MaxJobsPerUser {
 		return &hresult.Error{Code: hresult.BG_E_TOO_MANY_JOBS_PER_USER,
 			Msg: fmt.Sprintf("the limit is %d jobs", m.opts.MaxJobsPerUser)}

@@ -53,7 +53,11 @@ func (m *Manager) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
 	p := m.prepare(spec, newFolders())
 	var out *Job
 	err := m.store.Update(ctx, func(tx *storage.Tx) error {
-		j, err := m.insert(tx, p)
+		n, err := tx.CountJobs()
+		if err != nil {
+			return err
+		}
+		j, err := m.insert(tx, p, n)
 		if err != nil {
 			return err
 		}
@@ -116,15 +120,16 @@ func (m *Manager) prepare(spec JobSpec, f *folders) prepared {
 	return p
 }
 
-// insert writes a prepared job into tx, after the checks that need the
-// store: the limit on jobs and a GUID taken. A refusal is a *SubmitError,
-// and then nothing was written; any other error is the store's.
-func (m *Manager) insert(tx *storage.Tx, p prepared) (*Job, error) {
+// insert writes a prepared job into tx, which holds jobs jobs, after the
+// checks that need the store: the limit on jobs and a GUID taken. A
+// refusal is a *SubmitError, and then nothing was written; any other error
+// is the store's.
+func (m *Manager) insert(tx *storage.Tx, p prepared, jobs int) (*Job, error) {
 	if p.err != nil && p.err.Step == StepCreate {
 		return nil, p.err
 	}
 	j := p.job
-	if err := m.checkJobLimit(tx); err != nil {
+	if err := m.roomFor(jobs); err != nil {
 		return nil, &SubmitError{Step: StepCreate, Err: err}
 	}
 	if p.err != nil {
