@@ -18,6 +18,7 @@ require (
 	github.com/dop251/goja v0.0.0-20260311135729-065cd970411c
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	github.com/minio/minio-go/v7 v7.4.1
+	github.com/segmentio/encoding v0.4.1
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
 
@@ -42,6 +43,7 @@ require (
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
