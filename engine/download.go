@@ -15,7 +15,6 @@ import (
 	"bits/engine/transport"
 	"bits/hresult"
 	"bits/internal/writeback"
-	"bits/storage"
 )
 
 // maxRestarts bounds how often one attempt restarts a file whose remote copy
@@ -247,47 +246,9 @@ func localError(path string, err error) error {
 	return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", path, err)}
 }
 
-// record writes the file's checkpoint and, when bytes moved, the job's
-// progress clock, in one transaction. It returns errStopped when the job is
-// gone or no longer active (the checkpoint of a suspended job is still
-// kept), so a transfer ends within one checkpoint of a user's Suspend,
-// Cancel or Complete.
+// record is recordAll of one file.
 func (w *worker) record(ctx context.Context, jobID string, f *File, complete, progressed bool) error {
 	return w.recordAll(ctx, jobID, []*File{f}, complete, progressed)
-}
-
-// recordAll is record for several files of a job, in one transaction.
-func (w *worker) recordAll(ctx context.Context, jobID string, fs []*File, complete, progressed bool) error {
-	stopped := false
-	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
-		state, err := tx.JobState(jobID)
-		if errors.Is(err, storage.ErrNotFound) {
-			stopped = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, f := range fs {
-			if _, err := tx.SetFileProgress(jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
-				BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: complete, Validator: f.Validator,
-				Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
-				return err
-			}
-		}
-		if st := State(state); st != Connecting && st != Transferring {
-			stopped = true
-			return nil
-		}
-		if !progressed {
-			return nil
-		}
-		return tx.TouchJob(jobID, w.m.opts.Now().UnixNano())
-	})
-	if err == nil && stopped {
-		return errStopped
-	}
-	return err
 }
 
 // copyFile runs one transfer of f from its checkpoint to the end, segment

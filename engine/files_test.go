@@ -215,6 +215,42 @@ func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
 	}
 }
 
+// A change of a job that is not a change of state ends WaitJob's wait
+// once its progress window is over, and not WaitState's.
+func TestWaitStateIgnoresProgress(t *testing.T) {
+	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	j, err := m.Submit(ctx, engine.JobSpec{Name: "w", Type: engine.Download,
+		Files: []engine.FileSpec{{Remote: "http://127.0.0.1:9/a", Local: filepath.Join(t.TempDir(), "a")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const atMost = 400 * time.Millisecond
+	for _, c := range []struct {
+		name  string
+		wait  func(context.Context, string, engine.State, time.Duration) error
+		early bool
+	}{{"WaitJob", m.WaitJob, true}, {"WaitState", m.WaitState, false}} {
+		if err := c.wait(ctx, j.ID, j.State, time.Millisecond); err != nil { // starts following
+			t.Fatal(err)
+		}
+		if err := m.Set(ctx, j.ID, engine.Props{Description: ptr("changed by " + c.name)}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := c.wait(ctx, j.ID, j.State, atMost); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); (d < atMost) != c.early {
+			t.Errorf("%s returned after %v of at most %v; early: %v, want %v", c.name, d, atMost, d < atMost, c.early)
+		}
+	}
+}
+
 // A big file behind one still moving waits for its turn: the GET that
 // told its size is dropped, and it is fetched when its turn comes.
 func TestBigFileWaitsForItsTurn(t *testing.T) {

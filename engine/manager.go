@@ -216,15 +216,33 @@ func (m *Manager) WaitChange(ctx context.Context, atMost time.Duration) error {
 }
 
 // progressEvery is how often WaitJob lets a change of progress alone
-// through.
-const progressEvery = 100 * time.Millisecond
+// through; stateEvery is how often at most WaitJob and WaitState read the
+// job's state.
+const (
+	progressEvery = 100 * time.Millisecond
+	stateEvery    = 10 * time.Millisecond
+)
 
 // WaitJob is WaitChange for a front end that follows one job, last seen
 // in state last: it returns within about 10 ms of a change of the job's
 // state (or of its going away), and of changes of its progress alone at
 // most every 100 ms. A job of many small files changes hundreds of times a
-// second, and each time the follower would read all its files again.
+// second: the follower reads the job's state at most every 10 ms, and all
+// its files at most every 100 ms, not at each change, and so leaves the
+// machine to the transfer.
 func (m *Manager) WaitJob(ctx context.Context, id string, last State, atMost time.Duration) error {
+	return m.waitJob(ctx, id, last, min(atMost, progressEvery), atMost)
+}
+
+// WaitState is WaitJob for a follower that shows no progress: changes of
+// progress alone do not end it, only a change of state or atMost.
+func (m *Manager) WaitState(ctx context.Context, id string, last State, atMost time.Duration) error {
+	return m.waitJob(ctx, id, last, atMost, atMost)
+}
+
+// waitJob waits for a change of the job's state, at most atMost, or for
+// any change, at most progress: then it returns when progress ends.
+func (m *Manager) waitJob(ctx context.Context, id string, last State, progress, atMost time.Duration) error {
 	start := time.Now()
 	until := start.Add(atMost)
 	for {
@@ -247,10 +265,17 @@ func (m *Manager) WaitJob(ctx context.Context, id string, last State, atMost tim
 		if err != nil || State(st) != last {
 			return nil // the caller reads the job now, or says why it cannot
 		}
-		// Progress: shown when the window ends, or at once with a change
+		// Progress: shown when its window ends, or at once with a change
 		// of state before that.
-		if w := start.Add(progressEvery); w.Before(until) {
+		if w := start.Add(progress); w.Before(until) {
 			until = w
+		}
+		pause := time.NewTimer(min(stateEvery, time.Until(until)))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return ctx.Err()
+		case <-pause.C:
 		}
 	}
 }

@@ -84,6 +84,8 @@ type worker struct {
 	notifying map[string]bool      // jobs whose notification program runs now
 	lastTurn  map[string]time.Time // when each job last got a slot
 	peers     map[string][]net.IP  // where each job's last transfer connected
+
+	records records
 }
 
 // A runner is a job's transfer under way.

@@ -179,7 +179,11 @@ func (t *transfer) wait(ctx context.Context) error {
 		}
 		// TRANSIENT_ERROR and SUSPENDED keep waiting, as on Windows.
 		changed := make(chan error, 1)
-		go func() { changed <- t.m.WaitJob(wctx, t.id, j.State, t.e.poll) }()
+		wait := t.m.WaitState // progress is shown on a terminal only
+		if t.e.terminal {
+			wait = t.m.WaitJob
+		}
+		go func() { changed <- wait(wctx, t.id, j.State, t.e.poll) }()
 		select {
 		case <-t.sig:
 			return t.canceled()

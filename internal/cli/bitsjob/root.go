@@ -42,8 +42,9 @@ type env struct {
 	// interrupted.
 	wait func(ctx context.Context) error
 	// waitJob is wait for one job last seen in state last (transfer):
-	// changes of its progress alone come at most every 100 ms. Nil: wait.
-	waitJob func(ctx context.Context, id string, last engine.State) error
+	// changes of its progress alone come at most every 100 ms when
+	// progress is shown, and not at all otherwise. Nil: wait.
+	waitJob func(ctx context.Context, id string, last engine.State, progress bool) error
 	now     func() time.Time
 	// terminal: stdout is a terminal, so transfer draws a progress bar
 	// and watch adds the rate and time left of each job.
@@ -77,8 +78,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		terminal: isTerminal(stdout),
 	}
 	e.wait = func(ctx context.Context) error { return e.m.WaitChange(ctx, defaultPoll) }
-	e.waitJob = func(ctx context.Context, id string, last engine.State) error {
-		return e.m.WaitJob(ctx, id, last, defaultPoll)
+	e.waitJob = func(ctx context.Context, id string, last engine.State, progress bool) error {
+		if progress {
+			return e.m.WaitJob(ctx, id, last, defaultPoll)
+		}
+		return e.m.WaitState(ctx, id, last, defaultPoll)
 	}
 	return run(ctx, args, e)
 }

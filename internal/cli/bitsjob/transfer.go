@@ -181,7 +181,7 @@ func runTransfer(ctx context.Context, e *env, o createOptions, t transferOptions
 		view.show(j)
 		wait := e.wait
 		if e.waitJob != nil {
-			wait = func(ctx context.Context) error { return e.waitJob(ctx, j.ID, j.State) }
+			wait = func(ctx context.Context) error { return e.waitJob(ctx, j.ID, j.State, view.json || view.terminal) }
 		}
 		if err := wait(ctx); err != nil {
 			return e.interrupt(m, j, t.onInterrupt, view)
