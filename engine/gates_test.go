@@ -6,6 +6,7 @@ import (
 
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
+	"bits/engine/transport/names"
 	"bits/hresult"
 )
 
@@ -19,7 +20,7 @@ func TestGates(t *testing.T) {
 		return &Job{Priority: p, TransferPolicy: policy, Files: []File{{RemoteName: remote}}}
 	}
 	const remote = "http://192.0.2.10/file"
-	m := &Manager{opts: Options{Transports: DefaultTransports()}}
+	m := &Manager{opts: Options{Transports: names.Registry()}}
 	for _, c := range []struct {
 		name string
 		j    *Job

@@ -21,6 +21,7 @@ import (
 	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/engine/transport"
+	"bits/engine/transport/names"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -57,7 +58,10 @@ type Options struct {
 	MaxRangesPerFile     int
 	JobInactivityTimeout time.Duration
 
-	// Transports move the bytes; nil takes DefaultTransports.
+	// Transports read remote names and move the bytes. Nil takes the
+	// transports' names alone (transport/names), enough for every call
+	// but RunWorker, which needs the transports themselves
+	// (transport/all.Registry).
 	Transports *transport.Registry
 }
 
@@ -139,7 +143,7 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 		opts.StartWorker = spawn.Start
 	}
 	if opts.Transports == nil {
-		opts.Transports = DefaultTransports()
+		opts.Transports = names.Registry()
 	}
 	pol, err := policy.Load(policy.Path())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"bits/engine/transport"
+	"bits/engine/transport/names"
 	"bits/hresult"
 )
 
@@ -40,10 +41,10 @@ func parseTarget(r *transport.Request) (target, error) {
 		port = n
 	}
 	// A backslash is a separator to the server: treat it as one here too,
-	// so that splitShare resolves every ".." inside the share.
+	// so that names.SplitShare resolves every ".." inside the share.
 	v := *u
 	v.Path = strings.ReplaceAll(u.Path, `\`, "/")
-	share, file := splitShare(&v)
+	share, file := names.SplitShare(&v)
 	if host == "" || share == "" || file == "" || strings.ContainsAny(share, `:*?"<>|`) {
 		return target{}, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile,
 			`an SMB name needs a server, a share and a file: smb://server/share/path`)

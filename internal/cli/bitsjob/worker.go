@@ -19,6 +19,7 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
+	"bits/engine/transport/all"
 	"bits/internal/dbusapi"
 )
 
@@ -115,7 +116,7 @@ func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	m, err := engine.Open(engine.Options{})
+	m, err := engine.Open(engine.Options{Transports: all.Registry()})
 	if err != nil {
 		return err
 	}
