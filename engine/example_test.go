@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"bits/engine"
-	"bits/engine/transport/all"
 )
 
 // A program queues a download, follows it and completes it. The worker runs
@@ -30,7 +29,7 @@ func Example() {
 	defer os.RemoveAll(home)
 	ctx := context.Background()
 
-	m, err := engine.Open(engine.Options{Home: home, Transports: all.Registry(), StartWorker: func(string) error { return nil }})
+	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func ExampleManager_Submit() {
 	defer os.RemoveAll(home)
 	ctx := context.Background()
 
-	m, err := engine.Open(engine.Options{Home: home, Transports: all.Registry(), StartWorker: func(string) error { return nil }})
+	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
 	if err != nil {
 		log.Fatal(err)
 	}

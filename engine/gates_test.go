@@ -6,7 +6,6 @@ import (
 
 	"bits/engine/netpolicy"
 	"bits/engine/policy"
-	"bits/engine/transport/names"
 	"bits/hresult"
 )
 
@@ -20,7 +19,7 @@ func TestGates(t *testing.T) {
 		return &Job{Priority: p, TransferPolicy: policy, Files: []File{{RemoteName: remote}}}
 	}
 	const remote = "http://192.0.2.10/file"
-	m := &Manager{opts: Options{Transports: names.Registry()}}
+	m := &Manager{opts: Options{Transports: DefaultTransports()}}
 	for _, c := range []struct {
 		name string
 		j    *Job

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"bits/engine/transport/all"
 )
 
 // TestWorkerReadsOnlyWhatChanged: a worker whose jobs wait (suspended, or
@@ -25,7 +23,7 @@ func TestWorkerReadsOnlyWhatChanged(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	open := func() *Manager {
-		m, err := Open(Options{Home: home, Now: clock, Transports: all.Registry(), StartWorker: func(string) error { return nil }})
+		m, err := Open(Options{Home: home, Now: clock, StartWorker: func(string) error { return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,6 @@ import (
 	"bits/engine"
 	"bits/engine/spawn"
 	"bits/engine/transport"
-	"bits/engine/transport/all"
 	"bits/engine/transport/file"
 	"bits/internal/testenv"
 )
@@ -140,7 +139,7 @@ func TestLocalCopyResumesFromCheckpoint(t *testing.T) {
 	}
 }
 
-// startWith is start with the given transports; nil takes every one.
+// startWith is start with the given transports; nil takes the defaults.
 func startWith(t *testing.T, tr *transport.Registry) *harness {
 	t.Helper()
 	return startEvery(t, tr, 50*time.Millisecond)
@@ -150,9 +149,6 @@ func startWith(t *testing.T, tr *transport.Registry) *harness {
 func startEvery(t *testing.T, tr *transport.Registry, checkpoint time.Duration) *harness {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	if tr == nil {
-		tr = all.Registry()
-	}
 	m, err := engine.Open(engine.Options{Home: t.TempDir(), Now: c.Now, Transports: tr,
 		StartWorker: func(string) error { return nil }})
 	if err != nil {

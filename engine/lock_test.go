@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"bits/engine"
 	"bits/engine/spawn"
-	"bits/engine/transport/all"
 	"bits/internal/testenv"
 )
 
@@ -21,7 +19,7 @@ import (
 // to start, and that the first exits by itself when idle and frees the lock.
 func TestOneWorkerPerStateFolder(t *testing.T) {
 	home := t.TempDir()
-	m, err := engine.Open(engine.Options{Home: home, Transports: all.Registry(), StartWorker: func(string) error { return nil }})
+	m, err := engine.Open(engine.Options{Home: home, StartWorker: func(string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +76,7 @@ func TestWorkerStaysWhileAJobMayNeedIt(t *testing.T) {
 		return done
 	}
 	open := func() *engine.Manager {
-		m, err := engine.Open(engine.Options{Home: t.TempDir(), Transports: all.Registry(), StartWorker: func(string) error { return nil }})
+		m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,19 +131,5 @@ func TestWorkerStaysWhileAJobMayNeedIt(t *testing.T) {
 		if pid != os.Getpid() {
 			t.Errorf("lock of %s holds pid %d, want this process's %d", m.Home(), pid, os.Getpid())
 		}
-	}
-}
-
-// A worker refuses a Manager that has the transports' names alone: it
-// would have nothing to move the bytes with.
-func TestWorkerNeedsTheTransports(t *testing.T) {
-	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	err = engine.RunWorker(t.Context(), m, engine.WorkerOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil || !strings.Contains(err.Error(), "all.Registry") {
-		t.Errorf("RunWorker with names alone: %v, want a refusal that names all.Registry", err)
 	}
 }

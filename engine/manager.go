@@ -21,7 +21,6 @@ import (
 	"bits/engine/policy"
 	"bits/engine/spawn"
 	"bits/engine/transport"
-	"bits/engine/transport/names"
 	"bits/hresult"
 	"bits/storage"
 )
@@ -58,10 +57,7 @@ type Options struct {
 	MaxRangesPerFile     int
 	JobInactivityTimeout time.Duration
 
-	// Transports read remote names and move the bytes. Nil takes the
-	// transports' names alone (transport/names), enough for every call
-	// but RunWorker, which needs the transports themselves
-	// (transport/all.Registry).
+	// Transports move the bytes; nil takes DefaultTransports.
 	Transports *transport.Registry
 }
 
@@ -143,7 +139,7 @@ func newManager(opts Options, home string, st *storage.Store) (*Manager, error) 
 		opts.StartWorker = spawn.Start
 	}
 	if opts.Transports == nil {
-		opts.Transports = names.Registry()
+		opts.Transports = DefaultTransports()
 	}
 	pol, err := policy.Load(policy.Path())
 	if err != nil {

@@ -126,12 +126,8 @@ var errPreempted = errors.New("the job's slot went to another job")
 
 // RunWorker moves the bytes of every job in m's store until ctx ends or it
 // has been idle for IdleTimeout. Only one worker runs per state folder: a
-// second one returns ErrWorkerRunning at once. m's transports must move
-// bytes (Options.Transports from transport/all), not only read names.
+// second one returns ErrWorkerRunning at once.
 func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
-	if !m.opts.Transports.Moves() {
-		return errors.New("engine: a worker needs the transports themselves (Options.Transports: all.Registry()), not their names alone")
-	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 60 * time.Second
 	}

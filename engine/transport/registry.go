@@ -54,7 +54,7 @@ type Caps struct {
 var ErrCredentialsInName = errors.New("a remote name may not carry a user name or password: use the job's credentials")
 
 // A Registry holds the transports a Manager uses and reads remote names
-// for them. It is built from an explicit list (names.Registry, all.Registry
+// for them. It is built from an explicit list (engine.DefaultTransports
 // for the front ends, a list of their own for tests) rather than filled by
 // each transport package's init: the set then depends on what the caller
 // wrote, not on which packages happen to be imported, two Managers in one
@@ -120,17 +120,6 @@ func (r *Registry) Parse(name string) (*url.URL, error) {
 		urls = article(schemes[0]) + " " + orList(schemes) + " URL"
 	}
 	return nil, fmt.Errorf("the remote name is not %s", r.forms(urls))
-}
-
-// Moves says whether every transport of r can move bytes, as a worker
-// needs; a registry of names alone (transport/names) cannot.
-func (r *Registry) Moves() bool {
-	for _, e := range r.entries {
-		if e.Downloader == nil && e.Uploader == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // Resolve parses name and returns its URL and the entry of the transport

@@ -41,17 +41,6 @@ var never = []rule{
 	{"server/...", "storage/...", "the upload server keeps no jobs"},
 }
 
-// notLinked holds for everything a package's non-test files reach: what
-// goes into a program. Its tests may import more (a real worker's
-// transports).
-var notLinked = []rule{
-	{"engine", "engine/transport/http/...", "the engine reads remote names through transport/names; a worker's caller gives it the transports (transport/all)"},
-	{"engine", "engine/transport/smb/...", "the engine reads remote names through transport/names; a worker's caller gives it the transports (transport/all)"},
-	{"engine", "engine/transport/file/...", "the engine reads remote names through transport/names; a worker's caller gives it the transports (transport/all)"},
-	{"internal/cli/bitsadmin/...", "engine/transport/all", "bitsadmin moves no bytes: it links the transports' names, not their code and its dependencies (Kerberos, SMB), which each command would pay for at start-up"},
-	{"cmd/bitsadmin", "engine/transport/all", "bitsadmin moves no bytes: it links the transports' names, not their code and its dependencies (Kerberos, SMB), which each command would pay for at start-up"},
-}
-
 // notDirectly holds for the imports of a package's own files, test files
 // too: the front ends reach storage, but only through engine.
 var notDirectly = []rule{
@@ -116,17 +105,6 @@ func violations(pkgs map[string]*pkg) []string {
 				}
 			}
 		}
-		for _, r := range notLinked {
-			if !match(r.from, name) {
-				continue
-			}
-			judged[r.from] = true
-			for _, d := range p.Deps {
-				if match(r.to, d) && !match(r.from, d) {
-					out = append(out, name+" links "+d+via(pkgs, name, d)+": "+r.why)
-				}
-			}
-		}
 		for _, r := range notDirectly {
 			if !match(r.from, name) {
 				continue
@@ -147,7 +125,7 @@ func violations(pkgs map[string]*pkg) []string {
 			}
 		}
 	}
-	for _, r := range slices.Concat(never, notLinked, notDirectly) {
+	for _, r := range append(slices.Clone(never), notDirectly...) {
 		if !judged[r.from] {
 			out = append(out, "no package matches "+r.from+": the rule about it has nothing to hold")
 		}

@@ -61,7 +61,7 @@ func (v *shareServer) Put(t testing.TB, name string, content []byte) *transport.
 func (v *shareServer) Request(t testing.TB, name string) *transport.Request {
 	t.Helper()
 	v.path(t, name)
-	u, err := registry.Parse("smb://" + v.proxy.addr() + "/" + testenv.SMBShare + "/" + name + ".d/" + name)
+	u, err := names.Parse("smb://" + v.proxy.addr() + "/" + testenv.SMBShare + "/" + name + ".d/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,13 @@ func setup(t *testing.T, o Options) (*testenv.SMBD, *Transport) {
 	return s, tr
 }
 
-// registry reads this transport's remote names as the engine's registry does.
-var registry = transport.NewRegistry(New(Options{}).Entry())
+// names reads this transport's remote names as the engine's registry does.
+var names = transport.NewRegistry(New(Options{}).Entry())
 
 // request names rawURL with the given credentials.
 func request(t *testing.T, rawURL string, creds ...transport.Credential) *transport.Request {
 	t.Helper()
-	u, err := registry.Parse(rawURL)
+	u, err := names.Parse(rawURL)
 	if err != nil {
 		u, err = url.Parse(rawURL) // names the registry refuses are tested too
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"bits/engine/transport"
-	"bits/engine/transport/names"
 	"bits/hresult"
 )
 
@@ -41,10 +40,10 @@ func parseTarget(r *transport.Request) (target, error) {
 		port = n
 	}
 	// A backslash is a separator to the server: treat it as one here too,
-	// so that names.SplitShare resolves every ".." inside the share.
+	// so that splitShare resolves every ".." inside the share.
 	v := *u
 	v.Path = strings.ReplaceAll(u.Path, `\`, "/")
-	share, file := names.SplitShare(&v)
+	share, file := splitShare(&v)
 	if host == "" || share == "" || file == "" || strings.ContainsAny(share, `:*?"<>|`) {
 		return target{}, hresult.Fatal(hresult.E_INVALIDARG, hresult.ContextRemoteFile,
 			`an SMB name needs a server, a share and a file: smb://server/share/path`)

@@ -20,7 +20,6 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
-	"bits/engine/transport/all"
 	"bits/internal/testenv"
 )
 
@@ -83,7 +82,6 @@ func openStore(t *testing.T, home, owner, idFormat string) *engine.Manager {
 		NewID: func() string { return fmt.Sprintf(idFormat, n.Add(1)) },
 		// No worker is started; one that a test runs itself is nudged.
 		StartWorker: func(home string) error { spawn.Nudge(home); return nil },
-		Transports:  all.Registry(),
 		Owner:       owner,
 	})
 	if err != nil {

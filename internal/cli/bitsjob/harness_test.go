@@ -20,7 +20,6 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
-	"bits/engine/transport/all"
 	"bits/internal/testenv"
 )
 
@@ -63,7 +62,6 @@ func newHarness(t *testing.T) *harness {
 		NewID: func() string { return fmt.Sprintf("AB000000-0000-4000-8000-%012d", n.Add(1)) },
 		// No worker is started; one that a test runs itself is nudged.
 		StartWorker: func(home string) error { spawn.Nudge(home); return nil },
-		Transports:  all.Registry(),
 		Owner:       `HOST\user`,
 	})
 	if err != nil {

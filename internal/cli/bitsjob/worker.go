@@ -19,7 +19,6 @@ import (
 
 	"bits/engine"
 	"bits/engine/spawn"
-	"bits/engine/transport/all"
 	"bits/internal/dbusapi"
 )
 
@@ -116,7 +115,7 @@ func runWorker(ctx context.Context, stderr io.Writer, o workerOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	m, err := engine.Open(engine.Options{Transports: all.Registry()})
+	m, err := engine.Open(engine.Options{})
 	if err != nil {
 		return err
 	}
