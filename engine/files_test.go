@@ -188,20 +188,23 @@ func outOfOrder(j *engine.Job) string {
 	return ""
 }
 
-// A follower of a job hears of its change of state however long it asked
-// to wait.
-func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
-	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx := context.Background()
-	j, err := m.Submit(ctx, engine.JobSpec{Name: "w", Type: engine.Download,
+// oneSuspendedJob opens a Manager that starts no worker, with one job.
+func oneSuspendedJob(t *testing.T) (*engine.Manager, *engine.Job) {
+	t.Helper()
+	m := openIdle(t, t.TempDir(), engine.Options{})
+	j, err := m.Submit(context.Background(), engine.JobSpec{Name: "w", Type: engine.Download,
 		Files: []engine.FileSpec{{Remote: "http://127.0.0.1:9/a", Local: filepath.Join(t.TempDir(), "a")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, j
+}
+
+// A follower of a job hears of its change of state however long it asked
+// to wait.
+func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
+	m, j := oneSuspendedJob(t)
+	ctx := context.Background()
 	if err := m.WaitJob(ctx, j.ID, j.State, time.Millisecond); err != nil { // starts following
 		t.Fatal(err)
 	}
@@ -218,17 +221,8 @@ func TestWaitJobReturnsOnAChangeOfState(t *testing.T) {
 // A change of a job that is not a change of state ends WaitJob's wait
 // once its progress window is over, and not WaitState's.
 func TestWaitStateIgnoresProgress(t *testing.T) {
-	m, err := engine.Open(engine.Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, j := oneSuspendedJob(t)
 	ctx := context.Background()
-	j, err := m.Submit(ctx, engine.JobSpec{Name: "w", Type: engine.Download,
-		Files: []engine.FileSpec{{Remote: "http://127.0.0.1:9/a", Local: filepath.Join(t.TempDir(), "a")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const atMost = 400 * time.Millisecond
 	for _, c := range []struct {
 		name  string

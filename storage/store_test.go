@@ -393,19 +393,23 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 				return err
 			}
 		}
-		// Files go in one at a time and in runs that span jobs, some
-		// with progress already made (an import's).
+		// A file of job id, of unknown, empty or known size, some with
+		// progress already made (an import's).
+		newFile := func(id string, k int) File {
+			total := int64(rng.IntN(3)) - 1
+			f := File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: total}
+			if total > 0 && rng.IntN(2) == 0 {
+				f.BytesDone, f.Complete = total, true
+			}
+			files[id]++
+			return f
+		}
+		// Files go in one at a time and in runs that span jobs.
 		var pending []File
 		for i := range 50 {
 			id := fmt.Sprintf("J%02d", i)
 			for k := range rng.IntN(4) {
-				total := int64(rng.IntN(3)) - 1
-				f := File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: total}
-				if total > 0 && rng.IntN(2) == 0 {
-					f.BytesDone, f.Complete = total, true
-				}
-				files[id]++
-				pending = append(pending, f)
+				pending = append(pending, newFile(id, k))
 				if rng.IntN(3) == 0 {
 					if err := tx.InsertFiles(pending); err != nil {
 						return err
@@ -422,13 +426,7 @@ func TestSummaryTotalsFollowFiles(t *testing.T) {
 			id := fmt.Sprintf("J%02d", i)
 			var fs []File
 			for k := range rng.IntN(4) {
-				total := int64(rng.IntN(3)) - 1
-				f := File{JobID: id, Idx: k, RemoteName: "r", LocalName: "l", BytesTotal: total}
-				if total > 0 && rng.IntN(2) == 0 {
-					f.BytesDone, f.Complete = total, true
-				}
-				files[id]++
-				fs = append(fs, f)
+				fs = append(fs, newFile(id, k))
 			}
 			if err := tx.InsertJob(Job{ID: id, DisplayName: id, Owner: "o", CreatedNS: int64(i), MinRetryDelayS: 1, NoProgressS: 1, MaxDownloadS: 1, ErrorFile: -1}, fs); err != nil {
 				return err
