@@ -23,9 +23,9 @@ type importItem struct {
 
 // Import creates the jobs that specs yields, each as Submit would and with
 // the same checks, but many to a transaction: a refused job writes nothing
-// (insert checks before it writes), so it takes back only itself. A transaction starts
-// with the first item ready and commits after importBatchTime, or when
-// specs ends. Every job is in the store whole or not at all, wherever the
+// (insert checks before it writes), so it takes back only itself. A
+// transaction starts with the first item ready and commits after
+// importBatchTime, or when specs ends. Every job is in the store whole or not at all, wherever the
 // process is killed.
 //
 // done is called once for each item of specs, in their order: with the new
