@@ -25,8 +25,8 @@ type importItem struct {
 // the same checks, but many to a transaction: a refused job writes nothing
 // (insert checks before it writes), so it takes back only itself. A
 // transaction starts with the first item ready and commits after
-// importBatchTime, or when specs ends. Every job is in the store whole or not at all, wherever the
-// process is killed.
+// importBatchTime, or when specs ends. Every job is in the store whole or
+// not at all, wherever the process is killed.
 //
 // done is called once for each item of specs, in their order: with the new
 // job's GUID once the transaction that holds it has committed, or with the
