@@ -86,7 +86,7 @@ func (m *Manager) checkSpecs(specs []FileSpec, f *folders) error {
 // depend on the job: its state, type, settings and file limit. It returns
 // the files added, for the caller to store; the store is not read, so a
 // new job's files are checked before its transaction.
-func (m *Manager) attach(j *Job, specs []FileSpec, f *folders) ([]File, error) {
+func (m *Manager) attach(j *Job, specs []FileSpec, dirs *folders) ([]File, error) {
 	if j.State.Final() {
 		return nil, errStateRefused("files cannot be added to a job in state " + j.State.String())
 	}
@@ -103,7 +103,7 @@ func (m *Manager) attach(j *Job, specs []FileSpec, f *folders) ([]File, error) {
 			return nil, &hresult.Error{Code: hresult.E_NOTIMPL, Msg: "only download jobs take file ranges"}
 		}
 		if j.Type == Download {
-			if err := f.writable(filepath.Dir(sp.Local)); err != nil {
+			if err := dirs.writable(filepath.Dir(sp.Local)); err != nil {
 				return nil, err
 			}
 		} else {

@@ -240,9 +240,9 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 // instead of every 4 MB. Inserts at random keys (GUIDs) dirty pages all
 // over the indexes: a small cache writes them to the WAL before the commit
 // and reads them back, and each checkpoint copies them again. (A 32 or 64
-// MB cache was slower: its pages cost more to get and to free.) The connection goes back
-// to the pool as it came: on every connection, a list's sort would hold
-// its rows in memory.
+// MB cache was slower: its pages cost more to get and to free.) The
+// connection goes back to the pool as it came: on every connection, a
+// list's sort would hold its rows in memory.
 func (s *Store) Batches(ctx context.Context, fn func(update func(func(*Tx) error) error) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
