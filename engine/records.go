@@ -13,12 +13,13 @@ import (
 // job that move at once each record their temporary file as they start and
 // their end as they finish, and a transaction costs more than the rows it
 // writes. A caller whose record finds no transaction under way runs one
-// for itself and for every record that arrives meanwhile, until none
-// waits; the others wait for its outcome.
+// for itself and for every record waiting then; the records that arrive
+// meanwhile wait, and the first of them runs the next transaction for all
+// of them, so that no caller serves others for longer than one.
 type records struct {
 	mu      sync.Mutex
 	waiting []*recordReq
-	leading bool
+	leading bool // a transaction runs, or the next one's leader is woken
 }
 
 // A recordReq is one call of recordAll.
@@ -28,7 +29,10 @@ type recordReq struct {
 	complete, progressed bool
 	stopped              bool
 	err                  error
-	done                 chan struct{}
+	// wake is closed once: when the record is written (or failed), or when
+	// its caller is to run the next transaction (lead).
+	wake chan struct{}
+	lead bool
 }
 
 // recordAll writes the checkpoints of fs, files of job jobID, and, when
@@ -37,37 +41,46 @@ type recordReq struct {
 // kept), so a transfer ends within one checkpoint of a user's Suspend,
 // Cancel or Complete.
 func (w *worker) recordAll(ctx context.Context, jobID string, fs []*File, complete, progressed bool) error {
-	req := &recordReq{jobID: jobID, fs: fs, complete: complete, progressed: progressed, done: make(chan struct{})}
+	req := &recordReq{jobID: jobID, fs: fs, complete: complete, progressed: progressed, wake: make(chan struct{})}
 	r := &w.records
 	r.mu.Lock()
 	r.waiting = append(r.waiting, req)
 	if r.leading {
 		r.mu.Unlock()
-		<-req.done
-		return req.result()
-	}
-	r.leading = true
-	for len(r.waiting) > 0 {
-		batch := r.waiting
-		r.waiting = nil
-		r.mu.Unlock()
-		err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
-			for _, q := range batch {
-				if err := w.write(tx, q); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		for _, q := range batch {
-			if err != nil {
-				q.err = err
-			}
-			close(q.done)
+		<-req.wake
+		if !req.lead {
+			return req.result()
 		}
 		r.mu.Lock()
 	}
-	r.leading = false
+	r.leading = true
+	batch := r.waiting
+	r.waiting = nil
+	r.mu.Unlock()
+	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
+		for _, q := range batch {
+			if err := w.write(tx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, q := range batch {
+		if err != nil {
+			q.err = err
+		}
+		if q != req {
+			close(q.wake)
+		}
+	}
+	r.mu.Lock()
+	if len(r.waiting) > 0 {
+		next := r.waiting[0]
+		next.lead = true
+		close(next.wake)
+	} else {
+		r.leading = false
+	}
 	r.mu.Unlock()
 	return req.result()
 }
