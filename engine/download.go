@@ -219,16 +219,8 @@ func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File,
 			}
 			return nil, localError(f.LocalName, err)
 		}
-		f.TempName = tmp.Name()
-	}
-	if st, err := tmp.Stat(); err == nil && st.Size() < f.BytesTransferred {
-		f.BytesTransferred = st.Size() // never trust more than is on disk
-	}
-	if err := tmp.Truncate(f.BytesTransferred); err != nil {
-		tmp.Close()
-		return nil, localError(f.TempName, err)
-	}
-	if _, err := tmp.Seek(f.BytesTransferred, io.SeekStart); err != nil {
+		f.TempName, f.BytesTransferred = tmp.Name(), 0 // empty: nothing to cut or pass
+	} else if err := resumeAt(tmp, f); err != nil {
 		tmp.Close()
 		return nil, localError(f.TempName, err)
 	}
@@ -240,6 +232,20 @@ func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File,
 		return nil, err
 	}
 	return tmp, nil
+}
+
+// resumeAt cuts an existing temporary file at its checkpoint and moves to
+// it; a file shorter than the checkpoint resumes from its end, since only
+// what is on disk counts.
+func resumeAt(tmp *os.File, f *File) error {
+	if st, err := tmp.Stat(); err == nil && st.Size() < f.BytesTransferred {
+		f.BytesTransferred = st.Size()
+	}
+	if err := tmp.Truncate(f.BytesTransferred); err != nil {
+		return err
+	}
+	_, err := tmp.Seek(f.BytesTransferred, io.SeekStart)
+	return err
 }
 
 func localError(path string, err error) error {
