@@ -17,7 +17,6 @@ import (
 	"bits/internal/testenv"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // heldBody lets n bytes of a body through, then signals reached and
@@ -74,15 +73,7 @@ func startFarm(t *testing.T) *farm {
 		urls = append(urls, s.url)
 	}
 	f.rr = testenv.NewBalancer(t, urls...)
-	c, err := minio.New(s3.Host(), &minio.Options{
-		Creds:        credentials.NewStaticV4(s3.AccessKey(), s3.SecretKey(), ""),
-		Region:       s3.Region(),
-		BucketLookup: minio.BucketLookupPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.client = c
+	f.client = s3.Client(t)
 	return f
 }
 

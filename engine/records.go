@@ -59,7 +59,7 @@ func (w *worker) recordAll(ctx context.Context, jobID string, fs []*File, comple
 	r.mu.Unlock()
 	err := w.m.store.Update(context.WithoutCancel(ctx), func(tx *storage.Tx) error {
 		for _, q := range batch {
-			if err := w.write(tx, q); err != nil {
+			if err := w.writeRecord(tx, q); err != nil {
 				return err
 			}
 		}
@@ -92,8 +92,8 @@ func (q *recordReq) result() error {
 	return q.err
 }
 
-// write writes one record in tx.
-func (w *worker) write(tx *storage.Tx, q *recordReq) error {
+// writeRecord writes one record in tx.
+func (w *worker) writeRecord(tx *storage.Tx, q *recordReq) error {
 	state, err := tx.JobState(q.jobID)
 	if errors.Is(err, storage.ErrNotFound) {
 		q.stopped = true

@@ -136,9 +136,13 @@ func (m *Manager) insert(tx *storage.Tx, p prepared, jobs int) (*Job, error) {
 		return nil, p.err
 	}
 	if p.late != nil {
-		if _, err := tx.JobState(j.ID); err == nil && p.given {
+		if !p.given {
+			return nil, p.late
+		}
+		switch _, err := tx.JobState(j.ID); {
+		case err == nil:
 			return nil, errExists(j.ID)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 		return nil, p.late

@@ -106,16 +106,10 @@ func (s *Server) farmCreateSession(p *packet) (http.Header, error) {
 // lock only spares this server's own requests from racing each other;
 // other servers are kept in line by the store's conditional writes.
 func (s *Server) farmOpenSession(ctx context.Context, p *packet) (fs *farmSession, h http.Header, unlock func(), err error) {
-	raw := p.r.Header.Get(uploadproto.HeaderSessionID)
-	if raw == "" {
-		return nil, nil, nil, badPacket("no BITS-Session-Id")
+	key, h, err := packetSession(p)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	key, ok := parseSessionID(strings.TrimSpace(raw))
-	if !ok {
-		return nil, nil, nil, sessionNotFound()
-	}
-	h = http.Header{}
-	h.Set(uploadproto.HeaderSessionID, sessionID(key))
 	unlock = s.sessions.lock(key)
 	fs, err = s.loadFarmSession(ctx, key)
 	switch {

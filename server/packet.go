@@ -156,21 +156,32 @@ func offersUpload15(v string) bool {
 	return false
 }
 
+// packetSession reads the session key that p's BITS-Session-Id names, and
+// the header that echoes it; a key that is no session id is as unknown as
+// a session that never was.
+func packetSession(p *packet) (key string, h http.Header, err error) {
+	raw := p.r.Header.Get(uploadproto.HeaderSessionID)
+	if raw == "" {
+		return "", nil, badPacket("no BITS-Session-Id")
+	}
+	key, ok := parseSessionID(strings.TrimSpace(raw))
+	if !ok {
+		return "", nil, sessionNotFound()
+	}
+	h = http.Header{}
+	h.Set(uploadproto.HeaderSessionID, sessionID(key))
+	return key, h, nil
+}
+
 // openSession locks and loads the session named by BITS-Session-Id. It
 // must belong to this URL and user: anything else is as unknown as a
 // session that never was. Expired sessions are deleted on the spot. The
 // returned header echoes the id; unlock is nil when err is not.
 func (s *Server) openSession(p *packet) (sess *session, h http.Header, unlock func(), err error) {
-	raw := p.r.Header.Get(uploadproto.HeaderSessionID)
-	if raw == "" {
-		return nil, nil, nil, badPacket("no BITS-Session-Id")
+	key, h, err := packetSession(p)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	key, ok := parseSessionID(strings.TrimSpace(raw))
-	if !ok {
-		return nil, nil, nil, sessionNotFound()
-	}
-	h = http.Header{}
-	h.Set(uploadproto.HeaderSessionID, sessionID(key))
 	unlock = s.sessions.lock(key)
 	sess, err = p.vd.loadSession(key)
 	switch {

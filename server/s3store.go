@@ -223,8 +223,6 @@ type fragObject struct {
 	modified    time.Time
 }
 
-func (f fragObject) size() int64 { return f.last - f.first + 1 }
-
 // listFragments returns a session's fragments sorted by first byte.
 func (st *S3Store) listFragments(ctx context.Context, key string) ([]fragObject, error) {
 	var frags []fragObject

@@ -20,7 +20,6 @@ import (
 	"bits/internal/testenv"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // farmFix is several Servers sharing one S3 store under a prefix of
@@ -40,15 +39,7 @@ func startFarm(t *testing.T, s3 *testenv.S3, n int, change func(*Config)) *farmF
 	t.Helper()
 	prefix := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())) + "/"
 	f := &farmFix{t: t, s3: s3, prefix: prefix, clock: &fakeClock{now: time.Now()}, log: &testenv.SyncBuffer{}}
-	c, err := minio.New(s3.Host(), &minio.Options{
-		Creds:        credentials.NewStaticV4(s3.AccessKey(), s3.SecretKey(), ""),
-		Region:       s3.Region(),
-		BucketLookup: minio.BucketLookupPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.client = c
+	f.client = s3.Client(t)
 	for range n {
 		st, err := OpenS3Store(S3Config{
 			Endpoint: s3.Endpoint(), Region: s3.Region(), AccessKey: s3.AccessKey(), SecretKey: s3.SecretKey(),

@@ -42,6 +42,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/signer"
 )
 
@@ -439,6 +441,21 @@ func (s *S3) SecretKey() string { return s.secretKey }
 
 // Region is the region to sign with (S3Region).
 func (s *S3) Region() string { return S3Region }
+
+// Client is a client of the gateway with the identity, for a test to look
+// at what the store holds.
+func (s *S3) Client(tb testing.TB) *minio.Client {
+	tb.Helper()
+	c, err := minio.New(s.Host(), &minio.Options{
+		Creds:        credentials.NewStaticV4(s.accessKey, s.secretKey, ""),
+		Region:       S3Region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
 
 // Env is what a client process adds to its environment to reach the
 // server with the identity, in the variables the AWS SDKs and CLI read:
