@@ -292,8 +292,10 @@ func newGUID() string {
 
 func currentOwner() string {
 	name := "unknown"
-	if u, err := user.Current(); err == nil {
+	if u, err := spawn.LookupUID(os.Getuid()); err == nil {
 		name = u.Username
+	} else if u, err := user.Current(); err == nil {
+		name = u.Username // from $USER
 	}
 	host, _ := os.Hostname()
 	host, _, _ = strings.Cut(host, ".")
@@ -669,12 +671,7 @@ func (m *Manager) sweepInactive(ctx context.Context) error {
 // inactive returns the jobs that sweepInactive cancels.
 func (m *Manager) inactive(tx *storage.Tx) ([]string, error) {
 	limit := m.opts.Now().Add(-m.opts.JobInactivityTimeout)
-	rows, err := tx.JobsModifiedBefore(limit.UnixNano())
-	var stale []string
-	for _, r := range rows {
-		stale = append(stale, r.ID)
-	}
-	return stale, err
+	return tx.JobsModifiedBefore(limit.UnixNano())
 }
 
 func (m *Manager) cancelInactive(ctx context.Context, stale []string) error {

@@ -2,15 +2,18 @@ package spawn
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
 // AccountOf returns the account of a uid, from the user database.
 func AccountOf(uid int) (Account, error) {
-	u, err := user.LookupId(strconv.Itoa(uid))
+	u, err := LookupUID(uid)
 	if err != nil {
 		return Account{}, err
 	}
@@ -21,14 +24,38 @@ func AccountOf(uid int) (Account, error) {
 	return Account{Name: u.Username, UID: uid, GID: gid, Dir: u.HomeDir}, nil
 }
 
-// Groups returns every group the account is in, its primary group too.
+// LookupUID finds the user of a uid. The programs are built without cgo
+// (a third of a command's start-up goes to loading the C library), and
+// Go's own lookup then reads only /etc/passwd on Linux: a user that another
+// of the system's name services knows (LDAP, sssd, systemd-userdb) is asked
+// of getent(1), which reads them all.
+func LookupUID(uid int) (*user.User, error) {
+	id := strconv.Itoa(uid)
+	u, err := user.LookupId(id)
+	var unknown user.UnknownUserIdError
+	if err == nil || runtime.GOOS != "linux" || !errors.As(err, &unknown) {
+		return u, err
+	}
+	out, gerr := exec.Command("getent", "passwd", id).Output()
+	f := strings.Split(strings.TrimSuffix(string(out), "\n"), ":")
+	if gerr != nil || len(f) != 7 || f[2] != id {
+		return nil, err
+	}
+	name, _, _ := strings.Cut(f[4], ",")
+	return &user.User{Uid: id, Gid: f[3], Username: f[0], Name: name, HomeDir: f[5]}, nil
+}
+
+// Groups returns every group the account is in, its primary group first.
+// id(1) asks every name service of the system, as LookupUID's getent does;
+// if it cannot, the groups of /etc/group are all there is.
 func (a Account) Groups() []uint32 {
 	out := []uint32{uint32(a.GID)}
-	u, err := user.LookupId(strconv.Itoa(a.UID))
-	if err != nil {
-		return out
+	var ids []string
+	if b, err := exec.Command("id", "-G", "--", a.Name).Output(); err == nil {
+		ids = strings.Fields(string(b))
+	} else if u, err := user.LookupId(strconv.Itoa(a.UID)); err == nil {
+		ids, _ = u.GroupIds()
 	}
-	ids, _ := u.GroupIds()
 	for _, g := range ids {
 		if n, err := strconv.Atoi(g); err == nil && n != a.GID {
 			out = append(out, uint32(n))

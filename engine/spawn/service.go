@@ -424,5 +424,5 @@ func run(name string, args ...string) (string, error) {
 
 // currentUser returns the user this process acts as.
 func currentUser() (*user.User, error) {
-	return user.LookupId(fmt.Sprint(os.Geteuid()))
+	return LookupUID(os.Geteuid())
 }

@@ -2,12 +2,11 @@ package spawn
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,20 +97,7 @@ func StartAllUsers() error {
 // runAs runs program as the account, with a clean environment of its own,
 // and waits for it.
 func runAs(a Account, program string, args ...string) error {
-	groups := []uint32{}
-	if u, err := user.LookupId(strconv.Itoa(a.UID)); err == nil {
-		ids, _ := u.GroupIds()
-		for _, g := range ids {
-			if n, err := strconv.Atoi(g); err == nil {
-				groups = append(groups, uint32(n))
-			}
-		}
-	}
-	cmd := exec.Command(program, args...)
-	cmd.Env = []string{"HOME=" + a.Dir, "USER=" + a.Name, "LOGNAME=" + a.Name, "PATH=/usr/local/bin:/usr/bin:/bin"}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID), Groups: groups}}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := a.Command(context.Background(), program, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
@@ -126,7 +112,7 @@ func StartPeer(c *net.UnixConn) (uid int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("who is asking: %w", err)
 	}
-	if _, err := user.LookupId(strconv.Itoa(uid)); err != nil {
+	if _, err := LookupUID(uid); err != nil {
 		return uid, fmt.Errorf("uid %d: %w", uid, err)
 	}
 	_, err = systemctl(true, "start", "--no-block", fmt.Sprintf("bits-worker@%d.service", uid))

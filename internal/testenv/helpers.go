@@ -57,14 +57,17 @@ func TempFiles(tb testing.TB, dir string) []string {
 }
 
 // BuildPrograms builds the named programs of cmd/ (bitsadmin, bitsjob,
-// bitsserver) into dir, so tests and benchmarks run the real binaries. It
-// takes no testing.TB so that a TestMain can build once for a whole run.
+// bitsserver) into dir, as `make build` does (without cgo), so tests and
+// benchmarks run the real binaries. It takes no testing.TB so that a
+// TestMain can build once for a whole run.
 func BuildPrograms(dir string, names ...string) error {
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	for _, n := range names {
 		args = append(args, "bits/cmd/"+n)
 	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil

@@ -58,7 +58,7 @@ type env struct {
 	// for /TAKEOWNERSHIP. Both are root's only (see allusers.go).
 	allUsers    func(ctx context.Context, fn func(*engine.Manager) error) error
 	findAnyUser func(ctx context.Context, m *engine.Manager, arg string) (*engine.Job, *engine.Manager, error)
-	user        string // the caller's login name: the account of /SETHELPERTOKEN without one
+	user        func() string // the caller's login name: the account of /SETHELPERTOKEN without one
 	// toldNoWorker: the command failed because no worker could start, so
 	// the warning after it would say the same again.
 	toldNoWorker bool
@@ -83,7 +83,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		after:       time.After,
 		allUsers:    forAllUsers,
 		findAnyUser: findAnyUser,
-		user:        loginName(),
+		user:        loginName,
 	}
 	e.monitorRounds, _ = strconv.Atoi(os.Getenv(monitorRoundsVar))
 	code := run(context.Background(), args, e)

@@ -108,7 +108,7 @@ func (h *harness) env(stdout, stderr io.Writer) *env {
 		monitorRounds: h.monitorRounds,
 		allUsers:      h.allUsers,
 		findAnyUser:   h.findAnyUser,
-		user:          "user",
+		user:          func() string { return "user" },
 	}
 }
 

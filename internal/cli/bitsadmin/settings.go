@@ -293,7 +293,7 @@ func bindRemoveClientCert(ctx context.Context, e *env, c call) error {
 // password is neither checked nor stored (there is no Windows logon to give
 // it to), and it is never printed.
 func bindSetHelperToken(ctx context.Context, e *env, c call) error {
-	account := e.user
+	account := e.user()
 	switch len(c.args) {
 	case 2:
 		return errArgCount

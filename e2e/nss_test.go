@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bits/internal/testenv"
+)
+
+// TestOwnerKnownOnlyToANameService: the programs are built without cgo, so
+// Go's own user lookup reads /etc/passwd and nothing else. A user whom only
+// another of the system's name services knows (here a userdb record of
+// systemd, read by nss-systemd, as LDAP or sssd would be) still creates
+// jobs under their own name, with no $USER to fall back on.
+func TestOwnerKnownOnlyToANameService(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "needs root, for a mount namespace and another uid")
+	}
+	for _, tool := range []string{"unshare", "setpriv", "getent"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" is missing (Debian: util-linux, libc-bin)")
+		}
+	}
+	if m, _ := filepath.Glob("/usr/lib/*/libnss_systemd.so.2"); len(m) == 0 {
+		testenv.Missing(t, "nss-systemd is missing (Debian: apt-get install libnss-systemd)")
+	}
+	uid := 4_000_000 + os.Getpid()%100_000
+	if exec.Command("getent", "passwd", fmt.Sprint(uid)).Run() == nil {
+		t.Skipf("uid %d is taken on this machine", uid)
+	}
+	name := fmt.Sprintf("bitsnss%d", uid)
+
+	base, err := os.MkdirTemp("", "bits-nss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	home := filepath.Join(base, "home")
+	records := filepath.Join(base, "userdb")
+	for _, d := range []string{home, records} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(home, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	record := fmt.Sprintf(`{"userName":%q,"uid":%d,"gid":%d,"homeDirectory":%q,"disposition":"regular"}`, name, uid, uid, home)
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(records, name+".user"), record)
+	write(filepath.Join(records, fmt.Sprint(uid)+".user"), record)
+	nsswitch := filepath.Join(base, "nsswitch.conf")
+	write(nsswitch, "passwd: files systemd\ngroup: files systemd\n")
+
+	// In a mount namespace of its own: the records where nss-systemd reads
+	// them (a fresh /run) and a name service switch that asks it; then, as
+	// the user, with an empty environment, create a job and list it.
+	script := `set -e
+mount -t tmpfs tmpfs /run
+mkdir /run/userdb
+cp "$1"/* /run/userdb/
+mount --bind "$2" /etc/nsswitch.conf
+exec setpriv --reuid "$3" --regid "$3" --clear-groups env -i BITS_HOME="$4/state" PATH=/usr/bin:/bin \
+	sh -c '"$1" /create nss >/dev/null && "$2" list --json' - "$5" "$6"`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "-",
+		records, nsswitch, fmt.Sprint(uid), home, filepath.Join(binDir, "bitsadmin"), filepath.Join(binDir, "bitsjob"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var job struct{ OwnerAccount string }
+	if err := json.Unmarshal(out, &job); err != nil {
+		t.Fatalf("bitsjob list --json: %v\n%s", err, out)
+	}
+	if !strings.HasSuffix(job.OwnerAccount, `\`+name) {
+		t.Errorf("the job's owner is %q, want the account %q", job.OwnerAccount, name)
+	}
+}
