@@ -1,6 +1,8 @@
 package bitsjob
 
 import (
+	"bits/engine"
+	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -183,4 +185,54 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("no go.mod at %s: %v", root, err)
 	}
 	return filepath.Clean(root)
+}
+
+// Every setting of one value shows in the JSON under its name: set through
+// create's flag to a value a new job does not have, its field differs from
+// a new job's. A setting declared in the engine but left out of toJSON or
+// appendJob fails here (the round trip of import would not see it: both
+// stores would print the default).
+func TestEverySettingShowsInJSON(t *testing.T) {
+	sample := map[engine.Kind]string{
+		engine.KindText: "sample", engine.KindPath: "/srv/reply.bin", engine.KindSeconds: "4242",
+		engine.KindNumber: "1", engine.KindPriority: "High", engine.KindACL: "o",
+		engine.KindCost: "Roaming", engine.KindBool: "true", engine.KindKbps: "800",
+	}
+	value := map[string]string{"HttpMethod": "PUT", "NotifyFlags": "2"} // what those settings accept
+	typeOf := map[string]string{"ReplyFileName": "UploadReply"}         // else Download
+	h := newHarness(t)
+	newJob := map[string]map[string]json.RawMessage{}
+	for _, typ := range []string{"Download", "UploadReply"} {
+		newJob[typ] = fieldsOf(t, h.must("create", "--json", "--type", typ, "--name", "plain"))
+	}
+	n := 0
+	for _, s := range engine.Settings() {
+		if s.Kind == engine.KindCompound || s.Flag == "" {
+			continue
+		}
+		v := cmp.Or(value[s.Name], sample[s.Kind])
+		if v == "" {
+			t.Fatalf("no sample value for %s (kind %d)", s.Name, s.Kind)
+		}
+		typ := cmp.Or(typeOf[s.Name], "Download")
+		got := fieldsOf(t, h.must("create", "--json", "--type", typ, "--name", "plain", "--"+s.Flag+"="+v))
+		if _, ok := got[s.Name]; !ok {
+			t.Errorf("%s is not a field of the JSON", s.Name)
+		} else if string(got[s.Name]) == string(newJob[typ][s.Name]) {
+			t.Errorf("--%s=%s: the JSON's %s is %s, as a new job's", s.Flag, v, s.Name, got[s.Name])
+		}
+		n++
+	}
+	if n < 10 {
+		t.Errorf("only %d settings checked", n)
+	}
+}
+
+func fieldsOf(t *testing.T, line string) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("%v\n%s", err, line)
+	}
+	return m
 }
