@@ -11,19 +11,6 @@ import (
 	"syscall"
 )
 
-// AccountOf returns the account of a uid, from the user database.
-func AccountOf(uid int) (Account, error) {
-	u, err := LookupUID(uid)
-	if err != nil {
-		return Account{}, err
-	}
-	gid, err := strconv.Atoi(u.Gid)
-	if err != nil {
-		return Account{}, err
-	}
-	return Account{Name: u.Username, UID: uid, GID: gid, Dir: u.HomeDir}, nil
-}
-
 // LookupUID finds the user of a uid. The programs are built without cgo
 // (a third of a command's start-up goes to loading the C library), and
 // Go's own lookup then reads only /etc/passwd on Linux: a user that another

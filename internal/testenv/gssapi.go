@@ -267,10 +267,6 @@ func (s *NegotiateServer) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: pool}
 }
 
-// Dir is the served folder; files written into it are readable by the
-// server (use WriteFile, or mode 0644).
-func (s *NegotiateServer) Dir() string { return s.docs }
-
 // WriteFile writes a file the server serves at /name.
 func (s *NegotiateServer) WriteFile(tb testing.TB, name string, data []byte) {
 	tb.Helper()

@@ -171,9 +171,6 @@ func (k *KDC) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(
 // Realm is the KDC's realm.
 func (k *KDC) Realm() string { return KDCRealm }
 
-// Addr is the KDC's host:port (TCP).
-func (k *KDC) Addr() string { return k.addr() }
-
 // Config is the path of the krb5.conf a client of the realm needs.
 func (k *KDC) Config() string { return k.conf }
 
@@ -228,10 +225,4 @@ func (k *KDC) Kinit(tb testing.TB, user, password, ccache string) {
 	if err := check.Run(); err != nil {
 		tb.Fatalf("klist -s after kinit %s: %v", user, err)
 	}
-}
-
-// Log returns the KDC's log so far.
-func (k *KDC) Log() string {
-	b, _ := os.ReadFile(filepath.Join(k.dir, "kdc.log"))
-	return string(b)
 }
