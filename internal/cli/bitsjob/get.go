@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -50,6 +51,7 @@ func newListCmd(e *env) *cobra.Command {
 		Short: "List jobs, one line each",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer lessGC()()
 			if e.json {
 				return runGet(cmd.Context(), e, o, e.printJobs)
 			}
@@ -239,4 +241,14 @@ func quoteArg(s string) string {
 		return s
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// lessGC lets the heap grow to three times what is live before a
+// collection, not twice, until the function it returns is called. A list
+// or an import allocates hundreds of MB while it holds a few: listing
+// 100,000 jobs ran 165 collections, and 68 with this, in a tenth less
+// time, for 4 MB more (docs/benchmarks.md).
+func lessGC() func() {
+	old := debug.SetGCPercent(200)
+	return func() { debug.SetGCPercent(old) }
 }

@@ -79,6 +79,7 @@ is 1 when any line was refused.`,
 			if o.Props, err = s.props(cmd.Flags()); err != nil {
 				return err
 			}
+			defer lessGC()()
 			return runImport(cmd.Context(), e, o)
 		},
 	}
