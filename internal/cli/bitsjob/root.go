@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,7 +92,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // command that opened the job store it makes sure a worker runs if a job
 // needs one, as every front end does, so any command revives transfers.
 func run(ctx context.Context, args []string, e *env) int {
-	root := newRoot(e)
+	root := newRootFor(e, args)
 	// A command line cobra refuses is never parsed, yet its error must
 	// still come as JSON when --json was asked for.
 	for _, a := range args {
@@ -129,6 +130,66 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newRoot(e *env) *cobra.Command {
+	root := newBareRoot(e)
+	for _, c := range commands {
+		root.AddCommand(c.build(e))
+	}
+	for _, extra := range extraCommands {
+		root.AddCommand(extra(root))
+	}
+	// Add help and completion now rather than at Execute, so that the
+	// command tree is whole for anyone who walks it (the module's contract
+	// test does). The completion command keeps the output it sees here.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	e.installCompletion(root)
+	return root
+}
+
+// commands are bitsjob's commands, each with the name it runs under
+// (TestCommandNames holds the two together).
+var commands = []struct {
+	name  string
+	build func(*env) *cobra.Command
+}{
+	{"create", newCreateCmd}, {"add", newAddCmd}, {"import", newImportCmd},
+	{"resume", newResumeCmd}, {"suspend", newSuspendCmd}, {"cancel", newCancelCmd}, {"complete", newCompleteCmd},
+	{"get", newGetCmd}, {"list", newListCmd}, {"set", newSetCmd},
+	{"transfer", newTransferCmd}, {"watch", newWatchCmd},
+	{"worker", func(*env) *cobra.Command { return newWorkerCmd() }}, {"service", newServiceCmd},
+	{"version", newVersionCmd}, {"config", newConfigCmd},
+}
+
+// newRootFor is newRoot for one command line: when the line names one of
+// the commands, only that one is built under the root. Building all of
+// them, with their flags and completions, takes 0.16 to 0.19 ms warm and
+// 700 allocations, and in a fresh process touches 40 more pages (844
+// page faults against 803 for `get --json`): a short command's start is
+// what the user waits for. Help, completion and anything else get the
+// whole tree.
+func newRootFor(e *env, args []string) *cobra.Command {
+	name := ""
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			name = a // the root's only flags (--json, --help, --version) take no value
+			break
+		}
+	}
+	for _, c := range commands {
+		if c.name == name {
+			root := newBareRoot(e)
+			root.AddCommand(c.build(e))
+			return root
+		}
+	}
+	return newRoot(e)
+}
+
+// newBareRoot is the root command with its flags and none of its commands.
+func newBareRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bitsjob",
 		Short: "Background transfers that survive network loss and reboots",
@@ -151,22 +212,6 @@ non-zero exit status (see docs/json.md).`,
 	root.Version = version.Version // --version, as bitsjob version prints it
 	root.SetVersionTemplate("bitsjob {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
-	root.AddCommand(
-		newCreateCmd(e), newAddCmd(e), newImportCmd(e),
-		newResumeCmd(e), newSuspendCmd(e), newCancelCmd(e), newCompleteCmd(e),
-		newGetCmd(e), newListCmd(e), newSetCmd(e),
-		newTransferCmd(e), newWatchCmd(e),
-		newWorkerCmd(), newServiceCmd(e), newVersionCmd(e), newConfigCmd(e),
-	)
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(root))
-	}
-	// Add help and completion now rather than at Execute, so that the
-	// command tree is whole for anyone who walks it (the module's contract
-	// test does). The completion command keeps the output it sees here.
-	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd()
-	e.installCompletion(root)
 	return root
 }
 
