@@ -25,7 +25,7 @@ deps: ## install the tools the tests need, when missing (apt-get, as root), and 
 		krb5kdc kdb5_util kadmin.local kinit klist apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so
 	scripts/s3server.sh
 
-# The programs are built without cgo: static, and each command starts 3 to 4
+# The programs are built without cgo: static, and each command starts 2 to 4
 # ms sooner (docs/benchmarks.md). The tests keep cgo for the race detector.
 build: ## build bitsadmin, bitsjob, bitsserver and bits-pac (the worker's PAC runner) into bin/
 	CGO_ENABLED=0 go build -o bin/ ./cmd/...
