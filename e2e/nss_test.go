@@ -30,8 +30,11 @@ func TestOwnerKnownOnlyToANameService(t *testing.T) {
 		testenv.Missing(t, "nss-systemd is missing (Debian: apt-get install libnss-systemd)")
 	}
 	uid := 4_000_000 + os.Getpid()%100_000
-	if exec.Command("getent", "passwd", fmt.Sprint(uid)).Run() == nil {
-		t.Skipf("uid %d is taken on this machine", uid)
+	for tries := 0; exec.Command("getent", "passwd", fmt.Sprint(uid)).Run() == nil; tries++ {
+		if tries == 100 {
+			t.Fatalf("uids up to %d are all taken", uid)
+		}
+		uid++
 	}
 	name := fmt.Sprintf("bitsnss%d", uid)
 
