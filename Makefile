@@ -16,7 +16,7 @@ help: ## list the targets
 # on two cores, into ${XDG_CACHE_HOME:-$HOME/.cache}/bits/weed-<version>
 # (233 MB, outside the work tree); later runs find it there and do nothing.
 deps: ## install the tools the tests need, when missing (apt-get, as root), and build SeaweedFS once
-	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare setpriv getent '/usr/lib/*/libnss_systemd.so.2' ip tc dbus-daemon \
+	scripts/deps.sh go grep curl useradd userdel smbd smbpasswd tinyproxy winbindd ntlm_auth unshare setpriv getent '/usr/lib/*/libnss_systemd.so.2' '/usr/lib/*/libnss_myhostname.so.2' hostname ip tc dbus-daemon \
 		crontab systemd-analyze systemd-escape systemd-socket-activate busctl gdbus gcc pkg-config script zsh fish \
 		/usr/include/glib-2.0/gio/gio.h /usr/lib/python3/dist-packages/gi/__init__.py \
 		gsettings dbus-run-session /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml \

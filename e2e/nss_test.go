@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -87,5 +88,67 @@ exec setpriv --reuid "$3" --regid "$3" --clear-groups env -i BITS_HOME="$4/state
 	}
 	if !strings.HasSuffix(job.OwnerAccount, `\`+name) {
 		t.Errorf("the job's owner is %q, want the account %q", job.OwnerAccount, name)
+	}
+}
+
+// TestHostKnownOnlyToANameService: a host name that only a module of the
+// system's name service resolves (here nss-myhostname, the machine's own
+// name; nss-mdns's nas.local is the common case) is still reached, though
+// Go's own resolver, which the programs use without cgo, reads only
+// /etc/hosts and DNS.
+func TestHostKnownOnlyToANameService(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "needs root, for namespaces")
+	}
+	for _, tool := range []string{"unshare", "getent", "ip", "hostname"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" is missing (Debian: util-linux, libc-bin, iproute2, hostname)")
+		}
+	}
+	if m, _ := filepath.Glob("/usr/lib/*/libnss_myhostname.so.2"); len(m) == 0 {
+		testenv.Missing(t, "nss-myhostname is missing (Debian: apt-get install libnss-myhostname)")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "www")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("bits over a name only myhostname knows\n"), 3000)
+	if err := os.WriteFile(filepath.Join(root, "f.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nsswitch := filepath.Join(dir, "nsswitch.conf")
+	if err := os.WriteFile(nsswitch, []byte("hosts: files myhostname\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := fmt.Sprintf("bitsnss-%d", os.Getpid())
+	dest := filepath.Join(dir, "out", "f.bin")
+	os.Mkdir(filepath.Dir(dest), 0o755)
+
+	// In namespaces of its own (mounts, host name, network with only lo,
+	// where nss-myhostname gives the host name 127.0.0.2, and processes, so
+	// the worker ends with the script): a server on 127.0.0.2, and a
+	// transfer from the host name, given two minutes.
+	script := `set -e
+ip link set lo up
+hostname "$1"
+mount --bind "$2" /etc/nsswitch.conf
+"$3" -listen 127.0.0.2:18581 -root "$4" > "$5/server.log" 2>&1 &
+server=$!
+tries=0
+until grep -q listening "$5/server.log"; do
+	tries=$((tries+1)); [ $tries -lt 200 ] || { echo "bitsserver did not start"; cat "$5/server.log"; exit 1; }
+	sleep 0.05
+done
+BITS_HOME="$5/state" timeout 120 "$6" /transfer nss /priority FOREGROUND "http://$1:18581/f.bin" "$7"
+kill $server`
+	cmd := exec.Command("unshare", "-m", "-u", "-n", "-p", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", script, "-",
+		host, nsswitch, filepath.Join(binDir, "bitsserver"), root, dir, filepath.Join(binDir, "bitsadmin"), dest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got, err := os.ReadFile(dest)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file from http://%s:18581/ did not arrive whole (%d of %d bytes): %v", host, len(got), len(data), err)
 	}
 }

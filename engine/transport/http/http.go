@@ -132,7 +132,9 @@ func (t *Transport) newClient(s *transport.Settings) (*nethttp.Client, error) {
 	dialer := &net.Dialer{Timeout: t.o.HeaderTimeout, KeepAlive: 30 * time.Second}
 	krb := newKerberos(s.Getenv)
 	tunnels := &tunneler{
-		dial:       dialer.DialContext,
+		dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return transport.Dial(ctx, dialer, network, addr)
+		},
 		creds:      credentialsFor(s.Credentials, transport.TargetProxy),
 		krb:        krb,
 		tlsConfig:  tlsConfig,

@@ -109,8 +109,7 @@ func (tr *Transport) slot(k sessionKey) *slot {
 func (tr *Transport) logon(ctx context.Context, t target) (*session, error) {
 	dctx, cancel := context.WithTimeout(ctx, tr.o.DialTimeout)
 	defer cancel()
-	var d net.Dialer
-	tcp, err := d.DialContext(dctx, "tcp", t.addr)
+	tcp, err := transport.Dial(dctx, &net.Dialer{}, "tcp", t.addr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
 package pac
 
 import (
+	"bits/engine/transport"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	nethttp "net/http"
 	"net/url"
 	"os"
@@ -20,7 +22,10 @@ const (
 
 // direct fetches PAC files when the caller gives no client: a PAC file is
 // never fetched through the proxies it may name, as browsers have it.
-var direct = &nethttp.Client{Transport: &nethttp.Transport{Proxy: nil}, Timeout: fetchTimeout}
+var direct = &nethttp.Client{Transport: &nethttp.Transport{Proxy: nil,
+	DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return transport.Dial(ctx, &net.Dialer{}, network, addr)
+	}}, Timeout: fetchTimeout}
 
 // Fetch reads the PAC file at pacURL: an absolute path or a file:// URL
 // from disk, an http or https URL through client (a direct one when nil)
