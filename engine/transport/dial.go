@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Dial connects to addr (host:port) with d. The programs are built without
@@ -26,13 +28,20 @@ func Dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, e
 	if serr != nil || !hostName(host) {
 		return nil, err
 	}
-	for _, ip := range systemLookup(ctx, host, network) {
+	lctx, cancel := context.WithTimeout(ctx, cmp.Or(d.Timeout, lookupTimeout))
+	ips := systemLookup(lctx, host, network)
+	cancel()
+	for _, ip := range ips {
 		if c, derr := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port)); derr == nil {
 			return c, nil
 		}
 	}
 	return nil, err
 }
+
+// lookupTimeout bounds getent when the dialer has no timeout of its own:
+// the system's resolver may wait on DNS servers that do not answer.
+const lookupTimeout = 30 * time.Second
 
 // systemLookup returns the addresses `getent ahosts` gives for host that
 // suit network ("tcp", "tcp4" or "tcp6"), each once, in its order.
