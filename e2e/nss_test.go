@@ -19,17 +19,7 @@ import (
 // systemd, read by nss-systemd, as LDAP or sssd would be) still creates
 // jobs under their own name, with no $USER to fall back on.
 func TestOwnerKnownOnlyToANameService(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "needs root, for a mount namespace and another uid")
-	}
-	for _, tool := range []string{"unshare", "setpriv", "getent"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Missing(t, tool+" is missing (Debian: util-linux, libc-bin)")
-		}
-	}
-	if m, _ := filepath.Glob("/usr/lib/*/libnss_systemd.so.2"); len(m) == 0 {
-		testenv.Missing(t, "nss-systemd is missing (Debian: apt-get install libnss-systemd)")
-	}
+	needNameService(t, "systemd", "unshare", "setpriv", "getent")
 	uid := 4_000_000 + os.Getpid()%100_000
 	for tries := 0; exec.Command("getent", "passwd", fmt.Sprint(uid)).Run() == nil; tries++ {
 		if tries == 100 {
@@ -97,17 +87,7 @@ exec setpriv --reuid "$3" --regid "$3" --clear-groups env -i BITS_HOME="$4/state
 // Go's own resolver, which the programs use without cgo, reads only
 // /etc/hosts and DNS.
 func TestHostKnownOnlyToANameService(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "needs root, for namespaces")
-	}
-	for _, tool := range []string{"unshare", "getent", "ip", "hostname"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Missing(t, tool+" is missing (Debian: util-linux, libc-bin, iproute2, hostname)")
-		}
-	}
-	if m, _ := filepath.Glob("/usr/lib/*/libnss_myhostname.so.2"); len(m) == 0 {
-		testenv.Missing(t, "nss-myhostname is missing (Debian: apt-get install libnss-myhostname)")
-	}
+	needNameService(t, "myhostname", "unshare", "getent", "ip", "hostname")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "www")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -150,5 +130,23 @@ kill $server`
 	got, err := os.ReadFile(dest)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the file from http://%s:18581/ did not arrive whole (%d of %d bytes): %v", host, len(got), len(data), err)
+	}
+}
+
+// needNameService skips the test for want of root, of the C library's
+// name-service module nss-<module>, or of a tool (make deps installs them),
+// or fails it under CI.
+func needNameService(t *testing.T, module string, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "needs root, for namespaces")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" is missing (make deps installs it)")
+		}
+	}
+	if m, _ := filepath.Glob("/usr/lib/*/libnss_" + module + ".so.2"); len(m) == 0 {
+		testenv.Missing(t, "nss-"+module+" is missing (Debian: apt-get install libnss-"+module+")")
 	}
 }

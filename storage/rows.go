@@ -354,9 +354,9 @@ type CredentialKind struct{ Target, Scheme int }
 // much as a row's worth of SQLite's own work. The files are read in the
 // order they were written (see fileMerge), which is the jobs' order but
 // for files added to an older job later: read by job, each job's files
-// would be a query of its own. And a goroutine reads the rows while this one unpacks them and
-// calls fn: SQLite's work is most of the whole, and the rest can have the
-// other core.
+// would be a query of its own. And a goroutine reads the rows while this
+// one unpacks them and calls fn: SQLite's work is most of the whole, and
+// the rest can have the other core.
 func (t *Tx) EachJob(fn func(Job, []File, []CredentialKind) error) error {
 	jobs, err := t.tx.QueryContext(t.ctx, `SELECT json_array(`+jobColumns+`, files_total) FROM jobs ORDER BY created_ns, id`)
 	if err != nil {

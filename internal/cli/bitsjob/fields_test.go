@@ -1,7 +1,6 @@
 package bitsjob
 
 import (
-	"bits/engine"
 	"cmp"
 	"encoding/json"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"bits/engine"
 )
 
 // The JSON field names are a contract with the BitsTransfer module and with

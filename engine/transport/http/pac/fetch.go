@@ -1,7 +1,6 @@
 package pac
 
 import (
-	"bits/engine/transport"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"bits/engine/transport"
 )
 
 const (
