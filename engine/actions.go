@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"bits/engine/spawn"
 	"bits/engine/transport"
 	"bits/hresult"
@@ -430,18 +432,13 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 			return err
 		}
 		if j.Type == UploadReply && j.Reply.TempName != "" {
-			reply := File{TempName: j.Reply.TempName, LocalName: j.ReplyName()}
-			if err := commit(reply); err != nil {
+			if err := commitAll([]File{{TempName: j.Reply.TempName, LocalName: j.ReplyName()}}); err != nil {
 				return err
-			}
-			if err := syncDir(filepath.Dir(reply.LocalName)); err != nil {
-				return &hresult.Error{Code: hresult.E_FAIL, Context: hresult.ContextLocalFile, Msg: err.Error()}
 			}
 		}
 		if j.Type != Download {
 			return tx.DeleteJob(id) // the server has had the file since TRANSFERRED
 		}
-		dirs := map[string]bool{}
 		var done []File
 		for _, f := range j.Files {
 			if !f.Complete {
@@ -452,15 +449,9 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 				continue
 			}
 			done = append(done, f)
-			dirs[filepath.Dir(f.LocalName)] = true
 		}
 		if err := commitAll(done); err != nil {
 			return err
-		}
-		for d := range dirs {
-			if err := syncDir(d); err != nil {
-				return &hresult.Error{Code: hresult.E_FAIL, Context: hresult.ContextLocalFile, Msg: err.Error()}
-			}
 		}
 		return tx.DeleteJob(id)
 	})
@@ -472,59 +463,102 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 	return code, nil
 }
 
-// commitAll commits files in order; the error is that of the first that
-// failed, and the files committed before it stay so (the next Complete
-// skips them).
+// commitAll moves finished temporary files to their final names, in order,
+// then syncs each folder, which makes the renames durable. Each folder is
+// opened once (openFolder) and every name is looked up in it, so a folder
+// cannot be swapped between one file and the next. The error is that of the
+// first file that failed; the files moved before it stay so (the next
+// Complete skips them), and no folder is synced.
 func commitAll(files []File) error {
+	dirs := map[string]*os.File{}
+	var order []*os.File
+	defer func() {
+		for _, d := range order {
+			d.Close()
+		}
+	}()
 	for _, f := range files {
-		if err := commit(f); err != nil {
-			return err
+		name := filepath.Dir(f.LocalName)
+		dir := dirs[name]
+		if dir == nil {
+			fd, err := openFolder(name)
+			if err != nil {
+				return commitError(f, err)
+			}
+			dir = os.NewFile(uintptr(fd), name)
+			dirs[name] = dir
+			order = append(order, dir)
+		}
+		if err := commitIn(int(dir.Fd()), f); err != nil {
+			return commitError(f, err)
+		}
+	}
+	for _, d := range order {
+		if err := d.Sync(); err != nil {
+			return &hresult.Error{Code: hresult.E_FAIL, Context: hresult.ContextLocalFile, Msg: err.Error()}
 		}
 	}
 	return nil
 }
 
-// commitFile moves a finished temporary file to its final name. A temporary
-// file that is gone while the final one exists was moved by an earlier
-// Complete whose transaction did not land.
-func commitFile(f File) error {
-	fail := func(err error) error {
-		return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile,
-			Msg: fmt.Sprintf("%s: %v", f.LocalName, err)}
+// openFolder opens the folder of files to commit: for root as
+// openFolderAsRoot finds it, for anyone else as their rights let them.
+func openFolder(dir string) (int, error) {
+	if os.Geteuid() == 0 {
+		return openFolderAsRoot(dir)
 	}
-	tf, err := reopenTemp(f.TempName, f.TempID, os.O_RDWR)
-	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(f.LocalName); serr == nil {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return fd, nil
+}
+
+// commitIn moves a finished temporary file to its final name in dir, the
+// folder of both, if the temporary file is still the one the job made. A
+// temporary file that is gone while the final name exists was moved by an
+// earlier Complete whose transaction did not land.
+func commitIn(dir int, f File) error {
+	tempBase, localBase := filepath.Base(f.TempName), filepath.Base(f.LocalName)
+	fd, err := unix.Openat(dir, tempBase, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		var st unix.Stat_t
+		if unix.Fstatat(dir, localBase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			return nil
 		}
 	}
-	if err != nil {
-		return fail(err)
-	}
-	// No sync here: the content was synced before the file was recorded
-	// complete, and its mode and name are metadata, which Complete's sync
-	// of each folder after the renames makes durable (journaling file
-	// systems keep metadata changes in order).
-	err = tf.Chmod(finalMode(f.LocalName))
-	if cerr := tf.Close(); err == nil {
-		err = cerr
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("%w (%s is a link)", errNotOurs, f.TempName)
 	}
 	if err != nil {
-		return fail(err)
+		return &os.PathError{Op: "open", Path: f.TempName, Err: err}
 	}
-	if err := os.Rename(f.TempName, f.LocalName); err != nil {
-		return fail(err)
+	tf := os.NewFile(uintptr(fd), f.TempName)
+	defer tf.Close()
+	id, err := identity(tf)
+	if err == nil && !sameFile(f.TempID, id) {
+		err = fmt.Errorf("%w (%s)", errNotOurs, f.TempName)
 	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	// No sync: the content was synced before the file was recorded
+	// complete, and its mode and name are metadata, which the sync of the
+	// folder after the renames makes durable (journaling file systems keep
+	// metadata changes in order).
+	if err := tf.Chmod(finalMode(dir, localBase)); err != nil {
+		return err
+	}
+	return unix.Renameat(dir, tempBase, dir, localBase)
+}
+
+// commitError is the error of a file that could not be committed.
+func commitError(f File, err error) error {
+	var he *hresult.Error
+	if errors.As(err, &he) {
+		return err
+	}
+	return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", f.LocalName, err)}
 }
 
 // localCode maps a local file system error to its HRESULT.

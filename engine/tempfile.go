@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"bits/hresult"
 )
 
@@ -148,9 +150,11 @@ func errTempGone(name string) error {
 // finalMode is the mode a downloaded file takes at Complete: that of the
 // file it replaces, else 0666 without the umask's bits, as curl and wget
 // leave theirs. (While it transfers it is 0600: nobody reads half a file.)
-func finalMode(local string) os.FileMode {
-	if fi, err := os.Lstat(local); err == nil && fi.Mode().IsRegular() {
-		return fi.Mode().Perm()
+// The file it replaces is name in the folder dir.
+func finalMode(dir int, name string) os.FileMode {
+	var st unix.Stat_t
+	if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isKind(&st, unix.S_IFREG) {
+		return os.FileMode(st.Mode).Perm()
 	}
 	return 0o666 &^ umask()
 }

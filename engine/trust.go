@@ -245,61 +245,6 @@ func openFolderAsRoot(dir string) (int, error) {
 	return fd, nil
 }
 
-// commit moves a finished temporary file to its final name. Root does it
-// in the folder as openFolderAsRoot finds it, with the temporary file looked
-// up there: a folder swapped for another user's link since the job was
-// taken over is refused, not followed. Anyone else has their own rights
-// to stop them, and commitFile.
-func commit(f File) error {
-	if os.Geteuid() != 0 {
-		return commitFile(f)
-	}
-	fail := func(err error) error {
-		var he *hresult.Error
-		if errors.As(err, &he) {
-			return err
-		}
-		return &hresult.Error{Code: localCode(err), Context: hresult.ContextLocalFile, Msg: fmt.Sprintf("%s: %v", f.LocalName, err)}
-	}
-	dir, err := openFolderAsRoot(filepath.Dir(f.LocalName))
-	if err != nil {
-		return fail(err)
-	}
-	defer unix.Close(dir)
-	tempBase, localBase := filepath.Base(f.TempName), filepath.Base(f.LocalName)
-	fd, err := unix.Openat(dir, tempBase, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		var st unix.Stat_t
-		if unix.Fstatat(dir, localBase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			return nil // an earlier Complete moved it, and its transaction did not land
-		}
-	}
-	if err != nil {
-		return fail(&os.PathError{Op: "open", Path: f.TempName, Err: err})
-	}
-	tf := os.NewFile(uintptr(fd), f.TempName)
-	defer tf.Close()
-	id, err := identity(tf)
-	if err == nil && !sameFile(f.TempID, id) {
-		err = fmt.Errorf("%w (%s)", errNotOurs, f.TempName)
-	}
-	if err == nil {
-		mode := 0o666 &^ umask() // as finalMode: the mode of a file replaced, else 0666 less the umask
-		var st unix.Stat_t
-		if unix.Fstatat(dir, localBase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isKind(&st, unix.S_IFREG) {
-			mode = os.FileMode(st.Mode).Perm()
-		}
-		err = tf.Chmod(mode) // no sync: see commitFile
-	}
-	if err == nil {
-		err = unix.Renameat(dir, tempBase, dir, localBase)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return nil
-}
-
 // asOwner runs `bitsjob <verb> --json {id}` as the owner of m's store, on
 // that owner's own store, and returns its outcome. This is how root
 // cancels or completes another user's job: every file the job names is
