@@ -441,7 +441,9 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 		}
 		var done []File
 		for _, f := range j.Files {
-			if !f.Complete {
+			// Bytes that a boot before this one held unsynced may be
+			// lost: such a file is not done.
+			if !f.Complete || (f.Unsynced != "" && f.Unsynced != bootID()) {
 				code = hresult.BG_S_PARTIAL_COMPLETE
 				if f.TempName != "" {
 					_ = os.Remove(f.TempName)
@@ -449,6 +451,11 @@ func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error)
 				continue
 			}
 			done = append(done, f)
+		}
+		// Files left unsynced (the job is completed before TRANSFERRED)
+		// are synced before they take their names.
+		if err := syncFiles(done); err != nil {
+			return err
 		}
 		if err := commitAll(done); err != nil {
 			return err
@@ -542,10 +549,10 @@ func commitIn(dir int, f File) error {
 	if err != nil {
 		return err
 	}
-	// No sync: the content was synced before the file was recorded
-	// complete, and its mode and name are metadata, which the sync of the
-	// folder after the renames makes durable (journaling file systems keep
-	// metadata changes in order).
+	// No sync: the content is on disk (see Complete), and its mode and
+	// name are metadata, which the sync of the folder after the renames
+	// makes durable (journaling file systems keep metadata changes in
+	// order).
 	if err := tf.Chmod(finalMode(dir, localBase)); err != nil {
 		return err
 	}

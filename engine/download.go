@@ -97,7 +97,10 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if f.Ranges != nil {
 			info.Digest = transport.Digest{} // a digest covers the whole file, not its ranges
 		}
-		tmp, err := w.openTemp(ctx, j.ID, &f)
+		// A small file's new temporary file is recorded with the next
+		// transaction of records rather than one of its own.
+		later := run.ends != nil && info.Size <= aheadSize
+		tmp, err := w.openTemp(ctx, j.ID, &f, later)
 		if err != nil {
 			return err
 		}
@@ -152,7 +155,7 @@ func (w *worker) streamFile(ctx context.Context, jobID string, f *File, d transp
 		return err
 	}
 	f.BytesTransferred, f.BytesTotal, f.Validator = 0, SizeUnknown, ""
-	tmp, err := w.openTemp(ctx, jobID, f)
+	tmp, err := w.openTemp(ctx, jobID, f, false)
 	if err != nil {
 		return err
 	}
@@ -192,8 +195,9 @@ func segments(ranges []Range, size int64) ([]segment, int64, error) {
 }
 
 // openTemp opens the file's temporary file at its checkpoint, creating it
-// (BIT<hex>.tmp beside the final name) when there is none, and records it.
-func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File, error) {
+// (BIT<hex>.tmp beside the final name) when there is none, and records it:
+// a new one, when later, with the next transaction (recordLater).
+func (w *worker) openTemp(ctx context.Context, jobID string, f *File, later bool) (*os.File, error) {
 	var tmp *os.File
 	var err error
 	if f.TempName != "" {
@@ -220,6 +224,10 @@ func (w *worker) openTemp(ctx context.Context, jobID string, f *File) (*os.File,
 			return nil, localError(f.LocalName, err)
 		}
 		f.TempName, f.BytesTransferred = tmp.Name(), 0 // empty: nothing to cut or pass
+		if later {
+			w.recordLater(jobID, *f)
+			return tmp, nil
+		}
 	} else if err := resumeAt(tmp, f); err != nil {
 		tmp.Close()
 		return nil, localError(f.TempName, err)
@@ -318,7 +326,11 @@ func (w *worker) copyFile(ctx context.Context, jobID string, f *File, tmp *os.Fi
 		}
 		f.BytesTransferred, f.BytesTotal = n, n
 	}
-	if err := tmp.Sync(); err != nil {
+	run.bytesIn()
+	f.Unsynced = ""
+	if run.syncLater(f) {
+		f.Unsynced = bootID()
+	} else if err := tmp.Sync(); err != nil {
 		return localError(f.TempName, err)
 	}
 	if !linked(tmp) {

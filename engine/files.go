@@ -20,6 +20,12 @@ const fileWindow = 8
 // one after another, each at the job's full rate, as BITS moves them.
 const aheadSize = 1 << 20
 
+// fileBacklog is how many files of a run may be under way at once: moving,
+// or with their bytes in and ending (each holds its temporary file open).
+// A file whose bytes are in gives its connection to the next one, so a
+// file slow to end (a sync, its turn) does not hold the others back.
+const fileBacklog = 8 * fileWindow
+
 // A fileRun is what one file's transfer shares with the rest of its job's
 // run.
 type fileRun struct {
@@ -34,6 +40,23 @@ type fileRun struct {
 	// place pos; nil for a file that moves alone.
 	ends *fileEnds
 	pos  int
+	// release gives the file's connection to the next file; nil for a
+	// file that moves alone.
+	release func()
+}
+
+// bytesIn is called when all of the file's bytes are in.
+func (r fileRun) bytesIn() {
+	if r.release != nil {
+		r.release()
+	}
+}
+
+// syncLater says whether f, whose bytes are all in, is synced with the
+// rest of its job, before the job is TRANSFERRED, rather than now: a small
+// file that moves at once with others (see unsynced.go).
+func (r fileRun) syncLater(f *File) bool {
+	return r.ends != nil && f.BytesTotal != SizeUnknown && f.BytesTotal <= aheadSize && bootID() != ""
 }
 
 // fileEnds records the files of a run complete in their order, several to
@@ -178,16 +201,22 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 	ends := newFileEnds(len(todo))
 	var running sync.WaitGroup
 	slots := make(chan struct{}, fileWindow)
+	backlog := make(chan struct{}, fileBacklog)
 	launched := make(chan struct{})
 	go func() {
 		defer close(launched)
 		for k, i := range todo {
 			select {
+			case backlog <- struct{}{}:
+			case <-fctx.Done():
+				return
+			}
+			select {
 			case slots <- struct{}{}:
 			case <-fctx.Done():
 				return
 			}
-			run := fileRun{moving: moving, ends: ends, pos: k}
+			run := fileRun{moving: moving, ends: ends, pos: k, release: sync.OnceFunc(func() { <-slots })}
 			if k > 0 {
 				run.prev = ends.done[k-1]
 			}
@@ -196,10 +225,12 @@ func (w *worker) transferFiles(ctx context.Context, j *Job, s transport.Settings
 				defer running.Done()
 				errs[k] = w.downloadFile(fctx, j, i, s, st, run)
 				close(ended[k])
-				<-slots
+				run.release()
+				<-backlog
 			}(k, i)
 		}
 	}()
+	defer w.flushRecords(ctx)
 	for k, i := range todo {
 		<-ended[k]
 		if errs[k] != nil {

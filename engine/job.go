@@ -203,7 +203,7 @@ type File struct {
 	TempName         string // full path of BIT<hex>.tmp, empty until created
 	TempID           string // its "device:inode:birth" when it was made (see identity)
 	BytesTotal       int64  // SizeUnknown until the server says
-	BytesTransferred int64  // the last checkpoint: synced to disk
+	BytesTransferred int64  // the last checkpoint: synced to disk, or held by the boot Unsynced names
 	Complete         bool
 	Validator        string  // ETag or Last-Modified seen when the transfer began
 	Ranges           []Range // sorted by offset; nil: the whole file
@@ -221,6 +221,9 @@ type File struct {
 	// SHA256 is the digest the file's user gave (lower-case hex), which
 	// the finished file must have; empty for none.
 	SHA256 string
+	// Unsynced names the boot whose page cache alone holds the complete
+	// file's bytes; empty once they are on disk (see unsynced.go).
+	Unsynced string
 }
 
 // Progress sums the files: byte total is SizeUnknown while any file's is.

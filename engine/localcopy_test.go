@@ -148,25 +148,38 @@ func startWith(t *testing.T, tr *transport.Registry) *harness {
 // startEvery is startWith with a worker that checkpoints every interval.
 func startEvery(t *testing.T, tr *transport.Registry, checkpoint time.Duration) *harness {
 	t.Helper()
+	h := openHarness(t, tr)
+	h.runWorker(checkpoint)
+	return h
+}
+
+// openHarness opens a Manager in a temporary state folder, with no worker
+// yet (see runWorker).
+func openHarness(t *testing.T, tr *transport.Registry) *harness {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	m, err := engine.Open(engine.Options{Home: t.TempDir(), Now: c.Now, Transports: tr,
 		StartWorker: func(string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
+	return &harness{t: t, m: m, clock: c, dir: t.TempDir(), logs: &testenv.SyncBuffer{}}
+}
+
+// runWorker runs a real worker that checkpoints every interval, until the
+// test ends.
+func (h *harness) runWorker(checkpoint time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &testenv.SyncBuffer{}
 	go func() {
-		done <- engine.RunWorker(ctx, m, engine.WorkerOptions{IdleTimeout: time.Hour,
-			Checkpoint: checkpoint, Log: slog.New(slog.NewTextHandler(logs, nil))})
+		done <- engine.RunWorker(ctx, h.m, engine.WorkerOptions{IdleTimeout: time.Hour,
+			Checkpoint: checkpoint, Log: slog.New(slog.NewTextHandler(h.logs, nil))})
 	}()
-	t.Cleanup(func() {
+	h.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
+			h.t.Errorf("worker: %v", err)
 		}
-		m.Close()
 	})
-	return &harness{t: t, m: m, clock: c, dir: t.TempDir(), logs: logs}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"bits/storage"
@@ -15,7 +16,8 @@ import (
 // writes. A caller whose record finds no transaction under way runs one
 // for itself and for every record waiting then; the records that arrive
 // meanwhile wait, and the first of them runs the next transaction for all
-// of them, so that no caller serves others for longer than one.
+// of them, so that no caller serves others for longer than one. A record
+// may also be left to ride with the next transaction (recordLater).
 type records struct {
 	mu      sync.Mutex
 	waiting []*recordReq
@@ -30,7 +32,8 @@ type recordReq struct {
 	stopped              bool
 	err                  error
 	// wake is closed once: when the record is written (or failed), or when
-	// its caller is to run the next transaction (lead).
+	// its caller is to run the next transaction (lead). A record left for
+	// later has none: nobody waits for it.
 	wake chan struct{}
 	lead bool
 }
@@ -69,20 +72,58 @@ func (w *worker) recordAll(ctx context.Context, jobID string, fs []*File, comple
 		if err != nil {
 			q.err = err
 		}
-		if q != req {
+		if q.wake == nil && q.err != nil {
+			w.log.Warn("temporary file not recorded", "job", q.jobID, "err", q.err)
+		}
+		if q != req && q.wake != nil {
 			close(q.wake)
 		}
 	}
 	r.mu.Lock()
-	if len(r.waiting) > 0 {
-		next := r.waiting[0]
-		next.lead = true
-		close(next.wake)
-	} else {
-		r.leading = false
+	// The next transaction is run by a caller that waits for one: records
+	// left for later wait for it too.
+	r.leading = false
+	for _, next := range r.waiting {
+		if next.wake != nil {
+			next.lead = true
+			close(next.wake)
+			r.leading = true
+			break
+		}
 	}
 	r.mu.Unlock()
 	return req.result()
+}
+
+// recordLater leaves a record of f to the next transaction of the
+// worker's records, without waiting for it: at the latest the file's own
+// next record, or flushRecords at the end of its run. A small file's new
+// temporary file is recorded so, since a transaction of its own cost as
+// much as the rest of the file's end. Until then a worker that dies leaves
+// the file unrecorded, as it would between making it and recording it.
+func (w *worker) recordLater(jobID string, f File) {
+	r := &w.records
+	r.mu.Lock()
+	r.waiting = append(r.waiting, &recordReq{jobID: jobID, fs: []*File{&f}})
+	r.mu.Unlock()
+}
+
+// flushRecords writes at once the records left for later.
+func (w *worker) flushRecords(ctx context.Context) {
+	r := &w.records
+	r.mu.Lock()
+	i := slices.IndexFunc(r.waiting, func(q *recordReq) bool { return q.wake == nil })
+	if i < 0 {
+		r.mu.Unlock()
+		return
+	}
+	q := r.waiting[i]
+	r.waiting = slices.Delete(r.waiting, i, i+1)
+	r.mu.Unlock()
+	// The transaction that writes q writes every record waiting.
+	if err := w.recordAll(ctx, q.jobID, q.fs, false, false); err != nil && !errors.Is(err, errStopped) {
+		w.log.Warn("temporary file not recorded", "job", q.jobID, "err", err)
+	}
 }
 
 func (q *recordReq) result() error {
@@ -105,7 +146,7 @@ func (w *worker) writeRecord(tx *storage.Tx, q *recordReq) error {
 	for _, f := range q.fs {
 		if _, err := tx.SetFileProgress(q.jobID, f.Index, storage.FileProgress{TempName: f.TempName, TempID: f.TempID,
 			BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred, Complete: q.complete, Validator: f.Validator,
-			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach}); err != nil {
+			Session: f.Session, Verified: f.Verified, UploadReach: f.UploadReach, UnsyncedBoot: f.Unsynced}); err != nil {
 			return err
 		}
 	}

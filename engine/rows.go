@@ -60,7 +60,8 @@ func fromRowRef(r *storage.Job, files []storage.File) *Job {
 		j.Files = append(j.Files, File{Index: f.Idx, RemoteName: f.RemoteName, LocalName: f.LocalName,
 			TempName: f.TempName, BytesTotal: f.BytesTotal, BytesTransferred: f.BytesDone,
 			Complete: f.Complete, Validator: f.Validator, Ranges: parseRanges(f.Ranges), Validation: Validation(f.Validation),
-			Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach, SHA256: f.SHA256})
+			Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach, SHA256: f.SHA256,
+			Unsynced: f.UnsyncedBoot})
 	}
 	return j
 }
@@ -78,7 +79,8 @@ func fileRow(jobID string, f File) storage.File {
 	return storage.File{JobID: jobID, Idx: f.Index, RemoteName: f.RemoteName, LocalName: f.LocalName,
 		TempName: f.TempName, BytesTotal: f.BytesTotal, BytesDone: f.BytesTransferred,
 		Complete: f.Complete, Validator: f.Validator, Ranges: formatRanges(f.Ranges), Validation: int(f.Validation),
-		Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach, SHA256: f.SHA256}
+		Session: f.Session, Verified: f.Verified, TempID: f.TempID, UploadReach: f.UploadReach, SHA256: f.SHA256,
+		UnsyncedBoot: f.Unsynced}
 }
 
 // Ranges are stored as "offset:length,..." with "eof" for ToEOF.

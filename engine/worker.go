@@ -168,7 +168,11 @@ func RunWorker(ctx context.Context, m *Manager, o WorkerOptions) error {
 	}
 	defer w.nm.Close()
 	nudges := w.listen(ctx, activated)
-	if err := w.recoverJobs(ctx); err != nil {
+	err = w.forgetLostFiles(ctx)
+	if err == nil {
+		err = w.recoverJobs(ctx)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil // asked to stop while starting: a clean stop
 		}
@@ -309,6 +313,22 @@ func (w *worker) listen(ctx context.Context, ln net.Listener) <-chan struct{} {
 		}
 	}()
 	return nudges
+}
+
+// forgetLostFiles starts again the files that a worker of another boot
+// recorded complete but had not synced: a power cut may have lost them.
+func (w *worker) forgetLostFiles(ctx context.Context) error {
+	boot := bootID()
+	if boot == "" {
+		return nil
+	}
+	return w.m.store.Update(ctx, func(tx *storage.Tx) error {
+		n, err := tx.ForgetUnsynced(boot)
+		if n > 0 {
+			w.log.Info("files not synced before the last boot ended: fetching them again", "files", n)
+		}
+		return err
+	})
 }
 
 // recoverJobs puts jobs that a dead worker left mid-transfer back in the
@@ -533,7 +553,10 @@ func (w *worker) stopCause(k known, live bool, r *runner, g gates) error {
 func (w *worker) retryOrGiveUp(ctx context.Context, k known, now time.Time, g gates) {
 	j := k.job
 	retry := func(why string) {
-		w.transition(ctx, j.ID, EvRetry, func(j *Job) { j.retryAt, j.Err = time.Time{}, nil })
+		w.transition(ctx, j.ID, EvRetry, func(_ *storage.Tx, j *Job) error {
+			j.retryAt, j.Err = time.Time{}, nil
+			return nil
+		})
 		w.log.Info(why, "job", j.ID)
 	}
 	if j.Err != nil {
@@ -564,13 +587,13 @@ func (w *worker) retryOrGiveUp(ctx context.Context, k known, now time.Time, g ga
 // transition applies a worker event; it reports false when the job moved on
 // (the user suspended, cancelled or completed it) and the event no longer
 // applies.
-func (w *worker) transition(ctx context.Context, id string, ev Event, edit func(*Job)) bool {
-	_, err := w.m.change(ctx, id, func(_ *storage.Tx, j *Job) error {
+func (w *worker) transition(ctx context.Context, id string, ev Event, edit func(*storage.Tx, *Job) error) bool {
+	_, err := w.m.change(ctx, id, func(tx *storage.Tx, j *Job) error {
 		if err := w.m.fire(j, ev); err != nil {
 			return err
 		}
 		if edit != nil {
-			edit(j)
+			return edit(tx, j)
 		}
 		return nil
 	})
@@ -630,9 +653,32 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 		}
 		return
 	}
+	// The files left unsynced are synced before the job says they are
+	// on disk; if that fails their bytes may be lost, and they are
+	// fetched again.
+	if err := syncFiles(j.Files); err != nil {
+		account()
+		w.forgetUnsynced(id)
+		w.fail(ctx, id, -1, err)
+		return
+	}
 	account()
-	if w.transition(ctx, id, EvDone, func(j *Job) { j.TransferCompleted = w.m.opts.Now() }) {
+	transferred := func(tx *storage.Tx, j *Job) error {
+		j.TransferCompleted = w.m.opts.Now()
+		return tx.MarkSynced(id)
+	}
+	if w.transition(ctx, id, EvDone, transferred) {
 		w.log.Info("job transferred", "job", id)
+	}
+}
+
+// forgetUnsynced starts again the job's files whose sync failed.
+func (w *worker) forgetUnsynced(id string) {
+	err := w.m.store.Update(context.Background(), func(tx *storage.Tx) error {
+		return tx.ForgetJobUnsynced(id)
+	})
+	if err != nil {
+		w.log.Error("unsynced files not reset", "job", id, "err", err)
 	}
 }
 

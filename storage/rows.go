@@ -68,6 +68,7 @@ type File struct {
 	TempID                string // "device:inode:birth" of the temporary file when it was made
 	UploadReach           int64  // how far an upload's fragments may have reached in its session
 	SHA256                string // the digest its user gave, lower-case hex; empty for none
+	UnsyncedBoot          string // the boot whose page cache alone holds it; empty once synced
 }
 
 // Credential is a row of the credentials table. Nil user and password are
@@ -88,6 +89,7 @@ type FileProgress struct {
 	Session               string
 	Verified              string
 	UploadReach           int64
+	UnsyncedBoot          string
 }
 
 // A column is one column of a row type: its name and the field of the row
@@ -187,6 +189,7 @@ var fileTable = []column[File]{
 	col("temp_id", func(f *File) *string { return &f.TempID }),
 	col("upload_reach", func(f *File) *int64 { return &f.UploadReach }),
 	col("sha256", func(f *File) *string { return &f.SHA256 }),
+	col("unsynced_boot", func(f *File) *string { return &f.UnsyncedBoot }),
 }
 
 // names is the comma-separated list of the columns' names.
@@ -1072,12 +1075,36 @@ func (t *Tx) DeleteCredentials(jobID string, target, scheme int) error {
 	return err
 }
 
+// MarkSynced records that every file of the job is on disk.
+func (t *Tx) MarkSynced(jobID string) error {
+	_, err := t.exec(`UPDATE files SET unsynced_boot = '' WHERE unsynced_boot != '' AND job_seq = (SELECT seq FROM jobs WHERE id = ?)`, jobID)
+	return err
+}
+
+// ForgetJobUnsynced starts again from byte 0 the job's files recorded
+// complete but not synced.
+func (t *Tx) ForgetJobUnsynced(jobID string) error {
+	_, err := t.exec(`UPDATE files SET complete = 0, bytes_done = 0, unsynced_boot = '' WHERE unsynced_boot != '' AND job_seq = (SELECT seq FROM jobs WHERE id = ?)`, jobID)
+	return err
+}
+
+// ForgetUnsynced starts again from byte 0 the files recorded complete in
+// another boot than boot, but not synced then: their bytes may never have
+// reached the disk. It returns how many there were.
+func (t *Tx) ForgetUnsynced(boot string) (int64, error) {
+	res, err := t.exec(`UPDATE files SET complete = 0, bytes_done = 0, unsynced_boot = '' WHERE unsynced_boot != '' AND unsynced_boot != ?`, boot)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // SetFileProgress records a file's checkpoint. It reports false when the
 // file is gone (its job was cancelled or completed).
 func (t *Tx) SetFileProgress(jobID string, idx int, p FileProgress) (bool, error) {
 	res, err := t.exec(`UPDATE files SET temp_name = ?, temp_id = ?, bytes_total = ?, bytes_done = ?, complete = ?, validator = ?,
-		session = ?, verified = ?, upload_reach = ? WHERE job_seq = (SELECT seq FROM jobs WHERE id = ?) AND idx = ?`, p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator,
-		p.Session, p.Verified, p.UploadReach, jobID, idx)
+		session = ?, verified = ?, upload_reach = ?, unsynced_boot = ? WHERE job_seq = (SELECT seq FROM jobs WHERE id = ?) AND idx = ?`,
+		p.TempName, p.TempID, p.BytesTotal, p.BytesDone, p.Complete, p.Validator, p.Session, p.Verified, p.UploadReach, p.UnsyncedBoot, jobID, idx)
 	if err != nil {
 		return false, err
 	}
