@@ -78,6 +78,41 @@ func TestSmallFilesSyncedBeforeTransferred(t *testing.T) {
 	}
 }
 
+// TestSmallFilesSyncedWhenTheRunStops suspends a job whose small files
+// are complete but for the last one: the run syncs the files it left
+// unsynced as it stops, so that a later boot need not fetch them again.
+func TestSmallFilesSyncedWhenTheRunStops(t *testing.T) {
+	needBootID(t)
+	h := start(t)
+	content := testenv.RandomContent(10_000, 67)
+	o := testenv.NewOrigin(t, content)
+	o.Handle("/last", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		<-r.Context().Done()
+	}))
+	const n = 10
+	j := h.smallJob(n, func(i int) string {
+		if i == n-1 {
+			return o.URL("/last")
+		}
+		return o.URL("/file")
+	})
+	h.waitFor(j.ID, "complete but for its last file", func(j *engine.Job) bool {
+		_, _, _, done := j.Progress()
+		return done == n-1
+	})
+	if err := h.m.Suspend(context.Background(), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(j.ID, "its complete files synced", func(j *engine.Job) bool {
+		for _, f := range j.Files {
+			if f.Unsynced != "" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // readAfterComplete completes the job, once, and returns file i.
 func (h *harness) readAfterComplete(j *engine.Job, i int) []byte {
 	h.t.Helper()

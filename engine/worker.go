@@ -640,6 +640,7 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 	w.log.Info("job started", "job", id, "name", j.DisplayName)
 	if i, err := w.transferFiles(jctx, j, s, r); err != nil {
 		account()
+		w.syncLeft(j)
 		var blocked *hresult.Error
 		switch {
 		case errors.Is(context.Cause(jctx), errMaxTime) && ctx.Err() == nil:
@@ -669,6 +670,20 @@ func (w *worker) runJob(ctx context.Context, id string, r *runner) {
 	}
 	if w.transition(ctx, id, EvDone, transferred) {
 		w.log.Info("job transferred", "job", id)
+	}
+}
+
+// syncLeft syncs the files that a run which stopped short of TRANSFERRED
+// (suspended, failed, the worker stopping) left unsynced, so that a later
+// boot need not fetch them again. Those it cannot sync stay as they are,
+// for the job's next run to sync, or a later boot to fetch again.
+func (w *worker) syncLeft(j *Job) {
+	if syncFiles(j.Files) != nil {
+		return
+	}
+	err := w.m.store.Update(context.Background(), func(tx *storage.Tx) error { return tx.MarkSynced(j.ID) })
+	if err != nil {
+		w.log.Warn("synced files not recorded", "job", j.ID, "err", err)
 	}
 }
 
