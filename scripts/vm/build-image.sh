@@ -11,6 +11,8 @@
 #   bits-payload.service   copies /payload/bin/* to /usr/local/bin
 #   bits-origin.service    runs bitsserver on 127.0.0.1:8080 over /srv/bits,
 #                          at the rate that /payload/config sets
+#   bits-small-origin.service  the same on 127.0.0.1:8081 over /srv/small,
+#                          slower, for a job of many small files
 #   bits-vm-test.service   runs /payload/guest-test.sh at every boot, its
 #                          output on the serial console (ttyS0)
 #
@@ -83,7 +85,7 @@ put etc/systemd/journald.conf.d/bits-vm.conf <<'EOF'
 [Journal]
 Storage=persistent
 EOF
-mkdir -p "$root/var/log/journal" "$root/payload" "$root/srv/bits"
+mkdir -p "$root/var/log/journal" "$root/payload" "$root/srv/bits" "$root/srv/small"
 
 put etc/systemd/system/bits-payload.service <<'EOF'
 [Unit]
@@ -93,7 +95,7 @@ ConditionPathIsDirectory=/payload/bin
 # Before anything runs bitsjob: a lingering user's manager, the
 # machine-wide service's boot start (which bitsjob service install --system
 # adds later).
-Before=systemd-logind.service user@.service bits-workers.service bits-origin.service bits-vm-test.service
+Before=systemd-logind.service user@.service bits-workers.service bits-origin.service bits-small-origin.service bits-vm-test.service
 
 [Service]
 Type=oneshot
@@ -123,13 +125,29 @@ Restart=on-failure
 WantedBy=multi-user.target
 EOF
 
+put etc/systemd/system/bits-small-origin.service <<'EOF'
+[Unit]
+Description=bits download origin of small files on 127.0.0.1:8081
+Requires=bits-payload.service
+After=bits-payload.service
+Before=user@.service bits-workers.service
+
+[Service]
+EnvironmentFile=/payload/config
+ExecStart=/usr/local/bin/bitsserver -root /srv/small -listen 127.0.0.1:8081 -rate ${BITS_VM_SMALL_RATE}
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+EOF
+
 put etc/systemd/system/bits-vm-test.service <<'EOF'
 [Unit]
 Description=bits reboot test, guest side
 Requires=bits-payload.service
 ConditionPathExists=/payload/guest-test.sh
 # After systemd-user-sessions: until then /run/nologin refuses alice a login.
-After=bits-payload.service bits-origin.service systemd-logind.service systemd-user-sessions.service dbus.service polkit.service
+After=bits-payload.service bits-origin.service bits-small-origin.service systemd-logind.service systemd-user-sessions.service dbus.service polkit.service
 
 [Service]
 Type=exec
@@ -141,7 +159,7 @@ StandardError=journal+console
 WantedBy=multi-user.target
 EOF
 
-chroot "$root" systemctl enable bits-payload.service bits-origin.service bits-vm-test.service
+chroot "$root" systemctl enable bits-payload.service bits-origin.service bits-small-origin.service bits-vm-test.service
 # Nothing that would write to the serial console or use the processor in
 # the background: no gettys, no periodic jobs.
 chroot "$root" systemctl mask serial-getty@ttyS0.service getty@tty1.service \

@@ -9,12 +9,14 @@
 #           resume a download; it reboots once bytes have moved for both
 #   boot 2  only watches: a progress line a second, read from the job stores
 #           without any bits command and without a session for anyone (the
-#           host powers the machine off hard while it watches)
+#           host powers the machine off hard while it watches, once a few
+#           of alice's small files are complete in this boot)
 #   boot 3  watches both transfers resume, logs alice in and out (logind's
 #           terminate-session and terminate-user) and bob (terminate-user,
 #           under the machine-wide service), says when the host may suspend
 #           the machine, waits for TRANSFERRED, completes the jobs and
-#           checks each file's sha256
+#           checks each file's sha256; alice's worker must have fetched
+#           again the small files that boot 2 had not synced
 # A line "BITSVM FAIL ..." ends the test; reboot-test.sh judges the rest.
 set -uo pipefail
 
@@ -23,6 +25,7 @@ set -uo pipefail
 
 state=/var/lib/bits-vm # this test's own notes, on the guest's disk
 url=http://127.0.0.1:8080/big.bin
+small_url=http://127.0.0.1:8081 # alice's job "small": many small files, slowly
 
 # The store and the download of each user.
 store() { echo "/home/$1/.local/state/bits"; }
@@ -87,6 +90,21 @@ progress() {
 		return 1
 	fi
 	read -r STATE BYTES TOTAL <<<"$row"
+}
+
+# small_progress reads alice's job "small" into SMALL_STATE, SMALL_DONE
+# (files complete) and SMALL_TOTAL, from the totals the store keeps.
+SMALL_STATE='' SMALL_DONE='' SMALL_TOTAL=''
+small_progress() {
+	local row
+	row=$(as alice sqlite3 -readonly -batch -noheader -separator ' ' -cmd '.timeout 5000' "$(store alice)/jobs.db" \
+		"SELECT state, files_done, files_total FROM jobs WHERE display_name = 'small';" 2>&1)
+	if [[ ! $row =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+		SMALL_STATE='' SMALL_DONE='' SMALL_TOTAL=''
+		say "small files of alice unreadable: $(head -n 1 <<<"$row")"
+		return 1
+	fi
+	read -r SMALL_STATE SMALL_DONE SMALL_TOTAL <<<"$row"
 }
 
 # bob_report prints bob's progress (a line the host does not count as
@@ -363,6 +381,13 @@ boot1() {
 	sum=$(sha256sum </srv/bits/big.bin | cut -d' ' -f1)
 	note sha256 "$sum"
 	say "content /srv/bits/big.bin bytes=$size sha256=$sum, served at $BITS_VM_RATE bytes/s"
+	for i in $(seq -f %04g 0 $((BITS_VM_SMALL_FILES - 1))); do
+		head -c "$BITS_VM_SMALL_SIZE" /dev/urandom >"/srv/small/s$i.bin" || fail "cannot write the small files"
+		echo "$small_url/s$i.bin /home/alice/small/s$i.bin"
+	done >/srv/small.set
+	chmod 0644 /srv/small.set
+	note small-sums "$(cd /srv/small && sha256sum s*.bin)"
+	say "content /srv/small: $BITS_VM_SMALL_FILES files of $BITS_VM_SMALL_SIZE bytes, each served at $BITS_VM_SMALL_RATE bytes/s"
 	deadline=$(($(date +%s) + 60))
 	until ss -Hltn 'sport = :8080' | grep -q .; do
 		[ "$(date +%s)" -lt "$deadline" ] || fail "the origin (bits-origin.service) does not listen on 127.0.0.1:8080"
@@ -392,6 +417,9 @@ boot1() {
 	say "as alice: bitsadmin /create big, /addfile, /resume"
 	in_session alice "bitsadmin /create big && bitsadmin /addfile big $url $(dest alice) && bitsadmin /resume big" ||
 		fail "bitsadmin could not queue alice's job"
+	say "as alice: bitsadmin /create small, /addfileset of $BITS_VM_SMALL_FILES files, /resume"
+	in_session alice "mkdir -p ~/small && bitsadmin /create small && bitsadmin /addfileset small /srv/small.set && bitsadmin /resume small" ||
+		fail "bitsadmin could not queue alice's small files"
 	sessions
 	watch_growth 0 120 || fail "no bytes moved within 120 s of bitsadmin /resume"
 	worker
@@ -409,26 +437,68 @@ boot1() {
 
 	report || fail "cannot read alice's job store"
 	note before-reboot "$BYTES"
+	small_progress && say "small files before the reboot: $SMALL_DONE of $SMALL_TOTAL, state $SMALL_STATE"
 	say "before-reboot bytes=$BYTES"
 	sync
 	systemctl reboot
 }
 
 boot2() {
-	local i=0
+	local i=0 base='' ready=''
 	say "boot 2: nobody types a bits command; alice has no session"
 	sessions
 	manager
-	# The host powers the machine off once it has seen progress grow.
+	# The host powers the machine off once it has seen progress grow and
+	# a few small files complete in this boot: recorded complete, not yet
+	# synced, since their job is not over.
 	while :; do
 		report
 		if [ $((i % 5)) = 0 ]; then
 			worker
 			bob_report
 		fi
+		if small_progress; then
+			[ "$SMALL_STATE" = 6 ] && fail "the small files were all done before the power-off: lower BITS_VM_SMALL_RATE"
+			[ -n "$base" ] || base=$SMALL_DONE
+			say "small boot=2 done=$SMALL_DONE total=$SMALL_TOTAL state=$SMALL_STATE"
+			if [ -z "$ready" ] && [ "$SMALL_DONE" -ge $((base + 3)) ]; then
+				ready=1
+				say "small-ready: $((SMALL_DONE - base)) files complete in boot 2 ($SMALL_DONE of $SMALL_TOTAL)"
+			fi
+		fi
 		i=$((i + 1))
 		tick
 	done
+}
+
+# small_refetched waits for alice's worker to say how many files a boot
+# before this one had left unsynced, and prints it.
+small_refetched() {
+	local deadline=$(($(date +%s) + 240)) n
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		n=$(journalctl -b --no-pager -o cat 2>/dev/null | grep -o 'fetching them again" files=[0-9]*' | head -n 1 | cut -d= -f2)
+		if [ -n "$n" ]; then
+			say "small refetched=$n: files complete but unsynced when the power went, fetched again"
+			return 0
+		fi
+		sleep 1
+	done
+	fail "alice's worker did not fetch again the small files that boot 2 left unsynced"
+}
+
+# complete_small completes alice's job of small files and checks every one.
+complete_small() {
+	local deadline=$(($(date +%s) + 600)) bad
+	until small_progress && [ "$SMALL_STATE" = 6 ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "the small files are not TRANSFERRED in time"
+		[ "$SMALL_STATE" = 4 ] && fail "the small files' job in ERROR"
+		tick
+	done
+	say "as alice, without a session: bitsadmin /complete small"
+	as alice bitsadmin /complete small 2>&1 || fail "bitsadmin /complete small failed"
+	bad=$(cd /home/alice/small && recall small-sums | sha256sum -c --quiet 2>&1)
+	[ -z "$bad" ] || fail "small files differ from the origin's: $(head -n 3 <<<"$bad")"
+	say "small files: all $SMALL_TOTAL intact"
 }
 
 boot3() {
@@ -438,6 +508,7 @@ boot3() {
 	sessions
 	manager
 	watch_growth "${past:-0}" 240 || fail "the transfer did not resume within 240 s of boot 3"
+	small_refetched
 	worker
 	case $WORKER_PID in '') fail "no worker runs" ;; esac
 	grep -q 'user@1000\.service' "/proc/$WORKER_PID/cgroup" || fail "the worker does not run in alice's user manager"
@@ -484,8 +555,9 @@ boot3() {
 		tick
 	done
 	complete bob
+	complete_small
 	uninstall
-	say "result before=$(recall before-reboot) end=$(stat -c %s "$(dest alice)") sha256=ok bob=ok"
+	say "result before=$(recall before-reboot) end=$(stat -c %s "$(dest alice)") sha256=ok bob=ok small=ok"
 	systemctl poweroff
 }
 

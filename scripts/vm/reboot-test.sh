@@ -18,8 +18,12 @@
 #   - a suspend (QEMU's monitor: stop, 60 s, cont): growth within 5 s of
 #     waking, and never ERROR or TRANSIENT_ERROR for the time it slept,
 # until the jobs are TRANSFERRED; each user then completes theirs and the
-# files' sha256 must match. Nobody types a bits command after the first
-# boot except those last /complete.
+# files' sha256 must match. Alice also has a job of many small files from a
+# slower origin: the host cuts the power once some of them are complete in
+# boot 2 (recorded complete before they are synced, see docs/engine.md), and
+# the worker of boot 3 must fetch those again and end with every file
+# intact. Nobody types a bits command after the first boot except those
+# last /complete.
 #
 # The host reads the guest's serial console (lines starting "BITSVM ") and
 # drives QEMU; guest-test.sh is the guest's side, build-image.sh builds the
@@ -39,6 +43,9 @@
 #   BITS_VM_LOGOUT    which logouts to try: both (default: all three),
 #                     session, user, system, none
 #   BITS_VM_SUSPEND   seconds the machine stays suspended (60)
+#   BITS_VM_SMALL_FILES, BITS_VM_SMALL_SIZE, BITS_VM_SMALL_RATE
+#                     the job of small files: how many (150), their size in
+#                     bytes (4096), the rate of each response (512)
 #
 # Needs root (to build the image; apt-get installs missing tools), Go, and
 # the Debian mirror of this machine's apt sources.
@@ -52,6 +59,9 @@ size_mib=${BITS_VM_SIZE_MIB:-48}
 rate=${BITS_VM_RATE:-393216}
 logout_mode=${BITS_VM_LOGOUT:-both}
 suspend_s=${BITS_VM_SUSPEND:-60}
+small_files=${BITS_VM_SMALL_FILES:-150}
+small_size=${BITS_VM_SMALL_SIZE:-4096}
+small_rate=${BITS_VM_SMALL_RATE:-512}
 cache=${BITS_VM_CACHE:-/var/tmp/bits-vm-cache}
 keep=${BITS_VM_KEEP:-0}
 
@@ -128,7 +138,7 @@ fi
 [ -n "$mirror" ] || die "no Debian mirror in /etc/apt/sources.list.d/debian.sources (URIs:) or /etc/apt/sources.list"
 
 case $logout_mode in both | session | user | system | none) ;; *) die "BITS_VM_LOGOUT=$logout_mode: want both, session, user, system or none" ;; esac
-for v in size_mib rate suspend_s; do
+for v in size_mib rate suspend_s small_files small_size small_rate; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v} is not a positive number"
 done
 
@@ -175,6 +185,9 @@ cat >"$run/payload/config" <<EOF
 BITS_VM_SIZE_MIB=$size_mib
 BITS_VM_RATE=$rate
 BITS_VM_LOGOUT=$logout_mode
+BITS_VM_SMALL_FILES=$small_files
+BITS_VM_SMALL_SIZE=$small_size
+BITS_VM_SMALL_RATE=$small_rate
 EOF
 payload_mib=$(($(du -sm "$run/payload" | cut -f1) + 32))
 truncate -s "${payload_mib}M" "$run/payload.img"
@@ -300,6 +313,8 @@ say "boot 2: progress grew to $(field bytes "$LINE") bytes"
 wait_line "the worker in alice's user manager" 60 "$boot2_line" \
 	'index($0, "BITSVM worker of alice pid=") && index($0, "user@1000.service")'
 say "boot 2: ${LINE#*BITSVM }"
+wait_marker "small files complete in boot 2" 300 "$boot2_line" "small-ready"
+say "boot 2: ${LINE#*BITSVM }"
 hard_power_off
 at_power_off=$(last_progress "$boot2_line" 0 2)
 say "hard power-off (QEMU killed) at $at_power_off bytes"
@@ -311,6 +326,8 @@ wait_marker "boot 3" 300 "$mark" "boot 3"
 boot3_line=$LINE_NO
 wait_growth "progress past $at_power_off bytes in boot 3" 300 "$boot3_line" 3 "$at_power_off"
 say "boot 3: progress grew to $(field bytes "$LINE") bytes"
+wait_marker "the small files fetched again" 300 "$boot3_line" "small refetched="
+say "boot 3: ${LINE#*BITSVM }"
 
 after_logout=$boot3_line
 if [ "$logout_mode" != none ]; then
@@ -361,6 +378,7 @@ bad=$(tr -d '\r' <"$serial" | awk -v from="$stop_line" 'NR > from && /BITSVM pro
 [ "$(field sha256 "$result")" = ok ] || die "sha256 check: $result"
 end_bytes=$(field end "$result")
 [ "$end_bytes" = "$total" ] || die "the file has $end_bytes bytes, not $total"
+[ "$(field small "$result")" = ok ] || die "the small files: $result"
 
 # The guest powers itself off.
 deadline=$((SECONDS + 120))
