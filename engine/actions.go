@@ -410,11 +410,13 @@ func (m *Manager) Cancel(ctx context.Context, id string) (hresult.Code, error) {
 }
 
 // Complete makes a job's files visible under their final names and ends the
-// job. Each finished temporary file is synced and renamed, then its folder
-// is synced; unfinished ones (a download completed early) are deleted and
-// BG_S_PARTIAL_COMPLETE is returned. Upload jobs complete only when
-// TRANSFERRED. If a rename fails the job stays as it was and Complete can be
-// tried again. The job's row and credentials are erased as by Cancel.
+// job. Each finished temporary file (synced first if the job left it
+// unsynced) is renamed, then its folder is synced; unfinished ones (a
+// download completed early, or bytes a boot before this one held unsynced)
+// are deleted and BG_S_PARTIAL_COMPLETE is returned. Upload jobs complete
+// only when TRANSFERRED. If a rename fails the job stays as it was and
+// Complete can be tried again. The job's row and credentials are erased as
+// by Cancel.
 func (m *Manager) Complete(ctx context.Context, id string) (hresult.Code, error) {
 	if m.owner != nil {
 		return m.asOwner(ctx, "complete", id) // its files go with its owner's rights
