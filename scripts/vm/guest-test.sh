@@ -463,7 +463,12 @@ boot2() {
 			say "small boot=2 done=$SMALL_DONE total=$SMALL_TOTAL state=$SMALL_STATE"
 			if [ -z "$ready" ] && [ "$SMALL_DONE" -ge $((base + 3)) ]; then
 				ready=1
-				say "small-ready: $((SMALL_DONE - base)) files complete in boot 2 ($SMALL_DONE of $SMALL_TOTAL)"
+				# The store's records of them are made durable, as SQLite's
+				# checkpoint or the kernel's writeback may do at any time
+				# (a commit is not synced at once); their bytes may or may
+				# not reach the disk before the power goes.
+				sync "$(store alice)/jobs.db-wal" "$(store alice)/jobs.db" || fail "cannot sync alice's store"
+				say "small-ready: $((SMALL_DONE - base)) files complete in boot 2 ($SMALL_DONE of $SMALL_TOTAL), their records on disk"
 			fi
 		fi
 		i=$((i + 1))
