@@ -65,17 +65,7 @@ func TestSmallFilesSyncedBeforeTransferred(t *testing.T) {
 		}
 	}
 	release <- struct{}{}
-	cur = h.waitState(j.ID, engine.Transferred)
-	for _, f := range cur.Files {
-		if f.Unsynced != "" {
-			t.Errorf("file %d of a TRANSFERRED job is recorded unsynced in %q", f.Index, f.Unsynced)
-		}
-	}
-	for i := range n {
-		if got := h.readAfterComplete(cur, i); !bytes.Equal(got, content) {
-			t.Fatalf("file %d differs from the origin's", i)
-		}
-	}
+	h.wantSyncedAndWhole(h.waitState(j.ID, engine.Transferred), content)
 }
 
 // TestSmallFilesSyncedWhenTheRunStops suspends a job whose small files
@@ -113,19 +103,23 @@ func TestSmallFilesSyncedWhenTheRunStops(t *testing.T) {
 	})
 }
 
-// readAfterComplete completes the job, once, and returns file i.
-func (h *harness) readAfterComplete(j *engine.Job, i int) []byte {
+// wantSyncedAndWhole checks that no file of the TRANSFERRED job cur is
+// recorded unsynced, completes it, and compares every file with content.
+func (h *harness) wantSyncedAndWhole(cur *engine.Job, content []byte) {
 	h.t.Helper()
-	if i == 0 {
-		if _, err := h.m.Complete(context.Background(), j.ID); err != nil {
-			h.t.Fatal(err)
+	for _, f := range cur.Files {
+		if f.Unsynced != "" {
+			h.t.Errorf("file %d of a TRANSFERRED job is recorded unsynced in %q", f.Index, f.Unsynced)
 		}
 	}
-	b, err := os.ReadFile(j.Files[i].LocalName)
-	if err != nil {
+	if _, err := h.m.Complete(context.Background(), cur.ID); err != nil {
 		h.t.Fatal(err)
 	}
-	return b
+	for _, f := range cur.Files {
+		if got, err := os.ReadFile(f.LocalName); err != nil || !bytes.Equal(got, content) {
+			h.t.Fatalf("file %d is not the origin's (%v)", f.Index, err)
+		}
+	}
 }
 
 // unsyncedJob submits a job of n files from url and records each complete,
@@ -172,11 +166,7 @@ func TestUnsyncedFilesOfAnEarlierBootFetchedAgain(t *testing.T) {
 	if got := getsOf(o); got != n {
 		t.Errorf("%d GETs, want %d: every file fetched again", got, n)
 	}
-	for i := range n {
-		if got := h.readAfterComplete(cur, i); !bytes.Equal(got, content) {
-			t.Fatalf("file %d is not the origin's: its lost bytes were kept", i)
-		}
-	}
+	h.wantSyncedAndWhole(cur, content)
 }
 
 // TestUnsyncedFilesOfThisBootKept: a worker that died in this boot left
@@ -197,16 +187,7 @@ func TestUnsyncedFilesOfThisBootKept(t *testing.T) {
 	if got := getsOf(o); got != 0 {
 		t.Errorf("%d GETs, want none: the files were complete", got)
 	}
-	for _, f := range cur.Files {
-		if f.Unsynced != "" {
-			t.Errorf("file %d of a TRANSFERRED job is recorded unsynced in %q", f.Index, f.Unsynced)
-		}
-	}
-	for i := range n {
-		if got := h.readAfterComplete(cur, i); !bytes.Equal(got, content) {
-			t.Fatalf("file %d differs from the origin's", i)
-		}
-	}
+	h.wantSyncedAndWhole(cur, content)
 }
 
 // TestCompleteBeforeTransferredLeavesLostFiles completes a job that is not
