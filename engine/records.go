@@ -108,21 +108,20 @@ func (w *worker) recordLater(jobID string, f File) {
 	r.mu.Unlock()
 }
 
-// flushRecords writes at once the records left for later.
+// flushRecords writes at once the records left for later: it waits for a
+// transaction of the records waiting, in their order (a record left for
+// later must not land after a later record of the same file).
 func (w *worker) flushRecords(ctx context.Context) {
 	r := &w.records
 	r.mu.Lock()
-	i := slices.IndexFunc(r.waiting, func(q *recordReq) bool { return q.wake == nil })
-	if i < 0 {
-		r.mu.Unlock()
+	later := slices.ContainsFunc(r.waiting, func(q *recordReq) bool { return q.wake == nil })
+	r.mu.Unlock()
+	if !later {
 		return
 	}
-	q := r.waiting[i]
-	r.waiting = slices.Delete(r.waiting, i, i+1)
-	r.mu.Unlock()
-	// The transaction that writes q writes every record waiting.
-	if err := w.recordAll(ctx, q.jobID, q.fs, false, false); err != nil && !errors.Is(err, errStopped) {
-		w.log.Warn("temporary file not recorded", "job", q.jobID, "err", err)
+	// A record of no job: it writes nothing of its own.
+	if err := w.recordAll(ctx, "", nil, false, false); err != nil {
+		w.log.Warn("temporary files not recorded", "err", err)
 	}
 }
 
@@ -135,6 +134,9 @@ func (q *recordReq) result() error {
 
 // writeRecord writes one record in tx.
 func (w *worker) writeRecord(tx *storage.Tx, q *recordReq) error {
+	if q.jobID == "" {
+		return nil // flushRecords' own
+	}
 	state, err := tx.JobState(q.jobID)
 	if errors.Is(err, storage.ErrNotFound) {
 		q.stopped = true
