@@ -97,10 +97,7 @@ func (w *worker) downloadFile(ctx context.Context, j *Job, idx int, s transport.
 		if f.Ranges != nil {
 			info.Digest = transport.Digest{} // a digest covers the whole file, not its ranges
 		}
-		// A small file's new temporary file is recorded with the next
-		// transaction of records rather than one of its own.
-		later := run.ends != nil && info.Size <= aheadSize
-		tmp, err := w.openTemp(ctx, j.ID, &f, later)
+		tmp, err := w.openTemp(ctx, j.ID, &f, run.small(info.Size))
 		if err != nil {
 			return err
 		}

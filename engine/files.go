@@ -52,11 +52,19 @@ func (r fileRun) bytesIn() {
 	}
 }
 
+// small says whether a file of size bytes is a small file that moves at
+// once with others: its temporary file is recorded with the next
+// transaction (recordLater), and it is synced with the rest of its job
+// (syncLater).
+func (r fileRun) small(size int64) bool {
+	return r.ends != nil && size != SizeUnknown && size <= aheadSize
+}
+
 // syncLater says whether f, whose bytes are all in, is synced with the
-// rest of its job, before the job is TRANSFERRED, rather than now: a small
-// file that moves at once with others (see unsynced.go).
+// rest of its job, before the job is TRANSFERRED, rather than now (see
+// unsynced.go).
 func (r fileRun) syncLater(f *File) bool {
-	return r.ends != nil && f.BytesTotal != SizeUnknown && f.BytesTotal <= aheadSize && bootID() != ""
+	return r.small(f.BytesTotal) && bootID() != ""
 }
 
 // fileEnds records the files of a run complete in their order, several to

@@ -39,6 +39,22 @@ func (h *harness) smallJob(n int, url func(i int) string) *engine.Job {
 	return j
 }
 
+// heldFile serves content at path on o, holding each GET until release is
+// called (or the test ends, before the origin closes).
+func heldFile(t *testing.T, o *testenv.Origin, path string, content []byte) (release func()) {
+	t.Helper()
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
+	o.Handle(path, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if r.Method == nethttp.MethodGet {
+			<-held
+		}
+		nethttp.ServeContent(w, r, path, time.Time{}, bytes.NewReader(content))
+	}))
+	return release
+}
+
 // A job of small files asks for each with one GET (no HEAD), over a few
 // kept-alive connections: about one per file moving at once. (A file gives
 // its connection to the next one when its bytes are in; on a machine short
@@ -107,15 +123,9 @@ func TestFilesFinishInOrder(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(10_000, 33)
 	o := testenv.NewOrigin(t, content)
-	release := make(chan struct{})
+	release := heldFile(t, o, "/first", content)
 	var served sync.WaitGroup
 	served.Add(engine.FileWindow - 1)
-	o.Handle("/first", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		if r.Method == nethttp.MethodGet {
-			<-release
-		}
-		nethttp.ServeContent(w, r, "first", time.Time{}, bytes.NewReader(content))
-	}))
 	var once [engine.FileWindow]sync.Once
 	o.Handle("/later/", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		nethttp.ServeContent(w, r, "later", time.Time{}, bytes.NewReader(content))
@@ -168,7 +178,7 @@ func TestFilesFinishInOrder(t *testing.T) {
 	if cur.Files[0].Complete {
 		t.Error("the held-back first file is complete")
 	}
-	close(release)
+	release()
 	h.waitState(j.ID, engine.Transferred)
 	<-watched
 	select {

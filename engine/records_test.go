@@ -17,21 +17,8 @@ import (
 // later. The file's end must land after its temporary file's record, not
 // be overwritten by it.
 func TestFlushKeepsTheRecordsInOrder(t *testing.T) {
-	m, err := Open(Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx := context.Background()
-	j, err := m.Submit(ctx, JobSpec{Name: "f", Type: Download,
-		Files: []FileSpec{{Remote: "http://127.0.0.1:9/f", Local: filepath.Join(t.TempDir(), "f")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.change(ctx, j.ID, func(_ *storage.Tx, j *Job) error { j.State = Transferring; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	w := &worker{m: m, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w, j := transferringJob(t)
+	m, ctx := w.m, context.Background()
 
 	// A transaction of the records that holds the store until released.
 	held, release := make(chan struct{}), make(chan struct{})
@@ -64,6 +51,56 @@ func TestFlushKeepsTheRecordsInOrder(t *testing.T) {
 	}
 	if got := cur.Files[0]; !got.Complete || got.BytesTransferred != 10 || got.TempName != f.TempName {
 		t.Errorf("file recorded as %+v, want complete, 10 bytes, in %s", got, f.TempName)
+	}
+}
+
+// transferringJob opens a store with one TRANSFERRING job of one file,
+// and a worker of it that runs nothing by itself.
+func transferringJob(t *testing.T) (*worker, *Job) {
+	t.Helper()
+	m, err := Open(Options{Home: t.TempDir(), StartWorker: func(string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	j, err := m.Submit(ctx, JobSpec{Name: "f", Type: Download,
+		Files: []FileSpec{{Remote: "http://127.0.0.1:9/f", Local: filepath.Join(t.TempDir(), "f")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.change(ctx, j.ID, func(_ *storage.Tx, j *Job) error { j.State = Transferring; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return &worker{m: m, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, j
+}
+
+// TestSmallFilesTemporaryFileRecordedLater: a small file's new temporary
+// file costs no transaction of its own; it is in the store once the next
+// transaction of the records (here a flush) is written, in that one.
+func TestSmallFilesTemporaryFileRecordedLater(t *testing.T) {
+	w, j := transferringJob(t)
+	ctx := context.Background()
+	f := j.Files[0]
+	before := w.m.store.Writes()
+	tmp, err := w.openTemp(ctx, j.ID, &f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	if n := w.m.store.Writes() - before; n != 0 {
+		t.Errorf("making the temporary file took %d store writes, want none", n)
+	}
+	w.flushRecords(ctx)
+	if n := w.m.store.Writes() - before; n != 1 {
+		t.Errorf("%d store writes after the flush, want 1", n)
+	}
+	cur, err := w.m.Get(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cur.Files[0]; got.TempName != f.TempName || got.TempID != f.TempID || f.TempName == "" {
+		t.Errorf("the store has temporary file %q (%s), want %q (%s)", got.TempName, got.TempID, f.TempName, f.TempID)
 	}
 }
 

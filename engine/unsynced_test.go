@@ -19,7 +19,7 @@ import (
 func needBootID(t *testing.T) {
 	t.Helper()
 	if engine.BootID() == "" {
-		t.Skip("this system does not name its boots: every file is synced at its end")
+		testenv.Missing(t, "this system does not name its boots (Linux and macOS do): every file is synced at its end")
 	}
 }
 
@@ -42,12 +42,7 @@ func TestSmallFilesSyncedBeforeTransferred(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(10_000, 61)
 	o := testenv.NewOrigin(t, content)
-	release := make(chan struct{})
-	t.Cleanup(sync.OnceFunc(func() { close(release) })) // before the origin closes
-	o.Handle("/last", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		<-release
-		nethttp.ServeContent(w, r, "last", time.Time{}, bytes.NewReader(content))
-	}))
+	release := heldFile(t, o, "/last", content)
 	const n = 10
 	j := h.smallJob(n, func(i int) string {
 		if i == n-1 {
@@ -64,7 +59,7 @@ func TestSmallFilesSyncedBeforeTransferred(t *testing.T) {
 			t.Errorf("file %d, complete before the job ends, is recorded unsynced in %q, want this boot", f.Index, f.Unsynced)
 		}
 	}
-	release <- struct{}{}
+	release()
 	h.wantSyncedAndWhole(h.waitState(j.ID, engine.Transferred), content)
 }
 
@@ -266,12 +261,7 @@ func TestAFileWaitingForItsTurnGivesUpItsConnection(t *testing.T) {
 	h := start(t)
 	content := testenv.RandomContent(10_000, 66)
 	o := testenv.NewOrigin(t, content)
-	release := make(chan struct{})
-	t.Cleanup(sync.OnceFunc(func() { close(release) })) // before the origin closes
-	o.Handle("/first", nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		<-release
-		nethttp.ServeContent(w, r, "first", time.Time{}, bytes.NewReader(content))
-	}))
+	release := heldFile(t, o, "/first", content)
 	const n = 4 * engine.FileWindow
 	var mu sync.Mutex
 	served := map[string]bool{}
@@ -298,6 +288,6 @@ func TestAFileWaitingForItsTurnGivesUpItsConnection(t *testing.T) {
 		mu.Unlock()
 		t.Fatalf("while the first file was held, %d of the %d after it got their bytes; want all", got, n-1)
 	}
-	release <- struct{}{}
+	release()
 	h.waitState(j.ID, engine.Transferred)
 }

@@ -236,6 +236,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		`SELECT idx FROM files WHERE job_seq IN (SELECT seq FROM jobs WHERE id IN (SELECT value FROM json_each('["a","b"]'))) ORDER BY job_seq, idx`: false,
 		`SELECT idx FROM files WHERE job_seq = (SELECT seq FROM jobs WHERE id = 'a') ORDER BY idx`:                                                   false,
 		`UPDATE files SET bytes_done = 1 WHERE job_seq = (SELECT seq FROM jobs WHERE id = 'a') AND idx = 0`:                                          false,
+		// At every worker start (ForgetUnsynced) and at TRANSFERRED (MarkSynced).
+		`UPDATE files SET complete = 0 WHERE unsynced_boot != '' AND unsynced_boot != 'b'`:                                  true, // a partial index: only unsynced files
+		`UPDATE files SET unsynced_boot = '' WHERE unsynced_boot != '' AND job_seq = (SELECT seq FROM jobs WHERE id = 'a')`: false,
 	} {
 		rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q)
 		if err != nil {
